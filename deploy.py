@@ -1,0 +1,24 @@
+"""Set up a highly available etcd cluster for Kubernetes, as kubeadm's guide does by hand.
+
+    pyinfra inventory.py deploy.py          # converge the cluster
+    pyinfra inventory.py deploy.py --dry    # show the plan, change nothing
+
+Each include is one step of "Set up a High Availability etcd cluster with kubeadm";
+re-running changes nothing unless something drifted. Certificates are renewed when
+they near expiry, with members restarted one at a time behind health checks.
+"""
+
+from pyinfra import host, local
+
+from etcd_cluster.plan import is_member
+
+local.include("tasks/preflight.py")  # refuse bad input before any host changes
+if is_member(host):
+    local.include("tasks/packages.py")  # curl for health checks; etcd for the systemd runtime
+    local.include("tasks/kubelet.py")  # 1. kubelet as etcd's service manager (static-pod)
+    local.include("tasks/kubeadm_config.py")  # 2. one kubeadm config per host
+    local.include("tasks/certificates.py")  # 3-5. CA, member certificates, distribution
+    local.include("tasks/expected_files.py")  # 6. every expected file is in place
+    local.include("tasks/start_etcd.py")  # 7. start etcd; rolling restarts on change
+    local.include("tasks/health.py")  # 8. all members healthy, one leader; status table
+local.include("tasks/control_plane.py")  # hand-off: etcd.external for the control plane

@@ -1,0 +1,178 @@
+"""The run's shared picture of the cluster, computed once while pyinfra prepares.
+
+pyinfra executes deploy files once per host with fresh globals; this imported
+module is what they share. The first host to ask builds the plan: it validates the
+inventory and data, reads every member's PKI files and kubeadm config over the
+quiet channel, applies the data-safety rules and decides each member's
+certificates, all before any operation runs. So bad input stops the run before a
+host changes, and ``--dry`` shows the real plan.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyinfra import logger
+from pyinfra.api.exceptions import NoGroupError
+from pyinfra.api.host import Host
+from pyinfra.api.operation import OperationMeta
+from pyinfra.api.state import State
+
+from etcd_cluster.certlist import ALL_CERTS
+from etcd_cluster.cluster import Cluster, MemberInput, build_cluster
+from etcd_cluster.errors import DeployInputError
+from etcd_cluster.pki_plan import MemberPlan, choose_ca, control_plane_files, plan_member
+from etcd_cluster.remote import RemoteFile, Wanted, read_files, run_quietly
+from etcd_cluster.safety import data_dir_refusals
+from etcd_cluster.settings import settings_from_data
+
+ETCD_GROUP = "etcd"
+CONTROL_PLANE_GROUP = "control_plane"
+
+
+@dataclass
+class Plan:
+    """Everything the tasks need to know about the cluster for this run."""
+
+    cluster: Cluster
+    members: dict[str, MemberPlan]  # by host name
+    control_plane_files: dict[str, Wanted]
+    ca_created: bool
+    had_data: dict[str, bool]
+    cluster_healthy: bool = field(default=False)  # set once step 8 passed, at execution
+    restarted: set[str] = field(default_factory=set)  # hosts restarted in this run
+
+    def for_host(self, host: Host) -> MemberPlan:
+        return self.members[host.name]
+
+    def expiries(self) -> dict[str, datetime.datetime]:
+        return {name: plan.earliest_expiry() for name, plan in self.members.items()}
+
+
+_plans: dict[int, Plan] = {}
+_lock = threading.Lock()
+
+
+_operations: dict[tuple[int, str, str], OperationMeta] = {}
+
+
+def remember(host: Host, key: str, meta: OperationMeta) -> OperationMeta:
+    """Keep an operation's result for a later task file (they share no globals)."""
+    _operations[(id(host.state), host.name, key)] = meta
+    return meta
+
+
+def recall(host: Host, key: str) -> OperationMeta:
+    return _operations[(id(host.state), host.name, key)]
+
+
+def etcd_hosts(state: State) -> list[Host]:
+    try:
+        return list(state.inventory.get_group(ETCD_GROUP))
+    except NoGroupError:
+        raise DeployInputError(
+            f"the inventory has no group {ETCD_GROUP!r}: list the etcd members in it"
+        ) from None
+
+
+def is_member(host: Host) -> bool:
+    return ETCD_GROUP in host.groups
+
+
+def is_control_plane(host: Host) -> bool:
+    return CONTROL_PLANE_GROUP in host.groups and not is_member(host)
+
+
+def get_plan(state: State) -> Plan:
+    """The plan for this run (built on first use).
+
+    Deploy code sees pyinfra's ``state`` context proxy, operations see the real
+    ``State``: both must find the same plan, so the proxy is unwrapped first.
+    """
+    real = state._get_module() if hasattr(type(state), "_get_module") else state
+    with _lock:
+        if id(real) not in _plans:
+            _plans[id(real)] = _build(real)
+        return _plans[id(real)]
+
+
+def cluster_of(state: State) -> Cluster:
+    """Inventory and data checks only, without touching any host."""
+    hosts = etcd_hosts(state)
+    if not hosts:
+        raise DeployInputError(
+            f"inventory group {ETCD_GROUP!r} is empty: list 1, 3, 5 or 7 members"
+        )
+    settings = settings_from_data(lambda key: hosts[0].data.get(key))
+    inputs = [
+        MemberInput(
+            host=h.name,
+            name=h.data.get("etcd_name"),
+            address=h.data.get("etcd_address"),
+            server_sans=h.data.get("etcd_server_cert_sans"),
+            peer_sans=h.data.get("etcd_peer_cert_sans"),
+        )
+        for h in hosts
+    ]
+    return build_cluster(inputs, settings)
+
+
+def _build(state: State) -> Plan:
+    cluster = cluster_of(state)
+    for warning in cluster.warnings:
+        logger.warning(f"--> etcd: {warning}")
+    hosts = {h.name: h for h in etcd_hosts(state)}
+    s = cluster.settings
+    pki_paths = [
+        p for spec in ALL_CERTS for p in (spec.cert_path(s.pki_dir), spec.key_path(s.pki_dir))
+    ]
+    current: dict[str, dict[str, RemoteFile]] = {}
+    configs: dict[str, bytes | None] = {}
+    had_data: dict[str, bool] = {}
+    for member in cluster.members:
+        host = hosts[member.host]
+        if not host.connected:
+            raise DeployInputError(f"host {member.host} (etcd member {member.name}) is unreachable")
+        files = read_files(host, [*pki_paths, s.kubeadm_config_path])
+        config = files.pop(s.kubeadm_config_path, None)
+        configs[member.host] = config.content if config else None
+        current[member.host] = files
+        ok, _, _ = run_quietly(host, f"test -d {s.data_dir}/member/wal")
+        had_data[member.host] = ok
+    refusals = data_dir_refusals(cluster, had_data, configs)
+    if refusals:
+        raise DeployInputError("; ".join(refusals))
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca, ca_created = choose_ca(cluster, current, _operator_ca(cluster), now)
+    members = {m.host: plan_member(cluster, m, ca, current[m.host], now) for m in cluster.members}
+    for plan in members.values():
+        for name, reasons in plan.reissued.items():
+            if plan.current:  # only worth saying when the member had certificates before
+                logger.info(f"--> etcd: {plan.member.host}: reissue {name}: {'; '.join(reasons)}")
+    return Plan(
+        cluster=cluster,
+        members=members,
+        control_plane_files=control_plane_files(cluster, members[cluster.first.host]),
+        ca_created=ca_created,
+        had_data=had_data,
+    )
+
+
+def _operator_ca(cluster: Cluster) -> tuple[bytes, bytes] | None:
+    """The operator's CA files on the controller (the guide's "if you already have a CA")."""
+    s = cluster.settings
+    if not s.ca_cert_file and not s.ca_key_file:
+        return None
+    if not (s.ca_cert_file and s.ca_key_file):
+        raise DeployInputError(
+            f"etcd_ca_cert_file={s.ca_cert_file!r} and etcd_ca_key_file={s.ca_key_file!r}: "
+            "set both or neither"
+        )
+    try:
+        return Path(s.ca_cert_file).read_bytes(), Path(s.ca_key_file).read_bytes()
+    except OSError as error:
+        raise DeployInputError(f"cannot read the operator CA: {error}") from None

@@ -1,0 +1,68 @@
+"""Preflight rules per host: what each runtime needs before anything is changed."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from etcd_cluster.settings import Settings
+
+SOCKET_MARK = "@socket"
+
+
+def commands_to_probe(settings: Settings) -> list[str]:
+    """Commands whose presence the preflight asks each member about."""
+    common = ["systemctl", "base64", "stat", "curl", "apt-get"]
+    if settings.runtime == "systemd":
+        return [*common, settings.etcd_binary]
+    return [*common, "kubeadm", "kubelet", "crictl"]
+
+
+def runtime_socket(settings: Settings) -> str:
+    """The CRI socket path of ``unix://...`` endpoints (static-pod only)."""
+    endpoint = settings.kubelet_container_runtime_endpoint
+    if settings.runtime != "static-pod" or not endpoint.startswith("unix://"):
+        return ""
+    return endpoint.removeprefix("unix://")
+
+
+def packages_to_install(settings: Settings, present: Collection[str]) -> list[str]:
+    """Debian packages this deploy installs when their command is missing."""
+    packages = []
+    if "curl" not in present:
+        packages.append("curl")
+    if (
+        settings.runtime == "systemd"
+        and settings.etcd_binary not in present
+        and settings.etcd_package
+    ):
+        packages.append(settings.etcd_package)
+    return packages
+
+
+def missing_requirements(settings: Settings, present: Collection[str]) -> list[str]:
+    """What is missing and cannot be installed here, each named with why it is needed."""
+    can_install = "apt-get" in present
+    missing = [
+        f"{name} (needed by this deploy)"
+        for name in ("systemctl", "base64", "stat")
+        if name not in present
+    ]
+    if "curl" not in present and not can_install:
+        missing.append("curl (health checks; no apt-get to install it)")
+    if settings.runtime == "systemd":
+        if settings.etcd_binary not in present and not (settings.etcd_package and can_install):
+            missing.append(
+                f"{settings.etcd_binary} (etcd_binary; etcd_package={settings.etcd_package!r} "
+                "cannot be installed without apt-get)"
+            )
+        return missing
+    for name in ("kubeadm", "kubelet", "crictl"):
+        if name not in present:
+            missing.append(f"{name} (etcd_runtime='static-pod' needs kubeadm, kubelet and crictl)")
+    socket = runtime_socket(settings)
+    if socket and SOCKET_MARK not in present:
+        missing.append(
+            f"container runtime socket {socket} "
+            f"(kubelet_container_runtime_endpoint={settings.kubelet_container_runtime_endpoint!r})"
+        )
+    return missing

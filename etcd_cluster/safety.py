@@ -1,0 +1,85 @@
+"""Data safety: refuse a deploy that would need to re-bootstrap members that hold data.
+
+etcd ignores ``--initial-cluster*`` once a member's data dir holds a WAL, so a changed
+member list never reaches running members, and a member that starts empty next to
+members with data would bootstrap a second cluster. Both need etcd's runtime
+reconfiguration (``member add/remove``), which this deploy does not automate; it
+refuses instead of touching any data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import yaml
+
+from etcd_cluster.cluster import Cluster, Member
+
+
+def recorded_initial_cluster(kubeadm_config: bytes | None) -> str | None:
+    """The ``initial-cluster`` extra arg of a kubeadmcfg.yaml written by an earlier run."""
+    if not kubeadm_config:
+        return None
+    try:
+        documents = list(yaml.safe_load_all(kubeadm_config))
+    except yaml.YAMLError:
+        return None
+    for doc in documents:
+        if not isinstance(doc, dict) or doc.get("kind") != "ClusterConfiguration":
+            continue
+        extra = doc.get("etcd", {}).get("local", {}).get("extraArgs", {})
+        if isinstance(extra, dict):
+            value = extra.get("initial-cluster")
+            return str(value) if value is not None else None
+        for item in extra or []:
+            if isinstance(item, dict) and item.get("name") == "initial-cluster":
+                return str(item.get("value"))
+    return None
+
+
+def data_dir_refusals(
+    cluster: Cluster,
+    has_data: Mapping[str, bool],
+    configs: Mapping[str, bytes | None],
+) -> list[str]:
+    """Reasons to refuse, one per member; ``has_data``/``configs`` are keyed by host name."""
+    wal = f"{cluster.settings.data_dir}/member/wal"
+    with_data = [m for m in cluster.members if has_data.get(m.host)]
+    if not with_data:
+        return []  # a first bootstrap
+    refusals = []
+    for member in cluster.members:
+        refusal = _member_refusal(cluster, member, has_data, configs, with_data, wal)
+        if refusal:
+            refusals.append(refusal)
+    return refusals
+
+
+def _member_refusal(
+    cluster: Cluster,
+    member: Member,
+    has_data: Mapping[str, bool],
+    configs: Mapping[str, bytes | None],
+    with_data: list[Member],
+    wal: str,
+) -> str | None:
+    where = f"host {member.host} (etcd member {member.name})"
+    if not has_data.get(member.host):
+        holders = ", ".join(m.host for m in with_data)
+        return (
+            f"{where} has no etcd data in {wal} while {holders} do: adding or replacing a "
+            "member needs `etcdctl member add` first; refusing to bootstrap it as a new cluster"
+        )
+    recorded = recorded_initial_cluster(configs.get(member.host))
+    if recorded is None:
+        return (
+            f"{where} holds etcd data in {wal} that this deploy did not create "
+            f"(no {cluster.settings.kubeadm_config_path}); refusing to touch it"
+        )
+    if recorded != cluster.initial_cluster:
+        return (
+            f"{where} holds data of the cluster {recorded!r}, but the inventory now says "
+            f"{cluster.initial_cluster!r}: changing members of a running cluster needs "
+            "`etcdctl member add/remove`; refusing (no data was touched)"
+        )
+    return None

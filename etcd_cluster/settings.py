@@ -1,0 +1,213 @@
+"""Cluster-wide settings read from pyinfra data, checked and typed in one place.
+
+Defaults and documentation live in ``group_data/all.py``; this module only turns
+the (possibly ``--data key=value``) values into typed settings and refuses bad ones
+with an error naming the key and the value.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from etcd_cluster.errors import DeployInputError
+
+RUNTIMES = ("static-pod", "systemd")
+API_VERSIONS = ("v1beta4", "v1beta3")
+KEY_ALGORITHMS = ("RSA-2048", "RSA-3072", "RSA-4096", "ECDSA-P256", "ECDSA-P384")
+CGROUP_DRIVERS = ("systemd", "cgroupfs")
+DEFAULT_KEY_ALGORITHM = "RSA-2048"
+DEFAULT_CERT_VALIDITY_HOURS = 8760  # kubeadm's certificateValidityPeriod
+DEFAULT_CA_VALIDITY_HOURS = 87600  # kubeadm's caCertificateValidityPeriod
+DEFAULT_DATA_DIR = "/var/lib/etcd"
+
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS_SUBDOMAIN = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$")
+_WILDCARD_DNS = re.compile(rf"^\*\.{_DNS_LABEL}(\.{_DNS_LABEL})*$")
+_FLAG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+DataGetter = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything cluster-wide that an operator can tune."""
+
+    runtime: str
+    kubeadm_api_version: str
+    client_port: int
+    peer_port: int
+    data_dir: str
+    pki_dir: str
+    kubeadm_config_path: str
+    manifests_dir: str
+    image_repository: str
+    image_tag: str
+    kubelet_cgroup_driver: str
+    kubelet_container_runtime_endpoint: str
+    extra_args: tuple[tuple[str, str], ...]
+    cert_validity_hours: int
+    ca_validity_hours: int
+    key_algorithm: str
+    renew_before_days: int
+    ca_cert_file: str
+    ca_key_file: str
+    health_timeout: int
+    health_interval: int
+    etcd_binary: str
+    etcd_package: str
+    external_config_path: str
+    log_lines: int
+
+
+def is_dns_name(value: str) -> bool:
+    """RFC 1123 subdomain (or wildcard), as kubeadm accepts for SANs and node names."""
+    return len(value) <= 253 and bool(_DNS_SUBDOMAIN.match(value) or _WILDCARD_DNS.match(value))
+
+
+def is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise DeployInputError(f"{key}={value!r} is not supported; use one of {', '.join(choices)}")
+    return str(value)
+
+
+def _integer(key: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise DeployInputError(f"{key}={value!r} is not a whole number")
+    try:
+        number = int(value)
+    except ValueError:
+        raise DeployInputError(f"{key}={value!r} is not a whole number") from None
+    if not low <= number <= high:
+        raise DeployInputError(f"{key}={value!r} is out of range {low}..{high}")
+    return number
+
+
+def _absolute_path(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith("/") or value.rstrip("/") == "":
+        raise DeployInputError(f"{key}={value!r} must be an absolute path below /")
+    return value.rstrip("/")
+
+
+def _text(key: str, value: Any, *, allow_empty: bool = True) -> str:
+    if value is None and allow_empty:
+        return ""
+    if not isinstance(value, str) or (not value and not allow_empty) or "\n" in value:
+        raise DeployInputError(f"{key}={value!r} must be a single-line string")
+    return value
+
+
+def _string_list(key: str, value: Any) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        value = [item.strip() for item in value.split(",") if item.strip()]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise DeployInputError(f"{key}={value!r} must be a list of strings")
+    return tuple(value)
+
+
+def san_list(key: str, value: Any) -> tuple[str, ...]:
+    """Extra SANs: each an IP literal or an RFC 1123 DNS name (kubeadm drops others; we refuse)."""
+    sans = _string_list(key, value)
+    for san in sans:
+        if not (is_ip(san) or is_dns_name(san)):
+            raise DeployInputError(
+                f"{key}: {san!r} is neither an IP address nor an RFC 1123 DNS name"
+            )
+    return sans
+
+
+def extra_args(key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    """Extra etcd flags as a mapping or a list of {name, value}, without leading dashes."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, Mapping):
+        pairs = list(value.items())
+    elif isinstance(value, list | tuple) and all(
+        isinstance(item, Mapping) and set(item) == {"name", "value"} for item in value
+    ):
+        pairs = [(item["name"], item["value"]) for item in value]
+    else:
+        raise DeployInputError(
+            f"{key}={value!r} must be a mapping of flag name to value, "
+            "or a list of {{name: ..., value: ...}}"
+        )
+    result = []
+    for name, flag_value in pairs:
+        if not isinstance(name, str) or not _FLAG_NAME.match(name):
+            raise DeployInputError(f"{key}: flag name {name!r} is invalid (no leading dashes)")
+        if isinstance(flag_value, bool):
+            flag_value = "true" if flag_value else "false"
+        if not isinstance(flag_value, str | int) or "\n" in str(flag_value):
+            raise DeployInputError(f"{key}: value of {name!r} must be a single-line string")
+        result.append((name, str(flag_value)))
+    return tuple(result)
+
+
+def settings_from_data(get: DataGetter) -> Settings:
+    """Build ``Settings`` from a host's data; ``get(key)`` returns the value or None."""
+    runtime = _choice("etcd_runtime", get("etcd_runtime"), RUNTIMES)
+    client_port = _integer("etcd_client_port", get("etcd_client_port"), 1, 65535)
+    peer_port = _integer("etcd_peer_port", get("etcd_peer_port"), 1, 65535)
+    if client_port == peer_port or 2381 in (client_port, peer_port):
+        raise DeployInputError(
+            f"etcd_client_port={client_port} and etcd_peer_port={peer_port} must differ "
+            "from each other and from 2381 (kubeadm's metrics port)"
+        )
+    return Settings(
+        runtime=runtime,
+        kubeadm_api_version=_choice(
+            "kubeadm_api_version", get("kubeadm_api_version"), API_VERSIONS
+        ),
+        client_port=client_port,
+        peer_port=peer_port,
+        data_dir=_absolute_path("etcd_data_dir", get("etcd_data_dir")),
+        pki_dir=_absolute_path("etcd_pki_dir", get("etcd_pki_dir")),
+        kubeadm_config_path=_absolute_path(
+            "etcd_kubeadm_config_path", get("etcd_kubeadm_config_path")
+        ),
+        manifests_dir=_absolute_path("etcd_manifests_dir", get("etcd_manifests_dir")),
+        image_repository=_text("etcd_image_repository", get("etcd_image_repository")),
+        image_tag=_text("etcd_image_tag", get("etcd_image_tag")),
+        kubelet_cgroup_driver=_choice(
+            "kubelet_cgroup_driver", get("kubelet_cgroup_driver"), CGROUP_DRIVERS
+        ),
+        kubelet_container_runtime_endpoint=_text(
+            "kubelet_container_runtime_endpoint",
+            get("kubelet_container_runtime_endpoint"),
+            allow_empty=False,
+        ),
+        extra_args=extra_args("etcd_extra_args", get("etcd_extra_args")),
+        cert_validity_hours=_integer(
+            "etcd_cert_validity_hours", get("etcd_cert_validity_hours"), 1, 24 * 365 * 100
+        ),
+        ca_validity_hours=_integer(
+            "etcd_ca_validity_hours", get("etcd_ca_validity_hours"), 1, 24 * 365 * 100
+        ),
+        key_algorithm=_choice("etcd_key_algorithm", get("etcd_key_algorithm"), KEY_ALGORITHMS),
+        renew_before_days=_integer(
+            "etcd_renew_before_days", get("etcd_renew_before_days"), 0, 3650
+        ),
+        ca_cert_file=_text("etcd_ca_cert_file", get("etcd_ca_cert_file")),
+        ca_key_file=_text("etcd_ca_key_file", get("etcd_ca_key_file")),
+        health_timeout=_integer("etcd_health_timeout", get("etcd_health_timeout"), 1, 3600),
+        health_interval=_integer("etcd_health_interval", get("etcd_health_interval"), 1, 60),
+        etcd_binary=_absolute_path("etcd_binary", get("etcd_binary")),
+        etcd_package=_text("etcd_package", get("etcd_package")),
+        external_config_path=_text(
+            "etcd_external_config_path", get("etcd_external_config_path"), allow_empty=False
+        ),
+        log_lines=_integer("etcd_log_lines", get("etcd_log_lines"), 0, 1000),
+    )

@@ -1,0 +1,146 @@
+"""Cluster health as seen from one member: probe script, parsing, verdict and table.
+
+The probe uses curl against etcd's own HTTP endpoints (``/health`` and the gRPC
+gateway's ``/v3/maintenance/status``) with the healthcheck-client certificate, so
+it needs neither etcdctl on the host nor a container runtime. Each endpoint is
+asked by its address: the guide's ``listen-client-urls`` drops 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from etcd_cluster.certlist import ETCD_CA, ETCD_HEALTHCHECK_CLIENT
+from etcd_cluster.cluster import Cluster, Member
+
+
+def probe_script(cluster: Cluster, timeout: int = 3) -> str:
+    """One line per member: endpoint, /health body, status body (tab separated)."""
+    pki = cluster.settings.pki_dir
+    curl = " ".join(
+        [
+            "curl -gsS",
+            f"--max-time {timeout}",
+            f"--cacert {shlex.quote(ETCD_CA.cert_path(pki))}",
+            f"--cert {shlex.quote(ETCD_HEALTHCHECK_CLIENT.cert_path(pki))}",
+            f"--key {shlex.quote(ETCD_HEALTHCHECK_CLIENT.key_path(pki))}",
+        ]
+    )
+    endpoints = " ".join(shlex.quote(e) for e in cluster.client_endpoints)
+    return (
+        f"for ep in {endpoints}; do "
+        f'h=$({curl} "$ep/health" 2>&1 | tr -d "\\n\\t"); '
+        f's=$({curl} -X POST -d "{{}}" "$ep/v3/maintenance/status" 2>&1 | tr -d "\\n\\t"); '
+        'printf "%s\\t%s\\t%s\\n" "$ep" "$h" "$s"; done'
+    )
+
+
+@dataclass(frozen=True)
+class MemberStatus:
+    """What one member's endpoint answered."""
+
+    member: Member
+    endpoint: str
+    healthy: bool
+    error: str
+    member_id: str
+    leader_id: str
+    version: str
+    db_size: int | None
+
+    @property
+    def is_leader(self) -> bool:
+        return bool(self.member_id) and self.member_id == self.leader_id
+
+
+def parse_probe(cluster: Cluster, lines: Sequence[str]) -> list[MemberStatus]:
+    """Turn the probe's lines into one status per member (missing lines: unreachable)."""
+    by_endpoint = {}
+    for line in lines:
+        parts = line.split("\t")
+        if len(parts) == 3:
+            by_endpoint[parts[0]] = (parts[1], parts[2])
+    result = []
+    for member, endpoint in zip(cluster.members, cluster.client_endpoints, strict=True):
+        health_text, status_text = by_endpoint.get(endpoint, ("no answer", "no answer"))
+        health = _json(health_text)
+        status = _json(status_text)
+        healthy = str(health.get("health", "")).lower() == "true"
+        header = status.get("header", {}) if isinstance(status.get("header"), dict) else {}
+        error = "" if healthy else (health.get("reason") or health_text or "no answer")
+        result.append(
+            MemberStatus(
+                member=member,
+                endpoint=endpoint,
+                healthy=healthy,
+                error=str(error)[:200],
+                member_id=str(header.get("member_id", "")),
+                leader_id=str(status.get("leader", "")),
+                version=str(status.get("version", "")),
+                db_size=int(status["dbSize"]) if "dbSize" in status else None,
+            )
+        )
+    return result
+
+
+def _json(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def problems(statuses: Sequence[MemberStatus]) -> list[str]:
+    """Why the cluster is not (yet) healthy: every member healthy, one leader all agree on."""
+    found = [
+        f"member {s.member.name} ({s.member.host}, {s.endpoint}) is not healthy: {s.error}"
+        for s in statuses
+        if not s.healthy
+    ]
+    member_ids = {s.member_id for s in statuses if s.member_id}
+    leaders = {s.leader_id for s in statuses if s.healthy}
+    if not found and (len(leaders) != 1 or not leaders <= member_ids or "0" in leaders):
+        found.append(f"members do not agree on one leader (reported: {sorted(leaders)})")
+    return found
+
+
+def unhealthy_members(statuses: Sequence[MemberStatus]) -> list[Member]:
+    return [s.member for s in statuses if not s.healthy]
+
+
+def format_table(statuses: Sequence[MemberStatus], expiries: dict[str, datetime.datetime]) -> str:
+    """The status table printed at the end of a deploy, one row per member."""
+    header = ("NAME", "ENDPOINT", "HEALTHY", "LEADER", "VERSION", "DB SIZE", "EARLIEST CERT EXPIRY")
+    rows = [header]
+    for s in statuses:
+        expiry = expiries.get(s.member.host)
+        rows.append(
+            (
+                s.member.name,
+                s.endpoint,
+                "yes" if s.healthy else "NO",
+                "yes" if s.is_leader else "no",
+                s.version or "-",
+                _size(s.db_size),
+                f"{expiry:%Y-%m-%d %H:%M} UTC" if expiry else "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _size(value: int | None) -> str:
+    if value is None:
+        return "-"
+    size = float(value)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"

@@ -1,0 +1,82 @@
+"""Defaults for every setting of the etcd deploy, each documented where it is set.
+
+Override them as pyinfra users expect: in the inventory (host data), in
+``group_data/etcd.py``, or on the command line (``--data etcd_runtime=systemd``).
+Cluster-wide settings are read from the first member of the ``etcd`` group;
+``etcd_name``, ``etcd_address`` and the extra SANs are per host.
+"""
+
+# --- Per-member identity (set in the inventory, per host) ------------------------
+# etcd_name: the member name; default "infra<index>" as in the guide.
+# etcd_address: IPv4 or IPv6 address etcd listens on and advertises; defaults to the
+#   inventory name when that is an IP literal (the ssh target may differ from it).
+# etcd_server_cert_sans / etcd_peer_cert_sans: extra SANs (IP literals or DNS names)
+#   for this member's server / peer certificate, beyond name, localhost, the member
+#   address, 127.0.0.1 and ::1. Settable per host or for the whole group.
+etcd_server_cert_sans: list[str] = []
+etcd_peer_cert_sans: list[str] = []
+
+# --- How etcd runs --------------------------------------------------------------
+# "static-pod": the guide's way, kubelet as etcd's service manager and
+#   `kubeadm init phase etcd local` (needs kubeadm, kubelet and a container runtime).
+# "systemd": etcd under a systemd unit with the flags kubeadm would set, for hosts
+#   without kubelet/kubeadm (etcd from the distribution's package, or etcd_binary).
+etcd_runtime = "static-pod"
+
+# kubeadm config API of the rendered kubeadmcfg.yaml: "v1beta4" (kubeadm 1.31+, the
+# only one from 1.36; extraArgs as a name/value list) or "v1beta3" (kubeadm up to
+# 1.35; extraArgs as a map).
+kubeadm_api_version = "v1beta4"
+
+# --- Network --------------------------------------------------------------------
+etcd_client_port = 2379  # clients (kube-apiserver) connect here
+etcd_peer_port = 2380  # members talk to each other here
+
+# --- Paths on the members ---------------------------------------------------------
+etcd_data_dir = "/var/lib/etcd"  # never deleted or moved by this deploy
+etcd_pki_dir = "/etc/kubernetes/pki"  # kubeadm's certificatesDir
+etcd_kubeadm_config_path = "/etc/kubernetes/kubeadmcfg.yaml"  # the guide's per-host config, kept
+etcd_manifests_dir = "/etc/kubernetes/manifests"  # kubelet's staticPodPath (static-pod)
+
+# --- static-pod runtime -------------------------------------------------------------
+# etcd image; "" leaves the choice to kubeadm (registry.k8s.io, the tag its version
+# supports). Set both to pin, e.g. "registry.k8s.io" and "3.6.9-0".
+etcd_image_repository = ""
+etcd_image_tag = ""
+# Guide step 1: the kubelet's cgroup driver ("systemd" or "cgroupfs", match your
+# container runtime) and the CRI socket.
+kubelet_cgroup_driver = "systemd"
+kubelet_container_runtime_endpoint = "unix:///var/run/containerd/containerd.sock"
+
+# --- systemd runtime ----------------------------------------------------------------
+etcd_binary = "/usr/bin/etcd"  # used as is when present
+etcd_package = "etcd-server"  # apt package installed when etcd_binary is absent ("" = never)
+
+# --- Certificates ---------------------------------------------------------------------
+# kubeadm's encryptionAlgorithm: "RSA-2048" (default), "RSA-3072", "RSA-4096",
+# "ECDSA-P256", "ECDSA-P384". Used for the CA and every member certificate.
+etcd_key_algorithm = "RSA-2048"
+etcd_cert_validity_hours = 8760  # member certificates: 1 year, as kubeadm
+etcd_ca_validity_hours = 87600  # a new CA: 10 years, as kubeadm
+# A certificate that expires within this many days is reissued on the next run
+# (and its member restarted, one at a time): run the deploy regularly to renew.
+etcd_renew_before_days = 30
+# Your existing CA (the guide's "if you already have a CA"): paths on the machine
+# running pyinfra. Empty: the first member's CA is used, or a new one is made.
+etcd_ca_cert_file = ""
+etcd_ca_key_file = ""
+
+# --- etcd flags ------------------------------------------------------------------------
+# Extra etcd flags, added to the guide's extraArgs (same name: replaces it), e.g.
+# {"quota-backend-bytes": "8589934592"}. Both runtimes.
+etcd_extra_args: dict[str, str] = {}
+
+# --- Health (step 8) and rolling restarts ----------------------------------------------
+etcd_health_timeout = 120  # seconds to wait for a healthy cluster with one leader
+etcd_health_interval = 2  # seconds between probes
+etcd_log_lines = 30  # log lines shown for a member that fails
+
+# --- Hand-off to the control plane -------------------------------------------------------
+# Written on the machine running pyinfra once the cluster is healthy: the
+# `etcd.external` block for the control plane's kubeadm ClusterConfiguration.
+etcd_external_config_path = "etcd-external.yaml"

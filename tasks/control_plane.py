@@ -1,0 +1,31 @@
+"""Hand-off to the control plane ("Creating Highly Available Clusters with kubeadm").
+
+Once the cluster is healthy: the ``etcd.external`` block for the control plane's
+kubeadm ClusterConfiguration is written on the machine running pyinfra, and hosts
+of an inventory group ``control_plane`` receive etcd's ``ca.crt`` and the
+``apiserver-etcd-client`` pair at the paths that block names. These operations are
+called on every host so that they run after the members' steps.
+"""
+
+from pyinfra import host, state
+
+from etcd_cluster import kubeadm_config as kc
+from etcd_cluster.operations import CONTROL_PLANE_ROLE, controller_file, pki_files
+from etcd_cluster.plan import get_plan, is_control_plane
+from etcd_cluster.templates import render
+
+plan = get_plan(state)
+cluster = plan.cluster
+
+controller_file(
+    name=f"Write {cluster.settings.external_config_path} (etcd.external for kubeadm)",
+    path=cluster.settings.external_config_path,
+    content=render(kc.EXTERNAL_ETCD_TEMPLATE, **kc.external_etcd_context(cluster)),
+    _if=[lambda: host.name == cluster.first.host, lambda: plan.cluster_healthy],
+)
+
+pki_files(
+    name="Copy etcd's ca.crt and the apiserver-etcd-client pair to the control plane",
+    role=CONTROL_PLANE_ROLE,
+    _if=[lambda: is_control_plane(host), lambda: plan.cluster_healthy],
+)

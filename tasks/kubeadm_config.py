@@ -1,0 +1,30 @@
+"""Step 2: one kubeadm config per host, kept at a persistent path.
+
+InitConfiguration plus ClusterConfiguration as in the guide, for v1beta4 (extraArgs
+as a name/value list) or v1beta3 (a map). Both runtimes write it: the static-pod
+runtime feeds it to kubeadm, the systemd runtime derives the same etcd flags from
+it, and later runs read its member list for the data-safety check.
+"""
+
+from pyinfra import host, state
+from pyinfra.operations import files
+
+from etcd_cluster import kubeadm_config as kc
+from etcd_cluster.plan import get_plan, remember
+
+plan = get_plan(state)
+member = plan.cluster.member(host.name)
+
+remember(
+    host,
+    "kubeadm_config",
+    files.template(
+        name="Write this member's kubeadm config",
+        src=kc.KUBEADM_CONFIG_TEMPLATE,
+        dest=plan.cluster.settings.kubeadm_config_path,
+        mode="644",
+        user="root",
+        group="root",
+        **kc.kubeadm_config_context(plan.cluster, member),
+    ),
+)

@@ -1,0 +1,79 @@
+"""Step 7: start etcd, and restart changed members one at a time.
+
+static-pod: ``kubeadm init phase etcd local --config=...`` when the manifest is
+missing (all members at once, so the new cluster reaches quorum); a member whose
+config or certificates changed later gets the manifest rewritten (or bounced).
+systemd: a unit whose flags are exactly kubeadm's for the same config and etcd
+version. Restarts of running members go through ``rolling_restart``: serial, each
+gated on the others keeping quorum and followed by a wait for cluster health.
+"""
+
+from pyinfra import host, state
+from pyinfra.facts.files import File
+from pyinfra.operations import files, server, systemd
+
+from etcd_cluster import kubeadm_config as kc
+from etcd_cluster.facts import EtcdVersion, UnitActive
+from etcd_cluster.operations import rolling_restart
+from etcd_cluster.plan import get_plan, recall
+from etcd_cluster.runtime import SYSTEMD_UNIT, kubeadm_etcd_local, runtime_commands
+
+plan = get_plan(state)
+cluster = plan.cluster
+settings = cluster.settings
+member = cluster.member(host.name)
+certificates_changed = plan.for_host(host).content_changed()  # as read before this run
+commands = runtime_commands(cluster)
+
+files.directory(
+    name=f"etcd data directory {settings.data_dir}",
+    path=settings.data_dir,
+    mode="700",
+    user="root",
+    group="root",
+)
+
+if settings.runtime == "systemd":
+    version = host.get_fact(EtcdVersion, binary=settings.etcd_binary, package=settings.etcd_package)
+    was_running = host.get_fact(UnitActive, unit=SYSTEMD_UNIT)
+    unit = files.template(
+        name=f"etcd unit with kubeadm's flags for etcd {version or '(unknown version)'}",
+        src=kc.ETCD_UNIT_TEMPLATE,
+        dest=kc.ETCD_UNIT_PATH,
+        mode="644",
+        user="root",
+        group="root",
+        **kc.etcd_unit_context(cluster, member, version),
+    )
+    systemd.daemon_reload(name="Reload systemd for the etcd unit", _if=unit.did_change)
+    systemd.service(
+        name="etcd is running and enabled", service=SYSTEMD_UNIT, running=True, enabled=True
+    )
+    inputs_changed = unit.did_change
+else:
+    was_running = bool(host.get_fact(File, path=kc.manifest_path(cluster)))
+    files.directory(
+        name=f"Static pod directory {settings.manifests_dir}",
+        path=settings.manifests_dir,
+        mode="700",
+        user="root",
+        group="root",
+    )
+    server.shell(
+        name="kubeadm init phase etcd local (first start)",
+        commands=[kubeadm_etcd_local(cluster)],
+        _if=lambda: not was_running,
+    )
+    inputs_changed = recall(host, "kubeadm_config").did_change
+
+for unhealthy_first in host.loop([True, False]):
+    rolling_restart(
+        name="Restart members whose endpoint fails"
+        if unhealthy_first
+        else "Rolling restart of changed members",
+        restart_command=commands.restart,
+        logs_command=commands.logs,
+        unhealthy_first=unhealthy_first,
+        _serial=True,
+        _if=lambda: was_running and (certificates_changed or inputs_changed()),
+    )
