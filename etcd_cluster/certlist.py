@@ -37,6 +37,7 @@ class CertSpec:
     usages: tuple[ObjectIdentifier, ...]
     san_rule: SanRule
     is_ca: bool = False
+    read_by_etcd: bool = True  # a change means the running member must restart
 
     def cert_path(self, pki_dir: str) -> str:
         return posixpath.join(pki_dir, f"{self.base_name}.crt")
@@ -60,6 +61,7 @@ ETCD_HEALTHCHECK_CLIENT = CertSpec(
     "kube-etcd-healthcheck-client",
     _CLIENT,
     SanRule.NONE,
+    read_by_etcd=False,
 )
 APISERVER_ETCD_CLIENT = CertSpec(
     "apiserver-etcd-client",
@@ -67,6 +69,7 @@ APISERVER_ETCD_CLIENT = CertSpec(
     "kube-apiserver-etcd-client",
     _CLIENT,
     SanRule.NONE,
+    read_by_etcd=False,
 )
 
 MEMBER_CERTS: tuple[CertSpec, ...] = (
@@ -85,6 +88,15 @@ class ExpectedFile:
     path: str
     mode: str
     secret: bool
+
+
+def files_read_by_etcd(pki_dir: str) -> set[str]:
+    """The certificate files etcd itself loads (its CA, server and peer pairs)."""
+    paths = {ETCD_CA.cert_path(pki_dir)}
+    for spec in MEMBER_CERTS:
+        if spec.read_by_etcd:
+            paths |= {spec.cert_path(pki_dir), spec.key_path(pki_dir)}
+    return paths
 
 
 def expected_files(pki_dir: str, *, is_first: bool) -> list[ExpectedFile]:

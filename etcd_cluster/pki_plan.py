@@ -35,11 +35,12 @@ class MemberPlan:
         """Files to write: content, mode or owner differ."""
         return {p: w for p, w in self.wanted.items() if not w.satisfied_by(self.current.get(p))}
 
-    def content_changed(self) -> bool:
-        """True when a certificate or key changes, so the running member must restart."""
+    def content_changed(self, paths: set[str] | None = None) -> bool:
+        """True when a certificate or key (of ``paths``, if given) gets new content."""
         return any(
             self.current.get(p) is None or self.current[p].content != w.content
             for p, w in self.wanted.items()
+            if paths is None or p in paths
         )
 
     def earliest_expiry(self) -> datetime.datetime:

@@ -72,10 +72,8 @@ def recall(host: Host, key: str) -> OperationMeta:
 def etcd_hosts(state: State) -> list[Host]:
     try:
         return list(state.inventory.get_group(ETCD_GROUP))
-    except NoGroupError:
-        raise DeployInputError(
-            f"the inventory has no group {ETCD_GROUP!r}: list the etcd members in it"
-        ) from None
+    except NoGroupError:  # pyinfra drops empty groups
+        return []
 
 
 def is_member(host: Host) -> bool:
@@ -92,7 +90,8 @@ def get_plan(state: State) -> Plan:
     Deploy code sees pyinfra's ``state`` context proxy, operations see the real
     ``State``: both must find the same plan, so the proxy is unwrapped first.
     """
-    real = state._get_module() if hasattr(type(state), "_get_module") else state
+    unwrap = getattr(type(state), "_get_module", None)
+    real = unwrap(state) if unwrap else state
     with _lock:
         if id(real) not in _plans:
             _plans[id(real)] = _build(real)

@@ -56,9 +56,11 @@ def missing_requirements(settings: Settings, present: Collection[str]) -> list[s
                 "cannot be installed without apt-get)"
             )
         return missing
-    for name in ("kubeadm", "kubelet", "crictl"):
-        if name not in present:
-            missing.append(f"{name} (etcd_runtime='static-pod' needs kubeadm, kubelet and crictl)")
+    tools = [name for name in ("kubeadm", "kubelet", "crictl") if name not in present]
+    if tools:
+        missing.append(
+            f"{', '.join(tools)} (etcd_runtime='static-pod' needs kubeadm, kubelet, crictl)"
+        )
     socket = runtime_socket(settings)
     if socket and SOCKET_MARK not in present:
         missing.append(

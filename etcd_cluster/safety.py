@@ -48,10 +48,21 @@ def data_dir_refusals(
     if not with_data:
         return []  # a first bootstrap
     refusals = []
+    changed: dict[str, list[str]] = {}  # recorded member list -> hosts holding it
     for member in cluster.members:
+        recorded = recorded_initial_cluster(configs.get(member.host))
+        if has_data.get(member.host) and recorded and recorded != cluster.initial_cluster:
+            changed.setdefault(recorded, []).append(member.host)
+            continue
         refusal = _member_refusal(cluster, member, has_data, configs, with_data, wal)
         if refusal:
             refusals.append(refusal)
+    for recorded, hosts in changed.items():
+        refusals.append(
+            f"{', '.join(hosts)} hold data of the cluster {recorded!r}, but the inventory now "
+            f"says {cluster.initial_cluster!r}: changing the members of a running cluster needs "
+            "`etcdctl member add/remove`; refusing (no data was touched)"
+        )
     return refusals
 
 
@@ -75,11 +86,5 @@ def _member_refusal(
         return (
             f"{where} holds etcd data in {wal} that this deploy did not create "
             f"(no {cluster.settings.kubeadm_config_path}); refusing to touch it"
-        )
-    if recorded != cluster.initial_cluster:
-        return (
-            f"{where} holds data of the cluster {recorded!r}, but the inventory now says "
-            f"{cluster.initial_cluster!r}: changing members of a running cluster needs "
-            "`etcdctl member add/remove`; refusing (no data was touched)"
         )
     return None

@@ -13,6 +13,7 @@ from pyinfra.facts.files import File
 from pyinfra.operations import files, server, systemd
 
 from etcd_cluster import kubeadm_config as kc
+from etcd_cluster.certlist import files_read_by_etcd
 from etcd_cluster.facts import EtcdVersion, UnitActive
 from etcd_cluster.operations import rolling_restart
 from etcd_cluster.plan import get_plan, recall
@@ -22,7 +23,8 @@ plan = get_plan(state)
 cluster = plan.cluster
 settings = cluster.settings
 member = cluster.member(host.name)
-certificates_changed = plan.for_host(host).content_changed()  # as read before this run
+# As read before this run: only etcd's own CA, server and peer files need a restart.
+certificates_changed = plan.for_host(host).content_changed(files_read_by_etcd(settings.pki_dir))
 commands = runtime_commands(cluster)
 
 files.directory(

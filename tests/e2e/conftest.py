@@ -1,0 +1,219 @@
+"""End-to-end fixtures: real systemd containers, the real ``pyinfra`` CLI, real etcd.
+
+Every test drives ``pyinfra <inventory> deploy.py`` against containers made by
+``sandbox.bed`` and asserts on what the hosts hold afterwards (files, modes,
+units, an etcd cluster answering over mutual TLS). Nothing here is a stand-in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from etcd_cluster.certlist import ALL_CERTS
+from sandbox import bed
+
+REPO = Path(__file__).resolve().parents[2]
+PKI = "/etc/kubernetes/pki"
+KEY_PATHS = [spec.key_path(PKI) for spec in ALL_CERTS]
+PKI_PATHS = [p for spec in ALL_CERTS for p in (spec.cert_path(PKI), spec.key_path(PKI))]
+CLIENT_TLS = (
+    f"--cacert {PKI}/etcd/ca.crt --cert {PKI}/apiserver-etcd-client.crt "
+    f"--key {PKI}/apiserver-etcd-client.key"
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Run:
+    """One pyinfra invocation and what it printed."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def json(self) -> dict:
+        return json.loads(self.stdout)
+
+
+@dataclass
+class Bed:
+    """A bed of members plus the inventory that targets them."""
+
+    nodes: list[bed.Node]
+    inventory: Path
+    workdir: Path
+    host_data: dict = field(default_factory=dict)
+
+    def write_inventory(self, name: str, **kwargs) -> Path:
+        data = {**self.host_data, **kwargs.pop("host_data", {})}
+        return bed.write_inventory(self.workdir / name, self.nodes, host_data=data, **kwargs)
+
+    def endpoints(self) -> str:
+        return ",".join(endpoint(n) for n in self.nodes)
+
+
+def endpoint(node: bed.Node) -> str:
+    host = f"[{node.address}]" if ":" in node.address else node.address
+    return f"https://{host}:2379"
+
+
+def pyinfra(inventory: Path, *args: str, timeout: int = 600) -> Run:
+    # --dry shows the plan only without -y (which skips change detection).
+    yes = [] if "--dry" in args else ["-y"]
+    command = [sys.executable, "-m", "pyinfra", *yes, str(inventory), "deploy.py", *args]
+    proc = subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    return Run(command, proc.returncode, proc.stdout, proc.stderr)
+
+
+def deploy_ok(inventory: Path, *args: str) -> Run:
+    run = pyinfra(inventory, *args)
+    assert run.returncode == 0, run.output[-6000:]
+    return run
+
+
+def sh(node: bed.Node, command: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["docker", "exec", "-i", node.container, "sh", "-c", command],
+        input=stdin,
+        capture_output=True,
+        check=False,
+    )
+
+
+def out(node: bed.Node, command: str) -> str:
+    result = sh(node, command)
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout.decode().strip()
+
+
+def etcdctl(node: bed.Node, endpoints: str, args: str) -> subprocess.CompletedProcess:
+    return sh(
+        node,
+        f"ETCDCTL_API=3 etcdctl --dial-timeout=2s --command-timeout=4s {CLIENT_TLS} "
+        f"--endpoints={endpoints} {args}",
+    )
+
+
+def pki_digests(nodes: Sequence[bed.Node]) -> dict[tuple[str, str], str]:
+    """sha256 of every PKI file on every node: (container, path) -> digest."""
+    digests = {}
+    for node in nodes:
+        for line in out(node, f"sha256sum {' '.join(PKI_PATHS)} 2>/dev/null || true").splitlines():
+            digest, path = line.split()
+            digests[(node.container, path)] = digest
+    return digests
+
+
+def etcd_times(node: bed.Node) -> tuple[int, int]:
+    """(InactiveEnter, ActiveEnter) monotonic µs of etcd.service: comparable across containers."""
+    text = out(
+        node,
+        "systemctl show etcd -p InactiveEnterTimestampMonotonic -p ActiveEnterTimestampMonotonic",
+    )
+    values = dict(line.split("=", 1) for line in text.splitlines())
+    return int(values["InactiveEnterTimestampMonotonic"]), int(
+        values["ActiveEnterTimestampMonotonic"]
+    )
+
+
+def untouched(node: bed.Node) -> bool:
+    """A host this deploy never changed: no /etc/kubernetes, no etcd unit, no data."""
+    return (
+        sh(
+            node,
+            "test ! -e /etc/kubernetes && test ! -e /etc/systemd/system/etcd.service "
+            "&& test ! -e /var/lib/etcd/member",
+        ).returncode
+        == 0
+    )
+
+
+class ClusterPoller:
+    """Writes and reads a key through all endpoints every 0.3 s while a run goes on."""
+
+    def __init__(self, node: bed.Node, endpoints: str) -> None:
+        self.node, self.endpoints = node, endpoints
+        self.ok = 0
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        n = 0
+        while not self._stop.is_set():
+            n += 1
+            result = etcdctl(self.node, self.endpoints, f"put poll/{n % 50} {n}")
+            if result.returncode == 0:
+                result = etcdctl(self.node, self.endpoints, f"get --consistency=l poll/{n % 50}")
+            if result.returncode == 0:
+                self.ok += 1
+            else:
+                self.failures.append(f"{time.strftime('%X')} {result.stderr.decode().strip()}")
+            time.sleep(0.3)
+
+    def __enter__(self) -> ClusterPoller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+def make_bed(
+    tmp_path_factory: pytest.TempPathFactory,
+    prefix: str,
+    count: int,
+    subnet_index: int,
+    ipv6: bool = False,
+) -> Iterator[Bed]:
+    """Bring a bed up for one test module and always take it down again."""
+    nodes = bed.up(prefix, count, ipv6=ipv6, subnet_index=subnet_index)
+    try:
+        workdir = tmp_path_factory.mktemp(prefix)
+        host_data = {
+            "etcd_runtime": "systemd",
+            "etcd_health_timeout": 90,
+            "etcd_external_config_path": str(workdir / "etcd-external.yaml"),
+        }
+        inventory = bed.write_inventory(workdir / "inventory.py", nodes, host_data=host_data)
+        yield Bed(nodes, inventory, workdir, host_data)
+    finally:
+        bed.down(prefix)
+
+
+def assert_healthy_cluster(b: Bed, run: Run) -> None:
+    """The status table shows every member healthy, exactly one leader; a key round-trips."""
+    table = run.output.split("etcd cluster status:", 1)[1]
+    rows = [line for line in table.splitlines() if line.startswith("infra")][: len(b.nodes)]
+    assert len(rows) == len(b.nodes), table
+    assert all(" yes " in row for row in rows), table
+    leaders = [row for row in rows if row.split()[3] == "yes"]
+    assert len(leaders) == 1, table
+    first, last = b.nodes[0], b.nodes[-1]
+    value = f"written-{time.time_ns()}"
+    assert etcdctl(first, endpoint(first), f"put e2e/key {value}").returncode == 0
+    got = etcdctl(last, endpoint(last), "get --print-value-only e2e/key")
+    assert got.returncode == 0 and got.stdout.decode().strip() == value, got
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,153 @@
+"""Three members, IPv4, systemd runtime: the guide's cluster, end to end.
+
+The tests run in file order on one bed: refusals and ``--dry`` first (the hosts
+must stay untouched), then the deploy, the no-op rerun, a member that is down,
+and a member-list change that must be refused without touching data.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from sandbox import bed
+from tests.e2e.conftest import (
+    PKI,
+    Bed,
+    assert_healthy_cluster,
+    deploy_ok,
+    endpoint,
+    etcdctl,
+    make_bed,
+    out,
+    pyinfra,
+    sh,
+    untouched,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def three(tmp_path_factory):
+    yield from make_bed(tmp_path_factory, "etcd-e2e-three", 3, subnet_index=11)
+
+
+def test_dry_run_on_fresh_hosts_prints_plan_and_changes_nothing(three: Bed):
+    run = pyinfra(three.inventory, "--dry")
+    assert run.returncode == 0, run.output[-4000:]
+    assert "Detected changes" in run.output
+    assert "Install the etcd CA and this member's certificates and keys" in run.output
+    assert all(untouched(node) for node in three.nodes)
+    assert not (three.workdir / "etcd-external.yaml").exists()
+
+
+# case: (host index, host data to change, extra CLI args, text the error must contain)
+BAD_INPUTS = {
+    "duplicate names": (1, {"etcd_name": "infra0"}, (), "etcd_name='infra0' is used by both"),
+    "duplicate addresses": (1, {"etcd_address": "10.231.11.10"}, (), "'10.231.11.10' is used by"),
+    "invalid address": (2, {"etcd_address": "10.231.11.300"}, (), "etcd_address='10.231.11.300'"),
+    "unsupported API version": (0, {}, ("--data", "kubeadm_api_version=v1beta2"), "'v1beta2'"),
+    "unsupported runtime": (0, {}, ("--data", "etcd_runtime=docker"), "etcd_runtime='docker'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_refused_before_any_change(three: Bed, case: str):
+    index, changes, args, expected = BAD_INPUTS[case]
+    entries = bed.inventory(three.nodes, three.host_data)
+    entries[index][1].update(changes)
+    path = three.workdir / f"bad-{case.replace(' ', '-')}.py"
+    path.write_text(f"etcd = {entries!r}\n")
+    run = pyinfra(path, *args)
+    assert run.returncode != 0
+    assert expected in run.output, run.output[-3000:]
+    assert all(untouched(node) for node in three.nodes)
+
+
+def test_empty_etcd_group_is_refused(three: Bed):
+    path = three.workdir / "bad-empty.py"
+    path.write_text(f"etcd = []\ncontrol_plane = [{three.nodes[0].pyinfra_host!r}]\n")
+    run = pyinfra(path)
+    assert run.returncode != 0
+    assert "group 'etcd' is empty" in run.output, run.output[-3000:]
+    assert all(untouched(node) for node in three.nodes)
+
+
+def test_static_pod_runtime_without_kubeadm_is_refused(three: Bed):
+    run = pyinfra(three.inventory, "--data", "etcd_runtime=static-pod")
+    assert run.returncode != 0
+    assert "kubeadm, kubelet, crictl" in run.output, run.output[-3000:]
+    assert "containerd.sock" in run.output
+    assert all(untouched(node) for node in three.nodes)
+
+
+def test_deploy_builds_a_healthy_cluster_over_mutual_tls(three: Bed):
+    run = deploy_ok(three.inventory)
+    assert_healthy_cluster(three, run)
+    # The client certificate is required: without one etcd refuses the request.
+    first = three.nodes[0]
+    anonymous = sh(first, f"curl -sS --cacert {PKI}/etcd/ca.crt {endpoint(first)}/health")
+    assert anonymous.returncode != 0 or b'"health":"true"' not in anonymous.stdout
+    external = yaml.safe_load((three.workdir / "etcd-external.yaml").read_text())
+    assert external["etcd"]["external"]["endpoints"] == [endpoint(n) for n in three.nodes]
+    assert external["etcd"]["external"]["keyFile"] == f"{PKI}/apiserver-etcd-client.key"
+
+
+def test_second_run_reports_zero_changes(three: Bed):
+    run = deploy_ok(three.inventory, "--json")
+    totals = run.json()["results"]["totals"]
+    changed = [op["name"] for op in run.json()["results"]["operations"] if op["success"]]
+    assert totals["success"] == 0, changed
+    assert totals["error"] == 0
+
+
+def test_hosts_hold_the_guides_files_with_kubeadms_modes(three: Bed):
+    for index, node in enumerate(three.nodes):
+        listing = out(node, f"find {PKI} -type f -printf '%p %m %u %g\\n' | sort")
+        files = dict(line.split(" ", 1) for line in listing.splitlines())
+        expected_keys = ["apiserver-etcd-client", "etcd/healthcheck-client", "etcd/peer"]
+        expected_keys += ["etcd/server"] + (["etcd/ca"] if index == 0 else [])
+        for stem in expected_keys:
+            assert files[f"{PKI}/{stem}.key"] == "600 root root", (node.container, stem)
+            assert files[f"{PKI}/{stem}.crt"] == "644 root root", (node.container, stem)
+        assert files[f"{PKI}/etcd/ca.crt"] == "644 root root"
+        assert (f"{PKI}/etcd/ca.key" in files) == (index == 0), node.container
+        assert len(files) == len(expected_keys) * 2 + (0 if index == 0 else 1)
+        assert out(node, "systemctl is-active etcd") == "active"
+        assert out(node, "systemctl is-enabled etcd") == "enabled"
+        assert out(node, "stat -c '%a %U' /var/lib/etcd") == "700 root"
+
+
+def test_member_down_fails_naming_it_then_a_rerun_converges(three: Bed):
+    down = three.nodes[2]
+    first = three.nodes[0]
+    assert etcdctl(first, three.endpoints(), "put e2e/before-outage kept").returncode == 0
+    bed.disconnect(down)
+    try:
+        run = pyinfra(three.inventory, "--data", "etcd_health_timeout=10")
+        assert run.returncode != 0
+        assert f"member infra2 ({down.pyinfra_host}" in run.output, run.output[-4000:]
+        assert "last log lines of etcd here" in run.output
+    finally:
+        bed.reconnect(down)
+    run = deploy_ok(three.inventory)
+    assert_healthy_cluster(three, run)
+    for node in three.nodes:
+        got = etcdctl(node, endpoint(node), "get --print-value-only e2e/before-outage")
+        assert got.stdout.decode().strip() == "kept", node.container
+
+
+def test_member_list_change_is_refused_and_no_data_is_touched(three: Bed):
+    assert etcdctl(three.nodes[0], three.endpoints(), "put e2e/before-change kept").returncode == 0
+    configs = {n.container: out(n, "md5sum /etc/kubernetes/kubeadmcfg.yaml") for n in three.nodes}
+    renamed = three.write_inventory("renamed.py", names=["infra0", "infra1", "infra9"])
+    run = pyinfra(renamed)
+    assert run.returncode != 0
+    assert "changing the members of a running cluster" in run.output, run.output[-3000:]
+    assert "infra9=https://" in run.output
+    for node in three.nodes:
+        assert out(node, "md5sum /etc/kubernetes/kubeadmcfg.yaml") == configs[node.container]
+        assert out(node, "systemctl is-active etcd") == "active"
+        got = etcdctl(node, endpoint(node), "get --print-value-only e2e/before-change")
+        assert got.stdout.decode().strip() == "kept", node.container
