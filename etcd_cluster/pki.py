@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from etcd_cluster.certlist import CertSpec, SanRule
+from etcd_cluster.settings import is_ip
 
 CERTIFICATE_BACKDATE = datetime.timedelta(minutes=5)  # kubeadm's CertificateBackdate
 
@@ -86,17 +87,9 @@ def alt_names(
     if spec.san_rule is SanRule.CA:
         return AltNames.build([spec.subject_cn(member_name)], [])
     extra = server_sans if spec.san_rule is SanRule.SERVER else peer_sans
-    dns = [member_name, "localhost"] + [s for s in extra if not _is_ip(s)]
-    ips = [member_address, "127.0.0.1", "::1"] + [s for s in extra if _is_ip(s)]
+    dns = [member_name, "localhost"] + [s for s in extra if not is_ip(s)]
+    ips = [member_address, "127.0.0.1", "::1"] + [s for s in extra if is_ip(s)]
     return AltNames.build(dns, ips)
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def generate_key(algorithm: str) -> PrivateKey:

@@ -29,9 +29,9 @@ for directory in host.loop([settings.pki_dir, posixpath.join(settings.pki_dir, "
 
 pki_files(name="Install the etcd CA and this member's certificates and keys")
 
-files.file(
-    name="ca.key stays on the first member only",
-    path=ETCD_CA.key_path(settings.pki_dir),
-    present=False,
-    _if=lambda: not is_first,
-)
+if not is_first:
+    files.file(
+        name="ca.key stays on the first member only",
+        path=ETCD_CA.key_path(settings.pki_dir),
+        present=False,
+    )

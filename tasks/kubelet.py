@@ -5,7 +5,7 @@ daemon-reload and a kubelet restart only when either file changed; kubelet must 
 up active.
 """
 
-from pyinfra import state
+from pyinfra import host, state
 from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
@@ -16,25 +16,24 @@ cluster = get_plan(state).cluster
 
 if cluster.settings.runtime == "static-pod":
     context = kc.kubelet_contexts(cluster)
-    kubelet_config = files.template(
-        name="Write the kubelet config for etcd",
-        src=kc.KUBELET_CONFIG_TEMPLATE,
-        dest=kc.KUBELET_CONFIG_PATH,
-        mode="644",
-        user="root",
-        group="root",
-        **context,
-    )
-    dropin = files.template(
-        name="Write the kubelet drop-in 20-etcd-service-manager.conf",
-        src=kc.KUBELET_DROPIN_TEMPLATE,
-        dest=kc.KUBELET_DROPIN_PATH,
-        mode="644",
-        user="root",
-        group="root",
-        **context,
-    )
-    changed = any_changed(kubelet_config, dropin)
+    written = [
+        files.template(
+            name=f"Write {dest}",
+            src=src,
+            dest=dest,
+            mode="644",
+            user="root",
+            group="root",
+            **context,
+        )
+        for src, dest in host.loop(
+            [
+                (kc.KUBELET_CONFIG_TEMPLATE, kc.KUBELET_CONFIG_PATH),
+                (kc.KUBELET_DROPIN_TEMPLATE, kc.KUBELET_DROPIN_PATH),
+            ]
+        )
+    ]
+    changed = any_changed(*written)
     systemd.daemon_reload(name="Reload systemd for the kubelet drop-in", _if=changed)
     systemd.service(
         name="Restart kubelet with the new config",

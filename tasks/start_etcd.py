@@ -27,13 +27,14 @@ member = cluster.member(host.name)
 certificates_changed = plan.for_host(host).content_changed(files_read_by_etcd(settings.pki_dir))
 commands = runtime_commands(cluster)
 
-files.directory(
-    name=f"etcd data directory {settings.data_dir}",
-    path=settings.data_dir,
-    mode="700",
-    user="root",
-    group="root",
-)
+# kubeadm's modes: the data dir and the static pod dir are root-only.
+private_dirs = [settings.data_dir]
+if settings.runtime == "static-pod":
+    private_dirs.append(settings.manifests_dir)
+for directory in host.loop(private_dirs):
+    files.directory(
+        name=f"Directory {directory}", path=directory, mode="700", user="root", group="root"
+    )
 
 if settings.runtime == "systemd":
     version = host.get_fact(EtcdVersion, binary=settings.etcd_binary, package=settings.etcd_package)
@@ -54,13 +55,6 @@ if settings.runtime == "systemd":
     inputs_changed = unit.did_change
 else:
     was_running = bool(host.get_fact(File, path=kc.manifest_path(cluster)))
-    files.directory(
-        name=f"Static pod directory {settings.manifests_dir}",
-        path=settings.manifests_dir,
-        mode="700",
-        user="root",
-        group="root",
-    )
     server.shell(
         name="kubeadm init phase etcd local (first start)",
         commands=[kubeadm_etcd_local(cluster)],
