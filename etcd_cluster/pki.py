@@ -265,10 +265,18 @@ def leaf_problems(
     sans: AltNames | None,
     algorithm: str,
     renew_after: datetime.datetime,
+    now: datetime.datetime | None = None,
 ) -> list[str]:
     """Why an existing leaf must be reissued (empty when it is kept as it is)."""
     cert = pair.cert
     problems = []
+    if now is not None and cert.not_valid_before_utc > now + CERTIFICATE_BACKDATE:
+        problems.append(f"not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
+    if _extension(cert, x509.KeyUsage) != _key_usage(cert_sign=False):
+        problems.append("key usages differ from kubeadm's profile")
+    constraints = _extension(cert, x509.BasicConstraints)
+    if isinstance(constraints, x509.BasicConstraints) and constraints.ca:
+        problems.append("is a CA certificate")
     if not signed_by(cert, ca):
         problems.append("not signed by the current etcd CA")
     if cert.subject != _name(common_name):

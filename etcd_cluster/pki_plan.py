@@ -81,8 +81,13 @@ def choose_ca(
             f"host {first.host} (first etcd member) has {cert_path} but not {key_path}: "
             "restore ca.key there, or point etcd_ca_cert_file/etcd_ca_key_file at the CA"
         )
+    elif key_path in first_files:
+        raise DeployInputError(
+            f"host {first.host} (first etcd member) has {key_path} but not {cert_path}: "
+            "restore ca.crt there, or point etcd_ca_cert_file/etcd_ca_key_file at the CA"
+        )
     else:
-        holders = [h for h, files in current.items() if cert_path in files]
+        holders = [h for h, files in current.items() if cert_path in files or key_path in files]
         if holders:
             raise DeployInputError(
                 f"host {first.host} (first etcd member) has no etcd CA, but "
@@ -92,12 +97,20 @@ def choose_ca(
         validity = datetime.timedelta(hours=s.ca_validity_hours)
         return pki.new_ca(ETCD_CA, s.key_algorithm, validity, now), True
     for host, files in current.items():
-        if cert_path in files and files[cert_path].content != ca.cert_pem:
+        if cert_path in files and not _same_certificate(files[cert_path].content, ca.cert):
             raise DeployInputError(
                 f"host {host} trusts another etcd CA than the {source} CA: "
                 "CA rotation is not automated; refusing to reissue every certificate"
             )
     return ca, False
+
+
+def _same_certificate(pem: bytes, cert: x509.Certificate) -> bool:
+    """The same certificate, whatever its PEM layout (CRLF, text around the block)."""
+    try:
+        return x509.load_pem_x509_certificate(pem) == cert
+    except ValueError:
+        return False
 
 
 def _load_ca(cert_pem: bytes, key_pem: bytes, where: str) -> pki.KeyPair:
@@ -143,7 +156,7 @@ def plan_member(
                 reasons = ["certificate or key is not readable PEM"]
             else:
                 reasons = pki.leaf_problems(
-                    spec, pair, ca.cert, common_name, sans, s.key_algorithm, renew_after
+                    spec, pair, ca.cert, common_name, sans, s.key_algorithm, renew_after, now
                 )
         if reasons:
             validity = datetime.timedelta(hours=s.cert_validity_hours)

@@ -7,6 +7,7 @@ from collections.abc import Collection
 from etcd_cluster.settings import Settings
 
 SOCKET_MARK = "@socket"
+PACKAGED_ETCD_BINARY = "/usr/bin/etcd"  # where Debian's etcd-server puts etcd
 
 
 def commands_to_probe(settings: Settings) -> list[str]:
@@ -30,13 +31,15 @@ def packages_to_install(settings: Settings, present: Collection[str]) -> list[st
     packages = []
     if "curl" not in present:
         packages.append("curl")
-    if (
-        settings.runtime == "systemd"
-        and settings.etcd_binary not in present
-        and settings.etcd_package
-    ):
+    etcd_missing = settings.runtime == "systemd" and settings.etcd_binary not in present
+    if etcd_missing and _package_provides_binary(settings):
         packages.append(settings.etcd_package)
     return packages
+
+
+def _package_provides_binary(settings: Settings) -> bool:
+    """The package installs etcd at PACKAGED_ETCD_BINARY; another path must exist already."""
+    return bool(settings.etcd_package) and settings.etcd_binary == PACKAGED_ETCD_BINARY
 
 
 def missing_requirements(settings: Settings, present: Collection[str]) -> list[str]:
@@ -50,10 +53,12 @@ def missing_requirements(settings: Settings, present: Collection[str]) -> list[s
     if "curl" not in present and not can_install:
         missing.append("curl (health checks; no apt-get to install it)")
     if settings.runtime == "systemd":
-        if settings.etcd_binary not in present and not (settings.etcd_package and can_install):
+        if settings.etcd_binary not in present and not (
+            _package_provides_binary(settings) and can_install
+        ):
             missing.append(
                 f"{settings.etcd_binary} (etcd_binary; etcd_package={settings.etcd_package!r} "
-                "cannot be installed without apt-get)"
+                f"can only provide {PACKAGED_ETCD_BINARY}, and needs apt-get)"
             )
         return missing
     tools = [name for name in ("kubeadm", "kubelet", "crictl") if name not in present]

@@ -77,7 +77,7 @@ def read_files(host: Host, paths: Iterable[str]) -> dict[str, RemoteFile]:
     """Read several files in one command; absent files are left out of the result."""
     script = "; ".join(
         f"if [ -f {shlex.quote(p)} ]; then stat -c '{_MARK} %a %U %G %n' {shlex.quote(p)} "
-        f"&& base64 -w0 {shlex.quote(p)} && echo; fi"
+        f"&& printf 'b:' && base64 -w0 {shlex.quote(p)} && echo; fi"
         for p in paths
     )
     ok, stdout, stderr = run_quietly(host, script)
@@ -87,7 +87,9 @@ def read_files(host: Host, paths: Iterable[str]) -> dict[str, RemoteFile]:
     lines = stdout.splitlines()
     for header, body in zip(lines[::2], lines[1::2], strict=False):
         _, mode, user, group, path = header.split(" ", 4)
-        files[path] = RemoteFile(base64.b64decode(body), mode.zfill(3), user, group)
+        files[path] = RemoteFile(
+            base64.b64decode(body.removeprefix("b:")), mode.zfill(3), user, group
+        )
     return files
 
 

@@ -27,7 +27,7 @@ def recorded_initial_cluster(kubeadm_config: bytes | None) -> str | None:
     for doc in documents:
         if not isinstance(doc, dict) or doc.get("kind") != "ClusterConfiguration":
             continue
-        extra = doc.get("etcd", {}).get("local", {}).get("extraArgs", {})
+        extra = ((doc.get("etcd") or {}).get("local") or {}).get("extraArgs") or {}
         if isinstance(extra, dict):
             value = extra.get("initial-cluster")
             return str(value) if value is not None else None

@@ -27,7 +27,11 @@ DEFAULT_DATA_DIR = "/var/lib/etcd"
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS_SUBDOMAIN = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$")
 _WILDCARD_DNS = re.compile(rf"^\*\.{_DNS_LABEL}(\.{_DNS_LABEL})*$")
-_FLAG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_FLAG_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+_UNSAFE_VALUE = re.compile(r"[\s'\"\\$%`]")
+# Flags the deploy derives from the inventory and settings: an override would desync
+# the member list that the data-safety check compares, or the data dir it guards.
+OWNED_FLAGS = ("name", "data-dir", "initial-cluster", "initial-cluster-state")
 
 DataGetter = Callable[[str], Any]
 
@@ -95,8 +99,16 @@ def _integer(key: str, value: Any, low: int, high: int) -> int:
 
 
 def _absolute_path(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.startswith("/") or value.rstrip("/") == "":
-        raise DeployInputError(f"{key}={value!r} must be an absolute path below /")
+    if (
+        not isinstance(value, str)
+        or not value.startswith("/")
+        or value.rstrip("/") == ""
+        or _UNSAFE_VALUE.search(value)
+    ):
+        raise DeployInputError(
+            f"{key}={value!r} must be an absolute path below /, without spaces, quotes, "
+            "backslashes, '$', '%' or '`'"
+        )
     return value.rstrip("/")
 
 
@@ -144,16 +156,26 @@ def extra_args(key: str, value: Any) -> tuple[tuple[str, str], ...]:
             f"{key}={value!r} must be a mapping of flag name to value, "
             "or a list of {{name: ..., value: ...}}"
         )
-    result = []
+    result: dict[str, str] = {}
     for name, flag_value in pairs:
         if not isinstance(name, str) or not _FLAG_NAME.match(name):
             raise DeployInputError(f"{key}: flag name {name!r} is invalid (no leading dashes)")
+        if name in OWNED_FLAGS:
+            raise DeployInputError(
+                f"{key}: {name!r} is set by the deploy from the inventory and settings "
+                "(etcd_name, etcd_address, etcd_data_dir); it cannot be overridden"
+            )
+        if name in result:
+            raise DeployInputError(f"{key}: flag {name!r} is given twice")
         if isinstance(flag_value, bool):
             flag_value = "true" if flag_value else "false"
-        if not isinstance(flag_value, str | int) or "\n" in str(flag_value):
-            raise DeployInputError(f"{key}: value of {name!r} must be a single-line string")
-        result.append((name, str(flag_value)))
-    return tuple(result)
+        if not isinstance(flag_value, str | int) or _UNSAFE_VALUE.search(str(flag_value)):
+            raise DeployInputError(
+                f"{key}: value {flag_value!r} of {name!r} must be a string without spaces, "
+                "quotes, backslashes, '$', '%' or '`'"
+            )
+        result[name] = str(flag_value)
+    return tuple(result.items())
 
 
 def settings_from_data(get: DataGetter) -> Settings:
@@ -165,6 +187,15 @@ def settings_from_data(get: DataGetter) -> Settings:
         raise DeployInputError(
             f"etcd_client_port={client_port} and etcd_peer_port={peer_port} must differ "
             "from each other and from 2381 (kubeadm's metrics port)"
+        )
+    validity = _integer(
+        "etcd_cert_validity_hours", get("etcd_cert_validity_hours"), 1, 24 * 365 * 100
+    )
+    renew = _integer("etcd_renew_before_days", get("etcd_renew_before_days"), 0, 3650)
+    if renew * 24 >= validity:
+        raise DeployInputError(
+            f"etcd_renew_before_days={renew} must be shorter than etcd_cert_validity_hours="
+            f"{validity}: every run would reissue every certificate"
         )
     return Settings(
         runtime=runtime,
@@ -190,16 +221,12 @@ def settings_from_data(get: DataGetter) -> Settings:
             allow_empty=False,
         ),
         extra_args=extra_args("etcd_extra_args", get("etcd_extra_args")),
-        cert_validity_hours=_integer(
-            "etcd_cert_validity_hours", get("etcd_cert_validity_hours"), 1, 24 * 365 * 100
-        ),
+        cert_validity_hours=validity,
         ca_validity_hours=_integer(
             "etcd_ca_validity_hours", get("etcd_ca_validity_hours"), 1, 24 * 365 * 100
         ),
         key_algorithm=_choice("etcd_key_algorithm", get("etcd_key_algorithm"), KEY_ALGORITHMS),
-        renew_before_days=_integer(
-            "etcd_renew_before_days", get("etcd_renew_before_days"), 0, 3650
-        ),
+        renew_before_days=renew,
         ca_cert_file=_text("etcd_ca_cert_file", get("etcd_ca_cert_file")),
         ca_key_file=_text("etcd_ca_key_file", get("etcd_ca_key_file")),
         health_timeout=_integer("etcd_health_timeout", get("etcd_health_timeout"), 1, 3600),

@@ -81,10 +81,17 @@ def parse_probe(cluster: Cluster, lines: Sequence[str]) -> list[MemberStatus]:
                 member_id=str(header.get("member_id", "")),
                 leader_id=str(status.get("leader", "")),
                 version=str(status.get("version", "")),
-                db_size=int(status["dbSize"]) if "dbSize" in status else None,
+                db_size=_number(status.get("dbSize")),
             )
         )
     return result
+
+
+def _number(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
 
 
 def _json(text: str) -> dict:

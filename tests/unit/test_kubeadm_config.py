@@ -1,0 +1,231 @@
+"""The files rendered from ``templates/`` against the guide (steps 1, 2, 7) and the HA hand-off.
+
+Templates are rendered with ``etcd_cluster.templates.render``, the same Jinja setup the
+hosts get, and compared after parsing (YAML) or line by line (systemd files).
+"""
+
+from __future__ import annotations
+
+import copy
+import shlex
+from typing import Any
+
+import pytest
+import yaml
+
+from etcd_cluster import kubeadm_config as kc
+from etcd_cluster.cluster import Cluster, MemberInput
+from etcd_cluster.flags import etcd_command
+from etcd_cluster.runtime import kubeadm_etcd_local, runtime_commands
+from etcd_cluster.templates import render
+from tests.unit.guide import (
+    GUIDE_HOSTS,
+    KUBELET_CONF,
+    KUBELET_DROPIN,
+    guide_inputs,
+    guide_kubeadmcfg,
+)
+
+
+def rendered_kubeadmcfg(cluster: Cluster, index: int = 0) -> list[dict[str, Any]]:
+    context = kc.kubeadm_config_context(cluster, cluster.members[index])
+    return list(yaml.safe_load_all(render(kc.KUBEADM_CONFIG_TEMPLATE, **context)))
+
+
+def guide_documents(index: int = 0, api_version: str = "v1beta4") -> list[dict[str, Any]]:
+    """The guide's kubeadmcfg.yaml for HOST<index>; for v1beta3 extraArgs become a map."""
+    documents = list(yaml.safe_load_all(guide_kubeadmcfg(index)))
+    for doc in documents:
+        doc["apiVersion"] = f"kubeadm.k8s.io/{api_version}"
+    if api_version == "v1beta3":
+        local = documents[1]["etcd"]["local"]
+        local["extraArgs"] = {arg["name"]: arg["value"] for arg in local["extraArgs"]}
+    return documents
+
+
+def local_etcd(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    return documents[1]["etcd"]["local"]
+
+
+# --- Step 2: kubeadmcfg.yaml -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("index", [0, 1, 2], ids=["HOST0", "HOST1", "HOST2"])
+def test_v1beta4_config_is_the_guides_for_each_host(cluster, index):
+    assert rendered_kubeadmcfg(cluster, index) == guide_documents(index)
+
+
+def test_v1beta4_extra_args_are_a_list_in_the_guides_order(cluster):
+    extra = local_etcd(rendered_kubeadmcfg(cluster))["extraArgs"]
+    assert extra == local_etcd(guide_documents())["extraArgs"]  # list equality: order too
+
+
+@pytest.mark.parametrize("index", [0, 1, 2], ids=["HOST0", "HOST1", "HOST2"])
+def test_v1beta3_config_is_the_guides_with_an_extra_args_map(make_cluster, make_settings, index):
+    cluster = make_cluster(settings_=make_settings(kubeadm_api_version="v1beta3"))
+    documents = rendered_kubeadmcfg(cluster, index)
+    assert documents == guide_documents(index, "v1beta3")
+    assert [doc["apiVersion"] for doc in documents] == ["kubeadm.k8s.io/v1beta3"] * 2
+
+
+# (data key, value, where the field lands, its value in the config, also in v1beta3)
+NON_DEFAULT_SETTINGS = [
+    ("etcd_pki_dir", "/srv/pki", ("certificatesDir",), "/srv/pki", True),
+    ("etcd_key_algorithm", "ECDSA-P256", ("encryptionAlgorithm",), "ECDSA-P256", False),
+    ("etcd_cert_validity_hours", 2160, ("certificateValidityPeriod",), "2160h0m0s", False),
+    ("etcd_ca_validity_hours", 43800, ("caCertificateValidityPeriod",), "43800h0m0s", False),
+    ("etcd_data_dir", "/data/etcd", ("etcd", "local", "dataDir"), "/data/etcd", True),
+    (
+        "etcd_image_repository",
+        "k8s.example",
+        ("etcd", "local", "imageRepository"),
+        "k8s.example",
+        True,
+    ),
+    ("etcd_image_tag", "3.6.9-0", ("etcd", "local", "imageTag"), "3.6.9-0", True),
+]
+
+
+@pytest.mark.parametrize("api_version", ["v1beta4", "v1beta3"])
+@pytest.mark.parametrize(
+    ("key", "value", "field", "expected", "in_v1beta3"),
+    NON_DEFAULT_SETTINGS,
+    ids=[row[0] for row in NON_DEFAULT_SETTINGS],
+)
+def test_a_non_default_setting_adds_exactly_its_field(
+    make_cluster, make_settings, api_version, key, value, field, expected, in_v1beta3
+):
+    settings = make_settings(kubeadm_api_version=api_version, **{key: value})
+    want = copy.deepcopy(guide_documents(0, api_version))
+    if api_version == "v1beta4" or in_v1beta3:
+        parent = want[1]
+        for part in field[:-1]:
+            parent = parent[part]
+        parent[field[-1]] = expected
+    assert rendered_kubeadmcfg(make_cluster(settings_=settings)) == want
+
+
+def test_member_sans_follow_the_guides_host_san(make_cluster):
+    cluster = make_cluster(
+        guide_inputs(
+            server_sans=[["etcd0.example.com", "10.0.0.6"], [], []],
+            peer_sans=[["192.168.0.6"], [], []],
+        )
+    )
+    local = local_etcd(rendered_kubeadmcfg(cluster))
+    assert local["serverCertSANs"] == ["10.0.0.6", "etcd0.example.com"]
+    assert local["peerCertSANs"] == ["10.0.0.6", "192.168.0.6"]
+
+
+@pytest.mark.parametrize("api_version", ["v1beta4", "v1beta3"])
+def test_operator_extra_args_are_rendered_as_strings_in_both_shapes(
+    make_cluster, make_settings, api_version
+):
+    extra = {"listen-client-urls": "https://127.0.0.1:2379", "experimental-x": True, "odd": "yes"}
+    settings = make_settings(kubeadm_api_version=api_version, etcd_extra_args=extra)
+    args = local_etcd(rendered_kubeadmcfg(make_cluster(settings_=settings)))["extraArgs"]
+    pairs = (
+        list(args.items()) if api_version == "v1beta3" else [(a["name"], a["value"]) for a in args]
+    )
+    assert pairs[4] == ("listen-client-urls", "https://127.0.0.1:2379")  # the guide's, in place
+    assert pairs[-2:] == [("experimental-x", "true"), ("odd", "yes")]  # not YAML booleans
+    assert all(isinstance(value, str) for _, value in pairs)
+
+
+def test_ipv6_advertise_address_and_sans(make_cluster):
+    cluster = make_cluster([MemberInput(h) for h in ("fd00::6", "fd00::7", "fd00::8")])
+    documents = rendered_kubeadmcfg(cluster)
+    assert documents[0]["localAPIEndpoint"] == {"advertiseAddress": "fd00::6"}
+    assert local_etcd(documents)["serverCertSANs"] == ["fd00::6"]
+    extra = {a["name"]: a["value"] for a in local_etcd(documents)["extraArgs"]}
+    assert extra["listen-client-urls"] == "https://[fd00::6]:2379"
+
+
+# --- Step 1: kubelet as etcd's service manager -------------------------------------------------
+
+
+def test_kubelet_configuration_is_the_guides(cluster):
+    text = render(kc.KUBELET_CONFIG_TEMPLATE, **kc.kubelet_contexts(cluster))
+    assert yaml.safe_load(text) == yaml.safe_load(KUBELET_CONF)
+
+
+def test_kubelet_configuration_follows_the_settings(make_cluster, make_settings):
+    settings = make_settings(
+        kubelet_cgroup_driver="cgroupfs",
+        kubelet_container_runtime_endpoint="unix:///run/crio/crio.sock",
+        etcd_manifests_dir="/srv/manifests",
+    )
+    text = render(
+        kc.KUBELET_CONFIG_TEMPLATE, **kc.kubelet_contexts(make_cluster(settings_=settings))
+    )
+    want = yaml.safe_load(KUBELET_CONF) | {
+        "cgroupDriver": "cgroupfs",
+        "containerRuntimeEndpoint": "unix:///run/crio/crio.sock",
+        "staticPodPath": "/srv/manifests",
+    }
+    assert yaml.safe_load(text) == want
+
+
+def significant_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_kubelet_drop_in_is_the_guides(cluster):
+    text = render(kc.KUBELET_DROPIN_TEMPLATE, **kc.kubelet_contexts(cluster))
+    assert significant_lines(text) == significant_lines(KUBELET_DROPIN)
+    assert kc.KUBELET_DROPIN_PATH.endswith("/kubelet.service.d/20-etcd-service-manager.conf")
+    assert kc.KUBELET_CONFIG_PATH == "/etc/systemd/system/kubelet.service.d/kubelet.conf"
+
+
+# --- Step 7 and the systemd runtime ---------------------------------------------------------
+
+
+def exec_start(unit: str) -> list[str]:
+    """The ExecStart command line of a unit, continuation lines joined, split as systemd does."""
+    joined = unit.replace("\\\n", " ")
+    (line,) = [line for line in joined.splitlines() if line.startswith("ExecStart=")]
+    return [word.replace("%%", "%") for word in shlex.split(line.removeprefix("ExecStart="))]
+
+
+@pytest.mark.parametrize("version", ["3.6.9-0", "3.5.21"])
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_systemd_unit_runs_kubeadms_command_with_the_binary(cluster, index, version):
+    member = cluster.members[index]
+    unit = render(kc.ETCD_UNIT_TEMPLATE, **kc.etcd_unit_context(cluster, member, version))
+    assert exec_start(unit) == etcd_command(cluster, member, version, binary="/usr/bin/etcd")
+    assert f"Description=etcd member {member.name}" in unit.splitlines()
+
+
+def test_step_7_command_uses_this_members_config(make_cluster, make_settings):
+    assert kubeadm_etcd_local(make_cluster()) == (
+        "kubeadm init phase etcd local --config=/etc/kubernetes/kubeadmcfg.yaml"
+    )
+    moved = make_cluster(settings_=make_settings(etcd_kubeadm_config_path="/srv/kubeadm.yaml"))
+    assert shlex.split(kubeadm_etcd_local(moved))[-1] == "--config=/srv/kubeadm.yaml"
+
+
+def test_runtime_commands_per_runtime(make_cluster, make_settings):
+    systemd = runtime_commands(make_cluster(settings_=make_settings(etcd_runtime="systemd")))
+    assert systemd.restart == "systemctl restart etcd"
+    assert systemd.logs.startswith("journalctl -u etcd -n 30 ")
+    static_pod = runtime_commands(make_cluster())
+    assert kubeadm_etcd_local(make_cluster()) in static_pod.restart
+    assert "/etc/kubernetes/manifests/etcd.yaml" in static_pod.restart
+    assert kc.manifest_path(make_cluster()) == "/etc/kubernetes/manifests/etcd.yaml"
+
+
+# --- Hand-off to the control plane ------------------------------------------------------------
+
+
+def test_external_etcd_block_for_the_control_plane(cluster):
+    text = render(kc.EXTERNAL_ETCD_TEMPLATE, **kc.external_etcd_context(cluster))
+    assert yaml.safe_load(text) == {
+        "etcd": {
+            "external": {
+                "endpoints": [f"https://{host}:2379" for host in GUIDE_HOSTS],
+                "caFile": "/etc/kubernetes/pki/etcd/ca.crt",
+                "certFile": "/etc/kubernetes/pki/apiserver-etcd-client.crt",
+                "keyFile": "/etc/kubernetes/pki/apiserver-etcd-client.key",
+            }
+        }
+    }

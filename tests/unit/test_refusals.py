@@ -1,0 +1,403 @@
+"""Every refusal before a host changes: settings, inventory, data safety, preflight.
+
+Each refusal is a ``DeployInputError`` whose message names the offending value (and
+the host, where there is one), so an operator can fix the input from the message.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import yaml
+
+from etcd_cluster import kubeadm_config as kc
+from etcd_cluster.cluster import Cluster, MemberInput, build_cluster
+from etcd_cluster.errors import DeployInputError
+from etcd_cluster.preflight import (
+    SOCKET_MARK,
+    commands_to_probe,
+    missing_requirements,
+    packages_to_install,
+)
+from etcd_cluster.safety import data_dir_refusals, recorded_initial_cluster
+from etcd_cluster.templates import render
+from tests.unit.guide import GUIDE_HOSTS
+
+H0, H1, H2 = GUIDE_HOSTS
+
+
+def refusal(call: Any, *args: Any, **kwargs: Any) -> str:
+    with pytest.raises(DeployInputError) as refused:
+        call(*args, **kwargs)
+    return str(refused.value)
+
+
+# --- Settings -------------------------------------------------------------------------------
+
+BAD_SETTINGS = {
+    "runtime": ({"etcd_runtime": "docker"}, ["etcd_runtime", "'docker'", "static-pod"]),
+    "api-version": ({"kubeadm_api_version": "v1beta2"}, ["kubeadm_api_version", "'v1beta2'"]),
+    "port-range": ({"etcd_client_port": 70000}, ["etcd_client_port", "70000", "1..65535"]),
+    "port-text": ({"etcd_peer_port": "http"}, ["etcd_peer_port", "'http'", "whole number"]),
+    "port-bool": ({"etcd_client_port": True}, ["etcd_client_port", "True"]),
+    "equal-ports": ({"etcd_client_port": 2380}, ["etcd_client_port=2380", "etcd_peer_port=2380"]),
+    "metrics-port": ({"etcd_peer_port": 2381}, ["etcd_peer_port=2381", "2381"]),
+    "key-algorithm": ({"etcd_key_algorithm": "ECDSA-P521"}, ["etcd_key_algorithm", "'ECDSA-P521'"]),
+    "validity-zero": ({"etcd_cert_validity_hours": 0}, ["etcd_cert_validity_hours", "0"]),
+    "validity-negative": ({"etcd_ca_validity_hours": "-5"}, ["etcd_ca_validity_hours", "'-5'"]),
+    "validity-float": ({"etcd_cert_validity_hours": 1.5}, ["etcd_cert_validity_hours", "1.5"]),
+    "renew-range": ({"etcd_renew_before_days": 5000}, ["etcd_renew_before_days", "5000"]),
+    "cgroup-driver": ({"kubelet_cgroup_driver": "none"}, ["kubelet_cgroup_driver", "'none'"]),
+    "cri-endpoint-empty": (
+        {"kubelet_container_runtime_endpoint": ""},
+        ["kubelet_container_runtime_endpoint", "''"],
+    ),
+    "image-tag-newline": ({"etcd_image_tag": "3.6\n"}, ["etcd_image_tag", "'3.6\\n'"]),
+    "extra-args-string": ({"etcd_extra_args": "quota=1"}, ["etcd_extra_args", "'quota=1'"]),
+    "extra-args-list-shape": (
+        {"etcd_extra_args": [{"name": "quota-backend-bytes"}]},
+        ["etcd_extra_args", "quota-backend-bytes"],
+    ),
+    "extra-args-dashes": (
+        {"etcd_extra_args": {"--quota-backend-bytes": "1"}},
+        ["etcd_extra_args", "'--quota-backend-bytes'", "no leading dashes"],
+    ),
+    "extra-args-value": (
+        {"etcd_extra_args": {"log-level": ["debug"]}},
+        ["etcd_extra_args", "'log-level'"],
+    ),
+    "extra-args-multiline": (
+        {"etcd_extra_args": [{"name": "log-level", "value": "debug\ninfo"}]},
+        ["etcd_extra_args", "'log-level'", "without spaces"],
+    ),
+    "extra-args-percent": (
+        {"etcd_extra_args": {"log-format": "%h-50%"}},  # systemd would expand it
+        ["etcd_extra_args", "'%h-50%'", "'%'"],
+    ),
+    "extra-args-dollar": (
+        {"etcd_extra_args": {"log-level": "$LEVEL"}},
+        ["etcd_extra_args", "'$LEVEL'", "'$'"],
+    ),
+    "extra-args-twice": (
+        {"etcd_extra_args": [{"name": "a", "value": "1"}, {"name": "a", "value": "2"}]},
+        ["etcd_extra_args", "'a' is given twice"],
+    ),
+    "path-with-space": (
+        {"etcd_pki_dir": "/srv/etcd pki"},
+        ["etcd_pki_dir", "'/srv/etcd pki'", "without spaces"],
+    ),
+    "data-dir-relative": ({"etcd_data_dir": "var/lib/etcd"}, ["etcd_data_dir", "'var/lib/etcd'"]),
+    "pki-dir-root": ({"etcd_pki_dir": "/"}, ["etcd_pki_dir", "'/'"]),
+    "binary-relative": ({"etcd_binary": "etcd"}, ["etcd_binary", "'etcd'", "absolute"]),
+    "manifests-not-text": ({"etcd_manifests_dir": None}, ["etcd_manifests_dir", "None"]),
+}
+
+
+@pytest.mark.parametrize(("overrides", "named"), BAD_SETTINGS.values(), ids=BAD_SETTINGS.keys())
+def test_settings_refuse_bad_values_naming_key_and_value(make_settings, overrides, named):
+    message = refusal(make_settings, **overrides)
+    for text in named:
+        assert text in message
+
+
+def test_defaults_are_valid_and_the_guides(settings):
+    assert (settings.runtime, settings.kubeadm_api_version) == ("static-pod", "v1beta4")
+    assert (settings.client_port, settings.peer_port) == (2379, 2380)
+    assert (settings.pki_dir, settings.data_dir) == ("/etc/kubernetes/pki", "/var/lib/etcd")
+    assert settings.key_algorithm == "RSA-2048"
+    assert settings.extra_args == ()
+
+
+def test_settings_accept_command_line_strings_and_both_extra_args_shapes(make_settings):
+    as_text = make_settings(etcd_client_port="12379", etcd_pki_dir="/srv/pki/")
+    assert as_text.client_port == 12379
+    assert as_text.pki_dir == "/srv/pki"
+    mapping = make_settings(etcd_extra_args={"quota-backend-bytes": 8589934592, "x": True})
+    listed = make_settings(
+        etcd_extra_args=[
+            {"name": "quota-backend-bytes", "value": "8589934592"},
+            {"name": "x", "value": "true"},
+        ]
+    )
+    assert (
+        mapping.extra_args
+        == listed.extra_args
+        == (
+            ("quota-backend-bytes", "8589934592"),
+            ("x", "true"),
+        )
+    )
+
+
+# --- Inventory (build_cluster) ----------------------------------------------------------------
+
+
+def test_an_empty_group_is_refused(settings):
+    assert "'etcd' is empty" in refusal(build_cluster, [], settings)
+
+
+BAD_INVENTORIES = {
+    "duplicate-names": (
+        [MemberInput("10.0.0.6", name="etcd"), MemberInput("10.0.0.7", name="etcd")],
+        ["etcd_name='etcd'", "10.0.0.6", "10.0.0.7"],
+    ),
+    "duplicate-default-and-explicit-name": (
+        [MemberInput("10.0.0.6"), MemberInput("10.0.0.7", name="infra0")],
+        ["etcd_name='infra0'", "10.0.0.6", "10.0.0.7"],
+    ),
+    "duplicate-addresses": (
+        [MemberInput("etcd-a", address="10.0.0.6"), MemberInput("etcd-b", address="10.0.0.6")],
+        ["etcd_address='10.0.0.6'", "etcd-a", "etcd-b"],
+    ),
+    "same-ipv6-written-two-ways": (
+        [MemberInput("fd00::6"), MemberInput("etcd-b", address="fd00:0:0:0:0:0:0:6")],
+        ["etcd_address='fd00::6'", "fd00::6 and etcd-b"],
+    ),
+    "invalid-address": (
+        [MemberInput("etcd-a", address="10.0.0.300")],
+        ["host etcd-a", "'10.0.0.300'"],
+    ),
+    "missing-address": (
+        [MemberInput("10.0.0.6"), MemberInput("etcd-b.example.net")],
+        ["host etcd-b.example.net", "etcd_address is required"],
+    ),
+    "invalid-name": (
+        [MemberInput("10.0.0.6", name="Infra_0")],
+        ["host 10.0.0.6", "etcd_name='Infra_0'"],
+    ),
+    "wildcard-name": (
+        [MemberInput("10.0.0.6", name="*.example")],
+        ["host 10.0.0.6", "'*.example'"],
+    ),
+    "name-not-text": ([MemberInput("10.0.0.6", name=7)], ["host 10.0.0.6", "etcd_name=7"]),
+    "mixed-families": (
+        [MemberInput("10.0.0.6"), MemberInput("fd00::7"), MemberInput("10.0.0.8")],
+        ["mixes IPv4 and IPv6", "10.0.0.6=10.0.0.6", "fd00::7=fd00::7"],
+    ),
+    "bad-server-san": (
+        [MemberInput("10.0.0.6", server_sans=["etcd_0.example"])],
+        ["host 10.0.0.6", "etcd_server_cert_sans", "'etcd_0.example'"],
+    ),
+    "bad-peer-san": (
+        [MemberInput("10.0.0.6", peer_sans="ok.example, https://x")],
+        ["host 10.0.0.6", "etcd_peer_cert_sans", "'https://x'"],
+    ),
+    "san-not-a-list": (
+        [MemberInput("10.0.0.6", server_sans={"a": 1})],
+        ["host 10.0.0.6", "etcd_server_cert_sans", "list of strings"],
+    ),
+}
+
+
+@pytest.mark.parametrize(("inputs", "named"), BAD_INVENTORIES.values(), ids=BAD_INVENTORIES.keys())
+def test_inventory_refusals_name_host_and_value(settings, inputs, named):
+    message = refusal(build_cluster, inputs, settings)
+    for text in named:
+        assert text in message
+
+
+def test_defaults_name_members_infra_i_and_take_the_ip_inventory_name(cluster):
+    assert [(m.index, m.host, m.name, m.address) for m in cluster.members] == [
+        (0, "10.0.0.6", "infra0", "10.0.0.6"),
+        (1, "10.0.0.7", "infra1", "10.0.0.7"),
+        (2, "10.0.0.8", "infra2", "10.0.0.8"),
+    ]
+    assert cluster.first.host == "10.0.0.6"
+    assert cluster.warnings == ()
+
+
+def test_addresses_are_canonical_and_names_explicit_where_given(settings):
+    cluster = build_cluster(
+        [
+            MemberInput("[FD00::6]"),
+            MemberInput("etcd-b.example.net", name="etcd-b", address="fd00:0::7"),
+            MemberInput("@docker/etcd-c", name="", address="[fd00::8]"),
+        ],
+        settings,
+    )
+    assert [(m.name, m.address) for m in cluster.members] == [
+        ("infra0", "fd00::6"),
+        ("etcd-b", "fd00::7"),
+        ("infra2", "fd00::8"),
+    ]
+
+
+@pytest.mark.parametrize("count", [2, 4])
+def test_an_even_member_count_is_a_warning_not_an_error(settings, count):
+    inputs = [MemberInput(f"10.0.0.{6 + i}") for i in range(count)]
+    (warning,) = build_cluster(inputs, settings).warnings
+    assert f"{count} members" in warning and "odd" in warning
+
+
+@pytest.mark.parametrize("count", [1, 3, 5])
+def test_an_odd_member_count_gives_no_warning(settings, count):
+    inputs = [MemberInput(f"10.0.0.{6 + i}") for i in range(count)]
+    assert build_cluster(inputs, settings).warnings == ()
+
+
+# --- Data safety (existing etcd data) -------------------------------------------------------
+
+
+def recorded_configs(cluster: Cluster) -> dict[str, bytes]:
+    """What an earlier run left in each member's kubeadmcfg.yaml."""
+    return {
+        m.host: render(kc.KUBEADM_CONFIG_TEMPLATE, **kc.kubeadm_config_context(cluster, m)).encode()
+        for m in cluster.members
+    }
+
+
+def all_have_data(cluster: Cluster) -> dict[str, bool]:
+    return {m.host: True for m in cluster.members}
+
+
+def test_a_first_bootstrap_passes(cluster):
+    assert data_dir_refusals(cluster, {}, {}) == []
+    assert data_dir_refusals(cluster, {h: False for h in GUIDE_HOSTS}, {}) == []
+
+
+def test_an_unchanged_cluster_with_data_passes(cluster):
+    assert data_dir_refusals(cluster, all_have_data(cluster), recorded_configs(cluster)) == []
+
+
+def test_a_member_without_data_next_to_members_with_data_is_refused(cluster):
+    has_data = {H0: True, H1: True, H2: False}
+    (message,) = data_dir_refusals(cluster, has_data, recorded_configs(cluster))
+    assert f"host {H2} (etcd member infra2)" in message
+    assert f"while {H0}, {H1} do" in message
+    assert "/var/lib/etcd/member/wal" in message
+
+
+def test_data_without_a_recorded_config_is_refused(cluster):
+    configs = {**recorded_configs(cluster), H1: None}
+    (message,) = data_dir_refusals(cluster, all_have_data(cluster), configs)
+    assert f"host {H1} (etcd member infra1)" in message
+    assert "/etc/kubernetes/kubeadmcfg.yaml" in message
+
+
+HOSTS = ["etcd-a", "etcd-b", "etcd-c"]
+ADDRESSES = ["10.0.0.6", "10.0.0.7", "10.0.0.8"]
+MEMBERSHIP_CHANGES = {
+    "member-renamed": [MemberInput(h, name=n, address=a) for h, n, a in
+                       zip(HOSTS, ["infra0", "infra1", "etcd-two"], ADDRESSES, strict=True)],
+    "member-readdressed": [MemberInput(h, address=a) for h, a in
+                           zip(HOSTS, ["10.0.0.6", "10.0.0.7", "10.0.0.9"], strict=True)],
+    "member-added": [MemberInput(h, address=a) for h, a in
+                     zip([*HOSTS, "etcd-d", "etcd-e"], [*ADDRESSES, "10.0.0.9", "10.0.0.10"],
+                         strict=True)],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("new_inputs", MEMBERSHIP_CHANGES.values(), ids=MEMBERSHIP_CHANGES.keys())
+def test_a_changed_member_list_is_refused_naming_every_member_with_data(settings, new_inputs):
+    old_inputs = [MemberInput(h, address=a) for h, a in zip(HOSTS, ADDRESSES, strict=True)]
+    before, after = build_cluster(old_inputs, settings), build_cluster(new_inputs, settings)
+    has_data = {m.host: m.host in HOSTS for m in after.members}
+    refusals = data_dir_refusals(after, has_data, recorded_configs(before))
+    (changed,) = [r for r in refusals if repr(before.initial_cluster) in r]
+    assert repr(after.initial_cluster) in changed
+    assert all(host in changed for host in HOSTS)
+    assert len(refusals) == 1 + len(after.members) - len(HOSTS)  # + one per new, empty member
+
+
+@pytest.mark.parametrize("api_version", ["v1beta4", "v1beta3"])
+def test_recorded_initial_cluster_reads_both_extra_args_shapes(
+    make_cluster, make_settings, api_version
+):
+    cluster = make_cluster(settings_=make_settings(kubeadm_api_version=api_version))
+    for config in recorded_configs(cluster).values():
+        assert recorded_initial_cluster(config) == cluster.initial_cluster
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        None,
+        b"",
+        b"{ not: yaml",
+        yaml.safe_dump({"kind": "InitConfiguration"}).encode(),
+        yaml.safe_dump({"kind": "ClusterConfiguration", "etcd": {"local": {}}}).encode(),
+    ],
+    ids=["absent", "empty", "unparsable", "no-cluster-configuration", "no-extra-args"],
+)
+def test_recorded_initial_cluster_is_none_without_one(config):
+    assert recorded_initial_cluster(config) is None
+
+
+@pytest.mark.parametrize("flag", ["name", "data-dir", "initial-cluster", "initial-cluster-state"])
+def test_flags_the_deploy_owns_cannot_be_overridden(make_settings, flag):
+    # An override would desync the member list the data-safety check compares.
+    with pytest.raises(DeployInputError, match=re.escape(f"{flag!r} is set by the deploy")):
+        make_settings(etcd_extra_args={flag: "x"})
+
+
+# --- Preflight -------------------------------------------------------------------------------
+
+BASICS = {"systemctl", "base64", "stat", "curl", "apt-get"}
+
+
+@pytest.fixture(scope="module")
+def systemd_settings(make_settings):
+    return make_settings(etcd_runtime="systemd")
+
+
+def test_systemd_runtime_without_etcd_and_without_apt_get_is_refused(systemd_settings):
+    (missing,) = missing_requirements(systemd_settings, BASICS - {"apt-get"})
+    assert "/usr/bin/etcd" in missing and "'etcd-server'" in missing and "apt-get" in missing
+
+
+def test_systemd_runtime_without_etcd_but_with_apt_get_installs_it(systemd_settings):
+    present = BASICS - {"curl"}
+    assert missing_requirements(systemd_settings, present) == []
+    assert packages_to_install(systemd_settings, present) == ["curl", "etcd-server"]
+    assert packages_to_install(systemd_settings, BASICS | {"/usr/bin/etcd"}) == []
+
+
+def test_systemd_runtime_without_a_package_to_install_is_refused(make_settings):
+    settings = make_settings(etcd_runtime="systemd", etcd_package="")
+    (missing,) = missing_requirements(settings, BASICS)
+    assert "/usr/bin/etcd" in missing
+    assert packages_to_install(settings, BASICS) == []
+
+
+def test_systemd_runtime_probes_its_binary_and_not_kubeadm(systemd_settings):
+    assert commands_to_probe(systemd_settings)[-1] == "/usr/bin/etcd"
+    assert "kubeadm" not in commands_to_probe(systemd_settings)
+
+
+STATIC_POD_NEEDS = {"kubeadm", "kubelet", "crictl", SOCKET_MARK}
+
+
+def test_static_pod_runtime_with_everything_passes(settings):
+    assert missing_requirements(settings, BASICS | STATIC_POD_NEEDS) == []
+    assert packages_to_install(settings, BASICS | STATIC_POD_NEEDS) == []
+    assert set(commands_to_probe(settings)) >= {"kubeadm", "kubelet", "crictl"}
+
+
+@pytest.mark.parametrize(
+    ("absent", "named"),
+    [
+        ("kubeadm", "kubeadm ("),
+        ("kubelet", "kubelet ("),
+        ("crictl", "crictl ("),
+        (SOCKET_MARK, "/var/run/containerd/containerd.sock"),
+        ("systemctl", "systemctl"),
+        ("base64", "base64"),
+    ],
+)
+def test_static_pod_runtime_names_each_missing_requirement(settings, absent, named):
+    (missing,) = missing_requirements(settings, (BASICS | STATIC_POD_NEEDS) - {absent})
+    assert missing.startswith(named) or named in missing
+
+
+def test_missing_curl_is_refused_only_without_apt_get(settings):
+    present = BASICS | STATIC_POD_NEEDS
+    assert missing_requirements(settings, present - {"curl"}) == []
+    (missing,) = missing_requirements(settings, present - {"curl", "apt-get"})
+    assert missing.startswith("curl")
+
+
+def test_a_non_unix_cri_endpoint_is_not_checked_as_a_socket(make_settings):
+    settings = make_settings(kubelet_container_runtime_endpoint="tcp://127.0.0.1:3735")
+    assert missing_requirements(settings, BASICS | {"kubeadm", "kubelet", "crictl"}) == []

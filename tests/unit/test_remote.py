@@ -1,0 +1,211 @@
+"""The quiet channel for key material: ``remote.read_files`` and ``remote.write_files``.
+
+``FakeHost`` is a test double for a pyinfra ``Host``: it has the attributes
+``remote`` uses (``state``, ``data``, ``name``) and a ``run_shell_command`` that
+runs the command locally with ``sh -c`` in a temporary directory, feeding ``_stdin``
+the way pyinfra's connectors do, and records every call so the tests can check that
+no content ever reaches a command line or a printing flag.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
+from pyinfra.api.host import Host
+from pyinfra.connectors.util import CommandOutput, OutputLine, write_stdin
+
+from etcd_cluster import remote
+from etcd_cluster.remote import RemoteFile, Wanted, read_files, write_files
+
+SECRET = b"-----BEGIN EC PRIVATE KEY-----\nTOP-SECRET-KEY-MATERIAL\n-----END EC PRIVATE KEY-----\n"
+BINARY = bytes(range(256)) + b"\r\n\x00 trailing"
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="write_files chowns files to root")
+
+
+@dataclass(frozen=True)
+class Call:
+    command: str
+    print_output: bool
+    print_input: bool
+    kwargs: dict[str, Any]
+
+
+class _StdinBuffer(io.BytesIO):
+    """Keeps what pyinfra's ``write_stdin`` wrote after it closes the buffer."""
+
+    written = b""
+
+    def close(self) -> None:
+        self.written = self.getvalue()
+        super().close()
+
+
+class FakeHost:
+    """Test double for a pyinfra Host (see the module docstring)."""
+
+    def __init__(self, workdir: Path, name: str = "fake-host") -> None:
+        self.state = object()
+        self.data: dict[str, Any] = {}
+        self.name = name
+        self.workdir = workdir
+        self.calls: list[Call] = []
+
+    def run_shell_command(
+        self, command: Any, print_output: bool, print_input: bool, **kwargs: Any
+    ) -> tuple[bool, CommandOutput]:
+        raw = command.get_raw_value()
+        self.calls.append(Call(raw, print_output, print_input, kwargs))
+        stdin = _StdinBuffer()
+        if kwargs.get("_stdin") is not None:
+            write_stdin(kwargs["_stdin"], stdin)
+        done = subprocess.run(
+            ["sh", "-c", raw],
+            input=stdin.written,
+            cwd=self.workdir,
+            capture_output=True,
+            timeout=20,
+            check=False,
+        )
+        lines = [OutputLine("stdout", line) for line in done.stdout.decode().splitlines()]
+        lines += [OutputLine("stderr", line) for line in done.stderr.decode().splitlines()]
+        return done.returncode == 0, CommandOutput(lines)
+
+
+class BrokenHost(FakeHost):
+    """A host whose every command fails, as when sudo is refused."""
+
+    def run_shell_command(self, command, print_output, print_input, **kwargs):
+        self.calls.append(Call(command.get_raw_value(), print_output, print_input, kwargs))
+        return False, CommandOutput([OutputLine("stderr", "sudo: a password is required")])
+
+
+@pytest.fixture
+def global_arguments(monkeypatch) -> dict[str, Any]:
+    """What pyinfra's ``pop_global_arguments`` returns for the fake host (editable per test)."""
+    arguments: dict[str, Any] = {}
+    monkeypatch.setattr(remote, "pop_global_arguments", lambda state, host, kwargs: (arguments, []))
+    return arguments
+
+
+@pytest.fixture
+def host(tmp_path: Path, global_arguments) -> FakeHost:
+    return FakeHost(tmp_path)
+
+
+def wanted_files(root: Path) -> dict[str, Wanted]:
+    return {
+        f"{root}/pki/etcd/ca.key": Wanted(SECRET, "600"),
+        f"{root}/pki/empty": Wanted(b"", "600"),
+        f"{root}/odd dir/it's binary.bin": Wanted(BINARY, "640"),
+        f"{root}/pki/etcd/ca.crt": Wanted(b"-----BEGIN CERTIFICATE-----\nMII\n", "644"),
+    }
+
+
+@needs_root
+def test_written_files_read_back_identical_with_mode_and_owner(host, tmp_path):
+    wanted = wanted_files(tmp_path)
+    assert write_files(host, wanted) == (True, "")
+    absent = f"{tmp_path}/pki/absent.key"
+    assert read_files(host, [*wanted, absent]) == {
+        path: RemoteFile(want.content, want.mode, "root", "root") for path, want in wanted.items()
+    }
+
+
+@needs_root
+def test_modes_are_applied_and_no_temporary_file_is_left(host, tmp_path):
+    wanted = wanted_files(tmp_path)
+    Path(tmp_path, "pki/etcd").mkdir(parents=True)
+    Path(tmp_path, "pki/etcd/ca.key").write_bytes(b"old")
+    Path(tmp_path, "pki/etcd/ca.key").chmod(0o644)
+    assert write_files(host, wanted) == (True, "")
+    for path, want in wanted.items():
+        assert Path(path).read_bytes() == want.content
+        assert oct(Path(path).stat().st_mode & 0o7777) == f"0o{want.mode}"
+    assert list(tmp_path.rglob("*.tmp-etcd-deploy")) == []
+
+
+@needs_root
+def test_content_never_reaches_a_command_line_or_output(host, tmp_path):
+    wanted = wanted_files(tmp_path)
+    write_files(host, wanted)
+    read_files(host, wanted)
+    encoded = base64.b64encode(SECRET).decode()
+    assert len(host.calls) == len(wanted) + 1  # one write per file, one read for all
+    for call in host.calls:
+        assert call.print_output is False and call.print_input is False
+        assert "TOP-SECRET" not in call.command and encoded[:40] not in call.command
+        assert set(call.kwargs) <= set(CONNECTOR_ARGUMENT_KEYS)
+    writes, read = host.calls[:-1], host.calls[-1]
+    for call, want in zip(writes, wanted.values(), strict=True):
+        assert base64.b64decode("".join(call.kwargs["_stdin"])) == want.content
+    assert "_stdin" not in read.kwargs
+
+
+@needs_root
+def test_an_empty_file_read_last_is_present(host, tmp_path):
+    path = f"{tmp_path}/empty.key"
+    write_files(host, {path: Wanted(b"", "600")})
+    assert read_files(host, [path]) == {path: RemoteFile(b"", "600", "root", "root")}
+
+
+def test_only_connector_arguments_are_passed_on(host, global_arguments, tmp_path):
+    global_arguments.update({"_sudo": True, "_timeout": 30, "name": "op", "_if": [], "_serial": 1})
+    read_files(host, [f"{tmp_path}/nothing"])
+    (call,) = host.calls
+    assert call.kwargs == {"_sudo": True, "_timeout": 30}
+
+
+def test_absent_files_are_left_out(host, tmp_path):
+    assert read_files(host, [f"{tmp_path}/a.crt", f"{tmp_path}/b.key"]) == {}
+
+
+def test_a_failed_read_names_the_host(tmp_path, global_arguments):
+    broken = BrokenHost(tmp_path, name="etcd-b")
+    with pytest.raises(OSError, match="etcd-b: could not read files: sudo: a password"):
+        read_files(cast(Host, broken), [f"{tmp_path}/x"])
+
+
+@needs_root
+def test_a_failed_write_names_the_file_and_stops(host, tmp_path):
+    Path(tmp_path, "blocker").write_text("a file where a directory should be")
+    wanted = {
+        f"{tmp_path}/blocker/server.key": Wanted(SECRET, "600"),
+        f"{tmp_path}/later.key": Wanted(SECRET, "600"),
+    }
+    ok, message = write_files(host, wanted)
+    assert not ok
+    assert message.startswith(f"writing {tmp_path}/blocker/server.key failed: ")
+    assert not Path(tmp_path, "later.key").exists()
+    assert "TOP-SECRET" not in message
+
+
+def test_reprs_show_sizes_not_content():
+    file = RemoteFile(SECRET, "600", "root", "root")
+    want = Wanted(SECRET, "600")
+    for text in (repr(file), repr(want), str(file), str(want)):
+        assert "TOP-SECRET" not in text and "PRIVATE" not in text
+        assert f"{len(SECRET)} bytes" in text
+
+
+@pytest.mark.parametrize(
+    ("current", "satisfied"),
+    [
+        (RemoteFile(SECRET, "600", "root", "root"), True),
+        (RemoteFile(SECRET, "644", "root", "root"), False),
+        (RemoteFile(SECRET, "600", "etcd", "root"), False),
+        (RemoteFile(SECRET + b"\n", "600", "root", "root"), False),
+        (None, False),
+    ],
+    ids=["same", "mode", "owner", "content", "absent"],
+)
+def test_wanted_is_satisfied_only_by_identical_content_mode_and_owner(current, satisfied):
+    assert Wanted(SECRET, "600").satisfied_by(current) is satisfied

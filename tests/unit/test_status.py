@@ -1,0 +1,205 @@
+"""Cluster health (guide step 8): the probe script, its parsing, the verdict and the table.
+
+Probe lines are ``endpoint<TAB>/health body<TAB>/v3/maintenance/status body`` as etcd's
+HTTP gateway answers them (uint64 fields are JSON strings). The script itself is also
+run against a stand-in ``curl`` to check its quoting and output format end to end.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import shlex
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from etcd_cluster.cluster import Cluster, MemberInput
+from etcd_cluster.status import format_table, parse_probe, probe_script, problems
+
+HEALTHY = '{"health":"true","reason":""}'
+MEMBER_IDS = ("11", "22", "33")
+
+
+def status_body(member_id: str, leader: str, version: str = "3.4.23", db: str = "20480") -> str:
+    return json.dumps(
+        {
+            "header": {
+                "cluster_id": "1",
+                "member_id": member_id,
+                "revision": "1",
+                "raft_term": "2",
+            },
+            "version": version,
+            "dbSize": db,
+            "leader": leader,
+            "raftIndex": "8",
+            "raftTerm": "2",
+        },
+        separators=(",", ":"),
+    )
+
+
+def probe_lines(cluster: Cluster, leader: str = "11", **overrides: str) -> list[str]:
+    """One healthy line per member; ``overrides`` replaces a member's line by its name."""
+    lines = []
+    for member, endpoint, member_id in zip(
+        cluster.members, cluster.client_endpoints, MEMBER_IDS, strict=True
+    ):
+        line = f"{endpoint}\t{HEALTHY}\t{status_body(member_id, leader)}"
+        lines.append(overrides.get(member.name, line))
+    return [line for line in lines if line]
+
+
+def table_rows(table: str) -> list[list[str]]:
+    return [re.split(r" {2,}", line) for line in table.splitlines()]
+
+
+def test_a_healthy_cluster_with_one_leader_has_no_problems(cluster):
+    statuses = parse_probe(cluster, probe_lines(cluster))
+    assert problems(statuses) == []
+    assert [s.healthy for s in statuses] == [True, True, True]
+    assert [s.is_leader for s in statuses] == [True, False, False]
+    assert [(s.member_id, s.leader_id, s.version, s.db_size) for s in statuses] == [
+        (member_id, "11", "3.4.23", 20480) for member_id in MEMBER_IDS
+    ]
+
+
+def test_the_table_has_one_row_per_member_with_leader_and_expiry(cluster):
+    statuses = parse_probe(cluster, probe_lines(cluster, leader="22"))
+    expiry = datetime.datetime(2027, 1, 2, 3, 4, tzinfo=datetime.UTC)
+    rows = table_rows(format_table(statuses, {"10.0.0.6": expiry}))
+    assert rows[0] == [
+        "NAME",
+        "ENDPOINT",
+        "HEALTHY",
+        "LEADER",
+        "VERSION",
+        "DB SIZE",
+        "EARLIEST CERT EXPIRY",
+    ]
+    assert rows[1] == [
+        "infra0",
+        "https://10.0.0.6:2379",
+        "yes",
+        "no",
+        "3.4.23",
+        "20.0 kB",
+        "2027-01-02 03:04 UTC",
+    ]
+    assert [row[3] for row in rows[1:]] == ["no", "yes", "no"]
+    assert [row[-1] for row in rows[2:]] == ["-", "-"]
+
+
+def test_a_member_answering_with_a_curl_error_is_named(cluster):
+    error = "curl: (7) Failed to connect to 10.0.0.7 port 2379 after 0 ms: Connection refused"
+    lines = probe_lines(cluster, infra1=f"https://10.0.0.7:2379\t{error}\t{error}")
+    statuses = parse_probe(cluster, lines)
+    (problem,) = problems(statuses)
+    assert "infra1" in problem and "10.0.0.7" in problem and error in problem
+    row = table_rows(format_table(statuses, {}))[2]
+    assert row[:3] == ["infra1", "https://10.0.0.7:2379", "NO"]
+    assert row[4:6] == ["-", "-"]
+
+
+def test_an_unhealthy_answer_reports_etcds_reason(cluster):
+    body = '{"health":"false","reason":"RAFT NO LEADER"}'
+    lines = probe_lines(cluster, infra2=f"https://10.0.0.8:2379\t{body}\t{status_body('33', '0')}")
+    (problem,) = problems(parse_probe(cluster, lines))
+    assert "infra2" in problem and "RAFT NO LEADER" in problem
+
+
+def test_a_missing_line_means_no_answer(cluster):
+    statuses = parse_probe(cluster, probe_lines(cluster, infra2=""))
+    (problem,) = problems(statuses)
+    assert "infra2" in problem and "10.0.0.8" in problem and "no answer" in problem
+
+
+@pytest.mark.parametrize(
+    "leaders",
+    [("11", "11", "22"), ("0", "0", "0"), ("44", "44", "44")],
+    ids=["disagree", "no-leader", "leader-not-a-member"],
+)
+def test_members_must_agree_on_one_leader_among_them(cluster, leaders):
+    lines = [
+        f"{endpoint}\t{HEALTHY}\t{status_body(member_id, leader)}"
+        for endpoint, member_id, leader in zip(
+            cluster.client_endpoints, MEMBER_IDS, leaders, strict=True
+        )
+    ]
+    (problem,) = problems(parse_probe(cluster, lines))
+    assert "do not agree on one leader" in problem
+
+
+def test_noise_and_other_endpoints_are_ignored(cluster):
+    lines = ["", "some warning on stderr", "https://10.9.9.9:2379\tx\ty", *probe_lines(cluster)]
+    statuses = parse_probe(cluster, lines)
+    assert [s.endpoint for s in statuses] == cluster.client_endpoints
+    assert problems(statuses) == []
+
+
+# --- The probe script ------------------------------------------------------------------------
+
+FAKE_CURL = r"""#!/bin/sh
+# Stand-in for curl: logs its argv (one per line), answers like etcd, fails for fd00::7.
+printf '%s\n' "$@" --- >> "$CURL_LOG"
+for url; do :; done
+case "$url" in
+  'https://[fd00::7]:2379/'*) echo "curl: (7) Failed to connect to fd00::7 port 2379" >&2; exit 7 ;;
+  */health) printf '{"health":"true",\n"reason":""}\n' ;;
+  */v3/maintenance/status) echo '{"header":{"member_id":"11"},"leader":"11","version":"3.6.9"}' ;;
+esac
+"""
+
+
+@pytest.fixture(scope="module")
+def ipv6_cluster(make_cluster, make_settings) -> Cluster:
+    settings = make_settings(etcd_pki_dir="/srv/etcd-pki")
+    return make_cluster([MemberInput(h) for h in ("fd00::6", "fd00::7", "fd00::8")], settings)
+
+
+def test_probe_script_quotes_endpoints_and_uses_the_healthcheck_client(ipv6_cluster):
+    script = probe_script(ipv6_cluster, timeout=7)
+    assert "curl -gsS --max-time 7 " in script  # -g: [IPv6] brackets are not globs
+    for endpoint in ipv6_cluster.client_endpoints:
+        assert f" {shlex.quote(endpoint)}" in script
+    assert "--cert /srv/etcd-pki/etcd/healthcheck-client.crt" in script
+    assert "--key /srv/etcd-pki/etcd/healthcheck-client.key" in script
+    assert "--cacert /srv/etcd-pki/etcd/ca.crt" in script
+
+
+def test_probe_script_output_parses_into_one_status_per_member(ipv6_cluster, tmp_path: Path):
+    fake = tmp_path / "curl"
+    fake.write_text(FAKE_CURL)
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    log = tmp_path / "curl.log"
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "CURL_LOG": str(log)}
+    result = subprocess.run(
+        ["sh", "-c", probe_script(ipv6_cluster)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    )
+    statuses = parse_probe(ipv6_cluster, result.stdout.splitlines())
+    assert [s.healthy for s in statuses] == [True, False, True]
+    assert "curl: (7) Failed to connect to fd00::7" in statuses[1].error
+    assert statuses[0].version == "3.6.9" and statuses[0].is_leader
+
+    calls = [call.strip("\n").split("\n") for call in log.read_text().split("---\n") if call]
+    assert len(calls) == 6  # /health and status for each member
+    for argv in calls:
+        assert argv[0] == "-gsS"
+        assert argv[argv.index("--cert") + 1] == "/srv/etcd-pki/etcd/healthcheck-client.crt"
+        assert argv[argv.index("--key") + 1] == "/srv/etcd-pki/etcd/healthcheck-client.key"
+        assert argv[argv.index("--cacert") + 1] == "/srv/etcd-pki/etcd/ca.crt"
+    urls = [argv[-1] for argv in calls]
+    assert urls[:2] == [
+        "https://[fd00::6]:2379/health",
+        "https://[fd00::6]:2379/v3/maintenance/status",
+    ]
