@@ -16,7 +16,7 @@ cleanup() {
     .venv/bin/python - <<'PY' || true
 from sandbox import bed
 for prefix in bed.beds():
-    if prefix.startswith(("etcd-e2e-", "etcd-bench-")):
+    if prefix.startswith("etcd-e2e-"):
         bed.down(prefix)
 PY
     if [[ $dockerd_was_running == false ]] && [[ -f /var/run/docker.pid ]]; then
