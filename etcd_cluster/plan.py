@@ -24,8 +24,12 @@ from pyinfra.api.state import State
 from etcd_cluster.certlist import ALL_CERTS
 from etcd_cluster.cluster import Cluster, MemberInput, build_cluster
 from etcd_cluster.errors import DeployInputError
+from etcd_cluster.facts import HostSurvey
+from etcd_cluster.kubeadm_config import manifest_path
 from etcd_cluster.pki_plan import MemberPlan, choose_ca, control_plane_files, plan_member
-from etcd_cluster.remote import RemoteFile, Wanted, read_files, run_quietly
+from etcd_cluster.preflight import Survey, survey_script
+from etcd_cluster.remote import RemoteFile, Wanted, read_files
+from etcd_cluster.runtime import SYSTEMD_UNIT
 from etcd_cluster.safety import data_dir_refusals
 from etcd_cluster.settings import settings_from_data
 
@@ -41,7 +45,7 @@ class Plan:
     members: dict[str, MemberPlan]  # by host name
     control_plane_files: dict[str, Wanted]
     ca_created: bool
-    had_data: dict[str, bool]
+    surveys: dict[str, Survey]  # by host name, read before any change
     cluster_healthy: bool = field(default=False)  # set once step 8 passed, at execution
     restarted: set[str] = field(default_factory=set)  # hosts restarted in this run
 
@@ -130,7 +134,8 @@ def _build(state: State) -> Plan:
     ]
     current: dict[str, dict[str, RemoteFile]] = {}
     configs: dict[str, bytes | None] = {}
-    had_data: dict[str, bool] = {}
+    surveys: dict[str, Survey] = {}
+    script = survey_script(s, manifest_path(cluster), SYSTEMD_UNIT)
     for member in cluster.members:
         host = hosts[member.host]
         if not host.connected:
@@ -139,8 +144,8 @@ def _build(state: State) -> Plan:
         config = files.pop(s.kubeadm_config_path, None)
         configs[member.host] = config.content if config else None
         current[member.host] = files
-        ok, _, _ = run_quietly(host, f"test -d {s.data_dir}/member/wal")
-        had_data[member.host] = ok
+        surveys[member.host] = host.get_fact(HostSurvey, script=script)
+    had_data = {name: survey.has_data for name, survey in surveys.items()}
     refusals = data_dir_refusals(cluster, had_data, configs)
     if refusals:
         raise DeployInputError("; ".join(refusals))
@@ -157,7 +162,7 @@ def _build(state: State) -> Plan:
         members=members,
         control_plane_files=control_plane_files(cluster, members[cluster.first.host]),
         ca_created=ca_created,
-        had_data=had_data,
+        surveys=surveys,
     )
 
 

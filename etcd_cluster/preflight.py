@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import shlex
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 
+from etcd_cluster.flags import parse_version
 from etcd_cluster.settings import Settings
 
 SOCKET_MARK = "@socket"
@@ -73,3 +76,54 @@ def missing_requirements(settings: Settings, present: Collection[str]) -> list[s
             f"(kubelet_container_runtime_endpoint={settings.kubelet_container_runtime_endpoint!r})"
         )
     return missing
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What the deploy needs to know about a member before changing it, read in one command."""
+
+    present: list[str] = field(default_factory=list)  # commands found, plus SOCKET_MARK
+    etcd_version: str = ""  # of etcd_binary, else the package's candidate version
+    etcd_active: bool = False  # the systemd unit runs
+    manifest: bool = False  # the static pod manifest exists
+    has_data: bool = False  # the data dir holds an initialised member (a WAL)
+
+
+def survey_script(
+    settings: Settings, manifest: str, unit: str, probe: Sequence[str] | None = None
+) -> str:
+    """The shell script behind ``Survey``: one ``key:value`` line per finding."""
+    q = shlex.quote
+    lines = [
+        f"command -v {q(name)} >/dev/null 2>&1 && echo cmd:{q(name)}"
+        for name in (probe if probe is not None else commands_to_probe(settings))
+    ]
+    socket = runtime_socket(settings)
+    if socket:
+        lines.append(f"[ -S {q(socket)} ] && echo cmd:{SOCKET_MARK}")
+    binary = q(settings.etcd_binary)
+    show = f"apt-cache show --no-all-versions {q(settings.etcd_package)} 2>/dev/null"
+    candidate = f"{show} | grep '^Version:'" if settings.etcd_package else "true"
+    lines += [
+        f"if [ -x {binary} ]; then v=$({binary} --version 2>/dev/null | head -n 1); "
+        f'else v=$({candidate}); fi; echo "version:$v"',
+        f'[ "$(systemctl is-active {q(unit)} 2>/dev/null)" = active ] && echo active:yes',
+        f"[ -f {q(manifest)} ] && echo manifest:yes",
+        f"[ -d {q(settings.data_dir + '/member/wal')} ] && echo data:yes",
+    ]
+    return "; ".join(lines) + "; true"
+
+
+def parse_survey(lines: Sequence[str]) -> Survey:
+    found: dict[str, list[str]] = {}
+    for line in lines:
+        key, _, value = line.strip().partition(":")
+        found.setdefault(key, []).append(value)
+    version = parse_version(" ".join(found.get("version", [])))
+    return Survey(
+        present=found.get("cmd", []),
+        etcd_version=".".join(str(part) for part in version) if version else "",
+        etcd_active="yes" in found.get("active", []),
+        manifest="yes" in found.get("manifest", []),
+        has_data="yes" in found.get("data", []),
+    )

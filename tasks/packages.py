@@ -8,13 +8,12 @@ deploy's unit takes over in step 7.
 from pyinfra import host, state
 from pyinfra.operations import apt, systemd
 
-from etcd_cluster.facts import PresentCommands
 from etcd_cluster.plan import get_plan
-from etcd_cluster.preflight import commands_to_probe, packages_to_install
+from etcd_cluster.preflight import packages_to_install
 
-settings = get_plan(state).cluster.settings
-present = host.get_fact(PresentCommands, names=commands_to_probe(settings))
-packages = packages_to_install(settings, present)
+plan = get_plan(state)
+settings = plan.cluster.settings
+packages = packages_to_install(settings, plan.surveys[host.name].present)
 
 if packages:
     installed = apt.packages(

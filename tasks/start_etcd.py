@@ -9,12 +9,10 @@ gated on the others keeping quorum and followed by a wait for cluster health.
 """
 
 from pyinfra import host, state
-from pyinfra.facts.files import File
 from pyinfra.operations import files, server, systemd
 
 from etcd_cluster import kubeadm_config as kc
 from etcd_cluster.certlist import files_read_by_etcd
-from etcd_cluster.facts import EtcdVersion, UnitActive
 from etcd_cluster.operations import rolling_restart
 from etcd_cluster.plan import get_plan, recall
 from etcd_cluster.runtime import SYSTEMD_UNIT, kubeadm_etcd_local, runtime_commands
@@ -26,6 +24,7 @@ member = cluster.member(host.name)
 # As read before this run: only etcd's own CA, server and peer files need a restart.
 certificates_changed = plan.for_host(host).content_changed(files_read_by_etcd(settings.pki_dir))
 commands = runtime_commands(cluster)
+survey = plan.surveys[host.name]  # read before this run changed anything
 
 # kubeadm's modes: the data dir and the static pod dir are root-only.
 private_dirs = [settings.data_dir]
@@ -37,8 +36,8 @@ for directory in host.loop(private_dirs):
     )
 
 if settings.runtime == "systemd":
-    version = host.get_fact(EtcdVersion, binary=settings.etcd_binary, package=settings.etcd_package)
-    was_running = host.get_fact(UnitActive, unit=SYSTEMD_UNIT)
+    version = survey.etcd_version
+    was_running = survey.etcd_active
     unit = files.template(
         name=f"etcd unit with kubeadm's flags for etcd {version or '(unknown version)'}",
         src=kc.ETCD_UNIT_TEMPLATE,
@@ -54,7 +53,7 @@ if settings.runtime == "systemd":
     )
     inputs_changed = unit.did_change
 else:
-    was_running = bool(host.get_fact(File, path=kc.manifest_path(cluster)))
+    was_running = survey.manifest
     server.shell(
         name="kubeadm init phase etcd local (first start)",
         commands=[kubeadm_etcd_local(cluster)],

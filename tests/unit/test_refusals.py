@@ -7,6 +7,7 @@ the host, where there is one), so an operator can fix the input from the message
 from __future__ import annotations
 
 import re
+import subprocess
 from typing import Any
 
 import pytest
@@ -17,9 +18,12 @@ from etcd_cluster.cluster import Cluster, MemberInput, build_cluster
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.preflight import (
     SOCKET_MARK,
+    Survey,
     commands_to_probe,
     missing_requirements,
     packages_to_install,
+    parse_survey,
+    survey_script,
 )
 from etcd_cluster.safety import data_dir_refusals, recorded_initial_cluster
 from etcd_cluster.templates import render
@@ -401,3 +405,25 @@ def test_missing_curl_is_refused_only_without_apt_get(settings):
 def test_a_non_unix_cri_endpoint_is_not_checked_as_a_socket(make_settings):
     settings = make_settings(kubelet_container_runtime_endpoint="tcp://127.0.0.1:3735")
     assert missing_requirements(settings, BASICS | {"kubeadm", "kubelet", "crictl"}) == []
+
+
+# --- The host survey behind preflight ---------------------------------------------------------
+
+
+def test_survey_script_runs_and_parses_on_this_machine(make_settings, tmp_path):
+    """The survey is plain sh: run it here against a temp data dir and parse what it prints."""
+    (tmp_path / "member" / "wal").mkdir(parents=True)
+    settings = make_settings(etcd_runtime="systemd", etcd_data_dir=str(tmp_path))
+    script = survey_script(settings, str(tmp_path / "absent.yaml"), "no-such-unit", ["sh"])
+    result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
+    survey = parse_survey(result.stdout.splitlines())
+    assert survey.present == ["sh"]
+    assert survey.has_data and not survey.manifest and not survey.etcd_active
+
+
+def test_parse_survey_reads_versions_from_the_binary_or_the_package():
+    binary = parse_survey(["cmd:curl", "version:etcd Version: 3.4.23", "active:yes"])
+    assert binary == Survey(present=["curl"], etcd_version="3.4.23", etcd_active=True)
+    package = parse_survey(["version:Version: 3.4.23-4+b1", "manifest:yes", "cmd:@socket"])
+    assert package.etcd_version == "3.4.23" and package.manifest and package.present == ["@socket"]
+    assert parse_survey(["version:"]).etcd_version == ""
