@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import gevent
 from pyinfra import logger
 from pyinfra.api.exceptions import NoGroupError
 from pyinfra.api.host import Host
@@ -132,19 +133,25 @@ def _build(state: State) -> Plan:
     pki_paths = [
         p for spec in ALL_CERTS for p in (spec.cert_path(s.pki_dir), spec.key_path(s.pki_dir))
     ]
-    current: dict[str, dict[str, RemoteFile]] = {}
-    configs: dict[str, bytes | None] = {}
-    surveys: dict[str, Survey] = {}
     script = survey_script(s, manifest_path(cluster), SYSTEMD_UNIT)
     for member in cluster.members:
-        host = hosts[member.host]
-        if not host.connected:
+        if not hosts[member.host].connected:
             raise DeployInputError(f"host {member.host} (etcd member {member.name}) is unreachable")
-        files = read_files(host, [*pki_paths, s.kubeadm_config_path])
+
+    def read_member(host: Host) -> tuple[dict[str, RemoteFile], Survey]:
+        return read_files(host, [*pki_paths, s.kubeadm_config_path]), host.get_fact(
+            HostSurvey, script=script
+        )
+
+    # All members at once (pyinfra runs on gevent): reads cost one round trip, not n.
+    jobs = {m.host: gevent.spawn(read_member, hosts[m.host]) for m in cluster.members}
+    gevent.joinall(list(jobs.values()), raise_error=True)
+    current = {name: job.value[0] for name, job in jobs.items()}
+    surveys = {name: job.value[1] for name, job in jobs.items()}
+    configs: dict[str, bytes | None] = {}
+    for name, files in current.items():
         config = files.pop(s.kubeadm_config_path, None)
-        configs[member.host] = config.content if config else None
-        current[member.host] = files
-        surveys[member.host] = host.get_fact(HostSurvey, script=script)
+        configs[name] = config.content if config else None
     had_data = {name: survey.has_data for name, survey in surveys.items()}
     refusals = data_dir_refusals(cluster, had_data, configs)
     if refusals:

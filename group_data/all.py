@@ -68,12 +68,14 @@ etcd_ca_key_file = ""
 
 # --- etcd flags ------------------------------------------------------------------------
 # Extra etcd flags, added to the guide's extraArgs (same name: replaces it), e.g.
-# {"quota-backend-bytes": "8589934592"}. Both runtimes.
+# {"quota-backend-bytes": "8589934592"}. Both runtimes. Refused: name, data-dir,
+# initial-cluster and initial-cluster-state (derived from the inventory), and values
+# with spaces, quotes, backslashes, "$", "%" or "`".
 etcd_extra_args: dict[str, str] = {}
 
 # --- Health (step 8) and rolling restarts ----------------------------------------------
 etcd_health_timeout = 120  # seconds to wait for a healthy cluster with one leader
-etcd_health_interval = 2  # seconds between probes
+etcd_health_interval = 1  # seconds between probes
 etcd_log_lines = 30  # log lines shown for a member that fails
 
 # --- Hand-off to the control plane -------------------------------------------------------
