@@ -159,6 +159,12 @@ def _build(state: State) -> Plan:
 
     now = datetime.datetime.now(datetime.UTC)
     ca, ca_created = choose_ca(cluster, current, _operator_ca(cluster), now)
+    ca_expiry = ca.cert.not_valid_after_utc
+    if ca_expiry <= now + datetime.timedelta(hours=s.cert_validity_hours):
+        logger.warning(
+            f"--> etcd: the etcd CA expires {ca_expiry:%Y-%m-%d} UTC, before certificates issued "
+            "now would: plan a CA rotation (not automated by this deploy)"
+        )
     members = {m.host: plan_member(cluster, m, ca, current[m.host], now) for m in cluster.members}
     for plan in members.values():
         for name, reasons in plan.reissued.items():
