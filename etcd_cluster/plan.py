@@ -136,7 +136,10 @@ def _build(state: State) -> Plan:
     script = survey_script(s, manifest_path(cluster), SYSTEMD_UNIT)
     for member in cluster.members:
         if not hosts[member.host].connected:
-            raise DeployInputError(f"host {member.host} (etcd member {member.name}) is unreachable")
+            raise DeployInputError(
+                f"host {member.host} (etcd member {member.name}) is unreachable or left out "
+                "by --limit: the deploy reads every member before changing any"
+            )
 
     def read_member(host: Host) -> tuple[dict[str, RemoteFile], Survey]:
         return read_files(host, [*pki_paths, s.kubeadm_config_path]), host.get_fact(
