@@ -6,7 +6,7 @@ The first member of the ``etcd`` group is the guide's HOST0: it keeps ``ca.key``
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,14 +107,18 @@ class MemberInput:
     peer_sans: Any = None
 
 
+def require_members(hosts: Sized) -> None:
+    if not hosts:
+        raise DeployInputError("inventory group 'etcd' is empty: list 1, 3, 5 or 7 members")
+
+
 def build_cluster(hosts: Sequence[MemberInput], settings: Settings) -> Cluster:
     """Validate the ``etcd`` group, in inventory order, into a ``Cluster``.
 
     Refuses an empty group, bad or duplicate names and addresses, and mixed address
     families; warns about an even member count (no fault-tolerance gain over n-1).
     """
-    if not hosts:
-        raise DeployInputError("inventory group 'etcd' is empty: list 1, 3, 5 or 7 members")
+    require_members(hosts)
     members = []
     for index, entry in enumerate(hosts):
         host, address = entry.host, entry.address

@@ -23,7 +23,7 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.api.state import State
 
 from etcd_cluster.certlist import ALL_CERTS
-from etcd_cluster.cluster import Cluster, MemberInput, build_cluster
+from etcd_cluster.cluster import Cluster, MemberInput, build_cluster, require_members
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.facts import HostSurvey
 from etcd_cluster.kubeadm_config import manifest_path
@@ -106,10 +106,7 @@ def get_plan(state: State) -> Plan:
 def cluster_of(state: State) -> Cluster:
     """Inventory and data checks only, without touching any host."""
     hosts = etcd_hosts(state)
-    if not hosts:
-        raise DeployInputError(
-            f"inventory group {ETCD_GROUP!r} is empty: list 1, 3, 5 or 7 members"
-        )
+    require_members(hosts)  # before settings, which come from the first member
     settings = settings_from_data(lambda key: hosts[0].data.get(key))
     inputs = [
         MemberInput(

@@ -109,7 +109,7 @@ def survey_script(
         f'else v=$({candidate}); fi; echo "version:$v"',
         f'[ "$(systemctl is-active {q(unit)} 2>/dev/null)" = active ] && echo active:yes',
         f"[ -f {q(manifest)} ] && echo manifest:yes",
-        f"[ -d {q(settings.data_dir + '/member/wal')} ] && echo data:yes",
+        f"[ -d {q(settings.wal_dir)} ] && echo data:yes",
     ]
     return "; ".join(lines) + "; true"
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import yaml
 
-from etcd_cluster.cluster import Cluster, Member
+from etcd_cluster.cluster import Cluster
 
 
 def recorded_initial_cluster(kubeadm_config: bytes | None) -> str | None:
@@ -43,20 +43,27 @@ def data_dir_refusals(
     configs: Mapping[str, bytes | None],
 ) -> list[str]:
     """Reasons to refuse, one per member; ``has_data``/``configs`` are keyed by host name."""
-    wal = f"{cluster.settings.data_dir}/member/wal"
-    with_data = [m for m in cluster.members if has_data.get(m.host)]
-    if not with_data:
+    wal = cluster.settings.wal_dir
+    holders = [m.host for m in cluster.members if has_data.get(m.host)]
+    if not holders:
         return []  # a first bootstrap
     refusals = []
     changed: dict[str, list[str]] = {}  # recorded member list -> hosts holding it
     for member in cluster.members:
-        recorded = recorded_initial_cluster(configs.get(member.host))
-        if has_data.get(member.host) and recorded and recorded != cluster.initial_cluster:
+        where = f"host {member.host} (etcd member {member.name})"
+        if not has_data.get(member.host):
+            refusals.append(
+                f"{where} has no etcd data in {wal} while {', '.join(holders)} do: adding or "
+                "replacing a member needs `etcdctl member add` first; refusing to bootstrap it "
+                "as a new cluster"
+            )
+        elif (recorded := recorded_initial_cluster(configs.get(member.host))) is None:
+            refusals.append(
+                f"{where} holds etcd data in {wal} that this deploy did not create "
+                f"(no {cluster.settings.kubeadm_config_path}); refusing to touch it"
+            )
+        elif recorded != cluster.initial_cluster:
             changed.setdefault(recorded, []).append(member.host)
-            continue
-        refusal = _member_refusal(cluster, member, has_data, configs, with_data, wal)
-        if refusal:
-            refusals.append(refusal)
     for recorded, hosts in changed.items():
         refusals.append(
             f"{', '.join(hosts)} hold data of the cluster {recorded!r}, but the inventory now "
@@ -64,27 +71,3 @@ def data_dir_refusals(
             "`etcdctl member add/remove`; refusing (no data was touched)"
         )
     return refusals
-
-
-def _member_refusal(
-    cluster: Cluster,
-    member: Member,
-    has_data: Mapping[str, bool],
-    configs: Mapping[str, bytes | None],
-    with_data: list[Member],
-    wal: str,
-) -> str | None:
-    where = f"host {member.host} (etcd member {member.name})"
-    if not has_data.get(member.host):
-        holders = ", ".join(m.host for m in with_data)
-        return (
-            f"{where} has no etcd data in {wal} while {holders} do: adding or replacing a "
-            "member needs `etcdctl member add` first; refusing to bootstrap it as a new cluster"
-        )
-    recorded = recorded_initial_cluster(configs.get(member.host))
-    if recorded is None:
-        return (
-            f"{where} holds etcd data in {wal} that this deploy did not create "
-            f"(no {cluster.settings.kubeadm_config_path}); refusing to touch it"
-        )
-    return None

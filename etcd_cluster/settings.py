@@ -66,6 +66,11 @@ class Settings:
     external_config_path: str
     log_lines: int
 
+    @property
+    def wal_dir(self) -> str:
+        """Exists once the data dir holds an initialised member."""
+        return f"{self.data_dir}/member/wal"
+
 
 def is_dns_name(value: str) -> bool:
     """RFC 1123 subdomain (or wildcard), as kubeadm accepts for SANs and node names."""

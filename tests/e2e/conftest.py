@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from etcd_cluster.certlist import ALL_CERTS
+from etcd_cluster.cluster import join_host_port
 from sandbox import bed
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,8 +70,7 @@ class Bed:
 
 
 def endpoint(node: bed.Node) -> str:
-    host = f"[{node.address}]" if ":" in node.address else node.address
-    return f"https://{host}:2379"
+    return f"https://{join_host_port(node.address, 2379)}"
 
 
 def pyinfra(inventory: Path, *args: str, timeout: int = 600) -> Run:
