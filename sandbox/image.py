@@ -12,6 +12,7 @@ fixtures and the demo can call them unconditionally.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -19,9 +20,6 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-
-IMAGE = "etcd-testbed-host:bookworm"
-"""Tag of the locally built host image."""
 
 SUITE = "bookworm"
 
@@ -36,9 +34,23 @@ PACKAGES = (
     "procps",
     "ca-certificates",
     "curl",
+    "openssl",
+    "sudo",
+    "haproxy",
+    "keepalived",
+    "python3-yaml",
 )
 """What a host needs: systemd as PID 1 (the systemd runtime is tested end to
-end), the etcd 3.4 binaries the deploy configures, and tools to look around."""
+end), the etcd 3.4 binaries the deploy configures, tools to look around, sudo
+for the ssh tests, haproxy and keepalived for the load balancer, and Python with
+PyYAML for the static-pod stand-ins (tests/standins)."""
+
+IMAGE = (
+    "etcd-testbed-host:"
+    f"{SUITE}-{hashlib.sha256(' '.join(PACKAGES).encode()).hexdigest()[:10]}"
+)
+"""Tag of the locally built host image: named after its package list, so a
+changed list builds a new image instead of reusing a stale one."""
 
 DOCKERD_LOG = Path("/tmp/etcd-testbed-dockerd.log")
 
