@@ -105,6 +105,14 @@ def external_etcd_context(cluster: Cluster) -> dict[str, Any]:
     return {"document": yaml.safe_dump(external_etcd(cluster), sort_keys=False).rstrip()}
 
 
+def wanted_image(cluster: Cluster) -> str:
+    """The etcd image the static pod must run when the operator pins one ("" kubeadm's choice)."""
+    s = cluster.settings
+    if not s.image_tag:
+        return ""
+    return f"{s.image_repository or 'registry.k8s.io'}/etcd:{s.image_tag}"
+
+
 def manifest_path(cluster: Cluster) -> str:
     return posixpath.join(cluster.settings.manifests_dir, "etcd.yaml")
 
