@@ -25,14 +25,15 @@ class LiveMember:
     """One entry of etcd's member list."""
 
     member_id: str
-    name: str  # "" until the member has started and published itself
+    name: str  # "" for a member added at runtime until it has started
     peer_urls: tuple[str, ...]
-    client_urls: tuple[str, ...]
+    client_urls: tuple[str, ...]  # empty until the member has started and published itself
     is_learner: bool = False
 
     @property
     def started(self) -> bool:
-        return bool(self.name)
+        """etcd's own test (isMemberBootstrapped): a member that published client URLs."""
+        return bool(self.client_urls)
 
 
 @dataclass(frozen=True)
