@@ -11,11 +11,16 @@ from etcd_cluster.settings import Settings
 
 SOCKET_MARK = "@socket"
 PACKAGED_ETCD_BINARY = "/usr/bin/etcd"  # where Debian's etcd-server puts etcd
+# Tools the deploy runs on members and installs (same-named Debian packages) when missing.
+INSTALLABLE_TOOLS = {
+    "curl": "health checks",
+    "openssl": "key fingerprints and served certificates",
+}
 
 
 def commands_to_probe(settings: Settings) -> list[str]:
     """Commands whose presence the preflight asks each member about."""
-    common = ["systemctl", "base64", "stat", "curl", "apt-get"]
+    common = ["systemctl", "base64", "stat", "curl", "openssl", "apt-get"]
     if settings.runtime == "systemd":
         return [*common, settings.etcd_binary]
     return [*common, "kubeadm", "kubelet", "crictl"]
@@ -31,9 +36,7 @@ def runtime_socket(settings: Settings) -> str:
 
 def packages_to_install(settings: Settings, present: Collection[str]) -> list[str]:
     """Debian packages this deploy installs when their command is missing."""
-    packages = []
-    if "curl" not in present:
-        packages.append("curl")
+    packages = [tool for tool in INSTALLABLE_TOOLS if tool not in present]
     etcd_missing = settings.runtime == "systemd" and settings.etcd_binary not in present
     if etcd_missing and _package_provides_binary(settings):
         packages.append(settings.etcd_package)
@@ -53,8 +56,12 @@ def missing_requirements(settings: Settings, present: Collection[str]) -> list[s
         for name in ("systemctl", "base64", "stat")
         if name not in present
     ]
-    if "curl" not in present and not can_install:
-        missing.append("curl (health checks; no apt-get to install it)")
+    if not can_install:
+        missing += [
+            f"{tool} ({why}; no apt-get to install it)"
+            for tool, why in INSTALLABLE_TOOLS.items()
+            if tool not in present
+        ]
     if settings.runtime == "systemd":
         if settings.etcd_binary not in present and not (
             _package_provides_binary(settings) and can_install
