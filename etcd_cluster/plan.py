@@ -24,10 +24,12 @@ from pyinfra.api.host import Host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.api.state import State
 
+from etcd_cluster import release
 from etcd_cluster.certlist import ALL_CERTS, ETCD_CA
 from etcd_cluster.cluster import Cluster, MemberInput, build_cluster, require_members
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.facts import HostSurvey
+from etcd_cluster.flags import parse_version
 from etcd_cluster.kubeadm_config import manifest_path
 from etcd_cluster.observe import Observation, observe_command
 from etcd_cluster.pki_plan import MemberPlan, choose_ca, control_plane_files, plan_member
@@ -37,7 +39,8 @@ from etcd_cluster.remote import RemoteFile, Wanted, read_files, read_secret, run
 from etcd_cluster.runtime import SYSTEMD_UNIT
 from etcd_cluster.safety import data_dir_refusals
 from etcd_cluster.settings import settings_from_data
-from etcd_cluster.status import probe_script
+from etcd_cluster.status import parse_probe, probe_script
+from etcd_cluster.status import problems as status_problems
 
 ETCD_GROUP = "etcd"
 CONTROL_PLANE_GROUP = "control_plane"
@@ -57,6 +60,14 @@ class Plan:
     restarted: set[str] = field(default_factory=set)  # hosts restarted in this run
     # What each member's etcd ran once this run's files were written (at execution).
     executed_observations: dict[str, Observation] = field(default_factory=dict)
+    upgrading: list[str] = field(default_factory=list)  # hosts running an older etcd
+
+    def etcd_release(self, host: Host) -> tuple[str, str]:
+        """The etcd binary the unit runs on ``host`` and its version (systemd runtime)."""
+        s = self.cluster.settings
+        if s.etcd_version:
+            return release.etcd_binary(s), s.etcd_version
+        return s.etcd_binary, self.surveys[host.name].etcd_version
 
     def for_host(self, host: Host) -> MemberPlan:
         return self.members[host.name]
@@ -175,6 +186,8 @@ def _build(state: State) -> Plan:
                 "started: it starts with the bootstrap's flags and joins"
             )
 
+    upgrade = _upgrade_plan(cluster, hosts, observations)
+
     now = signing_time(datetime.datetime.now(datetime.UTC), observations.values())
     first_host = hosts[cluster.first.host]
     ca_key_path = ETCD_CA.key_path(s.pki_dir)
@@ -199,7 +212,47 @@ def _build(state: State) -> Plan:
         ca_created=ca_created,
         surveys=surveys,
         observations=observations,
+        upgrading=upgrade,
     )
+
+
+def target_version(cluster: Cluster) -> str:
+    """The etcd version the operator chose ("" none): etcd_version, or the image tag's."""
+    s = cluster.settings
+    if s.runtime == "systemd":
+        return s.etcd_version
+    tag = parse_version(s.image_tag)
+    return ".".join(map(str, tag)) if tag else ""
+
+
+def _upgrade_plan(
+    cluster: Cluster, hosts: dict[str, Host], observations: dict[str, Observation]
+) -> list[str]:
+    """Hosts to upgrade to the chosen version; refuses a downgrade, a skipped minor
+    version, and an upgrade of a cluster that is not healthy now."""
+    target = target_version(cluster)
+    running = {h: o.version() for h, o in observations.items() if o.running}
+    if not target:
+        return []
+    refusals = release.version_change_refusals(running, target)
+    if refusals:
+        raise DeployInputError("; ".join(refusals))
+    older = release.upgrading(running, target)
+    if not older:
+        return []
+    _, stdout, _ = run_quietly(hosts[older[0]], probe_script(cluster))
+    problems = status_problems(parse_probe(cluster, stdout.splitlines()))
+    if problems:
+        raise DeployInputError(
+            f"refusing to upgrade etcd to {target}: the cluster is not healthy now: "
+            + "; ".join(problems)
+        )
+    versions = ", ".join(sorted({running[h] for h in older}))
+    logger.info(
+        f"--> etcd: upgrading etcd {versions} -> {target} on {', '.join(older)}: a verified "
+        "snapshot first, then one member at a time, followers first, the leader last"
+    )
+    return older
 
 
 CLOCK_SKEW_WARNING = datetime.timedelta(minutes=1)

@@ -37,7 +37,7 @@ for directory in host.loop(private_dirs):
     )
 
 if settings.runtime == "systemd":
-    version = survey.etcd_version
+    binary, version = plan.etcd_release(host)
     unit = files.template(
         name=f"etcd unit with kubeadm's flags for etcd {version or '(unknown version)'}",
         src=kc.ETCD_UNIT_TEMPLATE,
@@ -45,7 +45,7 @@ if settings.runtime == "systemd":
         mode="644",
         user="root",
         group="root",
-        **kc.etcd_unit_context(cluster, member, version),
+        **kc.etcd_unit_context(cluster, member, version, binary),
     )
     systemd.daemon_reload(
         name="Reload systemd for the etcd unit",
