@@ -170,3 +170,34 @@ def test_snapshot_save_is_verified_private_and_atomic(tmp_path, fails):
     assert [p.name for p in backups.iterdir()] == ["snap.db"]
     assert oct((backups / "snap.db").stat().st_mode & 0o777) == "0o600"
     assert oct(backups.stat().st_mode & 0o777) == "0o700"
+
+
+def test_a_static_pod_upgrade_renders_the_new_image_and_rewrites_the_manifest(
+    make_settings, make_cluster
+):
+    from etcd_cluster import kubeadm_config as kc
+    from etcd_cluster.observe import Observation
+    from etcd_cluster.plan import target_version
+    from etcd_cluster.restarts import REWRITE, static_pod_decision
+    from etcd_cluster.templates import render
+
+    settings = make_settings(etcd_image_repository="registry.k8s.io", etcd_image_tag="3.6.9-0")
+    cluster = make_cluster(settings_=settings)
+    member = cluster.first
+    config = render(kc.KUBEADM_CONFIG_TEMPLATE, **kc.kubeadm_config_context(cluster, member))
+    assert 'imageTag: "3.6.9-0"' in config
+    assert target_version(cluster) == "3.6.9"
+    running = Observation(
+        args=("etcd", "--name=infra0"),
+        manifest_args=("etcd", "--name=infra0"),
+        manifest_image="registry.k8s.io/etcd:3.5.24-0",
+    )
+    assert running.version() == "3.5.24"
+    assert release.version_change_refusals({"h": running.version()}, "3.6.9") == []
+    assert release.upgrading({"h": running.version()}, "3.6.9") == ["h"]
+    decision = static_pod_decision(running, [("name", "infra0")], kc.wanted_image(cluster), True)
+    assert decision.action == REWRITE
+    assert (
+        "runs registry.k8s.io/etcd:3.5.24-0, wanted registry.k8s.io/etcd:3.6.9-0"
+        in (decision.reasons[0])
+    )
