@@ -16,8 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from etcd_cluster import kubeadm_config as kc
 from etcd_cluster import release, scripts
 from etcd_cluster.errors import DeployInputError
+from etcd_cluster.observe import Observation
+from etcd_cluster.plan import target_version
+from etcd_cluster.restarts import REWRITE, static_pod_decision
+from etcd_cluster.templates import render
 
 SHA = "a" * 64
 
@@ -175,12 +180,6 @@ def test_snapshot_save_is_verified_private_and_atomic(tmp_path, fails):
 def test_a_static_pod_upgrade_renders_the_new_image_and_rewrites_the_manifest(
     make_settings, make_cluster
 ):
-    from etcd_cluster import kubeadm_config as kc
-    from etcd_cluster.observe import Observation
-    from etcd_cluster.plan import target_version
-    from etcd_cluster.restarts import REWRITE, static_pod_decision
-    from etcd_cluster.templates import render
-
     settings = make_settings(etcd_image_repository="registry.k8s.io", etcd_image_tag="3.6.9-0")
     cluster = make_cluster(settings_=settings)
     member = cluster.first
