@@ -243,3 +243,74 @@ def settings_from_data(get: DataGetter) -> Settings:
         ),
         log_lines=_integer("etcd_log_lines", get("etcd_log_lines"), 0, 1000),
     )
+
+
+# --- The HA control-plane guide: load balancer and control plane ------------------------
+# Settings of "Creating Highly Available Clusters with kubeadm" (k8s_*), read from the
+# first host of the group that uses them. Kept in their own section for easy merging.
+
+K8S_TOPOLOGIES = ("external", "stacked")
+DEFAULT_APISERVER_PORT = 6443
+
+
+@dataclass(frozen=True)
+class LoadBalancerSettings:
+    """The apiserver load balancer of the ``lb`` group: haproxy behind a keepalived VIP."""
+
+    vip: str
+    lb_port: int
+    apiserver_port: int
+    backends: tuple[str, ...]  # "address:port" ("[v6]:port"), in the inventory's order
+    vrrp_interface: str  # "" = the interface holding each host's address
+    vrrp_router_id: int
+
+
+def split_host_port(key: str, value: str) -> tuple[str, int]:
+    """``address:port`` or ``[v6]:port`` into its parts; refuses anything else."""
+    text = value.strip()
+    if text.startswith("["):
+        address, sep, port = text[1:].partition("]:")
+        valid = bool(sep) and ":" in address and is_ip(address)
+    else:
+        address, sep, port = text.rpartition(":")
+        valid = bool(sep) and ":" not in address and (is_ip(address) or is_dns_name(address))
+    if not valid:
+        raise DeployInputError(f"{key}: {value!r} must be address:port (IPv6 as [address]:port)")
+    return address, _integer(f"{key}: port of {value!r}", port, 1, 65535)
+
+
+def load_balancer_settings_from_data(
+    get: DataGetter, control_plane_addresses: tuple[str, ...]
+) -> LoadBalancerSettings:
+    """``k8s_lb_*`` settings; backends default to the control-plane hosts' addresses."""
+    vip = get("k8s_lb_vip")
+    if not isinstance(vip, str) or not is_ip(vip):
+        raise DeployInputError(
+            f"k8s_lb_vip={vip!r} must be the IP address keepalived holds for the apiservers"
+        )
+    apiserver_port = _integer("k8s_apiserver_port", get("k8s_apiserver_port"), 1, 65535)
+    backends = _string_list("k8s_apiserver_backends", get("k8s_apiserver_backends"))
+    if not backends:
+        from etcd_cluster.cluster import join_host_port  # cluster imports this module
+
+        backends = tuple(join_host_port(a, apiserver_port) for a in control_plane_addresses)
+    if not backends:
+        raise DeployInputError(
+            "k8s_apiserver_backends is empty and there is no control_plane group: "
+            "the load balancer needs at least one apiserver"
+        )
+    for backend in backends:
+        split_host_port("k8s_apiserver_backends", backend)
+    if len(set(backends)) != len(backends):
+        raise DeployInputError(f"k8s_apiserver_backends={list(backends)!r} lists one twice")
+    interface = _text("k8s_lb_vrrp_interface", get("k8s_lb_vrrp_interface"))
+    if interface and not re.fullmatch(r"[A-Za-z0-9_.:@-]{1,15}", interface):
+        raise DeployInputError(f"k8s_lb_vrrp_interface={interface!r} is not an interface name")
+    return LoadBalancerSettings(
+        vip=str(ipaddress.ip_address(vip)),
+        lb_port=_integer("k8s_lb_port", get("k8s_lb_port"), 1, 65535),
+        apiserver_port=apiserver_port,
+        backends=backends,
+        vrrp_interface=interface,
+        vrrp_router_id=_integer("k8s_lb_vrrp_router_id", get("k8s_lb_vrrp_router_id"), 1, 255),
+    )

@@ -82,3 +82,30 @@ etcd_log_lines = 30  # log lines shown for a member that fails
 # Written on the machine running pyinfra once the cluster is healthy: the
 # `etcd.external` block for the control plane's kubeadm ClusterConfiguration.
 etcd_external_config_path = "etcd-external.yaml"
+
+# =========================================================================================
+# The HA control-plane guide ("Creating Highly Available Clusters with kubeadm")
+# =========================================================================================
+# Groups: `lb` (haproxy + keepalived), `control_plane` (kubeadm init/join --control-plane),
+# `workers` (kubeadm join). Without an `lb` group nothing below is used. Settings are read
+# from the first host of the group that uses them.
+#
+# k8s_address (per host): the IP address other hosts reach this host at; defaults to
+#   etcd_address, then to the inventory name when that is an IP literal.
+
+# --- Load balancer (group `lb`) -----------------------------------------------------------
+# The virtual IP keepalived holds on one lb host (VRRP); required with an `lb` group.
+# It is the control plane endpoint's address (controlPlaneEndpoint = VIP:k8s_lb_port).
+k8s_lb_vip = ""
+# haproxy's frontend port on the VIP. On hosts that run both haproxy and an apiserver it
+# must differ from k8s_apiserver_port (e.g. 8443): the deploy refuses otherwise.
+k8s_lb_port = 6443
+k8s_apiserver_port = 6443  # where each kube-apiserver listens
+# haproxy's backends, "address:port" ("[v6]:port"); empty: every control_plane host's
+# k8s_address with k8s_apiserver_port. Each is checked with HTTPS GET /healthz.
+k8s_apiserver_backends: list[str] = []
+# The interface VRRP runs on and the VIP is added to; "" = the interface holding the
+# host's k8s_address (settable per host).
+k8s_lb_vrrp_interface = ""
+# VRRP virtual router id (1..255): unique among the VRRP groups on the network segment.
+k8s_lb_vrrp_router_id = 51

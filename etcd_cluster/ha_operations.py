@@ -1,0 +1,44 @@
+"""An operation that installs a service's configuration only once the service accepts it.
+
+``files.template`` would put a broken haproxy or keepalived configuration in place
+before anything checks it; this stages the file next to its destination, runs the
+service's own checker on it and only then moves it in (``load_balancer.install_checked``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.api import StringCommand, operation
+from pyinfra.facts.files import File, Sha1File
+from pyinfra.operations import files
+
+from etcd_cluster.load_balancer import install_checked
+
+
+@operation(is_idempotent=True)
+def checked_file(path: str, content: str, check: str, mode: str = "644"):
+    """Install ``content`` at ``path`` (root-owned) only if ``check`` accepts it.
+
+    + path: destination on the host
+    + content: the file's text (not secret: it may be shown by ``--diff``)
+    + check: shell command validating a file; ``{path}`` is replaced by the staged file
+    + mode: the file's mode
+    """
+    info = host.get_fact(File, path=path)
+    same = (
+        info
+        and str(info.get("mode")) == mode
+        and (info.get("user"), info.get("group")) == ("root", "root")
+        and host.get_fact(Sha1File, path=path) == hashlib.sha1(content.encode()).hexdigest()
+    )
+    if same:
+        host.noop(f"{path} is up to date")
+        return
+    staged = f"{path}.deploy-staged"
+    yield from files.put._inner(
+        src=StringIO(content), dest=staged, mode=mode, user="root", group="root"
+    )
+    yield StringCommand(install_checked(check, staged, path))
