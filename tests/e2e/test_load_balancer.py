@@ -135,7 +135,7 @@ def lb_untouched(node: bed.Node) -> bool:
     )
 
 
-REFUSALS = {
+REFUSALS: dict[str, tuple[dict[str, object], str]] = {
     "no VIP": ({"k8s_apiserver_backends": ["10.231.40.12:6443"]}, "k8s_lb_vip=''"),
     "VIP not an IP": ({"k8s_lb_vip": "10.231.40.300"}, "k8s_lb_vip='10.231.40.300'"),
     "lb port equal to apiserver port on an apiserver host": (
