@@ -6,13 +6,13 @@
 Each include is one step of "Set up a High Availability etcd cluster with kubeadm";
 re-running changes nothing unless something drifted. Certificates are renewed when
 they near expiry, with members restarted one at a time behind health checks.
-Then the steps of "Creating Highly Available Clusters with kubeadm" for the inventory's
-`lb` group (an inventory with only those groups skips the etcd steps).
+Then the steps of "Creating Highly Available Clusters with kubeadm" for the groups `lb`,
+`control_plane` and `workers` (an inventory with only those groups skips the etcd steps).
 """
 
 from pyinfra import host, local, state
 
-from etcd_cluster.ha_hosts import etcd_steps_wanted
+from etcd_cluster.ha_hosts import control_plane_wanted, etcd_steps_wanted
 from etcd_cluster.plan import is_member
 
 if etcd_steps_wanted(state):
@@ -29,3 +29,5 @@ if etcd_steps_wanted(state):
 
 # --- HA control-plane guide ---
 local.include("tasks/load_balancer.py")  # haproxy + keepalived VIP in front of the apiservers
+if control_plane_wanted(state):
+    local.include("tasks/kubernetes_pki.py")  # the shared CAs on every control-plane host

@@ -1,8 +1,8 @@
 """Who is who in the HA control-plane guide: the ``lb``, ``control_plane`` and ``workers`` groups.
 
-The etcd steps are wanted when the inventory has an ``etcd`` group, or when it has
-none of the HA guide's own groups (so an etcd-only inventory, including an empty
-``etcd`` group, behaves exactly as before and is refused as before).
+The etcd steps are wanted when the inventory has an ``etcd`` group, or when it asks
+for none of the HA guide's steps (no ``lb`` group, no control plane with an endpoint):
+an etcd-only inventory, including an empty ``etcd`` group, behaves exactly as before.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pyinfra.api.state import State
 
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.plan import CONTROL_PLANE_GROUP, etcd_hosts
-from etcd_cluster.settings import is_ip
+from etcd_cluster.settings import LoadBalancerSettings, is_ip, load_balancer_settings_from_data
 
 LB_GROUP = "lb"
 WORKERS_GROUP = "workers"
@@ -32,7 +32,9 @@ def is_lb(host: Host) -> bool:
 
 def etcd_steps_wanted(state: State) -> bool:
     """The etcd guide's steps run unless the inventory is only about the HA guide's groups."""
-    return bool(etcd_hosts(state)) or not group_hosts(state, LB_GROUP)
+    return bool(etcd_hosts(state)) or not (
+        group_hosts(state, LB_GROUP) or control_plane_wanted(state)
+    )
 
 
 def host_address(host: Host) -> str:
@@ -52,3 +54,20 @@ def host_address(host: Host) -> str:
 
 def control_plane_hosts(state: State) -> list[Host]:
     return group_hosts(state, CONTROL_PLANE_GROUP)
+
+
+def lb_settings(state: State) -> LoadBalancerSettings | None:
+    """The ``lb`` group's settings (from its first host), or None without an ``lb`` group."""
+    lb_hosts = group_hosts(state, LB_GROUP)
+    if not lb_hosts:
+        return None
+    addresses = tuple(host_address(h) for h in control_plane_hosts(state))
+    return load_balancer_settings_from_data(lambda key: lb_hosts[0].data.get(key), addresses)
+
+
+def control_plane_wanted(state: State) -> bool:
+    """The control-plane steps run with a ``control_plane`` group and an endpoint for it."""
+    hosts = control_plane_hosts(state)
+    return bool(hosts) and bool(
+        group_hosts(state, LB_GROUP) or hosts[0].data.get("k8s_control_plane_endpoint")
+    )

@@ -1,4 +1,6 @@
-"""An operation that installs a service's configuration only once the service accepts it.
+"""Operations of the HA control-plane guide that pyinfra does not have.
+
+``checked_file`` installs a service's configuration only once the service accepts it.
 
 ``files.template`` would put a broken haproxy or keepalived configuration in place
 before anything checks it; this stages the file next to its destination, runs the
@@ -10,12 +12,16 @@ from __future__ import annotations
 import hashlib
 from io import StringIO
 
-from pyinfra import host
-from pyinfra.api import StringCommand, operation
+from pyinfra import host, logger
+from pyinfra.api import FunctionCommand, StringCommand, operation
+from pyinfra.api.host import Host
+from pyinfra.api.state import State
 from pyinfra.facts.files import File, Sha1File
 from pyinfra.operations import files
 
+from etcd_cluster.control_plane_plan import get_control_plane_plan
 from etcd_cluster.load_balancer import install_checked
+from etcd_cluster.remote import write_files
 
 
 @operation(is_idempotent=True)
@@ -42,3 +48,27 @@ def checked_file(path: str, content: str, check: str, mode: str = "644"):
         src=StringIO(content), dest=staged, mode=mode, user="root", group="root"
     )
     yield StringCommand(install_checked(check, staged, path))
+
+
+def _write_shared(state: State, host: Host) -> bool:
+    plan = get_control_plane_plan(state)
+    wanted = {path: plan.wanted[path] for path in plan.pending.get(host.name, [])}
+    ok, error = write_files(host, wanted)
+    if not ok:
+        host.log_styled(error, fg="red", log_func=logger.error)
+        return False
+    for path in sorted(wanted):
+        host.log_styled(f"wrote {path}", log_func=logger.info)
+    return True
+
+
+@operation(is_idempotent=True)
+def shared_ca_files():
+    """Put the shared Kubernetes CAs on this control-plane host through the quiet channel.
+
+    Contents never reach output, facts, operation arguments or the controller's disk.
+    """
+    if not get_control_plane_plan(host.state).pending.get(host.name):
+        host.noop("shared CAs are in place")
+        return
+    yield FunctionCommand(_write_shared, (), {})

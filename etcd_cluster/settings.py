@@ -314,3 +314,73 @@ def load_balancer_settings_from_data(
         vrrp_interface=interface,
         vrrp_router_id=_integer("k8s_lb_vrrp_router_id", get("k8s_lb_vrrp_router_id"), 1, 255),
     )
+
+
+@dataclass(frozen=True)
+class ControlPlaneSettings:
+    """The control plane of the HA guide: versions, endpoint, networks, CAs."""
+
+    version: str  # kubeadm/kubelet/Kubernetes version, e.g. "1.33.2"
+    etcd_topology: str  # "external" (the etcd group) or "stacked"
+    control_plane_endpoint: str  # "host:port"
+    pod_subnet: str
+    service_subnet: str
+    cni_manifest: str
+    pki_dir: str
+    key_algorithm: str
+    ca_validity_hours: int
+    run_kubeadm: bool
+
+
+def _version(key: str, value: Any) -> str:
+    text = str(value or "").removeprefix("v")
+    if not re.fullmatch(r"\d+\.\d+\.\d+", text):
+        raise DeployInputError(f"{key}={value!r} must be a Kubernetes version such as 1.33.2")
+    return text
+
+
+def _subnet(key: str, value: Any) -> str:
+    try:
+        return str(ipaddress.ip_network(str(value), strict=True))
+    except ValueError:
+        raise DeployInputError(f"{key}={value!r} is not a network such as 10.244.0.0/16") from None
+
+
+def control_plane_settings_from_data(
+    get: DataGetter, has_etcd_group: bool, lb: LoadBalancerSettings | None
+) -> ControlPlaneSettings:
+    """``k8s_*`` settings; the endpoint defaults to the VIP and haproxy's port."""
+    topology = get("k8s_etcd_topology") or ("external" if has_etcd_group else "stacked")
+    topology = _choice("k8s_etcd_topology", topology, K8S_TOPOLOGIES)
+    if topology == "external" and not has_etcd_group:
+        raise DeployInputError(
+            "k8s_etcd_topology='external' needs the etcd group (this project's etcd cluster)"
+        )
+    endpoint = _text("k8s_control_plane_endpoint", get("k8s_control_plane_endpoint"))
+    if not endpoint and lb is not None:
+        from etcd_cluster.cluster import join_host_port  # cluster imports this module
+
+        endpoint = join_host_port(lb.vip, lb.lb_port)
+    if not endpoint:
+        raise DeployInputError(
+            "k8s_control_plane_endpoint is empty and there is no lb group: "
+            "give your load balancer's address:port"
+        )
+    split_host_port("k8s_control_plane_endpoint", endpoint)
+    run = get("k8s_run_kubeadm")
+    if not isinstance(run, bool):
+        raise DeployInputError(f"k8s_run_kubeadm={run!r} must be True or False")
+    return ControlPlaneSettings(
+        version=_version("k8s_version", get("k8s_version")),
+        etcd_topology=topology,
+        control_plane_endpoint=endpoint,
+        pod_subnet=_subnet("k8s_pod_subnet", get("k8s_pod_subnet")),
+        service_subnet=_subnet("k8s_service_subnet", get("k8s_service_subnet")),
+        cni_manifest=_text("k8s_cni_manifest", get("k8s_cni_manifest")),
+        pki_dir=_absolute_path("k8s_pki_dir", get("k8s_pki_dir")),
+        key_algorithm=_choice("k8s_key_algorithm", get("k8s_key_algorithm"), KEY_ALGORITHMS),
+        ca_validity_hours=_integer(
+            "k8s_ca_validity_hours", get("k8s_ca_validity_hours"), 1, 24 * 365 * 100
+        ),
+        run_kubeadm=run,
+    )

@@ -109,3 +109,30 @@ k8s_apiserver_backends: list[str] = []
 k8s_lb_vrrp_interface = ""
 # VRRP virtual router id (1..255): unique among the VRRP groups on the network segment.
 k8s_lb_vrrp_router_id = 51
+
+# --- Control plane (groups `control_plane` and `workers`) --------------------------------
+# The control-plane steps run when there is a `control_plane` group and an endpoint: an
+# `lb` group or k8s_control_plane_endpoint.
+# Kubernetes version for kubeadm's kubernetesVersion; kubeadm and kubelet on the hosts
+# must be this version (checked before any change).
+k8s_version = "1.33.2"
+# "external": kube-apiservers use this project's etcd group (etcd.external);
+# "stacked": kubeadm runs etcd on the control-plane hosts (etcd.local).
+# "" = external when the inventory has an etcd group, else stacked.
+k8s_etcd_topology = ""
+# kubeadm's controlPlaneEndpoint, "address:port"; "" = k8s_lb_vip:k8s_lb_port. Set it
+# when an external load balancer is used instead of the `lb` group.
+k8s_control_plane_endpoint = ""
+k8s_pod_subnet = "10.244.0.0/16"  # networking.podSubnet: must match the CNI manifest's
+k8s_service_subnet = "10.96.0.0/12"  # networking.serviceSubnet (kubeadm's default)
+# The CNI manifest applied with kubectl once the first control plane answers: a path on
+# the machine running pyinfra, or a URL. "" = none (apply your own).
+k8s_cni_manifest = ""
+k8s_pki_dir = "/etc/kubernetes/pki"  # kubeadm's certificatesDir on control-plane hosts
+# Key algorithm and validity of the shared CAs made by the deploy (ca, front-proxy-ca,
+# sa key pair, and the etcd CA when stacked): kubeadm's defaults.
+k8s_key_algorithm = "RSA-2048"
+k8s_ca_validity_hours = 87600
+# False: stop after the shared CAs and kubeadm configs are in place (no kubeadm, no
+# kubelet needed on the hosts); True: also preflight and run kubeadm init/join.
+k8s_run_kubeadm = True

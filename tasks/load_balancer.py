@@ -20,16 +20,15 @@ from etcd_cluster.ha_hosts import (
     group_hosts,
     host_address,
     is_lb,
+    lb_settings,
 )
 from etcd_cluster.ha_operations import checked_file
-from etcd_cluster.settings import load_balancer_settings_from_data
 
 if is_lb(host):
     lb_hosts = group_hosts(state, LB_GROUP)
     control_plane = [lb.LbHost(h.name, host_address(h)) for h in control_plane_hosts(state)]
-    settings = load_balancer_settings_from_data(
-        lambda key: lb_hosts[0].data.get(key), tuple(h.address for h in control_plane)
-    )
+    settings = lb_settings(state)
+    assert settings is not None
     members = [lb.LbHost(h.name, host_address(h)) for h in lb_hosts]
     refusals = lb.lb_refusals(settings, members, control_plane)
     if refusals:

@@ -1,0 +1,157 @@
+"""The control plane's shared picture for this run, built once while pyinfra prepares.
+
+Like ``plan`` for etcd: the first host to ask validates the ``k8s_*`` settings, reads
+which shared CA files each control-plane host holds (digests only, through a fact)
+and decides what to make and what to copy. Key contents are read back through the
+quiet channel only from a host that holds a pair another host lacks; new pairs are
+made in memory. Bad input or disagreeing hosts stop the run before any host changes.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+from dataclasses import dataclass
+
+import gevent
+from pyinfra.api.host import Host
+from pyinfra.api.state import State
+
+from etcd_cluster import kubernetes_pki as kp
+from etcd_cluster.errors import DeployInputError
+from etcd_cluster.ha_facts import FileDigests, KubeadmHostSurvey
+from etcd_cluster.ha_hosts import WORKERS_GROUP, control_plane_hosts, group_hosts, lb_settings
+from etcd_cluster.kubeadm_preflight import refusals, survey_script
+from etcd_cluster.kubernetes_certlist import KUBERNETES_CA, SharedPair, file_modes, shared_pairs
+from etcd_cluster.plan import etcd_hosts
+from etcd_cluster.remote import Wanted, read_files
+from etcd_cluster.settings import (
+    DEFAULT_APISERVER_PORT,
+    ControlPlaneSettings,
+    LoadBalancerSettings,
+    control_plane_settings_from_data,
+    split_host_port,
+)
+
+
+@dataclass
+class ControlPlanePlan:
+    """What the control-plane tasks need to know for this run."""
+
+    settings: ControlPlaneSettings
+    lb: LoadBalancerSettings | None
+    hosts: list[str]  # control-plane hosts, the first one runs kubeadm init
+    workers: list[str]
+    pairs: tuple[SharedPair, ...]
+    wanted: dict[str, Wanted]  # contents of every file some host lacks
+    pending: dict[str, list[str]]  # host -> paths to write
+    ca_cert: bytes  # the Kubernetes CA certificate (public), for the discovery hash
+
+    def __repr__(self) -> str:  # wanted holds keys: never show it
+        return f"ControlPlanePlan(hosts={self.hosts}, pending={self.pending})"
+
+
+_plans: dict[int, ControlPlanePlan] = {}
+_lock = threading.Lock()
+
+
+def get_control_plane_plan(state: State) -> ControlPlanePlan:
+    unwrap = getattr(type(state), "_get_module", None)
+    real = unwrap(state) if unwrap else state
+    with _lock:
+        if id(real) not in _plans:
+            _plans[id(real)] = _build(real)
+        return _plans[id(real)]
+
+
+def _build(state: State) -> ControlPlanePlan:
+    hosts = control_plane_hosts(state)
+    lb = lb_settings(state)
+    settings = control_plane_settings_from_data(
+        lambda key: hosts[0].data.get(key), bool(etcd_hosts(state)), lb
+    )
+    for h in hosts:
+        if not h.connected:
+            raise DeployInputError(
+                f"host {h.name} (control plane) is unreachable or left out by --limit: "
+                "the deploy reads every control-plane host before changing any"
+            )
+    workers = group_hosts(state, WORKERS_GROUP)
+    if settings.run_kubeadm:
+        _preflight(settings, lb, hosts, workers)
+    pairs = shared_pairs(settings.pki_dir, stacked=settings.etcd_topology == "stacked")
+    modes = file_modes(pairs)
+    jobs = {h.name: gevent.spawn(h.get_fact, FileDigests, paths=list(modes)) for h in hosts}
+    gevent.joinall(list(jobs.values()), raise_error=True)
+    decision = kp.decide(pairs, modes, {name: job.value for name, job in jobs.items()})
+
+    by_name = {h.name: h for h in hosts}
+    needed = {p for paths in decision.pending.values() for p in paths}
+    contents: dict[str, bytes] = {}
+    now = datetime.datetime.now(datetime.UTC)
+    validity = datetime.timedelta(hours=settings.ca_validity_hours)
+    for pair in decision.generate:
+        contents.update(kp.new_pair(pair, settings.key_algorithm, validity, now))
+    for pair in pairs:
+        source = decision.source.get(pair.name)
+        if source is None:
+            continue
+        wanted_paths = [p for p in pair.paths if p in needed]
+        if pair.ca is KUBERNETES_CA and pair.public_path not in wanted_paths:
+            wanted_paths.append(pair.public_path)  # public: read for the discovery hash
+        if not wanted_paths:
+            continue
+        read = read_files(by_name[source], pair.paths if needed & set(pair.paths) else wanted_paths)
+        content = {path: f.content for path, f in read.items()}
+        for path, data in content.items():
+            if kp.digest(data) != decision.reference[path]:
+                raise DeployInputError(f"host {source}: {path} changed while the deploy read it")
+        if len(content) == 2:
+            problems = kp.pair_problems(pair, content)
+            if problems:
+                raise DeployInputError(f"host {source}: " + "; ".join(problems))
+        contents.update(content)
+    ca = next(p for p in pairs if p.ca is KUBERNETES_CA)
+    return ControlPlanePlan(
+        settings=settings,
+        lb=lb,
+        hosts=[h.name for h in hosts],
+        workers=[h.name for h in workers],
+        pairs=pairs,
+        wanted={path: Wanted(contents[path], modes[path]) for path in needed},
+        pending=decision.pending,
+        ca_cert=contents[ca.public_path],
+    )
+
+
+def _preflight(
+    settings: ControlPlaneSettings,
+    lb: LoadBalancerSettings | None,
+    hosts: list[Host],
+    workers: list[Host],
+) -> None:
+    """Refuse, naming every host and its fix, unless kubeadm can run on all of them."""
+    endpoint_host, endpoint_port = split_host_port(
+        "k8s_control_plane_endpoint", settings.control_plane_endpoint
+    )
+    script = survey_script(endpoint_host, endpoint_port)
+    everyone = [*hosts, *[w for w in workers if w not in hosts]]
+    jobs = {h.name: gevent.spawn(h.get_fact, KubeadmHostSurvey, script=script) for h in everyone}
+    gevent.joinall(list(jobs.values()), raise_error=True)
+    control_plane = {h.name for h in hosts}
+    found = []
+    for name, job in jobs.items():
+        problems = refusals(
+            job.value,
+            settings.version,
+            control_plane=name in control_plane,
+            stacked=settings.etcd_topology == "stacked",
+            apiserver_port=lb.apiserver_port if lb else DEFAULT_APISERVER_PORT,
+            endpoint=settings.control_plane_endpoint,
+        )
+        found += [f"host {name}: {problem}" for problem in problems]
+    if found:
+        raise DeployInputError(
+            "kubeadm cannot run (set k8s_run_kubeadm=False to stop after the CAs): "
+            + "; ".join(found)
+        )
