@@ -330,6 +330,7 @@ class ControlPlaneSettings:
     key_algorithm: str
     ca_validity_hours: int
     run_kubeadm: bool
+    kubeadm_api_version: str
 
 
 def _version(key: str, value: Any) -> str:
@@ -383,4 +384,7 @@ def control_plane_settings_from_data(
             "k8s_ca_validity_hours", get("k8s_ca_validity_hours"), 1, 24 * 365 * 100
         ),
         run_kubeadm=run,
+        kubeadm_api_version=_choice(
+            "kubeadm_api_version", get("kubeadm_api_version"), API_VERSIONS
+        ),
     )
