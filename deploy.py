@@ -31,3 +31,4 @@ if etcd_steps_wanted(state):
 local.include("tasks/load_balancer.py")  # haproxy + keepalived VIP in front of the apiservers
 if control_plane_wanted(state):
     local.include("tasks/kubernetes_pki.py")  # the shared CAs on every control-plane host
+    local.include("tasks/kubeadm_control_plane.py")  # kubeadm init, CNI, kubeadm join

@@ -11,19 +11,30 @@ from __future__ import annotations
 
 import datetime
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import gevent
+from pyinfra import logger
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
 from etcd_cluster import kubernetes_pki as kp
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.ha_facts import FileDigests, KubeadmHostSurvey
-from etcd_cluster.ha_hosts import WORKERS_GROUP, control_plane_hosts, group_hosts, lb_settings
-from etcd_cluster.kubeadm_preflight import refusals, survey_script
+from etcd_cluster.ha_hosts import (
+    WORKERS_GROUP,
+    control_plane_hosts,
+    group_hosts,
+    host_address,
+    lb_settings,
+)
+from etcd_cluster.kubeadm_config import external_etcd
+from etcd_cluster.kubeadm_control_plane import cni_subnet_warning, is_url, new_bootstrap_token
+from etcd_cluster.kubeadm_preflight import KubeadmSurvey, refusals, survey_script
 from etcd_cluster.kubernetes_certlist import KUBERNETES_CA, SharedPair, file_modes, shared_pairs
-from etcd_cluster.plan import etcd_hosts
+from etcd_cluster.plan import cluster_of, etcd_hosts
 from etcd_cluster.remote import Wanted, read_files
 from etcd_cluster.settings import (
     DEFAULT_APISERVER_PORT,
@@ -46,9 +57,31 @@ class ControlPlanePlan:
     wanted: dict[str, Wanted]  # contents of every file some host lacks
     pending: dict[str, list[str]]  # host -> paths to write
     ca_cert: bytes  # the Kubernetes CA certificate (public), for the discovery hash
+    addresses: dict[str, str] = field(default_factory=dict)  # host -> advertise address
+    surveys: dict[str, KubeadmSurvey] = field(default_factory=dict)  # with k8s_run_kubeadm
+    external_etcd: dict[str, Any] | None = None  # the etcd.external block (external topology)
+    token: str = field(default_factory=new_bootstrap_token)  # secret: never shown
+    token_ready: bool = False  # set at execution once kubeadm knows the token
 
-    def __repr__(self) -> str:  # wanted holds keys: never show it
+    def __repr__(self) -> str:  # wanted and token are secrets: never show them
         return f"ControlPlanePlan(hosts={self.hosts}, pending={self.pending})"
+
+    @property
+    def first(self) -> str:
+        return self.hosts[0]
+
+    @property
+    def apiserver_port(self) -> int:
+        return self.lb.apiserver_port if self.lb else DEFAULT_APISERVER_PORT
+
+    def needs_join(self, host: str) -> bool:
+        """A host other than the first that has not joined yet (read before any change)."""
+        survey = self.surveys.get(host)
+        return host != self.first and survey is not None and not survey.joined
+
+    def needs_init(self) -> bool:
+        survey = self.surveys.get(self.first)
+        return survey is not None and not survey.joined
 
 
 _plans: dict[int, ControlPlanePlan] = {}
@@ -77,8 +110,8 @@ def _build(state: State) -> ControlPlanePlan:
                 "the deploy reads every control-plane host before changing any"
             )
     workers = group_hosts(state, WORKERS_GROUP)
-    if settings.run_kubeadm:
-        _preflight(settings, lb, hosts, workers)
+    _check_cni_manifest(settings)
+    surveys = _preflight(settings, lb, hosts, workers) if settings.run_kubeadm else {}
     pairs = shared_pairs(settings.pki_dir, stacked=settings.etcd_topology == "stacked")
     modes = file_modes(pairs)
     jobs = {h.name: gevent.spawn(h.get_fact, FileDigests, paths=list(modes)) for h in hosts}
@@ -121,6 +154,11 @@ def _build(state: State) -> ControlPlanePlan:
         wanted={path: Wanted(contents[path], modes[path]) for path in needed},
         pending=decision.pending,
         ca_cert=contents[ca.public_path],
+        addresses={h.name: host_address(h) for h in [*hosts, *workers]},
+        surveys=surveys,
+        external_etcd=(
+            external_etcd(cluster_of(state)) if settings.etcd_topology == "external" else None
+        ),
     )
 
 
@@ -129,7 +167,7 @@ def _preflight(
     lb: LoadBalancerSettings | None,
     hosts: list[Host],
     workers: list[Host],
-) -> None:
+) -> dict[str, KubeadmSurvey]:
     """Refuse, naming every host and its fix, unless kubeadm can run on all of them."""
     endpoint_host, endpoint_port = split_host_port(
         "k8s_control_plane_endpoint", settings.control_plane_endpoint
@@ -155,3 +193,18 @@ def _preflight(
             "kubeadm cannot run (set k8s_run_kubeadm=False to stop after the CAs): "
             + "; ".join(found)
         )
+    return {name: job.value for name, job in jobs.items()}
+
+
+def _check_cni_manifest(settings: ControlPlaneSettings) -> None:
+    """A local manifest must exist; warn when it names networks other than the pod subnet."""
+    manifest = settings.cni_manifest
+    if not manifest or is_url(manifest):
+        return
+    try:
+        text = Path(manifest).read_text()
+    except OSError as error:
+        raise DeployInputError(f"k8s_cni_manifest={manifest!r}: {error}") from None
+    warning = cni_subnet_warning(text, settings.pod_subnet)
+    if warning:
+        logger.warning(f"--> control plane: {warning}")

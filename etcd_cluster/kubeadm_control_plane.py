@@ -10,6 +10,7 @@ hash of the CA the deploy made, ``controlPlane`` for control-plane hosts only.
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
 from typing import Any
@@ -92,3 +93,22 @@ def render_init(**context: Any) -> str:
 
 def render_join(**context: Any) -> str:
     return render(JOIN_TEMPLATE, **context)
+
+
+CNI_MANIFEST_PATH = "/etc/kubernetes/cni.yaml"
+_CIDR = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}/\d{1,2}\b")
+
+
+def is_url(reference: str) -> bool:
+    return reference.startswith(("https://", "http://"))
+
+
+def cni_subnet_warning(manifest_text: str, pod_subnet: str) -> str:
+    """A warning when the manifest names networks and none of them is ``k8s_pod_subnet``."""
+    found = list(dict.fromkeys(_CIDR.findall(manifest_text)))
+    if not found or pod_subnet in found:
+        return ""
+    return (
+        f"k8s_pod_subnet={pod_subnet} does not appear in the CNI manifest, which names "
+        f"{', '.join(found)}: they must match"
+    )

@@ -2,7 +2,8 @@
 
 One survey command per host (``survey_script``) reports the kubeadm and kubelet
 versions, container runtime sockets, swap, listening ports, whether the host already
-joined, and whether the control plane endpoint accepts connections; ``refusals``
+joined (kubelet.conf present and its node registered), and whether the control plane
+endpoint answers (a refused connection is fine before the first apiserver runs); ``refusals``
 turns that into messages naming the fix. Nothing here changes a host.
 """
 
@@ -33,7 +34,8 @@ class KubeadmSurvey:
     runtime_sockets: tuple[str, ...] = ()
     swap_devices: int = 0
     listening: frozenset[int] = field(default_factory=frozenset)
-    joined: bool = False
+    joined: bool = False  # kubelet.conf present
+    registered: bool = False  # and its node is known to the cluster
     endpoint_answers: bool = False
 
 
@@ -49,7 +51,13 @@ def survey_script(endpoint_host: str, endpoint_port: int) -> str:
             'echo "swap=$(tail -n +2 /proc/swaps 2>/dev/null | wc -l)"',
             "ss -ltnH 2>/dev/null | awk '{print \"listen=\" $4}'",
             f"[ -f {KUBELET_KUBECONFIG} ] && echo joined=yes",
-            f"timeout 3 bash -c {probe} 2>/dev/null && echo endpoint=yes",
+            # The guide: "connection refused" is fine before the apiserver runs; a
+            # time-out or an unreachable address is not.
+            f"if probe=$(timeout 3 bash -c {probe} 2>&1); then echo endpoint=open; "
+            'else case "$probe" in *refused*) echo endpoint=refused;; '
+            "*) echo endpoint=unreachable;; esac; fi",
+            f"[ -f {KUBELET_KUBECONFIG} ] && kubectl --kubeconfig {KUBELET_KUBECONFIG} "
+            'get node "$(hostname)" -o name >/dev/null 2>&1 && echo registered=yes',
             "true",
         ]
     )
@@ -73,7 +81,8 @@ def parse_survey(lines: Sequence[str]) -> KubeadmSurvey:
         swap_devices=int((values.get("swap") or ["0"])[0] or 0),
         listening=frozenset(ports),
         joined="yes" in values.get("joined", []),
-        endpoint_answers="yes" in values.get("endpoint", []),
+        registered="yes" in values.get("registered", []),
+        endpoint_answers=bool({"open", "refused"} & set(values.get("endpoint", []))),
     )
 
 
@@ -115,9 +124,14 @@ def refusals(
             problems.append(
                 f"port(s) {', '.join(map(str, busy))} already in use: stop what listens there"
             )
+    if survey.joined and not survey.registered:
+        problems.append(
+            f"{KUBELET_KUBECONFIG} is present but this node is not registered in the cluster: "
+            "run `kubeadm reset -f` on it, then run the deploy again"
+        )
     if not survey.endpoint_answers:
         problems.append(
-            f"the control plane endpoint {endpoint} does not accept connections: "
+            f"the control plane endpoint {endpoint} does not answer (time-out or unreachable): "
             "check the load balancer"
         )
     return problems

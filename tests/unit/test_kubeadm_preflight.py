@@ -18,7 +18,7 @@ READY = [
     "swap=0",
     "listen=0.0.0.0:22",
     "listen=[::]:22",
-    "endpoint=yes",
+    "endpoint=open",
 ]
 ARGS: dict[str, Any] = {
     "control_plane": True,
@@ -44,8 +44,8 @@ def test_a_bare_host_is_refused_with_every_fix():
         "no container runtime (no containerd, CRI-O or cri-dockerd socket): install one",
         "swap is on: run swapoff -a and remove swap from /etc/fstab",
         "port(s) 10250 already in use: stop what listens there",
-        "the control plane endpoint 10.0.0.200:6443 does not accept connections: "
-        "check the load balancer",
+        "the control plane endpoint 10.0.0.200:6443 does not answer (time-out or "
+        "unreachable): check the load balancer",
     ]
 
 
@@ -58,8 +58,10 @@ def test_version_mismatch_and_stacked_ports():
         "port(s) 2379 already in use: stop what listens there",
     ]
     # A host that already joined legitimately listens on those ports.
-    joined = kpf.parse_survey([*READY, "listen=0.0.0.0:10250", "joined=yes"])
+    joined = kpf.parse_survey([*READY, "listen=0.0.0.0:10250", "joined=yes", "registered=yes"])
     assert kpf.refusals(joined, "1.33.2", **ARGS) == []
+    lost = kpf.parse_survey([*READY, "joined=yes"])
+    assert "run `kubeadm reset -f` on it" in kpf.refusals(lost, "1.33.2", **ARGS)[0]
 
 
 def test_workers_only_need_the_kubelet_port():
@@ -71,7 +73,8 @@ def test_survey_script_runs_under_a_real_shell():
     script = kpf.survey_script("127.0.0.1", 1)
     result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
     survey = kpf.parse_survey(result.stdout.splitlines())
-    assert survey.endpoint_answers is False
+    assert survey.endpoint_answers is True  # refused: fine before the apiserver runs
+    assert "endpoint=refused" in result.stdout
     assert isinstance(survey.swap_devices, int)
 
 
