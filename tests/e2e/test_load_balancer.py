@@ -178,6 +178,27 @@ def test_rerun_changes_nothing(lb_bed):
     assert changes(deploy_ok(inventory, "--json")) == 0
 
 
+def test_config_haproxy_refuses_is_not_installed(lb_bed, tmp_path):
+    """A backend name that does not resolve passes the settings check but not ``haproxy -c``."""
+    lb_nodes, backends, _ = lb_bed
+    before = [out(n, "sha256sum /etc/haproxy/haproxy.cfg") for n in lb_nodes]
+    bad = write_inventory(
+        tmp_path / "unresolvable.py",
+        lb_nodes,
+        k8s_lb_vip=VIP,
+        k8s_apiserver_backends=[f"{backends[0].ipv4}:{PORT}", f"apiserver.invalid:{PORT}"],
+    )
+    run = pyinfra(bad)
+    assert run.returncode != 0
+    assert "apiserver.invalid" in run.output, run.output[-3000:]
+    assert [out(n, "sha256sum /etc/haproxy/haproxy.cfg") for n in lb_nodes] == before
+    assert all(
+        sh(n, "test ! -e /etc/haproxy/haproxy.cfg.deploy-staged").returncode == 0 for n in lb_nodes
+    )
+    assert all(out(n, "systemctl is-active haproxy") == "active" for n in lb_nodes)
+    assert set(through_vip(backends[0], 6)) == {n.container for n in backends}
+
+
 def test_backend_failing_healthz_is_taken_out(lb_bed):
     _, backends, _ = lb_bed
     sick, well = backends
