@@ -57,7 +57,7 @@ class ControlPlanePlan:
     wanted: dict[str, Wanted]  # contents of every file some host lacks
     pending: dict[str, list[str]]  # host -> paths to write
     ca_cert: bytes  # the Kubernetes CA certificate (public), for the discovery hash
-    addresses: dict[str, str] = field(default_factory=dict)  # host -> advertise address
+    addresses: dict[str, str] = field(default_factory=dict)  # with k8s_run_kubeadm: host -> IP
     surveys: dict[str, KubeadmSurvey] = field(default_factory=dict)  # with k8s_run_kubeadm
     external_etcd: dict[str, Any] | None = None  # the etcd.external block (external topology)
     token: str = field(default_factory=new_bootstrap_token)  # secret: never shown
@@ -154,7 +154,9 @@ def _build(state: State) -> ControlPlanePlan:
         wanted={path: Wanted(contents[path], modes[path]) for path in needed},
         pending=decision.pending,
         ca_cert=contents[ca.public_path],
-        addresses={h.name: host_address(h) for h in [*hosts, *workers]},
+        addresses=(
+            {h.name: host_address(h) for h in [*hosts, *workers]} if settings.run_kubeadm else {}
+        ),
         surveys=surveys,
         external_etcd=(
             external_etcd(cluster_of(state)) if settings.etcd_topology == "external" else None

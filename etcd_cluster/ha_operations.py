@@ -13,7 +13,7 @@ import hashlib
 from io import StringIO
 
 from pyinfra import host, logger
-from pyinfra.api import FunctionCommand, StringCommand, operation
+from pyinfra.api import FunctionCommand, operation
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 from pyinfra.facts.files import File, Sha1File
@@ -21,7 +21,20 @@ from pyinfra.operations import files
 
 from etcd_cluster.control_plane_plan import get_control_plane_plan
 from etcd_cluster.load_balancer import install_checked
-from etcd_cluster.remote import write_files
+from etcd_cluster.remote import run_quietly, write_files
+
+
+def _install_checked(state: State, host: Host, check: str, staged: str, dest: str) -> bool:
+    ok, _, stderr = run_quietly(host, install_checked(check, staged, dest))
+    if not ok:
+        lines = stderr.strip().splitlines()[-10:]
+        host.log_styled(
+            f"{dest}: `{check.split()[0]}` refused the new configuration, the current one "
+            "stays:\n    " + "\n    ".join(lines),
+            fg="red",
+            log_func=logger.error,
+        )
+    return ok
 
 
 @operation(is_idempotent=True)
@@ -47,7 +60,7 @@ def checked_file(path: str, content: str, check: str, mode: str = "644"):
     yield from files.put._inner(
         src=StringIO(content), dest=staged, mode=mode, user="root", group="root"
     )
-    yield StringCommand(install_checked(check, staged, path))
+    yield FunctionCommand(_install_checked, (check, staged, path), {})
 
 
 def _write_shared(state: State, host: Host) -> bool:

@@ -24,6 +24,20 @@ from etcd_cluster.ha_hosts import (
 )
 from etcd_cluster.ha_operations import checked_file
 
+
+def running_and_reloaded(service, *configs):
+    """The service runs at boot and now; it reloads only when one of ``configs`` changed."""
+    systemd.service(
+        name=f"{service} running and enabled", service=service, running=True, enabled=True
+    )
+    systemd.service(
+        name=f"Reload {service} (its configuration changed)",
+        service=service,
+        reloaded=True,
+        _if=any_changed(*configs),
+    )
+
+
 if is_lb(host):
     lb_hosts = group_hosts(state, LB_GROUP)
     control_plane = [lb.LbHost(h.name, host_address(h)) for h in control_plane_hosts(state)]
@@ -54,15 +68,7 @@ if is_lb(host):
         content=lb.render_haproxy(settings),
         check=lb.HAPROXY_CHECK,
     )
-    systemd.service(
-        name="haproxy running and enabled", service="haproxy", running=True, enabled=True
-    )
-    systemd.service(
-        name="Reload haproxy (its configuration changed)",
-        service="haproxy",
-        reloaded=True,
-        _if=haproxy_config.did_change,
-    )
+    running_and_reloaded("haproxy", haproxy_config)
     check_script = files.template(
         name="keepalived's check script: is haproxy answering here?",
         src=lb.CHECK_SCRIPT_TEMPLATE,
@@ -78,12 +84,4 @@ if is_lb(host):
         content=lb.render_keepalived(settings, index, interface, prefix),
         check=lb.KEEPALIVED_CHECK,
     )
-    systemd.service(
-        name="keepalived running and enabled", service="keepalived", running=True, enabled=True
-    )
-    systemd.service(
-        name="Reload keepalived (its configuration changed)",
-        service="keepalived",
-        reloaded=True,
-        _if=any_changed(keepalived_config, check_script),
-    )
+    running_and_reloaded("keepalived", keepalived_config, check_script)
