@@ -35,7 +35,7 @@ from etcd_cluster.kubeadm_control_plane import cni_subnet_warning, is_url, new_b
 from etcd_cluster.kubeadm_preflight import KubeadmSurvey, refusals, survey_script
 from etcd_cluster.kubernetes_certlist import KUBERNETES_CA, SharedPair, file_modes, shared_pairs
 from etcd_cluster.plan import cluster_of, etcd_hosts
-from etcd_cluster.remote import Wanted, read_files
+from etcd_cluster.remote import Wanted, read_files, read_secret
 from etcd_cluster.settings import (
     DEFAULT_APISERVER_PORT,
     ControlPlaneSettings,
@@ -134,8 +134,12 @@ def _build(state: State) -> ControlPlanePlan:
             wanted_paths.append(pair.public_path)  # public: read for the discovery hash
         if not wanted_paths:
             continue
-        read = read_files(by_name[source], pair.paths if needed & set(pair.paths) else wanted_paths)
-        content = {path: f.content for path, f in read.items()}
+        to_read = pair.paths if needed & set(pair.paths) else tuple(wanted_paths)
+        public = [p for p in to_read if p != pair.private_path]
+        read = read_files(by_name[source], public)
+        content = {path: f.content for path, f in read.items() if f.content is not None}
+        if pair.private_path in to_read:  # copied to a host that lacks it: read quietly
+            content[pair.private_path] = read_secret(by_name[source], pair.private_path)
         for path, data in content.items():
             if kp.digest(data) != decision.reference[path]:
                 raise DeployInputError(f"host {source}: {path} changed while the deploy read it")

@@ -48,7 +48,9 @@ def pair_problems(pair: SharedPair, content: Mapping[str, bytes]) -> list[str]:
     public, private = content[pair.public_path], content[pair.private_path]
     try:
         if pair.ca is not None:
-            return [f"{pair.name}: {p}" for p in pki.ca_problems(pki.load_pair(public, private))]
+            loaded_pair = pki.load_pair(public, private)
+            key_hash = pki.public_key_sha256(loaded_pair.key.public_key())
+            return [f"{pair.name}: {p}" for p in pki.ca_problems(loaded_pair.cert, key_hash)]
         key = serialization.load_pem_private_key(private, password=None)
         loaded = serialization.load_pem_public_key(public)
     except ValueError as error:
