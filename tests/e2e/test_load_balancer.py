@@ -159,6 +159,14 @@ def test_bad_load_balancer_input_is_refused_before_any_change(lb_bed, tmp_path, 
     assert all(lb_untouched(n) for n in lb_nodes)
 
 
+def test_dry_run_shows_the_plan_and_changes_nothing(lb_bed):
+    lb_nodes, _, inventory = lb_bed
+    run = pyinfra(inventory, "--dry")
+    assert run.returncode == 0, run.output[-3000:]
+    assert "haproxy: apiserver frontend" in run.output
+    assert all(lb_untouched(n) for n in lb_nodes)
+
+
 def test_deploy_puts_the_vip_in_front_of_every_backend(lb_bed):
     lb_nodes, backends, inventory = lb_bed
     run = deploy_ok(inventory, "--json")
