@@ -23,7 +23,7 @@ def _state(**groups) -> State:
     return State(inventory=Inventory((list(entries.items()), {}), **groups), config=Config())
 
 
-ETCD = (["10.0.0.6"], {})
+ETCD: tuple[list[str], dict[str, object]] = (["10.0.0.6"], {})
 
 
 def test_etcd_only_inventory_runs_only_the_etcd_steps():
