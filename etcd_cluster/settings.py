@@ -305,3 +305,148 @@ def _release(get: DataGetter, runtime: str) -> dict[str, Any]:
             "of its release archive (the etcd release's SHA256SUMS file lists it)"
         )
     return {"etcd_version": version, "etcd_archive_url": url, "etcd_archive_sha256": checksums}
+
+
+# --- The HA control-plane guide: load balancer and control plane ------------------------
+# Settings of "Creating Highly Available Clusters with kubeadm" (k8s_*), read from the
+# first host of the group that uses them. Kept in their own section for easy merging.
+
+K8S_TOPOLOGIES = ("external", "stacked")
+DEFAULT_APISERVER_PORT = 6443
+
+
+@dataclass(frozen=True)
+class LoadBalancerSettings:
+    """The apiserver load balancer of the ``lb`` group: haproxy behind a keepalived VIP."""
+
+    vip: str
+    lb_port: int
+    apiserver_port: int
+    backends: tuple[str, ...]  # "address:port" ("[v6]:port"), in the inventory's order
+    vrrp_interface: str  # "" = the interface holding each host's address
+    vrrp_router_id: int
+
+
+def split_host_port(key: str, value: str) -> tuple[str, int]:
+    """``address:port`` or ``[v6]:port`` into its parts; refuses anything else."""
+    text = value.strip()
+    if text.startswith("["):
+        address, sep, port = text[1:].partition("]:")
+        valid = bool(sep) and ":" in address and is_ip(address)
+    else:
+        address, sep, port = text.rpartition(":")
+        valid = bool(sep) and ":" not in address and (is_ip(address) or is_dns_name(address))
+    if not valid:
+        raise DeployInputError(f"{key}: {value!r} must be address:port (IPv6 as [address]:port)")
+    return address, _integer(f"{key}: port of {value!r}", port, 1, 65535)
+
+
+def load_balancer_settings_from_data(
+    get: DataGetter, control_plane_addresses: tuple[str, ...]
+) -> LoadBalancerSettings:
+    """``k8s_lb_*`` settings; backends default to the control-plane hosts' addresses."""
+    vip = get("k8s_lb_vip")
+    if not isinstance(vip, str) or not is_ip(vip):
+        raise DeployInputError(
+            f"k8s_lb_vip={vip!r} must be the IP address keepalived holds for the apiservers"
+        )
+    apiserver_port = _integer("k8s_apiserver_port", get("k8s_apiserver_port"), 1, 65535)
+    backends = _string_list("k8s_apiserver_backends", get("k8s_apiserver_backends"))
+    if not backends:
+        from etcd_cluster.cluster import join_host_port  # cluster imports this module
+
+        backends = tuple(join_host_port(a, apiserver_port) for a in control_plane_addresses)
+    if not backends:
+        raise DeployInputError(
+            "k8s_apiserver_backends is empty and there is no control_plane group: "
+            "the load balancer needs at least one apiserver"
+        )
+    for backend in backends:
+        split_host_port("k8s_apiserver_backends", backend)
+    if len(set(backends)) != len(backends):
+        raise DeployInputError(f"k8s_apiserver_backends={list(backends)!r} lists one twice")
+    interface = _text("k8s_lb_vrrp_interface", get("k8s_lb_vrrp_interface"))
+    if interface and not re.fullmatch(r"[A-Za-z0-9_.:@-]{1,15}", interface):
+        raise DeployInputError(f"k8s_lb_vrrp_interface={interface!r} is not an interface name")
+    return LoadBalancerSettings(
+        vip=str(ipaddress.ip_address(vip)),
+        lb_port=_integer("k8s_lb_port", get("k8s_lb_port"), 1, 65535),
+        apiserver_port=apiserver_port,
+        backends=backends,
+        vrrp_interface=interface,
+        vrrp_router_id=_integer("k8s_lb_vrrp_router_id", get("k8s_lb_vrrp_router_id"), 1, 255),
+    )
+
+
+@dataclass(frozen=True)
+class ControlPlaneSettings:
+    """The control plane of the HA guide: versions, endpoint, networks, CAs."""
+
+    version: str  # kubeadm/kubelet/Kubernetes version, e.g. "1.33.2"
+    etcd_topology: str  # "external" (the etcd group) or "stacked"
+    control_plane_endpoint: str  # "host:port"
+    pod_subnet: str
+    service_subnet: str
+    cni_manifest: str
+    pki_dir: str
+    key_algorithm: str
+    ca_validity_hours: int
+    run_kubeadm: bool
+    kubeadm_api_version: str
+
+
+def _version(key: str, value: Any) -> str:
+    text = str(value or "").removeprefix("v")
+    if not re.fullmatch(r"\d+\.\d+\.\d+", text):
+        raise DeployInputError(f"{key}={value!r} must be a Kubernetes version such as 1.33.2")
+    return text
+
+
+def _subnet(key: str, value: Any) -> str:
+    try:
+        return str(ipaddress.ip_network(str(value), strict=True))
+    except ValueError:
+        raise DeployInputError(f"{key}={value!r} is not a network such as 10.244.0.0/16") from None
+
+
+def control_plane_settings_from_data(
+    get: DataGetter, has_etcd_group: bool, lb: LoadBalancerSettings | None
+) -> ControlPlaneSettings:
+    """``k8s_*`` settings; the endpoint defaults to the VIP and haproxy's port."""
+    topology = get("k8s_etcd_topology") or ("external" if has_etcd_group else "stacked")
+    topology = _choice("k8s_etcd_topology", topology, K8S_TOPOLOGIES)
+    if topology == "external" and not has_etcd_group:
+        raise DeployInputError(
+            "k8s_etcd_topology='external' needs the etcd group (this project's etcd cluster)"
+        )
+    endpoint = _text("k8s_control_plane_endpoint", get("k8s_control_plane_endpoint"))
+    if not endpoint and lb is not None:
+        from etcd_cluster.cluster import join_host_port  # cluster imports this module
+
+        endpoint = join_host_port(lb.vip, lb.lb_port)
+    if not endpoint:
+        raise DeployInputError(
+            "k8s_control_plane_endpoint is empty and there is no lb group: "
+            "give your load balancer's address:port"
+        )
+    split_host_port("k8s_control_plane_endpoint", endpoint)
+    run = get("k8s_run_kubeadm")
+    if not isinstance(run, bool):
+        raise DeployInputError(f"k8s_run_kubeadm={run!r} must be True or False")
+    return ControlPlaneSettings(
+        version=_version("k8s_version", get("k8s_version")),
+        etcd_topology=topology,
+        control_plane_endpoint=endpoint,
+        pod_subnet=_subnet("k8s_pod_subnet", get("k8s_pod_subnet")),
+        service_subnet=_subnet("k8s_service_subnet", get("k8s_service_subnet")),
+        cni_manifest=_text("k8s_cni_manifest", get("k8s_cni_manifest")),
+        pki_dir=_absolute_path("k8s_pki_dir", get("k8s_pki_dir")),
+        key_algorithm=_choice("k8s_key_algorithm", get("k8s_key_algorithm"), KEY_ALGORITHMS),
+        ca_validity_hours=_integer(
+            "k8s_ca_validity_hours", get("k8s_ca_validity_hours"), 1, 24 * 365 * 100
+        ),
+        run_kubeadm=run,
+        kubeadm_api_version=_choice(
+            "kubeadm_api_version", get("kubeadm_api_version"), API_VERSIONS
+        ),
+    )

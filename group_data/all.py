@@ -115,3 +115,57 @@ etcd_log_lines = 30  # log lines shown for a member that fails
 # Written on the machine running pyinfra once the cluster is healthy: the
 # `etcd.external` block for the control plane's kubeadm ClusterConfiguration.
 etcd_external_config_path = "etcd-external.yaml"
+
+# =========================================================================================
+# The HA control-plane guide ("Creating Highly Available Clusters with kubeadm")
+# =========================================================================================
+# Groups: `lb` (haproxy + keepalived), `control_plane` (kubeadm init/join --control-plane),
+# `workers` (kubeadm join). Without an `lb` group nothing below is used. Settings are read
+# from the first host of the group that uses them.
+#
+# k8s_address (per host): the IP address other hosts reach this host at; defaults to
+#   etcd_address, then to the inventory name when that is an IP literal.
+
+# --- Load balancer (group `lb`) -----------------------------------------------------------
+# The virtual IP keepalived holds on one lb host (VRRP); required with an `lb` group.
+# It is the control plane endpoint's address (controlPlaneEndpoint = VIP:k8s_lb_port).
+k8s_lb_vip = ""
+# haproxy's frontend port on the VIP. On hosts that run both haproxy and an apiserver it
+# must differ from k8s_apiserver_port (e.g. 8443): the deploy refuses otherwise.
+k8s_lb_port = 6443
+k8s_apiserver_port = 6443  # where each kube-apiserver listens
+# haproxy's backends, "address:port" ("[v6]:port"); empty: every control_plane host's
+# k8s_address with k8s_apiserver_port. Each is checked with HTTPS GET /healthz.
+k8s_apiserver_backends: list[str] = []
+# The interface VRRP runs on and the VIP is added to; "" = the interface holding the
+# host's k8s_address (settable per host).
+k8s_lb_vrrp_interface = ""
+# VRRP virtual router id (1..255): unique among the VRRP groups on the network segment.
+k8s_lb_vrrp_router_id = 51
+
+# --- Control plane (groups `control_plane` and `workers`) --------------------------------
+# The control-plane steps run when there is a `control_plane` group and an endpoint: an
+# `lb` group or k8s_control_plane_endpoint.
+# Kubernetes version for kubeadm's kubernetesVersion; kubeadm and kubelet on the hosts
+# must be this version (checked before any change).
+k8s_version = "1.33.2"
+# "external": kube-apiservers use this project's etcd group (etcd.external);
+# "stacked": kubeadm runs etcd on the control-plane hosts (etcd.local).
+# "" = external when the inventory has an etcd group, else stacked.
+k8s_etcd_topology = ""
+# kubeadm's controlPlaneEndpoint, "address:port"; "" = k8s_lb_vip:k8s_lb_port. Set it
+# when an external load balancer is used instead of the `lb` group.
+k8s_control_plane_endpoint = ""
+k8s_pod_subnet = "10.244.0.0/16"  # networking.podSubnet: must match the CNI manifest's
+k8s_service_subnet = "10.96.0.0/12"  # networking.serviceSubnet (kubeadm's default)
+# The CNI manifest applied with kubectl once the first control plane answers: a path on
+# the machine running pyinfra, or a URL. "" = none (apply your own).
+k8s_cni_manifest = ""
+k8s_pki_dir = "/etc/kubernetes/pki"  # kubeadm's certificatesDir on control-plane hosts
+# Key algorithm and validity of the shared CAs made by the deploy (ca, front-proxy-ca,
+# sa key pair, and the etcd CA when stacked): kubeadm's defaults.
+k8s_key_algorithm = "RSA-2048"
+k8s_ca_validity_hours = 87600
+# False: stop after the shared CAs and kubeadm configs are in place (no kubeadm, no
+# kubelet needed on the hosts); True: also preflight and run kubeadm init/join.
+k8s_run_kubeadm = True
