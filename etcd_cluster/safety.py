@@ -37,6 +37,12 @@ def recorded_initial_cluster(kubeadm_config: bytes | None) -> str | None:
     return None
 
 
+def member_set(initial_cluster: str) -> frozenset[str]:
+    """The ``name=peerURL`` entries of an initial-cluster value: their order means nothing
+    to etcd, so reordering the inventory is not a membership change."""
+    return frozenset(entry.strip() for entry in initial_cluster.split(",") if entry.strip())
+
+
 def data_dir_refusals(
     cluster: Cluster,
     has_data: Mapping[str, bool],
@@ -62,7 +68,7 @@ def data_dir_refusals(
                 f"{where} holds etcd data in {wal} that this deploy did not create "
                 f"(no {cluster.settings.kubeadm_config_path}); refusing to touch it"
             )
-        elif recorded != cluster.initial_cluster:
+        elif member_set(recorded) != member_set(cluster.initial_cluster):
             changed.setdefault(recorded, []).append(member.host)
     for recorded, hosts in changed.items():
         refusals.append(

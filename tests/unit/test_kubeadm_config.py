@@ -121,13 +121,13 @@ def test_member_sans_follow_the_guides_host_san(make_cluster):
 def test_operator_extra_args_are_rendered_as_strings_in_both_shapes(
     make_cluster, make_settings, api_version
 ):
-    extra = {"listen-client-urls": "https://127.0.0.1:2379", "experimental-x": True, "odd": "yes"}
+    extra = {"snapshot-count": "5000", "experimental-x": True, "odd": "yes"}
     settings = make_settings(kubeadm_api_version=api_version, etcd_extra_args=extra)
     args = local_etcd(rendered_kubeadmcfg(make_cluster(settings_=settings)))["extraArgs"]
     pairs = (
         list(args.items()) if api_version == "v1beta3" else [(a["name"], a["value"]) for a in args]
     )
-    assert pairs[4] == ("listen-client-urls", "https://127.0.0.1:2379")  # the guide's, in place
+    assert pairs[-3:] == [("snapshot-count", "5000"), ("experimental-x", "true"), ("odd", "yes")]
     assert pairs[-2:] == [("experimental-x", "true"), ("odd", "yes")]  # not YAML booleans
     assert all(isinstance(value, str) for _, value in pairs)
 
@@ -153,7 +153,6 @@ def test_kubelet_configuration_follows_the_settings(make_cluster, make_settings)
     settings = make_settings(
         kubelet_cgroup_driver="cgroupfs",
         kubelet_container_runtime_endpoint="unix:///run/crio/crio.sock",
-        etcd_manifests_dir="/srv/manifests",
     )
     text = render(
         kc.KUBELET_CONFIG_TEMPLATE, **kc.kubelet_contexts(make_cluster(settings_=settings))
@@ -161,7 +160,6 @@ def test_kubelet_configuration_follows_the_settings(make_cluster, make_settings)
     want = yaml.safe_load(KUBELET_CONF) | {
         "cgroupDriver": "cgroupfs",
         "containerRuntimeEndpoint": "unix:///run/crio/crio.sock",
-        "staticPodPath": "/srv/manifests",
     }
     assert yaml.safe_load(text) == want
 
