@@ -262,10 +262,11 @@ def ca_validity_problems(cert: x509.Certificate, now: datetime.datetime) -> list
     """
     if cert.not_valid_after_utc <= now:
         return [
-            f"expired {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC: renew it with the same key "
-            "and subject (`openssl req -x509 -new -key ca.key -subj /CN=etcd-ca -days 3650`) or point "
-            "etcd_ca_cert_file/etcd_ca_key_file at a valid CA (on a cluster that already runs, "
-            "a new CA is a rotation, which this deploy does not automate)"
+            f"expired {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC: re-issue it with the same "
+            "key and subject (for kubeadm's etcd-ca: `openssl req -x509 -new -key ca.key "
+            "-subj /CN=etcd-ca -days 3650`), or point etcd_ca_cert_file/etcd_ca_key_file at a "
+            "valid CA (on a cluster that already runs, another CA is a rotation, which this "
+            "deploy does not automate)"
         ]
     if cert.not_valid_before_utc > now + CERTIFICATE_BACKDATE:
         return [
