@@ -31,6 +31,7 @@ _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS_SUBDOMAIN = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$")
 _WILDCARD_DNS = re.compile(rf"^\*\.{_DNS_LABEL}(\.{_DNS_LABEL})*$")
 _FLAG_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+_KUBERNETES_VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$")
 _UNSAFE_VALUE = re.compile(r"[\s'\"\\$%`]")
 # Flags the deploy derives from the inventory and settings: an override would desync
 # the member list that the data-safety check compares, or the data dir it guards.
@@ -57,6 +58,7 @@ class Settings:
 
     runtime: str
     kubeadm_api_version: str
+    kubernetes_version: str
     client_port: int
     peer_port: int
     data_dir: str
@@ -199,6 +201,23 @@ def extra_args(key: str, value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(result.items())
 
 
+def kubernetes_version(key: str, value: Any) -> str:
+    """A Kubernetes release such as 'v1.34.2' (a leading 'v' is added), or '' for unset.
+
+    kubeadm's own default is 'stable-1', looked up over the internet: pinning it keeps
+    the config (and the etcd image kubeadm picks for it) the same on every run.
+    """
+    text = _text(key, value)
+    if not text:
+        return ""
+    if not _KUBERNETES_VERSION.match(text):
+        raise DeployInputError(
+            f"{key}={value!r} is not a Kubernetes release such as 'v1.34.2' "
+            "(labels such as 'stable-1' are looked up over the internet; pin a release)"
+        )
+    return text if text.startswith("v") else f"v{text}"
+
+
 def settings_from_data(get: DataGetter) -> Settings:
     """Build ``Settings`` from a host's data; ``get(key)`` returns the value or None."""
     runtime = _choice("etcd_runtime", get("etcd_runtime"), RUNTIMES)
@@ -230,6 +249,7 @@ def settings_from_data(get: DataGetter) -> Settings:
         kubeadm_api_version=_choice(
             "kubeadm_api_version", get("kubeadm_api_version"), API_VERSIONS
         ),
+        kubernetes_version=kubernetes_version("kubernetes_version", get("kubernetes_version")),
         client_port=client_port,
         peer_port=peer_port,
         data_dir=_absolute_path("etcd_data_dir", get("etcd_data_dir")),

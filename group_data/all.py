@@ -28,6 +28,13 @@ etcd_runtime = "static-pod"
 # 1.35; extraArgs as a map).
 kubeadm_api_version = "v1beta4"
 
+# ClusterConfiguration.kubernetesVersion of the rendered config, e.g. "v1.34.2". "":
+# the version of the kubeadm found on each member (`kubeadm version -o short`), so
+# kubeadm never looks up "stable-1" over the internet; the field is left out only
+# when neither is known (the systemd runtime on hosts without kubeadm). It decides
+# the etcd image kubeadm picks when etcd_image_tag is empty.
+kubernetes_version = ""
+
 # --- Network --------------------------------------------------------------------
 etcd_client_port = 2379  # clients (kube-apiserver) connect here
 etcd_peer_port = 2380  # members talk to each other here
