@@ -12,9 +12,8 @@ import hashlib
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from etcd_cluster import pki
 from etcd_cluster.certlist import ETCD_CA, ETCD_SERVER, MEMBER_CERTS
@@ -22,28 +21,16 @@ from etcd_cluster.cluster import Cluster
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.pki_plan import choose_ca, plan_member
 from etcd_cluster.remote import RemoteFile
+from tests import operator_ca
 from tests.unit.conftest import LEAF_VALIDITY
 
 DAY = datetime.timedelta(days=1)
 
 
 def ca_without_ski(now: datetime.datetime, start: int = -1, end: int = 3650) -> pki.KeyPair:
-    """A CA as older kubeadm made it: CA:true, keyCertSign, no SKI; valid start..end days."""
+    """A CA as older kubeadm made it (no SKI), valid from ``start`` to ``end`` days from now."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "etcd-ca")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now + start * DAY)
-        .not_valid_after(now + end * DAY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(pki._key_usage(cert_sign=True), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return pki.KeyPair(cert, key)
+    return pki.KeyPair(operator_ca.ca_without_ski(key, now + start * DAY, now + end * DAY), key)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,11 @@ def findings(make_settings, etcd="", kubeadm="", **data):
     return versions.version_findings(HOST, make_settings(**data), etcd, kubeadm)
 
 
+def with_flag(make_settings, etcd, flag):
+    """The systemd runtime's findings for etcd ``etcd`` with one extra flag."""
+    return findings(make_settings, etcd=etcd, etcd_runtime="systemd", etcd_extra_args={flag: "x"})
+
+
 # --- kubeadm (static-pod only) ------------------------------------------------------------------
 
 KUBEADM_REFUSALS = {
@@ -85,10 +90,7 @@ def test_the_systemd_runtime_does_not_check_kubeadm(make_settings):
     ],
 )
 def test_36_only_flags_are_refused_for_older_etcd(make_settings, flag, old):
-    found = findings(
-        make_settings, etcd="3.5.24", etcd_runtime="systemd", etcd_extra_args={flag: "x"}
-    )
-    (refusal,) = found.refusals
+    (refusal,) = with_flag(make_settings, "3.5.24", flag).refusals
     for text in (f"host {HOST}", "etcd 3.5.24", "etcd_binary='/usr/bin/etcd'", f"--{flag}", old):
         assert text in refusal
 
@@ -112,9 +114,7 @@ def test_static_pod_etcd_version_is_the_tag_or_kubeadms_default(make_settings):
     ],
 )
 def test_deprecated_experimental_flags_are_a_warning_on_etcd_36(make_settings, flag, new):
-    found = findings(
-        make_settings, etcd="3.6.9", etcd_runtime="systemd", etcd_extra_args={flag: "true"}
-    )
+    found = with_flag(make_settings, "3.6.9", flag)
     assert found.refusals == []
     (warning,) = found.warnings
     for text in (f"host {HOST}", "etcd 3.6.9", f"--{flag}", new, "3.7"):
@@ -122,12 +122,7 @@ def test_deprecated_experimental_flags_are_a_warning_on_etcd_36(make_settings, f
 
 
 def test_experimental_flags_on_older_etcd_are_fine(make_settings):
-    found = findings(
-        make_settings,
-        etcd="3.5.24",
-        etcd_runtime="systemd",
-        etcd_extra_args={"experimental-watch-progress-notify-interval": "5s"},
-    )
+    found = with_flag(make_settings, "3.5.24", "experimental-watch-progress-notify-interval")
     assert found.refusals == [] and found.warnings == []
 
 
