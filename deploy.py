@@ -14,11 +14,13 @@ from etcd_cluster.plan import is_member
 
 local.include("tasks/preflight.py")  # refuse bad input before any host changes
 if is_member(host):
-    local.include("tasks/packages.py")  # curl for health checks; etcd for the systemd runtime
+    local.include("tasks/packages.py")  # curl, openssl; etcd for the systemd runtime
+    local.include("tasks/install_etcd.py")  # a chosen etcd version from its release archive
     local.include("tasks/kubelet.py")  # 1. kubelet as etcd's service manager (static-pod)
     local.include("tasks/kubeadm_config.py")  # 2. one kubeadm config per host
     local.include("tasks/certificates.py")  # 3-5. CA, member certificates, distribution
     local.include("tasks/expected_files.py")  # 6. every expected file is in place
+    local.include("tasks/upgrade.py")  # a verified snapshot before an upgrade restarts anyone
     local.include("tasks/start_etcd.py")  # 7. start etcd; rolling restarts on change
     local.include("tasks/health.py")  # 8. all members healthy, one leader; status table
 local.include("tasks/control_plane.py")  # hand-off: etcd.external for the control plane

@@ -108,14 +108,16 @@ def systemd_command(argv: Sequence[str]) -> str:
     return " ".join(words)
 
 
-def etcd_unit_context(cluster: Cluster, member: Member, etcd_version: str) -> dict[str, Any]:
+def etcd_unit_context(
+    cluster: Cluster, member: Member, etcd_version: str, binary: str | None = None
+) -> dict[str, Any]:
     """The systemd runtime's unit: kubeadm's flags for this member and etcd version."""
     s = cluster.settings
     return {
         "member_name": member.name,
         "kubeadm_config_path": s.kubeadm_config_path,
         "etcd_version": etcd_version,
-        "command": etcd_command(cluster, member, etcd_version, binary=s.etcd_binary),
+        "command": etcd_command(cluster, member, etcd_version, binary=binary or s.etcd_binary),
     }
 
 
@@ -136,6 +138,14 @@ def external_etcd(cluster: Cluster) -> dict[str, Any]:
 
 def external_etcd_context(cluster: Cluster) -> dict[str, Any]:
     return {"document": yaml.safe_dump(external_etcd(cluster), sort_keys=False).rstrip()}
+
+
+def wanted_image(cluster: Cluster) -> str:
+    """The etcd image the static pod must run when the operator pins one ("" kubeadm's choice)."""
+    s = cluster.settings
+    if not s.image_tag:
+        return ""
+    return f"{s.image_repository or 'registry.k8s.io'}/etcd:{s.image_tag}"
 
 
 def manifest_path(cluster: Cluster) -> str:

@@ -7,16 +7,24 @@ import shlex
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
+from etcd_cluster import release
 from etcd_cluster.flags import parse_version
 from etcd_cluster.settings import Settings
 
 SOCKET_MARK = "@socket"
 PACKAGED_ETCD_BINARY = "/usr/bin/etcd"  # where Debian's etcd-server puts etcd
+# Tools the deploy runs on members and installs (same-named Debian packages) when missing.
+INSTALLABLE_TOOLS = {
+    "curl": "health checks",
+    "openssl": "key fingerprints and served certificates",
+}
 
 
 def commands_to_probe(settings: Settings) -> list[str]:
     """Commands whose presence the preflight asks each member about."""
-    common = ["systemctl", "base64", "stat", "curl", "apt-get"]
+    common = ["systemctl", "base64", "stat", "curl", "openssl", "apt-get", "etcdctl"]
+    if settings.runtime == "systemd" and settings.etcd_version:
+        return [*common, "tar", "sha256sum"]  # to verify and unpack the release archive
     if settings.runtime == "systemd":
         return [*common, settings.etcd_binary]
     return [*common, "kubeadm", "kubelet", "crictl"]
@@ -32,10 +40,12 @@ def runtime_socket(settings: Settings) -> str:
 
 def packages_to_install(settings: Settings, present: Collection[str]) -> list[str]:
     """Debian packages this deploy installs when their command is missing."""
-    packages = []
-    if "curl" not in present:
-        packages.append("curl")
-    etcd_missing = settings.runtime == "systemd" and settings.etcd_binary not in present
+    packages = [tool for tool in INSTALLABLE_TOOLS if tool not in present]
+    etcd_missing = (
+        settings.runtime == "systemd"
+        and not settings.etcd_version
+        and settings.etcd_binary not in present
+    )
     if etcd_missing and _package_provides_binary(settings):
         packages.append(settings.etcd_package)
     return packages
@@ -54,8 +64,18 @@ def missing_requirements(settings: Settings, present: Collection[str]) -> list[s
         for name in ("systemctl", "base64", "stat")
         if name not in present
     ]
-    if "curl" not in present and not can_install:
-        missing.append("curl (health checks; no apt-get to install it)")
+    if not can_install:
+        missing += [
+            f"{tool} ({why}; no apt-get to install it)"
+            for tool, why in INSTALLABLE_TOOLS.items()
+            if tool not in present
+        ]
+    if settings.runtime == "systemd" and settings.etcd_version:
+        return missing + [
+            f"{tool} (to verify and unpack etcd_version={settings.etcd_version!r})"
+            for tool in ("tar", "sha256sum")
+            if tool not in present
+        ]
     if settings.runtime == "systemd":
         if settings.etcd_binary not in present and not (
             _package_provides_binary(settings) and can_install
@@ -88,6 +108,8 @@ class Survey:
     etcd_active: bool = False  # the systemd unit runs
     manifest: bool = False  # the static pod manifest exists
     has_data: bool = False  # the data dir holds an initialised member (a WAL)
+    machine: str = ""  # uname -m
+    releases: list[str] = field(default_factory=list)  # versions unpacked under /opt/etcd
     # static-pod only (empty otherwise, or when the tool is missing):
     kubeadm_version: str = ""  # `kubeadm version -o short`, e.g. "v1.34.2"
     kubelet_version: str = ""  # from `kubelet --version`, e.g. "1.34.2"
@@ -106,7 +128,7 @@ def survey_script(
     socket = runtime_socket(settings)
     if socket:
         lines.append(f"[ -S {q(socket)} ] && echo cmd:{SOCKET_MARK}")
-    binary = q(settings.etcd_binary)
+    binary = q(release.etcd_binary(settings))
     show = f"apt-cache show --no-all-versions {q(settings.etcd_package)} 2>/dev/null"
     candidate = f"{show} | grep '^Version:'" if settings.etcd_package else "true"
     lines += [
@@ -115,6 +137,9 @@ def survey_script(
         f'[ "$(systemctl is-active {q(unit)} 2>/dev/null)" = active ] && echo active:yes',
         f"[ -f {q(manifest)} ] && echo manifest:yes",
         f"[ -d {q(settings.wal_dir)} ] && echo data:yes",
+        'echo "machine:$(uname -m)"',
+        f"for d in {release.INSTALL_ROOT}/v*; do "
+        '[ -x "$d/etcd" ] && echo "release:${d##*/v}"; done',
     ]
     if settings.runtime == "static-pod":
         lines += kubernetes_tools_lines()
@@ -150,6 +175,8 @@ def parse_survey(lines: Sequence[str]) -> Survey:
         etcd_active="yes" in found.get("active", []),
         manifest="yes" in found.get("manifest", []),
         has_data="yes" in found.get("data", []),
+        machine=(found.get("machine") or [""])[0],
+        releases=found.get("release", []),
         kubeadm_version=_kubeadm_version((found.get("kubeadm") or [""])[0]),
         kubelet_version=".".join(str(part) for part in kubelet) if kubelet else "",
         kubelet_path=kubelet_path if kubelet_path.startswith("/") else "",

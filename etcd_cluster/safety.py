@@ -9,7 +9,7 @@ refuses instead of touching any data.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import yaml
 
@@ -47,16 +47,26 @@ def data_dir_refusals(
     cluster: Cluster,
     has_data: Mapping[str, bool],
     configs: Mapping[str, bytes | None],
+    unstarted_peer_urls: Collection[str] = (),
 ) -> list[str]:
-    """Reasons to refuse, one per member; ``has_data``/``configs`` are keyed by host name."""
+    """Reasons to refuse, one per member; ``has_data``/``configs`` are keyed by host name.
+
+    A member without data that the live cluster lists as never started (its peer URL
+    in ``unstarted_peer_urls``) is a first bootstrap that member did not finish: it
+    may start with the bootstrap's own flags, and it joins.
+    """
     wal = cluster.settings.wal_dir
     holders = [m.host for m in cluster.members if has_data.get(m.host)]
     if not holders:
         return []  # a first bootstrap
     refusals = []
     changed: dict[str, list[str]] = {}  # recorded member list -> hosts holding it
+    peer_port = cluster.settings.peer_port
     for member in cluster.members:
         where = f"host {member.host} (etcd member {member.name})"
+        unfinished = member.peer_url(peer_port) in unstarted_peer_urls
+        if not has_data.get(member.host) and unfinished:
+            continue
         if not has_data.get(member.host):
             refusals.append(
                 f"{where} has no etcd data in {wal} while {', '.join(holders)} do: adding or "

@@ -82,6 +82,13 @@ class Settings:
     etcd_package: str
     external_config_path: str
     log_lines: int
+    backup_dir: str = "/var/backups/etcd"
+    etcd_version: str = ""
+    etcd_archive_url: str = ""
+    etcd_archive_sha256: tuple[tuple[str, str], ...] = ()
+
+    def archive_sha256(self, version: str) -> str:
+        return dict(self.etcd_archive_sha256).get(version, "")
 
     @property
     def wal_dir(self) -> str:
@@ -285,4 +292,46 @@ def settings_from_data(get: DataGetter) -> Settings:
             "etcd_external_config_path", get("etcd_external_config_path"), allow_empty=False
         ),
         log_lines=_integer("etcd_log_lines", get("etcd_log_lines"), 0, 1000),
+        backup_dir=_absolute_path("etcd_backup_dir", get("etcd_backup_dir")),
+        **_release(get, runtime),
     )
+
+
+_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _release(get: DataGetter, runtime: str) -> dict[str, Any]:
+    """``etcd_version`` and where its archive comes from (systemd runtime)."""
+    version = _text("etcd_version", get("etcd_version")).removeprefix("v")
+    if version and not _VERSION.match(version):
+        raise DeployInputError(f"etcd_version={version!r} must look like 3.5.16")
+    if version and runtime != "systemd":
+        raise DeployInputError(
+            f"etcd_version={version!r} installs etcd for etcd_runtime='systemd'; the static-pod "
+            "runtime runs the image: set etcd_image_tag instead"
+        )
+    url = _text("etcd_archive_url", get("etcd_archive_url"), allow_empty=False)
+    if "{version}" not in url or _UNSAFE_VALUE.search(
+        url.replace("{version}", "").replace("{arch}", "")
+    ):
+        raise DeployInputError(
+            f"etcd_archive_url={url!r} must contain {{version}} (and usually {{arch}}), "
+            "without spaces, quotes, backslashes, '$', '%' or '`'"
+        )
+    sums = get("etcd_archive_sha256") or {}
+    if not isinstance(sums, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) and _SHA256.match(v.lower())
+        for k, v in sums.items()
+    ):
+        raise DeployInputError(
+            "etcd_archive_sha256 must map each version to the archive's sha256 "
+            f"(64 hex digits), e.g. {{'3.5.16': '...'}}; got {sums!r}"
+        )
+    checksums = tuple((k.removeprefix("v"), v.lower()) for k, v in sums.items())
+    if version and version not in dict(checksums):
+        raise DeployInputError(
+            f"etcd_version={version!r} has no checksum in etcd_archive_sha256: add the sha256 "
+            "of its release archive (the etcd release's SHA256SUMS file lists it)"
+        )
+    return {"etcd_version": version, "etcd_archive_url": url, "etcd_archive_sha256": checksums}

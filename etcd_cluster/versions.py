@@ -113,10 +113,13 @@ def etcd_version_and_source(
 ) -> tuple[str, str]:
     """The etcd version this host will run, and where that comes from (for messages).
 
-    systemd: what the survey read from etcd_binary or the package. static-pod: the
-    image tag, else kubeadm's SupportedEtcdVersion for the Kubernetes minor.
+    systemd: etcd_version when set (the release this deploy installs), else what the
+    survey read from etcd_binary or the package. static-pod: the image tag, else
+    kubeadm's SupportedEtcdVersion for the Kubernetes minor.
     """
     if settings.runtime == "systemd":
+        if settings.etcd_version:
+            return settings.etcd_version, f"etcd_version={settings.etcd_version!r}"
         return etcd_version, f"etcd_binary={settings.etcd_binary!r}"
     if settings.image_tag:
         return settings.image_tag, f"etcd_image_tag={settings.image_tag!r}"
@@ -207,7 +210,8 @@ def _check_min_external(
     if etcd >= MIN_EXTERNAL_ETCD:
         return
     fix = (
-        "set etcd_binary to a newer etcd (Debian bookworm's etcd-server is 3.4.23)"
+        "set etcd_version to a newer release (e.g. '3.5.24'), or etcd_binary to a newer etcd "
+        "(Debian bookworm's etcd-server is 3.4.23)"
         if settings.runtime == "systemd"
         else "set etcd_image_tag to a newer etcd image (e.g. '3.6.9-0')"
     )

@@ -66,6 +66,23 @@ kubelet_container_runtime_endpoint = "unix:///var/run/containerd/containerd.sock
 # deploy warns, point this at a newer etcd to fix it.
 etcd_binary = "/usr/bin/etcd"
 etcd_package = "etcd-server"  # apt package installed when etcd_binary is absent ("" = never)
+# A chosen etcd version from etcd's release archive, e.g. "3.5.24" (kubeadm 1.32-1.36
+# accept etcd >= 3.5.24 for etcd.external; kubeadm 1.36 itself runs 3.6.9). Empty: use
+# etcd_binary, or install etcd_package (Debian bookworm's is 3.4.23, too old for current
+# kubeadm). Set, each version is unpacked side by side under /opt/etcd/v<version>/ and
+# the unit runs it; changing it upgrades the cluster one member at a time (followers
+# first, the leader last), one minor version at a time, never down.
+etcd_version = ""
+# Where the archive comes from: a URL with {version} and {arch} (amd64, arm64, ...), or an
+# absolute path on the machine running pyinfra (uploaded to the members).
+etcd_archive_url = (
+    "https://github.com/etcd-io/etcd/releases/download/v{version}/"
+    "etcd-v{version}-linux-{arch}.tar.gz"
+)
+# The sha256 of each version's archive ({"3.5.24": "<64 hex digits>"}), from the release's
+# SHA256SUMS: an archive is verified before anything is installed; a version without a
+# checksum, or an archive that does not match it, is refused.
+etcd_archive_sha256: dict[str, str] = {}
 
 # --- Certificates ---------------------------------------------------------------------
 # kubeadm's encryptionAlgorithm: "RSA-2048" (default), "RSA-3072", "RSA-4096",
@@ -92,6 +109,11 @@ etcd_ca_key_file = ""
 # names (feature-gates, watch-progress-notify-interval, ...) are refused for older
 # etcd; etcd 3.6 warns about the experimental-* names it deprecates.
 etcd_extra_args: dict[str, str] = {}
+
+# --- Snapshots ------------------------------------------------------------------------------
+# Where snapshots are kept on the members (mode 700; each snapshot 600: they hold every
+# Kubernetes Secret). An upgrade saves a verified snapshot here before any restart.
+etcd_backup_dir = "/var/backups/etcd"
 
 # --- Health (step 8) and rolling restarts ----------------------------------------------
 etcd_health_timeout = 120  # seconds to wait for a healthy cluster with one leader

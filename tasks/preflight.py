@@ -12,6 +12,7 @@ from pyinfra import host, logger, state
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.plan import get_plan, is_member
 from etcd_cluster.preflight import missing_requirements
+from etcd_cluster.release import archive_refusals, local_sha256
 from etcd_cluster.versions import version_findings
 
 plan = get_plan(state)
@@ -26,7 +27,14 @@ if is_member(host):
             + "; ".join(missing)
         )
     findings = version_findings(host.name, settings, survey.etcd_version, survey.kubeadm_version)
-    if findings.refusals:
-        raise DeployInputError("; ".join(findings.refusals))
+    refusals = archive_refusals(settings, host.name, survey.machine, local_sha256)
+    refusals += findings.refusals
+    if plan.upgrading and not settings.etcd_version and "etcdctl" not in survey.present:
+        refusals.append(
+            f"host {host.name}: the upgrade saves a snapshot first and needs etcdctl "
+            "(Debian's etcd-client package)"
+        )
+    if refusals:
+        raise DeployInputError("; ".join(refusals))
     for warning in findings.warnings:
         logger.warning(f"--> etcd: {warning}")

@@ -285,8 +285,18 @@ def test_runtime_commands_per_runtime(make_cluster, make_settings):
     assert systemd.restart == "systemctl restart etcd"
     assert systemd.logs.startswith("journalctl -u etcd -n 30 ")
     static_pod = runtime_commands(make_cluster())
-    assert kubeadm_etcd_local(make_cluster()) in static_pod.restart
-    assert "/etc/kubernetes/manifests/etcd.yaml" in static_pod.restart
+    for mode, command in (("rewrite", static_pod.rewrite), ("bounce", static_pod.bounce)):
+        argv = shlex.split(command)
+        assert argv[:2] == ["sh", "-c"] and argv[3] == "restart_static_pod"
+        assert argv[4:] == [
+            mode,
+            "/etc/kubernetes/manifests/etcd.yaml",
+            "/etc/kubernetes/kubeadmcfg.yaml",
+            "unix:///var/run/containerd/containerd.sock",
+            "/etc/kubernetes/tmp/etcd-deploy-parked",
+            "120",
+        ]
+    assert static_pod.for_action("bounce") == static_pod.bounce
     assert kc.manifest_path(make_cluster()) == "/etc/kubernetes/manifests/etcd.yaml"
 
 

@@ -19,7 +19,7 @@ from etcd_cluster import pki
 from etcd_cluster.certlist import ETCD_CA, ETCD_SERVER, MEMBER_CERTS
 from etcd_cluster.cluster import Cluster
 from etcd_cluster.errors import DeployInputError
-from etcd_cluster.pki_plan import choose_ca, plan_member
+from etcd_cluster.pki_plan import CertificateAuthority, choose_ca, plan_member
 from etcd_cluster.remote import RemoteFile
 from tests import operator_ca
 from tests.unit.conftest import LEAF_VALIDITY
@@ -36,6 +36,10 @@ def ca_without_ski(now: datetime.datetime, start: int = -1, end: int = 3650) -> 
 @pytest.fixture(scope="module")
 def no_ski_ca(now: datetime.datetime) -> pki.KeyPair:
     return ca_without_ski(now)
+
+
+def never_read() -> bytes:
+    raise AssertionError("the CA key was read although nothing had to be signed")
 
 
 def sha1_of_public_key(ca: pki.KeyPair) -> bytes:
@@ -59,7 +63,15 @@ def test_a_leaf_of_a_ca_without_ski_gets_an_aki_from_the_cas_public_key(
     renew_after = now + 30 * DAY
     assert (
         pki.leaf_problems(
-            ETCD_SERVER, leaf, no_ski_ca.cert, member.name, sans, "ECDSA-P256", renew_after, now
+            ETCD_SERVER,
+            leaf.cert,
+            pki.public_key_sha256(leaf.key.public_key()),
+            no_ski_ca.cert,
+            member.name,
+            sans,
+            "ECDSA-P256",
+            renew_after,
+            now,
         )
         == []
     )
@@ -74,10 +86,16 @@ def test_a_member_signed_by_a_ca_without_ski_is_kept_on_the_next_run(
     ec_cluster: Cluster, no_ski_ca, now
 ):
     member = ec_cluster.members[1]
-    first = plan_member(ec_cluster, member, no_ski_ca, {}, now)
+    authority = CertificateAuthority.from_pair(no_ski_ca, "the test CA")
+    first = plan_member(ec_cluster, member, authority, {}, now)
     assert set(first.reissued) == {spec.name for spec in MEMBER_CERTS}
-    held = {p: RemoteFile(w.content, w.mode, w.user, w.group) for p, w in first.wanted.items()}
-    again = plan_member(ec_cluster, member, no_ski_ca, held, now)
+    held = {
+        p: RemoteFile(
+            None if w.public_key_sha256 else w.content, w.mode, w.user, w.group, w.public_key_sha256
+        )
+        for p, w in first.wanted.items()
+    }
+    again = plan_member(ec_cluster, member, authority, held, now)
     assert again.reissued == {} and again.pending() == {}
 
 
@@ -88,7 +106,11 @@ def test_an_operator_ca_without_ski_is_usable(make_cluster, make_settings, no_sk
         etcd_ca_key_file="/srv/ca.key",
     )
     chosen, created = choose_ca(
-        make_cluster(settings_=settings), {}, (no_ski_ca.cert_pem, no_ski_ca.key_pem), now
+        make_cluster(settings_=settings),
+        {},
+        (no_ski_ca.cert_pem, no_ski_ca.key_pem),
+        now,
+        never_read,
     )
     assert chosen.cert == no_ski_ca.cert and not created
 
@@ -107,7 +129,9 @@ def test_an_operator_ca_outside_its_validity_is_refused(
     bad = ca_without_ski(now, start, end)
     settings = make_settings(etcd_ca_cert_file="/srv/ca.crt", etcd_ca_key_file="/srv/ca.key")
     with pytest.raises(DeployInputError) as refused:
-        choose_ca(make_cluster(settings_=settings), {}, (bad.cert_pem, bad.key_pem), now)
+        choose_ca(
+            make_cluster(settings_=settings), {}, (bad.cert_pem, bad.key_pem), now, never_read
+        )
     message = str(refused.value)
     assert "etcd_ca_cert_file='/srv/ca.crt'" in message
     for text in named:
@@ -117,12 +141,13 @@ def test_an_operator_ca_outside_its_validity_is_refused(
 def test_an_expired_ca_on_the_first_member_is_refused(ec_cluster: Cluster, now):
     expired = ca_without_ski(now, -400, -1)
     pki_dir = ec_cluster.settings.pki_dir
+    key_sha256 = pki.public_key_sha256(expired.key.public_key())
     first = {
         ETCD_CA.cert_path(pki_dir): RemoteFile(expired.cert_pem, "644", "root", "root"),
-        ETCD_CA.key_path(pki_dir): RemoteFile(expired.key_pem, "600", "root", "root"),
+        ETCD_CA.key_path(pki_dir): RemoteFile(None, "600", "root", "root", key_sha256),
     }
     with pytest.raises(DeployInputError) as refused:
-        choose_ca(ec_cluster, {ec_cluster.first.host: first}, None, now)
+        choose_ca(ec_cluster, {ec_cluster.first.host: first}, None, now, never_read)
     assert f"on {ec_cluster.first.host}" in str(refused.value)
     assert "expired" in str(refused.value)
 

@@ -385,7 +385,7 @@ def test_flags_the_deploy_owns_cannot_be_overridden(make_settings, flag):
 
 # --- Preflight -------------------------------------------------------------------------------
 
-BASICS = {"systemctl", "base64", "stat", "curl", "apt-get"}
+BASICS = {"systemctl", "base64", "stat", "curl", "openssl", "apt-get"}
 
 
 @pytest.fixture(scope="module")
@@ -474,3 +474,10 @@ def test_parse_survey_reads_versions_from_the_binary_or_the_package():
     package = parse_survey(["version:Version: 3.4.23-4+b1", "manifest:yes", "cmd:@socket"])
     assert package.etcd_version == "3.4.23" and package.manifest and package.present == ["@socket"]
     assert parse_survey(["version:"]).etcd_version == ""
+
+
+def test_missing_openssl_is_installed_or_refused_without_apt_get(settings):
+    present = BASICS | {"kubeadm", "kubelet", "crictl", "@socket"}
+    assert packages_to_install(settings, present - {"openssl"}) == ["openssl"]
+    (missing,) = missing_requirements(settings, present - {"openssl", "apt-get"})
+    assert missing.startswith("openssl (key fingerprints")
