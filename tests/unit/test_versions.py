@@ -142,6 +142,22 @@ def test_etcd_older_than_min_external_is_a_warning_naming_the_fix(make_settings)
     assert findings(make_settings, etcd="", etcd_runtime="systemd").warnings == []
 
 
+def test_the_systemd_runtime_checks_the_etcd_version_it_installs(make_settings):
+    """With etcd_version set, the deploy installs that release: it is the version checked."""
+    chosen = findings(
+        make_settings,
+        etcd="3.4.23",  # what etcd_binary is today; replaced by the release
+        etcd_runtime="systemd",
+        etcd_version="3.5.16",
+        etcd_archive_sha256={"3.5.16": "0" * 64},
+        etcd_extra_args={"max-learners": "2"},
+    )
+    (refusal,) = chosen.refusals
+    assert "etcd 3.5.16 (etcd_version='3.5.16')" in refusal and "--max-learners" in refusal
+    (warning,) = chosen.warnings
+    assert "etcd 3.5.16" in warning and "etcd_version" in warning
+
+
 @pytest.mark.parametrize(
     ("kubernetes", "tag"),
     [
