@@ -83,6 +83,8 @@ class Settings:
     external_config_path: str
     log_lines: int
     backup_dir: str = "/var/backups/etcd"
+    remove_members: tuple[str, ...] = ()
+    replace_members: tuple[str, ...] = ()
     etcd_version: str = ""
     etcd_archive_url: str = ""
     etcd_archive_sha256: tuple[tuple[str, str], ...] = ()
@@ -293,8 +295,19 @@ def settings_from_data(get: DataGetter) -> Settings:
         ),
         log_lines=_integer("etcd_log_lines", get("etcd_log_lines"), 0, 1000),
         backup_dir=_absolute_path("etcd_backup_dir", get("etcd_backup_dir")),
+        remove_members=_member_names("etcd_remove_members", get("etcd_remove_members")),
+        replace_members=_member_names("etcd_replace_members", get("etcd_replace_members")),
         **_release(get, runtime),
     )
+
+
+def _member_names(key: str, value: Any) -> tuple[str, ...]:
+    """etcd member names (RFC 1123), as a list or a comma-separated string."""
+    names = _string_list(key, value)
+    for name in names:
+        if not is_dns_name(name) or name.startswith("*"):
+            raise DeployInputError(f"{key}: {name!r} is not an etcd member name")
+    return names
 
 
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")

@@ -60,6 +60,12 @@ def _curl(cluster: Cluster, timeout: int) -> str:
     )
 
 
+def api_command(cluster: Cluster, endpoint: str, path: str, body: dict, timeout: int = 10) -> str:
+    """A call to etcd's gRPC gateway (``/v3/cluster/member/add`` and the like) as JSON."""
+    data = shlex.quote(json.dumps(body, separators=(",", ":")))
+    return f"{_curl(cluster, timeout)} -X POST -d {data} {shlex.quote(endpoint + path)}"
+
+
 def cluster_version_script(cluster: Cluster, timeout: int = 3) -> str:
     """etcd's ``/version`` of the first member: the server's and the cluster's version."""
     return f"{_curl(cluster, timeout)} {shlex.quote(cluster.client_endpoints[0] + '/version')}"

@@ -110,6 +110,17 @@ etcd_ca_key_file = ""
 # etcd; etcd 3.6 warns about the experimental-* names it deprecates.
 etcd_extra_args: dict[str, str] = {}
 
+# --- Membership ---------------------------------------------------------------------------
+# The inventory's group "etcd" is the desired membership. A host not yet a member joins
+# as a learner and is promoted once it caught up (one at a time). A live member that is
+# not in the inventory is removed only when named here (otherwise the run refuses,
+# naming it); a reachable removed host listed in the inventory group "etcd_removed" gets
+# its etcd stopped and disabled, its data dir moved aside and its keys removed.
+etcd_remove_members: list[str] = []
+# Members whose data is lost (empty data dir while the cluster lists them): their old
+# entry is removed and they are added again as learners, their data re-synced.
+etcd_replace_members: list[str] = []
+
 # --- Snapshots ------------------------------------------------------------------------------
 # Where snapshots are kept on the members (mode 700; each snapshot 600: they hold every
 # Kubernetes Secret). An upgrade saves a verified snapshot here before any restart.

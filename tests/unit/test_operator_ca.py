@@ -23,6 +23,7 @@ from etcd_cluster.pki_plan import CertificateAuthority, choose_ca, plan_member
 from etcd_cluster.remote import RemoteFile
 from tests import operator_ca
 from tests.unit.conftest import LEAF_VALIDITY
+from tests.unit.test_pki_plan import never_read
 
 DAY = datetime.timedelta(days=1)
 
@@ -36,10 +37,6 @@ def ca_without_ski(now: datetime.datetime, start: int = -1, end: int = 3650) -> 
 @pytest.fixture(scope="module")
 def no_ski_ca(now: datetime.datetime) -> pki.KeyPair:
     return ca_without_ski(now)
-
-
-def never_read() -> bytes:
-    raise AssertionError("the CA key was read although nothing had to be signed")
 
 
 def sha1_of_public_key(ca: pki.KeyPair) -> bytes:
