@@ -181,7 +181,6 @@ def new_leaf(
 ) -> KeyPair:
     """A leaf signed by ``ca`` as kubeadm's NewSignedCert (no SKI; AKI = CA's SKI)."""
     key = generate_key(algorithm)
-    ca_ski = ca.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     builder = (
         x509.CertificateBuilder()
         .subject_name(_name(common_name))
@@ -193,13 +192,22 @@ def new_leaf(
         .add_extension(_key_usage(cert_sign=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage(list(spec.usages)), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
-        )
+        .add_extension(authority_key_identifier(ca.cert), critical=False)
     )
     if sans is not None:
         builder = builder.add_extension(sans.extension(), critical=False)
     return KeyPair(builder.sign(ca.key, _signature_hash(ca.key)), key)
+
+
+def authority_key_identifier(ca: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+    """The CA's SKI, as Go copies it; for a CA without one (older kubeadm, other tools), the
+    SHA-1 of its public key (RFC 5280 4.2.1.2 method 1), which is what its SKI would be."""
+    ski = _extension(ca, x509.SubjectKeyIdentifier)
+    if isinstance(ski, x509.SubjectKeyIdentifier):
+        return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+    public_key = ca.public_key()
+    assert isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
+    return x509.AuthorityKeyIdentifier.from_issuer_public_key(public_key)
 
 
 def load_pair(cert_pem: bytes, key_pem: bytes) -> KeyPair:
@@ -259,9 +267,34 @@ def _extension(cert: x509.Certificate, kind: type) -> object | None:
         return None
 
 
-def ca_problems(cert: x509.Certificate, key_sha256: str) -> list[str]:
-    """Why a CA cannot sign (empty when usable); ``key_sha256`` as for ``leaf_problems``."""
-    problems = []
+def ca_validity_problems(cert: x509.Certificate, now: datetime.datetime) -> list[str]:
+    """Why a CA certificate cannot be used at ``now``: expired or not yet valid.
+
+    Members would reject every certificate it signs, and replacing it under running
+    members is a CA rotation, which this deploy does not automate: refuse, with the fix.
+    """
+    if cert.not_valid_after_utc <= now:
+        return [
+            f"expired {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC: re-issue it with the same "
+            "key and subject (for kubeadm's etcd-ca: `openssl req -x509 -new -key ca.key "
+            "-subj /CN=etcd-ca -days 3650`), or point etcd_ca_cert_file/etcd_ca_key_file at a "
+            "valid CA (on a cluster that already runs, another CA is a rotation, which this "
+            "deploy does not automate)"
+        ]
+    if cert.not_valid_before_utc > now + CERTIFICATE_BACKDATE:
+        return [
+            f"not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC: check the clock "
+            "of the machine running pyinfra, or use a CA that is valid now"
+        ]
+    return []
+
+
+def ca_problems(
+    cert: x509.Certificate, key_sha256: str, now: datetime.datetime | None = None
+) -> list[str]:
+    """Why a CA cannot sign (empty when usable); ``key_sha256`` as for ``leaf_problems``;
+    ``now`` defaults to the current time."""
+    problems = ca_validity_problems(cert, now or datetime.datetime.now(datetime.UTC))
     constraints = _extension(cert, x509.BasicConstraints)
     if not isinstance(constraints, x509.BasicConstraints) or not constraints.ca:
         problems.append("certificate is not a CA (basicConstraints CA:FALSE or absent)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -109,6 +110,10 @@ class Survey:
     has_data: bool = False  # the data dir holds an initialised member (a WAL)
     machine: str = ""  # uname -m
     releases: list[str] = field(default_factory=list)  # versions unpacked under /opt/etcd
+    # static-pod only (empty otherwise, or when the tool is missing):
+    kubeadm_version: str = ""  # `kubeadm version -o short`, e.g. "v1.34.2"
+    kubelet_version: str = ""  # from `kubelet --version`, e.g. "1.34.2"
+    kubelet_path: str = ""  # `command -v kubelet`: the drop-in's ExecStart runs it
 
 
 def survey_script(
@@ -136,7 +141,24 @@ def survey_script(
         f"for d in {release.INSTALL_ROOT}/v*; do "
         '[ -x "$d/etcd" ] && echo "release:${d##*/v}"; done',
     ]
+    if settings.runtime == "static-pod":
+        lines += kubernetes_tools_lines()
     return "; ".join(lines) + "; true"
+
+
+def kubernetes_tools_lines() -> list[str]:
+    """Survey lines for the static-pod runtime: kubeadm's version, kubelet's path and version."""
+    return [
+        'k=$(kubeadm version -o short 2>/dev/null) && echo "kubeadm:$k"',
+        'p=$(command -v kubelet) && echo "kubelet_path:$p" '
+        '&& echo "kubelet:$("$p" --version 2>/dev/null | head -n 1)"',
+    ]
+
+
+def _kubeadm_version(text: str) -> str:
+    """'v1.34.2' as kubeadm prints it; '' when it printed something else."""
+    text = text.strip()
+    return text if re.fullmatch(r"v\d+\.\d+\.\d+\S*", text) else ""
 
 
 def parse_survey(lines: Sequence[str]) -> Survey:
@@ -145,6 +167,8 @@ def parse_survey(lines: Sequence[str]) -> Survey:
         key, _, value = line.strip().partition(":")
         found.setdefault(key, []).append(value)
     version = parse_version(" ".join(found.get("version", [])))
+    kubelet = parse_version(" ".join(found.get("kubelet", [])))
+    kubelet_path = (found.get("kubelet_path") or [""])[0].strip()
     return Survey(
         present=found.get("cmd", []),
         etcd_version=".".join(str(part) for part in version) if version else "",
@@ -153,4 +177,7 @@ def parse_survey(lines: Sequence[str]) -> Survey:
         has_data="yes" in found.get("data", []),
         machine=(found.get("machine") or [""])[0],
         releases=found.get("release", []),
+        kubeadm_version=_kubeadm_version((found.get("kubeadm") or [""])[0]),
+        kubelet_version=".".join(str(part) for part in kubelet) if kubelet else "",
+        kubelet_path=kubelet_path if kubelet_path.startswith("/") else "",
     )

@@ -23,15 +23,31 @@ DEFAULT_KEY_ALGORITHM = "RSA-2048"
 DEFAULT_CERT_VALIDITY_HOURS = 8760  # kubeadm's certificateValidityPeriod
 DEFAULT_CA_VALIDITY_HOURS = 87600  # kubeadm's caCertificateValidityPeriod
 DEFAULT_DATA_DIR = "/var/lib/etcd"
+# kubeadm writes static pod manifests to this fixed directory (its DefaultManifestsDir,
+# not configurable by `kubeadm init phase etcd local`): kubelet must watch the same one.
+KUBEADM_MANIFESTS_DIR = "/etc/kubernetes/manifests"
 
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS_SUBDOMAIN = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$")
 _WILDCARD_DNS = re.compile(rf"^\*\.{_DNS_LABEL}(\.{_DNS_LABEL})*$")
 _FLAG_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+_KUBERNETES_VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$")
 _UNSAFE_VALUE = re.compile(r"[\s'\"\\$%`]")
 # Flags the deploy derives from the inventory and settings: an override would desync
 # the member list that the data-safety check compares, or the data dir it guards.
-OWNED_FLAGS = ("name", "data-dir", "initial-cluster", "initial-cluster-state")
+# The listen/advertise URLs are derived from etcd_address and the ports: an override
+# would make etcd listen or advertise elsewhere than the certificates and health
+# checks expect.
+OWNED_FLAGS = (
+    "name",
+    "data-dir",
+    "initial-cluster",
+    "initial-cluster-state",
+    "listen-peer-urls",
+    "listen-client-urls",
+    "advertise-client-urls",
+    "initial-advertise-peer-urls",
+)
 
 DataGetter = Callable[[str], Any]
 
@@ -42,6 +58,7 @@ class Settings:
 
     runtime: str
     kubeadm_api_version: str
+    kubernetes_version: str
     client_port: int
     peer_port: int
     data_dir: str
@@ -177,7 +194,8 @@ def extra_args(key: str, value: Any) -> tuple[tuple[str, str], ...]:
         if name in OWNED_FLAGS:
             raise DeployInputError(
                 f"{key}: {name!r} is set by the deploy from the inventory and settings "
-                "(etcd_name, etcd_address, etcd_data_dir); it cannot be overridden"
+                "(etcd_name, etcd_address, etcd_client_port, etcd_peer_port, etcd_data_dir); "
+                "it cannot be overridden"
             )
         if name in result:
             raise DeployInputError(f"{key}: flag {name!r} is given twice")
@@ -190,6 +208,23 @@ def extra_args(key: str, value: Any) -> tuple[tuple[str, str], ...]:
             )
         result[name] = str(flag_value)
     return tuple(result.items())
+
+
+def kubernetes_version(key: str, value: Any) -> str:
+    """A Kubernetes release such as 'v1.34.2' (a leading 'v' is added), or '' for unset.
+
+    kubeadm's own default is 'stable-1', looked up over the internet: pinning it keeps
+    the config (and the etcd image kubeadm picks for it) the same on every run.
+    """
+    text = _text(key, value)
+    if not text:
+        return ""
+    if not _KUBERNETES_VERSION.match(text):
+        raise DeployInputError(
+            f"{key}={value!r} is not a Kubernetes release such as 'v1.34.2' "
+            "(labels such as 'stable-1' are looked up over the internet; pin a release)"
+        )
+    return text if text.startswith("v") else f"v{text}"
 
 
 def settings_from_data(get: DataGetter) -> Settings:
@@ -211,11 +246,19 @@ def settings_from_data(get: DataGetter) -> Settings:
             f"etcd_renew_before_days={renew} must be shorter than etcd_cert_validity_hours="
             f"{validity}: every run would reissue every certificate"
         )
+    manifests_dir = _absolute_path("etcd_manifests_dir", get("etcd_manifests_dir"))
+    if runtime == "static-pod" and manifests_dir != KUBEADM_MANIFESTS_DIR:
+        raise DeployInputError(
+            f"etcd_manifests_dir={manifests_dir!r} cannot be used with etcd_runtime='static-pod': "
+            f"kubeadm always writes etcd's manifest to {KUBEADM_MANIFESTS_DIR}; "
+            "leave etcd_manifests_dir at its default"
+        )
     return Settings(
         runtime=runtime,
         kubeadm_api_version=_choice(
             "kubeadm_api_version", get("kubeadm_api_version"), API_VERSIONS
         ),
+        kubernetes_version=kubernetes_version("kubernetes_version", get("kubernetes_version")),
         client_port=client_port,
         peer_port=peer_port,
         data_dir=_absolute_path("etcd_data_dir", get("etcd_data_dir")),
@@ -223,7 +266,7 @@ def settings_from_data(get: DataGetter) -> Settings:
         kubeadm_config_path=_absolute_path(
             "etcd_kubeadm_config_path", get("etcd_kubeadm_config_path")
         ),
-        manifests_dir=_absolute_path("etcd_manifests_dir", get("etcd_manifests_dir")),
+        manifests_dir=manifests_dir,
         image_repository=_text("etcd_image_repository", get("etcd_image_repository")),
         image_tag=_text("etcd_image_tag", get("etcd_image_tag")),
         kubelet_cgroup_driver=_choice(

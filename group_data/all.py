@@ -28,6 +28,13 @@ etcd_runtime = "static-pod"
 # 1.35; extraArgs as a map).
 kubeadm_api_version = "v1beta4"
 
+# ClusterConfiguration.kubernetesVersion of the rendered config, e.g. "v1.34.2". "":
+# the version of the kubeadm found on each member (`kubeadm version -o short`), so
+# kubeadm never looks up "stable-1" over the internet; the field is left out only
+# when neither is known (the systemd runtime on hosts without kubeadm). It decides
+# the etcd image kubeadm picks when etcd_image_tag is empty.
+kubernetes_version = ""
+
 # --- Network --------------------------------------------------------------------
 etcd_client_port = 2379  # clients (kube-apiserver) connect here
 etcd_peer_port = 2380  # members talk to each other here
@@ -36,20 +43,28 @@ etcd_peer_port = 2380  # members talk to each other here
 etcd_data_dir = "/var/lib/etcd"  # never deleted or moved by this deploy
 etcd_pki_dir = "/etc/kubernetes/pki"  # kubeadm's certificatesDir
 etcd_kubeadm_config_path = "/etc/kubernetes/kubeadmcfg.yaml"  # the guide's per-host config, kept
-etcd_manifests_dir = "/etc/kubernetes/manifests"  # kubelet's staticPodPath (static-pod)
+# kubelet's staticPodPath. kubeadm always writes etcd's manifest to
+# /etc/kubernetes/manifests, so the static-pod runtime refuses any other value.
+etcd_manifests_dir = "/etc/kubernetes/manifests"
 
 # --- static-pod runtime -------------------------------------------------------------
 # etcd image; "" leaves the choice to kubeadm (registry.k8s.io, the tag its version
-# supports). Set both to pin, e.g. "registry.k8s.io" and "3.6.9-0".
+# supports). Set both to pin, e.g. "registry.k8s.io" and "3.6.9-0". The preflight
+# warns when the etcd this gives is older than kubeadm's MinExternalEtcdVersion
+# (3.5.24), and refuses a tag below 3.6.0 with kubeadm 1.36+ (it renders 3.6 flags).
 etcd_image_repository = ""
 etcd_image_tag = ""
 # Guide step 1: the kubelet's cgroup driver ("systemd" or "cgroupfs", match your
-# container runtime) and the CRI socket.
+# container runtime) and the CRI socket (also the kubeadm config's criSocket). The
+# drop-in runs the kubelet found on PATH (`command -v kubelet`), else /usr/bin/kubelet.
 kubelet_cgroup_driver = "systemd"
 kubelet_container_runtime_endpoint = "unix:///var/run/containerd/containerd.sock"
 
 # --- systemd runtime ----------------------------------------------------------------
-etcd_binary = "/usr/bin/etcd"  # used as is when present
+# etcd_binary is used as is when present. kubeadm's MinExternalEtcdVersion is 3.5.24
+# (a control plane refuses an older etcd.external; Debian bookworm has 3.4.23): the
+# deploy warns, point this at a newer etcd to fix it.
+etcd_binary = "/usr/bin/etcd"
 etcd_package = "etcd-server"  # apt package installed when etcd_binary is absent ("" = never)
 # A chosen etcd version from etcd's release archive, e.g. "3.5.24" (kubeadm 1.32-1.36
 # accept etcd >= 3.5.24 for etcd.external; kubeadm 1.36 itself runs 3.6.9). Empty: use
@@ -79,15 +94,20 @@ etcd_ca_validity_hours = 87600  # a new CA: 10 years, as kubeadm
 # (and its member restarted, one at a time): run the deploy regularly to renew.
 etcd_renew_before_days = 30
 # Your existing CA (the guide's "if you already have a CA"): paths on the machine
-# running pyinfra. Empty: the first member's CA is used, or a new one is made.
+# running pyinfra. Empty: the first member's CA is used, or a new one is made. A CA
+# without SubjectKeyIdentifier (older kubeadm) works; an expired one is refused.
 etcd_ca_cert_file = ""
 etcd_ca_key_file = ""
 
 # --- etcd flags ------------------------------------------------------------------------
 # Extra etcd flags, added to the guide's extraArgs (same name: replaces it), e.g.
 # {"quota-backend-bytes": "8589934592"}. Both runtimes. Refused: name, data-dir,
-# initial-cluster and initial-cluster-state (derived from the inventory), and values
-# with spaces, quotes, backslashes, "$", "%" or "`".
+# initial-cluster, initial-cluster-state, listen-peer-urls, listen-client-urls,
+# advertise-client-urls and initial-advertise-peer-urls (derived from the inventory,
+# etcd_address and the ports), and values with spaces, quotes, backslashes, "$", "%"
+# or "`". Checked against the etcd version before any host changes: etcd 3.6's new
+# names (feature-gates, watch-progress-notify-interval, ...) are refused for older
+# etcd; etcd 3.6 warns about the experimental-* names it deprecates.
 etcd_extra_args: dict[str, str] = {}
 
 # --- Membership ---------------------------------------------------------------------------
