@@ -29,7 +29,10 @@ from etcd_cluster.quorum import parse_view
 from etcd_cluster.remote import run_quietly
 from etcd_cluster.runtime import SYSTEMD_UNIT, kubeadm_etcd_local
 
-NOT_IN_SYNC = "in sync with leader"  # etcd's answer while a learner is catching up
+# etcd's answers worth waiting out (bounded): a learner still catching up, and the
+# leader not yet connected to every voter for 5 s (--strict-reconfig-check)
+NOT_IN_SYNC = "in sync with leader"
+UNHEALTHY = "unhealthy cluster"
 
 
 def executor(plan: Plan) -> str:
@@ -41,11 +44,12 @@ def executor(plan: Plan) -> str:
     return plan.cluster.first.host
 
 
-def _api(state: State, path: str, body: dict) -> tuple[bool, dict]:
+def _api(state: State, path: str, body: dict, endpoint: str = "") -> tuple[bool, dict]:
+    """Call etcd's gateway from the executor, at ``endpoint`` (default: its own)."""
     plan = get_plan(state)
     cluster = plan.cluster
     target = state.inventory.get_host(executor(plan))
-    endpoint = cluster.member(target.name).client_url(cluster.settings.client_port)
+    endpoint = endpoint or cluster.member(target.name).client_url(cluster.settings.client_port)
     ok, stdout, stderr = run_quietly(target, status.api_command(cluster, endpoint, path, body))
     try:
         answer = json.loads(stdout) if stdout.strip() else {}
@@ -56,11 +60,50 @@ def _api(state: State, path: str, body: dict) -> tuple[bool, dict]:
     return ok and "error" not in answer, answer
 
 
+def _api_patiently(state: State, path: str, body: dict, transient: str) -> tuple[bool, dict]:
+    """``_api``, retried every interval until ``health_timeout`` while etcd answers with
+    the ``transient`` error (e.g. a learner that is still catching up)."""
+    settings = get_plan(state).cluster.settings
+    deadline = time.monotonic() + settings.health_timeout
+    while True:
+        ok, answer = _api(state, path, body)
+        error = str(answer.get("error", ""))
+        if ok or transient not in error or time.monotonic() >= deadline:
+            return ok, answer
+        time.sleep(settings.health_interval)
+
+
 def _live_ids(state: State) -> set[str]:
+    plan = get_plan(state)
+    return {m.member_id for m in parse_view(plan.cluster, _probe(state).splitlines()).members}
+
+
+def _hand_over_leadership(state: State, host: Host, leaving: Change) -> bool:
+    """When the member to remove leads, move leadership to the executor first (etcd's
+    MoveLeader, asked of the leader): removing a leader would fail requests in flight."""
+    plan = get_plan(state)
+    view = parse_view(plan.cluster, _probe(state).splitlines())
+    leader = next((s.leader_id for s in view.statuses if s.healthy and s.leader_id), "")
+    if leader != leaving.member_id:
+        return True
+    staying = plan.cluster.member(executor(plan))
+    target = next((s.member_id for s in view.statuses if s.member == staying), "")
+    leader_urls = next((m.client_urls for m in view.members if m.member_id == leader), ())
+    if not target or not leader_urls:
+        return _fail(host, f"cannot move leadership away from {leaving.name} before removing it")
+    path = "/v3/maintenance/transfer-leadership"
+    ok, answer = _api(state, path, {"targetID": target}, endpoint=leader_urls[0])
+    if not ok:
+        return _fail(host, f"moving leadership from {leaving.name} failed: {answer.get('error')}")
+    host.log_styled(f"leadership moved from {leaving.name} to {staying.name}", log_func=logger.info)
+    return True
+
+
+def _probe(state: State) -> str:
     plan = get_plan(state)
     target = state.inventory.get_host(executor(plan))
     _, stdout, _ = run_quietly(target, status.probe_script(plan.cluster, with_members=True))
-    return {m.member_id for m in parse_view(plan.cluster, stdout.splitlines()).members}
+    return stdout
 
 
 def _remove(state: State, host: Host, changes: list[Change]) -> bool:
@@ -69,7 +112,10 @@ def _remove(state: State, host: Host, changes: list[Change]) -> bool:
         if change.member_id not in live:
             host.log_styled(f"{change.name} is no longer a member", log_func=logger.info)
             continue
-        ok, answer = _api(state, "/v3/cluster/member/remove", {"ID": change.member_id})
+        if not _hand_over_leadership(state, host, change):
+            return False
+        body = {"ID": change.member_id}
+        ok, answer = _api_patiently(state, "/v3/cluster/member/remove", body, UNHEALTHY)
         if not ok:
             host.log_styled(
                 f"removing member {change.name} failed: {answer.get('error')}",
@@ -78,6 +124,7 @@ def _remove(state: State, host: Host, changes: list[Change]) -> bool:
             )
             return False
         host.log_styled(f"removed member {change.name}", log_func=logger.info)
+    get_plan(state).removals_done = True
     return True
 
 
@@ -86,6 +133,8 @@ def remove_members():
     """Remove the live members the plan removes (runs on the executor only)."""
     plan = get_plan(host.state)
     removals = [c for c in plan.membership.changes if c.kind == REMOVE]
+    if not removals:
+        plan.removals_done = True
     if not removals or host.name != executor(plan):
         host.noop("no member to remove from here")
         return
@@ -117,7 +166,7 @@ def _join(state: State, target: Host, change: Change) -> bool:
             return _fail(target, f"preparing {change.name} to join failed: {stderr.strip()}")
         if not member_id:
             body = {"peerURLs": [change.peer_url], "isLearner": True}
-            ok, answer = _api(state, "/v3/cluster/member/add", body)
+            ok, answer = _api_patiently(state, "/v3/cluster/member/add", body, UNHEALTHY)
             if not ok:
                 return _fail(target, f"member add {change.name} failed: {answer.get('error')}")
             member_id = str((answer.get("member") or {}).get("ID", ""))
@@ -125,14 +174,10 @@ def _join(state: State, target: Host, change: Change) -> bool:
         ok, _, stderr = run_quietly(target, _start_command(plan))
         if not ok:
             return _fail(target, f"starting etcd for {change.name} failed: {stderr.strip()}")
-    deadline = time.monotonic() + settings.health_timeout
-    while True:
-        ok, answer = _api(state, "/v3/cluster/member/promote", {"ID": member_id})
-        error = str(answer.get("error", ""))
-        if ok or time.monotonic() >= deadline or (error and NOT_IN_SYNC not in error):
-            break
-        time.sleep(settings.health_interval)
+    body = {"ID": member_id}
+    ok, answer = _api_patiently(state, "/v3/cluster/member/promote", body, NOT_IN_SYNC)
     if not ok:
+        error = answer.get("error")
         return _fail(target, f"promoting the learner {change.name} failed: {error}")
     target.log_styled(f"promoted {change.name} to a voting member", log_func=logger.info)
     return True

@@ -180,12 +180,12 @@ def _ca_holder(
     first_files = current.get(first, {})
     if cert_path in first_files and key_path in first_files:
         return first
-    if cert_path in first_files or key_path in first_files:
-        return ""  # half a CA on the first member: refused below, never overwritten
+    if key_path in first_files:
+        return ""  # a lone ca.key on the first member: refused below, never overwritten
     for host, files in current.items():
         if cert_path in files and key_path in files:
             return host
-    return ""
+    return ""  # no one holds the key: ca.crt alone on the first member is refused below
 
 
 def _same_certificate(pem: bytes | None, cert: x509.Certificate) -> bool:

@@ -64,6 +64,7 @@ class Plan:
     upgrading: list[str] = field(default_factory=list)  # hosts running an older etcd
     membership: MembershipPlan = field(default_factory=MembershipPlan)
     live_names: set[str] = field(default_factory=set)  # member names etcd lists now
+    removals_done: bool = False  # set at execution once the plan's removals went through
 
     def etcd_release(self, host: Host) -> tuple[str, str]:
         """The etcd binary the unit runs on ``host`` and its version (systemd runtime)."""

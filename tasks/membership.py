@@ -31,7 +31,7 @@ retire(
     name="Retire a removed member: etcd stopped, data moved aside, keys removed",
     data_dir=plan.cluster.settings.data_dir,
     key_paths=member_key_paths(plan),
-    _if=lambda: is_retiring(host),
+    _if=[lambda: is_retiring(host), lambda: plan.removals_done],
 )
 
 if plan.membership.changes and host.name == plan.cluster.first.host:

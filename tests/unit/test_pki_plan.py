@@ -560,11 +560,14 @@ def test_a_key_that_is_not_readable_is_reissued(ec_cluster, converged, ca, now):
     assert plan.reissued[ETCD_SERVER.name] == ["private key is not readable"]
 
 
+@pytest.mark.parametrize("new_first", ["fresh-host", "former-member"])
 def test_a_new_first_member_gets_the_ca_key_from_the_host_that_holds_it(
-    ec_cluster, converged, ca, now
+    ec_cluster, converged, ca, now, new_first
 ):
-    # The inventory's first host is new (it holds nothing); the old first one is second now.
-    current = {H0: {}, H1: converged[H0], H2: converged[H2]}
+    # The inventory's first host is new (or was a member without ca.key); the old first
+    # one is second now.
+    first_files = {} if new_first == "fresh-host" else converged[H1]
+    current = {H0: first_files, H1: converged[H0], H2: converged[H2]}
     reads: list[str] = []
 
     def read_key(holder: str) -> bytes:
