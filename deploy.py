@@ -21,4 +21,5 @@ if is_member(host):
     local.include("tasks/expected_files.py")  # 6. every expected file is in place
     local.include("tasks/start_etcd.py")  # 7. start etcd; rolling restarts on change
     local.include("tasks/health.py")  # 8. all members healthy, one leader; status table
+    local.include("tasks/backup.py")  # scheduled snapshots: etcd-backup.timer on every member
 local.include("tasks/control_plane.py")  # hand-off: etcd.external for the control plane

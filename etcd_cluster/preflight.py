@@ -20,7 +20,7 @@ INSTALLABLE_TOOLS = {
 
 def commands_to_probe(settings: Settings) -> list[str]:
     """Commands whose presence the preflight asks each member about."""
-    common = ["systemctl", "base64", "stat", "curl", "openssl", "apt-get"]
+    common = ["systemctl", "base64", "stat", "curl", "openssl", "apt-get", settings.etcdctl_binary]
     if settings.runtime == "systemd":
         return [*common, settings.etcd_binary]
     return [*common, "kubeadm", "kubelet", "crictl"]

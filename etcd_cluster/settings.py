@@ -29,6 +29,9 @@ _DNS_SUBDOMAIN = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$")
 _WILDCARD_DNS = re.compile(rf"^\*\.{_DNS_LABEL}(\.{_DNS_LABEL})*$")
 _FLAG_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 _UNSAFE_VALUE = re.compile(r"[\s'\"\\$%`]")
+# systemd.time(7) calendar events: weekdays, dates, times, ranges, lists, repetitions,
+# time zones; never a newline, quote, '$', '%' (a unit file specifier) or ';'.
+_CALENDAR = re.compile(r"[A-Za-z0-9*][A-Za-z0-9 *:/.,~+_-]{0,99}")
 # Flags the deploy derives from the inventory and settings: an override would desync
 # the member list that the data-safety check compares, or the data dir it guards.
 OWNED_FLAGS = ("name", "data-dir", "initial-cluster", "initial-cluster-state")
@@ -65,6 +68,10 @@ class Settings:
     etcd_package: str
     external_config_path: str
     log_lines: int
+    backup_dir: str
+    backup_schedule: str
+    backup_keep: int
+    etcdctl_binary: str
 
     @property
     def wal_dir(self) -> str:
@@ -133,6 +140,20 @@ def _string_list(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise DeployInputError(f"{key}={value!r} must be a list of strings")
     return tuple(value)
+
+
+def calendar(key: str, value: Any) -> str:
+    """A systemd ``OnCalendar=`` value: one line of the characters calendar specs use.
+
+    Checked here, not with ``systemd-analyze calendar`` (the machine running pyinfra
+    need not have systemd); systemd itself refuses a malformed spec when the timer loads.
+    """
+    if not isinstance(value, str) or not _CALENDAR.fullmatch(value.strip()):
+        raise DeployInputError(
+            f"{key}={value!r} must be a systemd OnCalendar value on one line "
+            "(e.g. hourly, daily, *-*-* 00/4:00:00), of letters, digits, spaces and -*:/.,~+_"
+        )
+    return value.strip()
 
 
 def san_list(key: str, value: Any) -> tuple[str, ...]:
@@ -242,4 +263,8 @@ def settings_from_data(get: DataGetter) -> Settings:
             "etcd_external_config_path", get("etcd_external_config_path"), allow_empty=False
         ),
         log_lines=_integer("etcd_log_lines", get("etcd_log_lines"), 0, 1000),
+        backup_dir=_absolute_path("etcd_backup_dir", get("etcd_backup_dir")),
+        backup_schedule=calendar("etcd_backup_schedule", get("etcd_backup_schedule")),
+        backup_keep=_integer("etcd_backup_keep", get("etcd_backup_keep"), 1, 100000),
+        etcdctl_binary=_absolute_path("etcdctl_binary", get("etcdctl_binary")),
     )

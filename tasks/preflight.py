@@ -8,6 +8,7 @@ for what its runtime needs.
 
 from pyinfra import host, state
 
+from etcd_cluster.backup import etcdctl_missing
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.plan import get_plan, is_member
 from etcd_cluster.preflight import missing_requirements
@@ -16,7 +17,8 @@ plan = get_plan(state)
 settings = plan.cluster.settings
 
 if is_member(host):
-    missing = missing_requirements(settings, plan.surveys[host.name].present)
+    present = plan.surveys[host.name].present
+    missing = missing_requirements(settings, present) + etcdctl_missing(settings, present)
     if missing:
         raise DeployInputError(
             f"host {host.name}: etcd_runtime={settings.runtime!r} cannot run here, missing: "
