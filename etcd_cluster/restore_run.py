@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import datetime
 import shlex
-import threading
 from dataclasses import dataclass, field
 
 import gevent
@@ -29,7 +28,7 @@ from etcd_cluster.cluster import Cluster
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.kubeadm_config import manifest_path
 from etcd_cluster.operations import probe_until
-from etcd_cluster.plan import cluster_of, etcd_hosts
+from etcd_cluster.plan import cluster_of, etcd_hosts, once_per_run
 from etcd_cluster.remote import run_quietly
 from etcd_cluster.runtime import PARKING_DIR, SYSTEMD_UNIT, runtime_commands
 
@@ -54,16 +53,11 @@ class RestorePlan:
 
 
 _plans: dict[int, RestorePlan] = {}
-_lock = threading.Lock()
 
 
 def get_restore_plan(state: State) -> RestorePlan:
-    unwrap = getattr(type(state), "_get_module", None)
-    real = unwrap(state) if unwrap else state
-    with _lock:
-        if id(real) not in _plans:
-            _plans[id(real)] = _build(real)
-        return _plans[id(real)]
+    """The restore plan for this run (built on first use, while pyinfra prepares)."""
+    return once_per_run(_plans, state, _build)
 
 
 def _build(state: State) -> RestorePlan:
@@ -160,15 +154,17 @@ def _phase_command(plan: RestorePlan, target: Host, phase: str) -> str:
     )
 
 
+def _stopped(host: Host, plan: RestorePlan, step: str) -> bool:
+    """A step after a failed one does nothing, anywhere."""
+    message = f"restore stopped before {step}: it failed on {', '.join(plan.failed)}"
+    host.log_styled(message, fg="red", log_func=logger.error)
+    return False
+
+
 def _run_phase(state: State, host: Host, phase: str) -> bool:
     plan = get_restore_plan(state)
     if plan.failed:
-        host.log_styled(
-            f"restore stopped before {phase}: it failed on {', '.join(plan.failed)}",
-            fg="red",
-            log_func=logger.error,
-        )
-        return False
+        return _stopped(host, plan, phase)
     try:
         if phase == "copy":
             ok, error = _copy(state, host)
@@ -204,12 +200,7 @@ def _gate(state: State, host: Host) -> bool:
     plan = get_restore_plan(state)
     settings = plan.cluster.settings
     if plan.failed:
-        host.log_styled(
-            f"restore failed on {', '.join(plan.failed)}: not waiting for health",
-            fg="red",
-            log_func=logger.error,
-        )
-        return False
+        return _stopped(host, plan, "the health gate")
     found, statuses = probe_until(host, plan.cluster, status.problems, settings.health_timeout)
     logger.info(f"--> etcd cluster status:\n{status.format_table(statuses, {})}")
     if found:

@@ -35,14 +35,7 @@ files.directory(
     user="root",
     group="root",
 )
-files.directory(
-    name=f"Directory {backup.SCRIPT_PATH.rsplit('/', 1)[0]}",
-    path=backup.SCRIPT_PATH.rsplit("/", 1)[0],
-    mode="755",
-    user="root",
-    group="root",
-)
-files.template(
+files.template(  # creates /usr/local/lib/etcd-deploy as needed
     name="etcd snapshot script",
     src=backup.SCRIPT_TEMPLATE,
     dest=backup.SCRIPT_PATH,
