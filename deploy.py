@@ -10,16 +10,21 @@ they near expiry, with members restarted one at a time behind health checks.
 
 from pyinfra import host, local
 
+from etcd_cluster.membership_ops import is_retiring
 from etcd_cluster.plan import is_member
 
 local.include("tasks/preflight.py")  # refuse bad input before any host changes
+if is_member(host) or is_retiring(host):
+    local.include("tasks/membership.py")  # members no longer in the inventory are removed
 if is_member(host):
-    local.include("tasks/packages.py")  # curl for health checks; etcd for the systemd runtime
+    local.include("tasks/packages.py")  # curl, openssl; etcd for the systemd runtime
+    local.include("tasks/install_etcd.py")  # a chosen etcd version from its release archive
     local.include("tasks/kubelet.py")  # 1. kubelet as etcd's service manager (static-pod)
     local.include("tasks/kubeadm_config.py")  # 2. one kubeadm config per host
     local.include("tasks/certificates.py")  # 3-5. CA, member certificates, distribution
     local.include("tasks/expected_files.py")  # 6. every expected file is in place
-    local.include("tasks/start_etcd.py")  # 7. start etcd; rolling restarts on change
+    local.include("tasks/snapshot.py")  # a verified snapshot before an upgrade or membership change
+    local.include("tasks/start_etcd.py")  # 7. start etcd; new members join; rolling restarts
     local.include("tasks/health.py")  # 8. all members healthy, one leader; status table
     local.include("tasks/backup.py")  # scheduled snapshots: etcd-backup.timer on every member
 local.include("tasks/control_plane.py")  # hand-off: etcd.external for the control plane

@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
+from etcd_cluster import release
 from etcd_cluster.certlist import ETCD_CA, ETCD_HEALTHCHECK_CLIENT
 from etcd_cluster.cluster import Cluster, Member
 from etcd_cluster.observe import Observation
@@ -61,9 +62,17 @@ def to_prune(names: Iterable[str], member: str, keep: int) -> list[str]:
     return mine[: max(len(mine) - keep, 0)]
 
 
+def etcdctl(settings: Settings) -> str:
+    """The etcdctl snapshots and restores use: the chosen release's (``etcd_version``),
+    else ``etcdctl_binary``."""
+    if settings.etcd_version:
+        return posixpath.join(release.install_dir(settings.etcd_version), "etcdctl")
+    return settings.etcdctl_binary
+
+
 def etcdutl_path(settings: Settings) -> str:
     """etcdutl is looked for next to etcdctl first (upstream archives ship them together)."""
-    return posixpath.join(posixpath.dirname(settings.etcdctl_binary), "etcdutl")
+    return posixpath.join(posixpath.dirname(etcdctl(settings)), "etcdutl")
 
 
 def script_context(cluster: Cluster, member: Member) -> dict[str, Any]:
@@ -78,7 +87,7 @@ def script_context(cluster: Cluster, member: Member) -> dict[str, Any]:
         "cacert": q(ETCD_CA.cert_path(s.pki_dir)),
         "cert": q(ETCD_HEALTHCHECK_CLIENT.cert_path(s.pki_dir)),
         "key": q(ETCD_HEALTHCHECK_CLIENT.key_path(s.pki_dir)),
-        "etcdctl": q(s.etcdctl_binary),
+        "etcdctl": q(etcdctl(s)),
         "etcdutl": q(etcdutl_path(s)),
     }
 
@@ -96,15 +105,22 @@ def unit_context(cluster: Cluster, member: Member) -> dict[str, Any]:
 
 
 def etcdctl_package(settings: Settings, present: Collection[str]) -> list[str]:
-    """Debian's etcd-client when etcdctl is missing and the package would provide it."""
-    if settings.etcdctl_binary in present or settings.etcdctl_binary != PACKAGED_ETCDCTL:
+    """Debian's etcd-client when etcdctl is missing and the package would provide it
+    (a chosen ``etcd_version`` brings its own etcdctl and etcdutl)."""
+    if (
+        settings.etcd_version
+        or settings.etcdctl_binary in present
+        or settings.etcdctl_binary != PACKAGED_ETCDCTL
+    ):
         return []
     return [ETCDCTL_PACKAGE] if "apt-get" in present else []
 
 
 def etcdctl_missing(settings: Settings, present: Collection[str]) -> list[str]:
     """etcdctl is needed for snapshots and restores; say how to get it when it cannot be had."""
-    if settings.etcdctl_binary in present or etcdctl_package(settings, present):
+    if settings.etcd_version or settings.etcdctl_binary in present:
+        return []
+    if etcdctl_package(settings, present):
         return []
     return [
         f"{settings.etcdctl_binary} (etcdctl_binary: scheduled snapshots and restores need "

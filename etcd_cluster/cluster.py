@@ -29,6 +29,10 @@ class Member:
     address: str
     server_sans: tuple[str, ...] = ()
     peer_sans: tuple[str, ...] = ()
+    # Bootstrap flags when they are not the inventory's (etcd reads them on a first start
+    # only): those a member with data was started with, or a joining member's live list.
+    initial_cluster: str = ""
+    initial_cluster_state: str = ""
 
     @property
     def is_ipv6(self) -> bool:

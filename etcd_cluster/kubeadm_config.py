@@ -75,14 +75,16 @@ def kubelet_contexts(cluster: Cluster, kubelet_binary: str = "/usr/bin/kubelet")
     }
 
 
-def etcd_unit_context(cluster: Cluster, member: Member, etcd_version: str) -> dict[str, Any]:
+def etcd_unit_context(
+    cluster: Cluster, member: Member, etcd_version: str, binary: str | None = None
+) -> dict[str, Any]:
     """The systemd runtime's unit: kubeadm's flags for this member and etcd version."""
     s = cluster.settings
     return {
         "member_name": member.name,
         "kubeadm_config_path": s.kubeadm_config_path,
         "etcd_version": etcd_version,
-        "command": etcd_command(cluster, member, etcd_version, binary=s.etcd_binary),
+        "command": etcd_command(cluster, member, etcd_version, binary=binary or s.etcd_binary),
     }
 
 

@@ -18,6 +18,7 @@ import yaml
 from etcd_cluster import scripts
 from etcd_cluster.certlist import ETCD_CA, ETCD_HEALTHCHECK_CLIENT, ETCD_PEER, ETCD_SERVER
 from etcd_cluster.cluster import Cluster, Member, join_host_port
+from etcd_cluster.flags import parse_version
 from etcd_cluster.kubeadm_config import manifest_path
 from etcd_cluster.runtime import SYSTEMD_UNIT
 
@@ -33,6 +34,7 @@ class Observation:
     started_at: float | None = None  # epoch seconds
     binary_replaced: bool = False  # the running binary was deleted or replaced on disk
     needs_daemon_reload: bool = False  # systemd: the unit file changed since systemd read it
+    running_version: str = ""  # systemd: the running binary's version ("" unknown)
     container_id: str = ""  # static-pod: the running etcd container
     manifest_args: tuple[str, ...] = ()  # static-pod: the manifest's command
     manifest_image: str = ""
@@ -48,6 +50,13 @@ class Observation:
     @property
     def running(self) -> bool:
         return bool(self.args)
+
+    def version(self) -> str:
+        """The etcd version this member runs: the binary's, or the static pod image's tag."""
+        if self.running_version:
+            return self.running_version
+        tag = parse_version(self.manifest_image.rpartition(":")[2]) if self.manifest_image else None
+        return ".".join(map(str, tag)) if tag else ""
 
 
 def observe_command(cluster: Cluster, member: Member) -> str:
@@ -99,6 +108,8 @@ def parse_observation(lines: Sequence[str]) -> Observation:
         fields["started_at"] = _float(values.get("started"))
         fields["binary_replaced"] = values.get("exe", "").endswith(" (deleted)")
         fields["needs_daemon_reload"] = values.get("need_reload") == "yes"
+        version = parse_version(values.get("running_version", ""))
+        fields["running_version"] = ".".join(map(str, version)) if version else ""
     else:
         fields.update(_container(values.get("container", ""), values.get("inspect", "")))
         fields.update(_manifest(values.get("manifest_b64", "")))

@@ -24,7 +24,14 @@ from etcd_cluster.facts import FileModes
 from etcd_cluster.flags import etcd_command, guide_extra_args
 from etcd_cluster.kubeadm_config import wanted_image
 from etcd_cluster.observe import Observation, observe_command, parse_observation
-from etcd_cluster.plan import Plan, ca_files, etcd_hosts, get_plan, is_control_plane
+from etcd_cluster.plan import (
+    Plan,
+    ca_files,
+    etcd_hosts,
+    get_plan,
+    is_control_plane,
+    target_version,
+)
 from etcd_cluster.quorum import ClusterView, parse_view, restart_refusals
 from etcd_cluster.remote import (
     RemoteFile,
@@ -169,6 +176,8 @@ def cluster_healthy(logs_command: str, print_table: bool):
         yield FunctionCommand(_report, (message, logs_command if own else ""), {})
         return
     plan.cluster_healthy = True
+    if print_table and plan.upgrading:
+        _report_cluster_version(host, plan)
     host.noop("every member healthy, one leader")
 
 
@@ -186,8 +195,8 @@ def decide(target: Host, observation: Observation) -> Decision:
     member = cluster.member(target.name)
     has_data = plan.surveys[target.name].has_data
     if cluster.settings.runtime == "systemd":
-        version = plan.surveys[target.name].etcd_version
-        wanted = etcd_command(cluster, member, version, binary=cluster.settings.etcd_binary)
+        binary, version = plan.etcd_release(target)
+        wanted = etcd_command(cluster, member, version, binary=binary)
         return systemd_decision(observation, wanted, has_data)
     return static_pod_decision(
         observation, guide_extra_args(cluster, member), wanted_image(cluster), has_data
@@ -215,6 +224,24 @@ def _gate(target: Host) -> list[str]:
         if not restart_refusals(plan.cluster, cluster_view(other), me):
             return []
     return refusals
+
+
+def _report_cluster_version(target: Host, plan: Plan) -> None:
+    """After an upgrade: wait (bounded) until the leader moved the cluster version to the
+    new minor version (etcd checks every few seconds), then say what it is."""
+    settings = plan.cluster.settings
+    wanted = ".".join(target_version(plan.cluster).split(".")[:2])
+    deadline = time.monotonic() + settings.health_timeout
+    while True:
+        _, stdout, _ = run_quietly(target, status.cluster_version_script(plan.cluster))
+        version = status.parse_cluster_version(stdout)
+        if version.startswith(f"{wanted}.") or time.monotonic() >= deadline:
+            break
+        time.sleep(settings.health_interval)
+    if version.startswith(f"{wanted}."):
+        logger.info(f"--> etcd: upgrade done; the cluster version is now {version}")
+    else:
+        logger.warning(f"--> etcd: upgrade done, but the cluster version is {version or '?'}")
 
 
 def _restart_member(state: State, host: Host, decision: Decision, logs_command: str) -> bool:

@@ -111,14 +111,15 @@ def choose_ca(
     current: Mapping[str, Mapping[str, RemoteFile]],
     operator_ca: tuple[bytes, bytes] | None,
     now: datetime.datetime,
-    read_first_ca_key: KeyLoader,
+    read_ca_key: Callable[[str], bytes],
 ) -> tuple[CertificateAuthority, bool]:
     """The CA to sign with, and whether it is new. ``current`` is keyed by host name.
 
-    ``read_first_ca_key`` reads the first member's ca.key; it is called only if a
-    certificate must be signed. Refuses to mint a new CA while any member still
-    holds one, and to switch CAs under running members (peers on different CAs
-    cannot talk: that is a rotation, which is not automated).
+    ``read_ca_key(host)`` reads a host's ca.key; it is called only if a certificate
+    must be signed, or the key must move to a new first member (when the first member
+    changed, it comes from the host that holds it). Refuses to mint a new CA while any
+    member still holds one, and to switch CAs under running members (peers on
+    different CAs cannot talk: that is a rotation, which is not automated).
     """
     s = cluster.settings
     first = cluster.first
@@ -128,15 +129,19 @@ def choose_ca(
         where = f"etcd_ca_cert_file={s.ca_cert_file!r}"
         pair = _load_operator_ca(*operator_ca, where)
         ca, source = CertificateAuthority.from_pair(pair, where), "operator"
-    elif cert_path in first_files and key_path in first_files:
-        where = f"{cert_path} and {key_path} on {first.host}"
-        cert_pem = first_files[cert_path].content or b""
-        key_sha256 = first_files[key_path].public_key_sha256
+    elif holder := _ca_holder(current, first.host, cert_path, key_path):
+        where = f"{cert_path} and {key_path} on {holder}"
+        cert_pem = current[holder][cert_path].content or b""
+        key_sha256 = current[holder][key_path].public_key_sha256
         _check_ca(cert_pem, key_sha256, where)
         ca = CertificateAuthority(
-            cert_pem, key_sha256, read_first_ca_key, where=where, on_first_member=True
+            cert_pem,
+            key_sha256,
+            lambda: read_ca_key(holder),
+            where=where,
+            on_first_member=holder == first.host,
         )
-        source = "first"
+        source = "first" if holder == first.host else f"{holder}'s"
     elif cert_path in first_files:
         raise DeployInputError(
             f"host {first.host} (first etcd member) has {cert_path} but not {key_path}: "
@@ -165,6 +170,22 @@ def choose_ca(
                 "CA rotation is not automated; refusing to reissue every certificate"
             )
     return ca, False
+
+
+def _ca_holder(
+    current: Mapping[str, Mapping[str, RemoteFile]], first: str, cert_path: str, key_path: str
+) -> str:
+    """The host whose ca.crt and ca.key are the CA: the first member, else (the first member
+    changed) another host holding both, whose key then moves to the first member."""
+    first_files = current.get(first, {})
+    if cert_path in first_files and key_path in first_files:
+        return first
+    if cert_path in first_files or key_path in first_files:
+        return ""  # half a CA on the first member: refused below, never overwritten
+    for host, files in current.items():
+        if cert_path in files and key_path in files:
+            return host
+    return ""
 
 
 def _same_certificate(pem: bytes | None, cert: x509.Certificate) -> bool:
@@ -208,7 +229,8 @@ def plan_member(
     plan = MemberPlan(member, {}, dict(current))
     plan.wanted[ETCD_CA.cert_path(s.pki_dir)] = Wanted(ca.cert_pem, CERT_MODE)
     if member is cluster.first:
-        key_pem = None if ca.on_first_member else ca.key_pem
+        # the first member's own key stays as it is; a new, operator's or moved key is written
+        key_pem = None if ca.on_first_member else ca.pair().key_pem
         plan.wanted[ETCD_CA.key_path(s.pki_dir)] = Wanted(
             key_pem, KEY_MODE, public_key_sha256=ca.key_sha256
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,20 +25,24 @@ from pyinfra.api.host import Host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.api.state import State
 
+from etcd_cluster import release
 from etcd_cluster.certlist import ALL_CERTS, ETCD_CA
 from etcd_cluster.cluster import Cluster, MemberInput, build_cluster, require_members
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.facts import HostSurvey
+from etcd_cluster.flags import parse_version
 from etcd_cluster.kubeadm_config import manifest_path
+from etcd_cluster.membership import MembershipPlan, plan_membership
 from etcd_cluster.observe import Observation, observe_command
 from etcd_cluster.pki_plan import MemberPlan, choose_ca, control_plane_files, plan_member
 from etcd_cluster.preflight import Survey, survey_script
-from etcd_cluster.quorum import parse_view, unstarted_peer_urls
+from etcd_cluster.quorum import ClusterView, parse_view, unstarted_peer_urls
 from etcd_cluster.remote import RemoteFile, Wanted, read_files, read_secret, run_quietly
 from etcd_cluster.runtime import SYSTEMD_UNIT
-from etcd_cluster.safety import data_dir_refusals
+from etcd_cluster.safety import data_dir_refusals, recorded_bootstrap
 from etcd_cluster.settings import settings_from_data
-from etcd_cluster.status import probe_script
+from etcd_cluster.status import parse_probe, probe_script
+from etcd_cluster.status import problems as status_problems
 
 ETCD_GROUP = "etcd"
 CONTROL_PLANE_GROUP = "control_plane"
@@ -58,6 +62,16 @@ class Plan:
     restarted: set[str] = field(default_factory=set)  # hosts restarted in this run
     # What each member's etcd ran once this run's files were written (at execution).
     executed_observations: dict[str, Observation] = field(default_factory=dict)
+    upgrading: list[str] = field(default_factory=list)  # hosts running an older etcd
+    membership: MembershipPlan = field(default_factory=MembershipPlan)
+    live_names: set[str] = field(default_factory=set)  # member names etcd lists now
+
+    def etcd_release(self, host: Host) -> tuple[str, str]:
+        """The etcd binary the unit runs on ``host`` and its version (systemd runtime)."""
+        s = self.cluster.settings
+        if s.etcd_version:
+            return release.etcd_binary(s), s.etcd_version
+        return s.etcd_binary, self.surveys[host.name].etcd_version
 
     def for_host(self, host: Host) -> MemberPlan:
         return self.members[host.name]
@@ -171,8 +185,14 @@ def _build(state: State) -> Plan:
         config = files.pop(s.kubeadm_config_path, None)
         configs[name] = config.content if config else None
     had_data = {name: survey.has_data for name, survey in surveys.items()}
-    unstarted = _unstarted_members(cluster, hosts, had_data)
-    refusals = data_dir_refusals(cluster, had_data, configs, unstarted)
+    view = _live_view(cluster, hosts, had_data)
+    known = view is not None and bool(view.members)
+    membership = MembershipPlan()
+    if view is not None and known:
+        membership = plan_membership(cluster, view, had_data, s.remove_members, s.replace_members)
+    unstarted = unstarted_peer_urls(view) if view is not None else set()
+    refusals = data_dir_refusals(cluster, had_data, configs, unstarted, membership_known=known)
+    refusals += membership.refusals
     if refusals:
         raise DeployInputError("; ".join(refusals))
     for member in cluster.members:
@@ -181,12 +201,21 @@ def _build(state: State) -> Plan:
                 f"--> etcd: {member.host}: {member.name} is listed by the cluster but never "
                 "started: it starts with the bootstrap's flags and joins"
             )
+    for change in membership.changes:
+        logger.info(f"--> etcd: membership: {change.describe()}")
+    cluster = with_bootstrap_flags(cluster, configs, had_data, membership)
+
+    upgrade = _upgrade_plan(cluster, hosts, observations)
 
     now = signing_time(datetime.datetime.now(datetime.UTC), observations.values())
-    first_host = hosts[cluster.first.host]
     ca_key_path = ETCD_CA.key_path(s.pki_dir)
+    everywhere = {**_retiring_ca_files(state, cluster), **current}
     ca, ca_created = choose_ca(
-        cluster, current, _operator_ca(cluster), now, lambda: read_secret(first_host, ca_key_path)
+        cluster,
+        everywhere,
+        _operator_ca(cluster),
+        now,
+        lambda holder: read_secret(state.inventory.get_host(holder), ca_key_path),
     )
     ca_expiry = ca.cert.not_valid_after_utc
     if ca_expiry <= now + datetime.timedelta(hours=s.cert_validity_hours):
@@ -206,7 +235,49 @@ def _build(state: State) -> Plan:
         ca_created=ca_created,
         surveys=surveys,
         observations=observations,
+        upgrading=upgrade,
+        membership=membership,
+        live_names={m.name for m in view.members if m.name} if view is not None else set(),
     )
+
+
+def target_version(cluster: Cluster) -> str:
+    """The etcd version the operator chose ("" none): etcd_version, or the image tag's."""
+    s = cluster.settings
+    if s.runtime == "systemd":
+        return s.etcd_version
+    tag = parse_version(s.image_tag)
+    return ".".join(map(str, tag)) if tag else ""
+
+
+def _upgrade_plan(
+    cluster: Cluster, hosts: dict[str, Host], observations: dict[str, Observation]
+) -> list[str]:
+    """Hosts to upgrade to the chosen version; refuses a downgrade, a skipped minor
+    version, and an upgrade of a cluster that is not healthy now."""
+    target = target_version(cluster)
+    running = {h: o.version() for h, o in observations.items() if o.running}
+    if not target:
+        return []
+    refusals = release.version_change_refusals(running, target)
+    if refusals:
+        raise DeployInputError("; ".join(refusals))
+    older = release.upgrading(running, target)
+    if not older:
+        return []
+    _, stdout, _ = run_quietly(hosts[older[0]], probe_script(cluster))
+    problems = status_problems(parse_probe(cluster, stdout.splitlines()))
+    if problems:
+        raise DeployInputError(
+            f"refusing to upgrade etcd to {target}: the cluster is not healthy now: "
+            + "; ".join(problems)
+        )
+    versions = ", ".join(sorted({running[h] for h in older}))
+    logger.info(
+        f"--> etcd: upgrading etcd {versions} -> {target} on {', '.join(older)}: a verified "
+        "snapshot first, then one member at a time, followers first, the leader last"
+    )
+    return older
 
 
 CLOCK_SKEW_WARNING = datetime.timedelta(minutes=1)
@@ -235,24 +306,61 @@ def signing_time(
     return earliest
 
 
-def _unstarted_members(
+def _live_view(
     cluster: Cluster, hosts: dict[str, Host], had_data: dict[str, bool]
-) -> set[str]:
-    """Peer URLs the live cluster lists as never started, asked of a member with data.
-
-    Only looked up when some member has no data next to members with data: that is
-    either a first bootstrap one member did not finish, or a member that needs
-    ``member add`` (refused by the data-safety rules).
-    """
+) -> ClusterView | None:
+    """The live member list, asked of the members with data in turn (None: no cluster yet;
+    a view without members: none of them answered)."""
     holders = [m for m in cluster.members if had_data.get(m.host)]
-    if not holders or len(holders) == len(cluster.members):
-        return set()
+    if not holders:
+        return None
+    view = ClusterView((), (), ())
     for member in holders:
         ok, stdout, _ = run_quietly(hosts[member.host], probe_script(cluster, with_members=True))
         view = parse_view(cluster, stdout.splitlines())
         if ok and view.members:
-            return unstarted_peer_urls(view)
-    return set()
+            return view
+    return view
+
+
+RETIRING_GROUP = "etcd_removed"
+
+
+def retiring_hosts(state: State) -> list[Host]:
+    """Hosts of group ``etcd_removed``: members being (or already) removed, still reachable."""
+    try:
+        group = list(state.inventory.get_group(RETIRING_GROUP))
+    except NoGroupError:
+        return []
+    members = set(etcd_hosts(state))
+    return [h for h in group if h not in members and h.connected]
+
+
+def _retiring_ca_files(state: State, cluster: Cluster) -> dict[str, dict[str, RemoteFile]]:
+    """The CA files removed hosts still hold: a removed first member's ca.key moves on."""
+    s = cluster.settings
+    paths = [ETCD_CA.cert_path(s.pki_dir), ETCD_CA.key_path(s.pki_dir)]
+    return {h.name: read_files(h, paths, private_keys=paths[1:]) for h in retiring_hosts(state)}
+
+
+def with_bootstrap_flags(
+    cluster: Cluster,
+    configs: dict[str, bytes | None],
+    had_data: dict[str, bool],
+    membership: MembershipPlan,
+) -> Cluster:
+    """Each member's bootstrap-only flags: as recorded for a member with data (etcd ignores
+    them then, and rewriting them would only churn files), the live list for one that joins."""
+    members = []
+    for member in cluster.members:
+        recorded = recorded_bootstrap(configs.get(member.host))
+        if member.host in membership.join_initial_cluster:
+            joined = membership.join_initial_cluster[member.host]
+            member = replace(member, initial_cluster=joined, initial_cluster_state="existing")
+        elif had_data.get(member.host) and recorded:
+            member = replace(member, initial_cluster=recorded[0], initial_cluster_state=recorded[1])
+        members.append(member)
+    return replace(cluster, members=tuple(members))
 
 
 def ca_files(plan: Plan) -> set[str]:

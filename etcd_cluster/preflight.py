@@ -6,6 +6,7 @@ import shlex
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
+from etcd_cluster import release
 from etcd_cluster.flags import parse_version
 from etcd_cluster.settings import Settings
 
@@ -20,7 +21,18 @@ INSTALLABLE_TOOLS = {
 
 def commands_to_probe(settings: Settings) -> list[str]:
     """Commands whose presence the preflight asks each member about."""
-    common = ["systemctl", "base64", "stat", "curl", "openssl", "apt-get", settings.etcdctl_binary]
+    common = [
+        "systemctl",
+        "base64",
+        "stat",
+        "curl",
+        "openssl",
+        "apt-get",
+        "etcdctl",
+        settings.etcdctl_binary,
+    ]
+    if settings.runtime == "systemd" and settings.etcd_version:
+        return [*common, "tar", "sha256sum"]  # to verify and unpack the release archive
     if settings.runtime == "systemd":
         return [*common, settings.etcd_binary]
     return [*common, "kubeadm", "kubelet", "crictl"]
@@ -37,7 +49,11 @@ def runtime_socket(settings: Settings) -> str:
 def packages_to_install(settings: Settings, present: Collection[str]) -> list[str]:
     """Debian packages this deploy installs when their command is missing."""
     packages = [tool for tool in INSTALLABLE_TOOLS if tool not in present]
-    etcd_missing = settings.runtime == "systemd" and settings.etcd_binary not in present
+    etcd_missing = (
+        settings.runtime == "systemd"
+        and not settings.etcd_version
+        and settings.etcd_binary not in present
+    )
     if etcd_missing and _package_provides_binary(settings):
         packages.append(settings.etcd_package)
     return packages
@@ -60,6 +76,12 @@ def missing_requirements(settings: Settings, present: Collection[str]) -> list[s
         missing += [
             f"{tool} ({why}; no apt-get to install it)"
             for tool, why in INSTALLABLE_TOOLS.items()
+            if tool not in present
+        ]
+    if settings.runtime == "systemd" and settings.etcd_version:
+        return missing + [
+            f"{tool} (to verify and unpack etcd_version={settings.etcd_version!r})"
+            for tool in ("tar", "sha256sum")
             if tool not in present
         ]
     if settings.runtime == "systemd":
@@ -94,6 +116,8 @@ class Survey:
     etcd_active: bool = False  # the systemd unit runs
     manifest: bool = False  # the static pod manifest exists
     has_data: bool = False  # the data dir holds an initialised member (a WAL)
+    machine: str = ""  # uname -m
+    releases: list[str] = field(default_factory=list)  # versions unpacked under /opt/etcd
 
 
 def survey_script(
@@ -108,7 +132,7 @@ def survey_script(
     socket = runtime_socket(settings)
     if socket:
         lines.append(f"[ -S {q(socket)} ] && echo cmd:{SOCKET_MARK}")
-    binary = q(settings.etcd_binary)
+    binary = q(release.etcd_binary(settings))
     show = f"apt-cache show --no-all-versions {q(settings.etcd_package)} 2>/dev/null"
     candidate = f"{show} | grep '^Version:'" if settings.etcd_package else "true"
     lines += [
@@ -117,6 +141,9 @@ def survey_script(
         f'[ "$(systemctl is-active {q(unit)} 2>/dev/null)" = active ] && echo active:yes',
         f"[ -f {q(manifest)} ] && echo manifest:yes",
         f"[ -d {q(settings.wal_dir)} ] && echo data:yes",
+        'echo "machine:$(uname -m)"',
+        f"for d in {release.INSTALL_ROOT}/v*; do "
+        '[ -x "$d/etcd" ] && echo "release:${d##*/v}"; done',
     ]
     return "; ".join(lines) + "; true"
 
@@ -133,4 +160,6 @@ def parse_survey(lines: Sequence[str]) -> Survey:
         etcd_active="yes" in found.get("active", []),
         manifest="yes" in found.get("manifest", []),
         has_data="yes" in found.get("data", []),
+        machine=(found.get("machine") or [""])[0],
+        releases=found.get("release", []),
     )

@@ -23,7 +23,7 @@ from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
 from etcd_cluster import restore, scripts, status
-from etcd_cluster.backup import etcdutl_path
+from etcd_cluster.backup import etcdctl, etcdutl_path
 from etcd_cluster.cluster import Cluster
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.kubeadm_config import manifest_path
@@ -76,7 +76,7 @@ def _build(state: State) -> RestorePlan:
     def survey(target: Host) -> restore.MemberSurvey:
         path = snapshot if target is first else ""
         command = scripts.command(
-            "restore_member", "survey", path, s.etcdctl_binary, etcdutl_path(s), s.data_dir
+            "restore_member", "survey", path, etcdctl(s), etcdutl_path(s), s.data_dir
         )
         ok, stdout, stderr = run_quietly(target, command)
         if not ok:

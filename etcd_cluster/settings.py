@@ -68,10 +68,18 @@ class Settings:
     etcd_package: str
     external_config_path: str
     log_lines: int
-    backup_dir: str
-    backup_schedule: str
-    backup_keep: int
-    etcdctl_binary: str
+    backup_dir: str = "/var/backups/etcd"
+    backup_schedule: str = "hourly"
+    backup_keep: int = 24
+    etcdctl_binary: str = "/usr/bin/etcdctl"
+    remove_members: tuple[str, ...] = ()
+    replace_members: tuple[str, ...] = ()
+    etcd_version: str = ""
+    etcd_archive_url: str = ""
+    etcd_archive_sha256: tuple[tuple[str, str], ...] = ()
+
+    def archive_sha256(self, version: str) -> str:
+        return dict(self.etcd_archive_sha256).get(version, "")
 
     @property
     def wal_dir(self) -> str:
@@ -267,4 +275,56 @@ def settings_from_data(get: DataGetter) -> Settings:
         backup_schedule=calendar("etcd_backup_schedule", get("etcd_backup_schedule")),
         backup_keep=_integer("etcd_backup_keep", get("etcd_backup_keep"), 1, 100000),
         etcdctl_binary=_absolute_path("etcdctl_binary", get("etcdctl_binary")),
+        remove_members=_member_names("etcd_remove_members", get("etcd_remove_members")),
+        replace_members=_member_names("etcd_replace_members", get("etcd_replace_members")),
+        **_release(get, runtime),
     )
+
+
+def _member_names(key: str, value: Any) -> tuple[str, ...]:
+    """etcd member names (RFC 1123), as a list or a comma-separated string."""
+    names = _string_list(key, value)
+    for name in names:
+        if not is_dns_name(name) or name.startswith("*"):
+            raise DeployInputError(f"{key}: {name!r} is not an etcd member name")
+    return names
+
+
+_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _release(get: DataGetter, runtime: str) -> dict[str, Any]:
+    """``etcd_version`` and where its archive comes from (systemd runtime)."""
+    version = _text("etcd_version", get("etcd_version")).removeprefix("v")
+    if version and not _VERSION.match(version):
+        raise DeployInputError(f"etcd_version={version!r} must look like 3.5.16")
+    if version and runtime != "systemd":
+        raise DeployInputError(
+            f"etcd_version={version!r} installs etcd for etcd_runtime='systemd'; the static-pod "
+            "runtime runs the image: set etcd_image_tag instead"
+        )
+    url = _text("etcd_archive_url", get("etcd_archive_url"), allow_empty=False)
+    if "{version}" not in url or _UNSAFE_VALUE.search(
+        url.replace("{version}", "").replace("{arch}", "")
+    ):
+        raise DeployInputError(
+            f"etcd_archive_url={url!r} must contain {{version}} (and usually {{arch}}), "
+            "without spaces, quotes, backslashes, '$', '%' or '`'"
+        )
+    sums = get("etcd_archive_sha256") or {}
+    if not isinstance(sums, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) and _SHA256.match(v.lower())
+        for k, v in sums.items()
+    ):
+        raise DeployInputError(
+            "etcd_archive_sha256 must map each version to the archive's sha256 "
+            f"(64 hex digits), e.g. {{'3.5.16': '...'}}; got {sums!r}"
+        )
+    checksums = tuple((k.removeprefix("v"), v.lower()) for k, v in sums.items())
+    if version and version not in dict(checksums):
+        raise DeployInputError(
+            f"etcd_version={version!r} has no checksum in etcd_archive_sha256: add the sha256 "
+            "of its release archive (the etcd release's SHA256SUMS file lists it)"
+        )
+    return {"etcd_version": version, "etcd_archive_url": url, "etcd_archive_sha256": checksums}

@@ -25,16 +25,7 @@ def probe_script(cluster: Cluster, timeout: int = 3, with_members: bool = False)
     first endpoint that answers: lines ``members<TAB>endpoint<TAB>body`` and
     ``alarms<TAB>endpoint<TAB>body`` (what the restart gate needs).
     """
-    pki = cluster.settings.pki_dir
-    curl = " ".join(
-        [
-            "curl -gsS",
-            f"--max-time {timeout}",
-            f"--cacert {shlex.quote(ETCD_CA.cert_path(pki))}",
-            f"--cert {shlex.quote(ETCD_HEALTHCHECK_CLIENT.cert_path(pki))}",
-            f"--key {shlex.quote(ETCD_HEALTHCHECK_CLIENT.key_path(pki))}",
-        ]
-    )
+    curl = _curl(cluster, timeout)
     endpoints = " ".join(shlex.quote(e) for e in cluster.client_endpoints)
     script = (
         f"for ep in {endpoints}; do "
@@ -53,6 +44,36 @@ def probe_script(cluster: Cluster, timeout: int = 3, with_members: bool = False)
             "break; done"
         )
     return script
+
+
+def _curl(cluster: Cluster, timeout: int) -> str:
+    """curl with the healthcheck client certificate (-g: [IPv6] brackets are not globs)."""
+    pki = cluster.settings.pki_dir
+    return " ".join(
+        [
+            "curl -gsS",
+            f"--max-time {timeout}",
+            f"--cacert {shlex.quote(ETCD_CA.cert_path(pki))}",
+            f"--cert {shlex.quote(ETCD_HEALTHCHECK_CLIENT.cert_path(pki))}",
+            f"--key {shlex.quote(ETCD_HEALTHCHECK_CLIENT.key_path(pki))}",
+        ]
+    )
+
+
+def api_command(cluster: Cluster, endpoint: str, path: str, body: dict, timeout: int = 10) -> str:
+    """A call to etcd's gRPC gateway (``/v3/cluster/member/add`` and the like) as JSON."""
+    data = shlex.quote(json.dumps(body, separators=(",", ":")))
+    return f"{_curl(cluster, timeout)} -X POST -d {data} {shlex.quote(endpoint + path)}"
+
+
+def cluster_version_script(cluster: Cluster, timeout: int = 3) -> str:
+    """etcd's ``/version`` of the first member: the server's and the cluster's version."""
+    return f"{_curl(cluster, timeout)} {shlex.quote(cluster.client_endpoints[0] + '/version')}"
+
+
+def parse_cluster_version(text: str) -> str:
+    """``{"etcdserver":"3.5.16","etcdcluster":"3.5.0"}`` -> "3.5.0" ("" when unknown)."""
+    return str(_json(text).get("etcdcluster", ""))
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,23 @@ kubelet_container_runtime_endpoint = "unix:///var/run/containerd/containerd.sock
 # --- systemd runtime ----------------------------------------------------------------
 etcd_binary = "/usr/bin/etcd"  # used as is when present
 etcd_package = "etcd-server"  # apt package installed when etcd_binary is absent ("" = never)
+# A chosen etcd version from etcd's release archive, e.g. "3.5.24" (kubeadm 1.32-1.36
+# accept etcd >= 3.5.24 for etcd.external; kubeadm 1.36 itself runs 3.6.9). Empty: use
+# etcd_binary, or install etcd_package (Debian bookworm's is 3.4.23, too old for current
+# kubeadm). Set, each version is unpacked side by side under /opt/etcd/v<version>/ and
+# the unit runs it; changing it upgrades the cluster one member at a time (followers
+# first, the leader last), one minor version at a time, never down.
+etcd_version = ""
+# Where the archive comes from: a URL with {version} and {arch} (amd64, arm64, ...), or an
+# absolute path on the machine running pyinfra (uploaded to the members).
+etcd_archive_url = (
+    "https://github.com/etcd-io/etcd/releases/download/v{version}/"
+    "etcd-v{version}-linux-{arch}.tar.gz"
+)
+# The sha256 of each version's archive ({"3.5.24": "<64 hex digits>"}), from the release's
+# SHA256SUMS: an archive is verified before anything is installed; a version without a
+# checksum, or an archive that does not match it, is refused.
+etcd_archive_sha256: dict[str, str] = {}
 
 # --- Certificates ---------------------------------------------------------------------
 # kubeadm's encryptionAlgorithm: "RSA-2048" (default), "RSA-3072", "RSA-4096",
@@ -73,24 +90,38 @@ etcd_ca_key_file = ""
 # with spaces, quotes, backslashes, "$", "%" or "`".
 etcd_extra_args: dict[str, str] = {}
 
-# --- Health (step 8) and rolling restarts ----------------------------------------------
-etcd_health_timeout = 120  # seconds to wait for a healthy cluster with one leader
-etcd_health_interval = 1  # seconds between probes
-etcd_log_lines = 30  # log lines shown for a member that fails
+# --- Membership ---------------------------------------------------------------------------
+# The inventory's group "etcd" is the desired membership. A host not yet a member joins
+# as a learner and is promoted once it caught up (one at a time). A live member that is
+# not in the inventory is removed only when named here (otherwise the run refuses,
+# naming it); a reachable removed host listed in the inventory group "etcd_removed" gets
+# its etcd stopped and disabled, its data dir moved aside and its keys removed.
+etcd_remove_members: list[str] = []
+# Members whose data is lost (empty data dir while the cluster lists them): their old
+# entry is removed and they are added again as learners, their data re-synced.
+etcd_replace_members: list[str] = []
 
-# --- Scheduled snapshots (etcd-backup.timer on every member, both runtimes) -------------
+# --- Snapshots ------------------------------------------------------------------------------
+# Where snapshots are kept on the members (mode 700; each snapshot 600: they hold every
+# Kubernetes Secret). An upgrade saves a verified snapshot here before any restart.
+etcd_backup_dir = "/var/backups/etcd"
+# Scheduled snapshots: etcd-backup.timer on every member (both runtimes).
 # Each member snapshots itself (its own client endpoint, the healthcheck-client
 # certificate) into etcd_backup_dir as etcd-snapshot-<member>-<UTC time>.db: written
 # to a temporary file there, verified with `snapshot status`, then renamed; mode 600
 # in a mode 700 directory (a snapshot holds every Kubernetes Secret). The oldest are
 # pruned down to etcd_backup_keep. The schedule is a systemd OnCalendar value.
-etcd_backup_dir = "/var/backups/etcd"
 etcd_backup_schedule = "hourly"
 etcd_backup_keep = 24
 # etcdctl for snapshots and restores (etcdutl is used instead when it sits next to it
 # or is on PATH). Installed from Debian's etcd-client when it is /usr/bin/etcdctl,
 # missing, and apt-get is there; the static-pod runtime's hosts usually lack it.
 etcdctl_binary = "/usr/bin/etcdctl"
+
+# --- Health (step 8) and rolling restarts ----------------------------------------------
+etcd_health_timeout = 120  # seconds to wait for a healthy cluster with one leader
+etcd_health_interval = 1  # seconds between probes
+etcd_log_lines = 30  # log lines shown for a member that fails
 
 # --- Restore (restore.py only; see README "Backups and restore") -------------------------
 # etcd_restore_snapshot: path of a snapshot on the FIRST member.

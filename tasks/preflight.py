@@ -12,15 +12,25 @@ from etcd_cluster.backup import etcdctl_missing
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.plan import get_plan, is_member
 from etcd_cluster.preflight import missing_requirements
+from etcd_cluster.release import archive_refusals, local_sha256
 
 plan = get_plan(state)
 settings = plan.cluster.settings
 
 if is_member(host):
-    present = plan.surveys[host.name].present
-    missing = missing_requirements(settings, present) + etcdctl_missing(settings, present)
+    survey = plan.surveys[host.name]
+    missing = missing_requirements(settings, survey.present)
+    missing += etcdctl_missing(settings, survey.present)
     if missing:
         raise DeployInputError(
             f"host {host.name}: etcd_runtime={settings.runtime!r} cannot run here, missing: "
             + "; ".join(missing)
         )
+    refusals = archive_refusals(settings, host.name, survey.machine, local_sha256)
+    if plan.upgrading and not settings.etcd_version and "etcdctl" not in survey.present:
+        refusals.append(
+            f"host {host.name}: the upgrade saves a snapshot first and needs etcdctl "
+            "(Debian's etcd-client package)"
+        )
+    if refusals:
+        raise DeployInputError("; ".join(refusals))

@@ -15,6 +15,7 @@ from pyinfra import host, state
 from pyinfra.operations import files, server, systemd
 
 from etcd_cluster import kubeadm_config as kc
+from etcd_cluster.membership_ops import join_members
 from etcd_cluster.operations import rolling_restart
 from etcd_cluster.plan import get_plan
 from etcd_cluster.restarts import PASSES
@@ -26,6 +27,7 @@ settings = cluster.settings
 member = cluster.member(host.name)
 survey = plan.surveys[host.name]  # read before this run changed anything
 observation = plan.observations[host.name]
+joining = host.name in plan.membership.joining  # started by join_members
 
 # kubeadm's modes: the data dir and the static pod dir are root-only.
 private_dirs = [settings.data_dir]
@@ -37,7 +39,7 @@ for directory in host.loop(private_dirs):
     )
 
 if settings.runtime == "systemd":
-    version = survey.etcd_version
+    binary, version = plan.etcd_release(host)
     unit = files.template(
         name=f"etcd unit with kubeadm's flags for etcd {version or '(unknown version)'}",
         src=kc.ETCD_UNIT_TEMPLATE,
@@ -45,21 +47,27 @@ if settings.runtime == "systemd":
         mode="644",
         user="root",
         group="root",
-        **kc.etcd_unit_context(cluster, member, version),
+        **kc.etcd_unit_context(cluster, member, version, binary),
     )
     systemd.daemon_reload(
         name="Reload systemd for the etcd unit",
         _if=lambda: unit.did_change() or observation.needs_daemon_reload,
     )
     systemd.service(
-        name="etcd is running and enabled", service=SYSTEMD_UNIT, running=True, enabled=True
+        name="etcd is running and enabled",
+        service=SYSTEMD_UNIT,
+        running=True,
+        enabled=True,
+        _if=lambda: not joining,
     )
 else:
     server.shell(
         name="kubeadm init phase etcd local (first start)",
         commands=[kubeadm_etcd_local(cluster)],
-        _if=lambda: not survey.manifest,
+        _if=lambda: not survey.manifest and not joining,
     )
+
+join_members(name="New members join as learners and are promoted, one at a time")
 
 for pass_name in host.loop(PASSES):
     rolling_restart(

@@ -21,7 +21,7 @@ while IFS=' ' read -r mode owner group path; do
         chmod "$mode" "$path"
         continue
     fi
-    mkdir -p "$(dirname "$path")"
+    (umask 022 && mkdir -p "$(dirname "$path")")  # directories as kubeadm makes them: 0755
     temp="$path.tmp-etcd-deploy"
     printf '%s\n' "$path" >>"$staged"
     : >"$temp"

@@ -7,6 +7,7 @@
 # stdout, one "key:value" per line:
 #   now:<epoch>                    this host's clock
 #   pid:/arg:/started:/exe:        systemd: the unit's main process, its argv, start, binary
+#   running_version:               systemd: what that binary says its version is
 #   need_reload:                   systemd: yes when the unit file changed since systemd read it
 #   container:/inspect:/manifest_b64:  static-pod: the running etcd container (crictl inspect,
 #                                  base64) and the manifest (base64); runtime_error: when
@@ -39,6 +40,7 @@ if [ "$runtime" = systemd ]; then
         sed 's/.*) //' "/proc/$pid/stat" |
             awk -v hz="$(getconf CLK_TCK)" -v boot="$boot" '{printf "started:%.2f\n", boot + $20 / hz}'
         echo "exe:$(readlink "/proc/$pid/exe")"
+        echo "running_version:$("/proc/$pid/exe" --version 2>/dev/null | head -n 1)"
     fi
 else
     if ids=$(crictl --runtime-endpoint "$endpoint" ps -q --name '^etcd$' --state running 2>&1); then

@@ -99,6 +99,13 @@ def test_etcdctl_comes_from_debians_etcd_client_or_is_named_as_missing(make_sett
     assert backup.etcdctl_missing(s, ["apt-get"]) == []
     (missing,) = backup.etcdctl_missing(s, [])
     assert "/usr/bin/etcdctl (etcdctl_binary" in missing and "etcd-client" in missing
+    release = make_settings(
+        etcd_runtime="systemd", etcd_version="3.5.16", etcd_archive_sha256={"3.5.16": "a" * 64}
+    )
+    assert backup.etcdctl(release) == "/opt/etcd/v3.5.16/etcdctl"
+    assert backup.etcdutl_path(release) == "/opt/etcd/v3.5.16/etcdutl"
+    assert backup.etcdctl_package(release, ["apt-get"]) == []
+    assert backup.etcdctl_missing(release, []) == []
     other = make_settings(etcdctl_binary="/opt/etcd/etcdctl")
     assert backup.etcdctl_package(other, ["apt-get"]) == []
     assert backup.etcdctl_missing(other, ["apt-get"])

@@ -106,7 +106,7 @@ def plan_with(cluster, member, ca: pki.KeyPair, current, now) -> MemberPlan:
     return plan_member(cluster, member, authority(ca), current, now)
 
 
-def never_read() -> bytes:
+def never_read(holder: str) -> bytes:
     raise AssertionError("the CA key was read although nothing had to be signed")
 
 
@@ -183,15 +183,15 @@ def test_a_new_ca_is_made_when_no_member_has_one(ec_cluster, now, current):
 def test_the_first_members_ca_is_reused(ec_cluster, converged, ca, now):
     reads: list[str] = []
 
-    def read_key() -> bytes:
-        reads.append("ca.key")
+    def read_key(holder: str) -> bytes:
+        reads.append(f"ca.key from {holder}")
         return ca.key_pem
 
     chosen, created = choose_ca(ec_cluster, converged, None, now, read_key)
     assert not created
     assert chosen.cert == ca.cert and chosen.key_pem is None and reads == []
     assert chosen.pair().key_pem == ca.key_pem and chosen.pair() is chosen.pair()
-    assert reads == ["ca.key"]  # read once, when first needed
+    assert reads == [f"ca.key from {H0}"]  # read once, when first needed
 
 
 @pytest.mark.parametrize("members_hold_it", [False, True], ids=["fresh-members", "members-agree"])
@@ -206,8 +206,8 @@ def _first_lacks_key(s: Issuer, c: Current) -> Current:
     return edited_host(c, H0, {CA_KEY: None})
 
 
-def _only_others_hold_a_ca(s: Issuer, c: Current) -> Current:
-    return edited_host(c, H0, {CA_CRT: None, CA_KEY: None})
+def _only_others_hold_a_certificate(s: Issuer, c: Current) -> Current:
+    return edited_host(c, H0, {CA_CRT: None, CA_KEY: None})  # and no one holds ca.key
 
 
 def _third_trusts_another_ca(s: Issuer, c: Current) -> Current:
@@ -233,7 +233,7 @@ def _first_ca_key_is_foreign(s: Issuer, c: Current) -> Current:
         pytest.param(situation, named, id=situation.__name__.strip("_").replace("_", "-"))
         for situation, named in [
             (_first_lacks_key, [H0, CA_CRT, CA_KEY]),
-            (_only_others_hold_a_ca, [H0, f"{H1}, {H2} hold one"]),
+            (_only_others_hold_a_certificate, [H0, f"{H1}, {H2} hold one"]),
             (_third_trusts_another_ca, [f"host {H2} trusts another etcd CA", "first"]),
             (_first_ca_unreadable, [f"{CA_CRT} and {CA_KEY} on {H0}", "not a readable PEM"]),
             (_first_ca_is_a_leaf, [f"on {H0}", "not a CA"]),
@@ -529,8 +529,8 @@ def test_control_plane_gets_ca_crt_and_the_apiserver_client_pair_only(ec_cluster
 def test_the_ca_key_is_read_only_when_a_certificate_must_be_signed(ec_cluster, converged, ca, now):
     reads: list[str] = []
 
-    def read_key() -> bytes:
-        reads.append("ca.key")
+    def read_key(holder: str) -> bytes:
+        reads.append(f"ca.key from {holder}")
         return ca.key_pem
 
     chosen, _ = choose_ca(ec_cluster, converged, None, now, read_key)
@@ -546,7 +546,7 @@ def test_the_ca_key_is_read_only_when_a_certificate_must_be_signed(ec_cluster, c
         edited(converged[H2], {key(ETCD_PEER): None}),
         now,
     )
-    assert reads == ["ca.key"]
+    assert reads == [f"ca.key from {H0}"]
     assert leaf_ok(ETCD_SERVER, plan, ca, now, now) == []
     # the first member keeps its ca.key: only its mode and owner are ever fixed
     first = plan_member(ec_cluster, ec_cluster.first, chosen, converged[H0], now)
@@ -558,3 +558,21 @@ def test_a_key_that_is_not_readable_is_reissued(ec_cluster, converged, ca, now):
     current = edited(converged[H0], {key(ETCD_SERVER): b"not a key"})
     plan = plan_with(ec_cluster, ec_cluster.first, ca, current, now)
     assert plan.reissued[ETCD_SERVER.name] == ["private key is not readable"]
+
+
+def test_a_new_first_member_gets_the_ca_key_from_the_host_that_holds_it(
+    ec_cluster, converged, ca, now
+):
+    # The inventory's first host is new (it holds nothing); the old first one is second now.
+    current = {H0: {}, H1: converged[H0], H2: converged[H2]}
+    reads: list[str] = []
+
+    def read_key(holder: str) -> bytes:
+        reads.append(holder)
+        return ca.key_pem
+
+    chosen, created = choose_ca(ec_cluster, current, None, now, read_key)
+    assert not created and chosen.cert == ca.cert and not chosen.on_first_member
+    first = plan_member(ec_cluster, ec_cluster.first, chosen, {}, now)
+    assert first.wanted[CA_KEY].content == ca.key_pem  # it moves: read to be copied
+    assert reads == [H1]

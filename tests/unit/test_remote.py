@@ -256,3 +256,10 @@ def test_reprs_show_sizes_not_content():
 )
 def test_wanted_is_satisfied_only_by_identical_content_mode_and_owner(current, satisfied):
     assert Wanted(SECRET, "600").satisfied_by(current) is satisfied
+
+
+@needs_root
+def test_directories_made_for_new_files_are_0755_like_kubeadms(host, tmp_path):
+    assert write_files(host, {f"{tmp_path}/new/etcd/ca.key": Wanted(SECRET, "600")}) == (True, "")
+    for directory in (tmp_path / "new", tmp_path / "new/etcd"):
+        assert oct(directory.stat().st_mode & 0o777) == "0o755"
