@@ -30,6 +30,7 @@ if etcd_steps_wanted(state):
         local.include("tasks/snapshot.py")  # a verified snapshot before upgrades, member changes
         local.include("tasks/start_etcd.py")  # 7. start etcd; new members join; rolling restarts
         local.include("tasks/health.py")  # 8. all members healthy, one leader; status table
+        local.include("tasks/backup.py")  # scheduled snapshots: etcd-backup.timer on every member
     local.include("tasks/control_plane.py")  # hand-off: etcd.external for the control plane
 
 # --- HA control-plane guide ---

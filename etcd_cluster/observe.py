@@ -44,6 +44,8 @@ class Observation:
     file_peer: str = ""
     served_client: str = ""  # sha256 of what etcd serves ("" nothing answered)
     served_peer: str = ""
+    latest_snapshot: str = ""  # newest scheduled snapshot file in etcd_backup_dir
+    latest_snapshot_mtime: float | None = None
 
     @property
     def running(self) -> bool:
@@ -73,6 +75,8 @@ def observe_command(cluster: Cluster, member: Member) -> str:
         ETCD_HEALTHCHECK_CLIENT.key_path(pki),
         join_host_port(member.address, s.client_port),
         join_host_port(member.address, s.peer_port),
+        s.backup_dir,
+        member.name,
     )
 
 
@@ -96,6 +100,9 @@ def parse_observation(lines: Sequence[str]) -> Observation:
         "served_peer": _digest(values.get("served_peer")),
         "runtime_error": values.get("runtime_error", ""),
     }
+    snapshot, _, mtime = values.get("snapshot", "").rpartition(" ")
+    if snapshot:
+        fields["latest_snapshot"], fields["latest_snapshot_mtime"] = snapshot, _float(mtime)
     if "pid" in values:  # systemd
         fields["args"] = tuple(args)
         fields["started_at"] = _float(values.get("started"))

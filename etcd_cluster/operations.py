@@ -18,6 +18,8 @@ from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
 from etcd_cluster import status
+from etcd_cluster.backup import latest_snapshots
+from etcd_cluster.cluster import Cluster
 from etcd_cluster.facts import FileModes
 from etcd_cluster.flags import etcd_command, guide_extra_args
 from etcd_cluster.kubeadm_config import wanted_image
@@ -113,8 +115,16 @@ def wait_for(
     timeout: int,
 ) -> tuple[list[str], list[status.MemberStatus]]:
     """Probe the cluster from ``target`` until ``check`` finds no problem or time runs out."""
-    plan = get_plan(target.state)
-    cluster = plan.cluster
+    return probe_until(target, get_plan(target.state).cluster, check, timeout)
+
+
+def probe_until(
+    target: Host,
+    cluster: Cluster,
+    check: Callable[[list[status.MemberStatus]], list[str]],
+    timeout: int,
+) -> tuple[list[str], list[status.MemberStatus]]:
+    """``wait_for`` for a given cluster model (restore.py has no deploy plan)."""
     deadline = time.monotonic() + timeout
     while True:
         _, stdout, _ = run_quietly(target, status.probe_script(cluster))
@@ -156,7 +166,8 @@ def cluster_healthy(logs_command: str, print_table: bool):
     settings = plan.cluster.settings
     found, statuses = wait_for(host, status.problems, settings.health_timeout)
     if print_table:
-        table = status.format_table(statuses, plan.expiries())
+        snapshots = latest_snapshots(plan.observations)
+        table = status.format_table(statuses, plan.expiries(), snapshots)
         logger.info(f"--> etcd cluster status:\n{table}")
     if found:
         me = plan.cluster.member(host.name)

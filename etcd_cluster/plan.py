@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import datetime
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import gevent
 from pyinfra import logger
@@ -82,6 +83,7 @@ class Plan:
 
 _plans: dict[int, Plan] = {}
 _lock = threading.Lock()
+T = TypeVar("T")
 
 
 _operations: dict[tuple[int, str, str], OperationMeta] = {}
@@ -112,18 +114,23 @@ def is_control_plane(host: Host) -> bool:
     return CONTROL_PLANE_GROUP in host.groups and not is_member(host)
 
 
-def get_plan(state: State) -> Plan:
-    """The plan for this run (built on first use).
+def once_per_run(cache: dict[int, T], state: State, build: Callable[[State], T]) -> T:
+    """``build(state)``, once per run: later calls get the same object.
 
     Deploy code sees pyinfra's ``state`` context proxy, operations see the real
-    ``State``: both must find the same plan, so the proxy is unwrapped first.
+    ``State``: both must find the same object, so the proxy is unwrapped first.
     """
     unwrap = getattr(type(state), "_get_module", None)
     real = unwrap(state) if unwrap else state
     with _lock:
-        if id(real) not in _plans:
-            _plans[id(real)] = _build(real)
-        return _plans[id(real)]
+        if id(real) not in cache:
+            cache[id(real)] = build(real)
+        return cache[id(real)]
+
+
+def get_plan(state: State) -> Plan:
+    """The plan for this run (built on first use)."""
+    return once_per_run(_plans, state, _build)
 
 
 def cluster_of(state: State) -> Cluster:

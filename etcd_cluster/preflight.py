@@ -22,7 +22,16 @@ INSTALLABLE_TOOLS = {
 
 def commands_to_probe(settings: Settings) -> list[str]:
     """Commands whose presence the preflight asks each member about."""
-    common = ["systemctl", "base64", "stat", "curl", "openssl", "apt-get", "etcdctl"]
+    common = [
+        "systemctl",
+        "base64",
+        "stat",
+        "curl",
+        "openssl",
+        "apt-get",
+        "etcdctl",
+        settings.etcdctl_binary,
+    ]
     if settings.runtime == "systemd" and settings.etcd_version:
         return [*common, "tar", "sha256sum"]  # to verify and unpack the release archive
     if settings.runtime == "systemd":

@@ -33,6 +33,9 @@ _WILDCARD_DNS = re.compile(rf"^\*\.{_DNS_LABEL}(\.{_DNS_LABEL})*$")
 _FLAG_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 _KUBERNETES_VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$")
 _UNSAFE_VALUE = re.compile(r"[\s'\"\\$%`]")
+# systemd.time(7) calendar events: weekdays, dates, times, ranges, lists, repetitions,
+# time zones; never a newline, quote, '$', '%' (a unit file specifier) or ';'.
+_CALENDAR = re.compile(r"[A-Za-z0-9*][A-Za-z0-9 *:/.,~+_-]{0,99}")
 # Flags the deploy derives from the inventory and settings: an override would desync
 # the member list that the data-safety check compares, or the data dir it guards.
 # The listen/advertise URLs are derived from etcd_address and the ports: an override
@@ -83,6 +86,9 @@ class Settings:
     external_config_path: str
     log_lines: int
     backup_dir: str = "/var/backups/etcd"
+    backup_schedule: str = "hourly"
+    backup_keep: int = 24
+    etcdctl_binary: str = "/usr/bin/etcdctl"
     remove_members: tuple[str, ...] = ()
     replace_members: tuple[str, ...] = ()
     etcd_version: str = ""
@@ -159,6 +165,20 @@ def _string_list(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise DeployInputError(f"{key}={value!r} must be a list of strings")
     return tuple(value)
+
+
+def calendar(key: str, value: Any) -> str:
+    """A systemd ``OnCalendar=`` value: one line of the characters calendar specs use.
+
+    Checked here, not with ``systemd-analyze calendar`` (the machine running pyinfra
+    need not have systemd); systemd itself refuses a malformed spec when the timer loads.
+    """
+    if not isinstance(value, str) or not _CALENDAR.fullmatch(value.strip()):
+        raise DeployInputError(
+            f"{key}={value!r} must be a systemd OnCalendar value on one line "
+            "(e.g. hourly, daily, *-*-* 00/4:00:00), of letters, digits, spaces and -*:/.,~+_"
+        )
+    return value.strip()
 
 
 def san_list(key: str, value: Any) -> tuple[str, ...]:
@@ -295,6 +315,9 @@ def settings_from_data(get: DataGetter) -> Settings:
         ),
         log_lines=_integer("etcd_log_lines", get("etcd_log_lines"), 0, 1000),
         backup_dir=_absolute_path("etcd_backup_dir", get("etcd_backup_dir")),
+        backup_schedule=calendar("etcd_backup_schedule", get("etcd_backup_schedule")),
+        backup_keep=_integer("etcd_backup_keep", get("etcd_backup_keep"), 1, 100000),
+        etcdctl_binary=_absolute_path("etcdctl_binary", get("etcdctl_binary")),
         remove_members=_member_names("etcd_remove_members", get("etcd_remove_members")),
         replace_members=_member_names("etcd_replace_members", get("etcd_replace_members")),
         **_release(get, runtime),

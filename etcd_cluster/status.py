@@ -159,23 +159,41 @@ def unhealthy_members(statuses: Sequence[MemberStatus]) -> list[Member]:
     return [s.member for s in statuses if not s.healthy]
 
 
-def format_table(statuses: Sequence[MemberStatus], expiries: dict[str, datetime.datetime]) -> str:
-    """The status table printed at the end of a deploy, one row per member."""
-    header = ("NAME", "ENDPOINT", "HEALTHY", "LEADER", "VERSION", "DB SIZE", "EARLIEST CERT EXPIRY")
+def format_table(
+    statuses: Sequence[MemberStatus],
+    expiries: dict[str, datetime.datetime],
+    snapshots: dict[str, tuple[str, str]] | None = None,
+) -> str:
+    """The status table printed at the end of a deploy, one row per member.
+
+    ``snapshots`` (``{host: (latest snapshot file, age)}``) adds two columns.
+    """
+    header: tuple[str, ...] = (
+        "NAME",
+        "ENDPOINT",
+        "HEALTHY",
+        "LEADER",
+        "VERSION",
+        "DB SIZE",
+        "EARLIEST CERT EXPIRY",
+    )
+    if snapshots is not None:
+        header += ("LATEST SNAPSHOT", "AGE")
     rows = [header]
     for s in statuses:
         expiry = expiries.get(s.member.host)
-        rows.append(
-            (
-                s.member.name,
-                s.endpoint,
-                "yes" if s.healthy else "NO",
-                "yes" if s.is_leader else "no",
-                s.version or "-",
-                _size(s.db_size),
-                f"{expiry:%Y-%m-%d %H:%M} UTC" if expiry else "-",
-            )
+        row: tuple[str, ...] = (
+            s.member.name,
+            s.endpoint,
+            "yes" if s.healthy else "NO",
+            "yes" if s.is_leader else "no",
+            s.version or "-",
+            _size(s.db_size),
+            f"{expiry:%Y-%m-%d %H:%M} UTC" if expiry else "-",
         )
+        if snapshots is not None:
+            row += snapshots.get(s.member.host, ("-", "-"))
+        rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(line.rstrip() for line in lines)

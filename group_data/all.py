@@ -125,11 +125,29 @@ etcd_replace_members: list[str] = []
 # Where snapshots are kept on the members (mode 700; each snapshot 600: they hold every
 # Kubernetes Secret). An upgrade saves a verified snapshot here before any restart.
 etcd_backup_dir = "/var/backups/etcd"
+# Scheduled snapshots: etcd-backup.timer on every member (both runtimes).
+# Each member snapshots itself (its own client endpoint, the healthcheck-client
+# certificate) into etcd_backup_dir as etcd-snapshot-<member>-<UTC time>.db: written
+# to a temporary file there, verified with `snapshot status`, then renamed; mode 600
+# in a mode 700 directory (a snapshot holds every Kubernetes Secret). The oldest are
+# pruned down to etcd_backup_keep. The schedule is a systemd OnCalendar value.
+etcd_backup_schedule = "hourly"
+etcd_backup_keep = 24
+# etcdctl for snapshots and restores (etcdutl is used instead when it sits next to it
+# or is on PATH). Installed from Debian's etcd-client when it is /usr/bin/etcdctl,
+# missing, and apt-get is there; the static-pod runtime's hosts usually lack it.
+etcdctl_binary = "/usr/bin/etcdctl"
 
 # --- Health (step 8) and rolling restarts ----------------------------------------------
 etcd_health_timeout = 120  # seconds to wait for a healthy cluster with one leader
 etcd_health_interval = 1  # seconds between probes
 etcd_log_lines = 30  # log lines shown for a member that fails
+
+# --- Restore (restore.py only; see README "Backups and restore") -------------------------
+# etcd_restore_snapshot: path of a snapshot on the FIRST member.
+# etcd_restore_confirm: must be "yes": a restore takes the whole cluster back in time.
+etcd_restore_snapshot = ""
+etcd_restore_confirm = ""
 
 # --- Hand-off to the control plane -------------------------------------------------------
 # Written on the machine running pyinfra once the cluster is healthy: the

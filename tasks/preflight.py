@@ -9,6 +9,7 @@ key algorithm, etcd against the flags rendered for it (``etcd_cluster/versions.p
 
 from pyinfra import host, logger, state
 
+from etcd_cluster.backup import etcdctl_missing
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.plan import get_plan, is_member
 from etcd_cluster.preflight import missing_requirements
@@ -21,6 +22,7 @@ settings = plan.cluster.settings
 if is_member(host):
     survey = plan.surveys[host.name]
     missing = missing_requirements(settings, survey.present)
+    missing += etcdctl_missing(settings, survey.present)
     if missing:
         raise DeployInputError(
             f"host {host.name}: etcd_runtime={settings.runtime!r} cannot run here, missing: "

@@ -2,8 +2,8 @@
 #
 # Arguments: runtime (systemd|static-pod), systemd unit, static pod manifest, CRI
 # endpoint, then the CA, server and peer certificates etcd is configured with, the
-# healthcheck client pair (to complete a TLS handshake), and the client and peer
-# addresses (host:port, IPv6 in brackets).
+# healthcheck client pair (to complete a TLS handshake), the client and peer
+# addresses (host:port, IPv6 in brackets), the snapshot directory and the member name.
 # stdout, one "key:value" per line:
 #   now:<epoch>                    this host's clock
 #   pid:/arg:/started:/exe:        systemd: the unit's main process, its argv, start, binary
@@ -15,11 +15,13 @@
 #   ca_mtime:                      when the CA file last changed (etcd reads it at start only)
 #   served_client:/served_peer:    sha256 of the certificate served on each port
 #   file_server:/file_peer:        sha256 of the certificate files on disk
+#   snapshot:<file> <mtime>        this member's newest scheduled snapshot (etcd-backup)
 set -u
+export LC_ALL=C
 runtime=$1 unit=$2 manifest=$3 endpoint=$4 ca=$5 server=$6 peer=$7
 client_cert=$8 client_key=$9
 shift 9
-client_addr=$1 peer_addr=$2
+client_addr=$1 peer_addr=$2 backup_dir=${3:-} member=${4:-}
 
 fingerprint() { openssl x509 -outform DER 2>/dev/null | sha256sum | cut -d' ' -f1; }
 served() {
@@ -57,4 +59,13 @@ fi
 [ -f "$peer" ] && echo "file_peer:$(fingerprint <"$peer")"
 echo "served_client:$(served "$client_addr")"
 echo "served_peer:$(served "$peer_addr")"
+if [ -n "$backup_dir" ]; then
+    # The backup script's names sort in time order: the last match is the newest.
+    d8='[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' d6='[0-9][0-9][0-9][0-9][0-9][0-9]'
+    newest=
+    for f in "$backup_dir"/etcd-snapshot-"$member"-${d8}T${d6}Z.db; do
+        [ -f "$f" ] && newest=$f
+    done
+    [ -n "$newest" ] && echo "snapshot:$(basename "$newest") $(stat -c %Y "$newest")"
+fi
 exit 0

@@ -2,7 +2,7 @@
 #
 # Arguments: mode (check|retire), systemd unit, data dir, private key paths...
 #   check:  print what is left to do (nothing when the host is retired already)
-#   retire: stop and disable the unit, move the data dir aside (renamed with a
+#   retire: stop and disable the unit and its backup timer, move the data dir aside (renamed with a
 #           timestamp, never deleted), remove the private keys
 set -u
 mode=$1 unit=$2 data=$3
@@ -10,6 +10,7 @@ shift 3
 left=""
 systemctl is-active --quiet "$unit" 2>/dev/null && left="$left running"
 systemctl is-enabled --quiet "$unit" 2>/dev/null && left="$left enabled"
+systemctl is-enabled --quiet "$unit-backup.timer" 2>/dev/null && left="$left backups"
 [ -d "$data/member" ] && left="$left data"
 for key; do [ -e "$key" ] && left="$left $key"; done
 if [ "$mode" = check ]; then
@@ -18,6 +19,7 @@ if [ "$mode" = check ]; then
 fi
 set -e
 systemctl disable --now "$unit" 2>/dev/null || true
+systemctl disable --now "$unit-backup.timer" 2>/dev/null || true  # nothing left to snapshot
 if [ -d "$data/member" ]; then
     mv "$data" "$data.removed-$(date -u +%Y%m%dT%H%M%SZ)"
 fi

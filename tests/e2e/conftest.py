@@ -74,11 +74,18 @@ def endpoint(node: bed.Node) -> str:
     return f"https://{join_host_port(node.address, 2379)}"
 
 
-def pyinfra(inventory: Path, *args: str, timeout: int = 600, tmpdir: Path | None = None) -> Run:
-    """Run the deploy; ``tmpdir`` gives pyinfra (and its connectors) a temp dir of its own."""
+def pyinfra(
+    inventory: Path,
+    *args: str,
+    timeout: int = 600,
+    tmpdir: Path | None = None,
+    deploy: str = "deploy.py",
+) -> Run:
+    """Run the deploy (or another deploy file, e.g. ``restore.py``); ``tmpdir`` gives
+    pyinfra (and its connectors) a temp dir of its own."""
     # --dry shows the plan only without -y (which skips change detection).
     yes = [] if "--dry" in args else ["-y"]
-    command = [sys.executable, "-m", "pyinfra", *yes, str(inventory), "deploy.py", *args]
+    command = [sys.executable, "-m", "pyinfra", *yes, str(inventory), deploy, *args]
     env = {**os.environ, "TMPDIR": str(tmpdir)} if tmpdir else None
     proc = subprocess.run(
         command, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False, env=env
@@ -86,8 +93,8 @@ def pyinfra(inventory: Path, *args: str, timeout: int = 600, tmpdir: Path | None
     return Run(command, proc.returncode, proc.stdout, proc.stderr)
 
 
-def deploy_ok(inventory: Path, *args: str) -> Run:
-    run = pyinfra(inventory, *args)
+def deploy_ok(inventory: Path, *args: str, deploy: str = "deploy.py") -> Run:
+    run = pyinfra(inventory, *args, deploy=deploy)
     assert run.returncode == 0, run.output[-6000:]
     return run
 

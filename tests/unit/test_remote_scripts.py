@@ -238,6 +238,10 @@ def test_observe_reports_the_running_process_and_the_certificate_files(tmp_path:
     (pki_dir / "etcd").mkdir(parents=True)
     Path(ETCD_CA.cert_path(str(pki_dir))).write_bytes(ca.cert_pem)
     Path(ETCD_SERVER.cert_path(str(pki_dir))).write_bytes(ca.cert_pem)
+    backups = tmp_path / "backups"  # the newest of this member's snapshots is reported
+    backups.mkdir()
+    for name in ("infra0-20260102T000000Z", "infra0-20260101T000000Z", "infra00-20270101T000000Z"):
+        (backups / f"etcd-snapshot-{name}.db").write_text("x")
     code = "import time; time.sleep(30)"
     stand_in = subprocess.Popen([sys.executable, "-c", code, "--name=infra0"])
     try:
@@ -260,6 +264,8 @@ def test_observe_reports_the_running_process_and_the_certificate_files(tmp_path:
             f"{pki_dir}/etcd/healthcheck-client.key",
             "127.0.0.1:1",
             "127.0.0.1:1",
+            str(backups),
+            "infra0",
         ]
         done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30, check=True)
     finally:
@@ -272,3 +278,5 @@ def test_observe_reports_the_running_process_and_the_certificate_files(tmp_path:
     assert observation.file_server == hashlib.sha256(ca.cert.public_bytes(Encoding.DER)).hexdigest()
     assert observation.file_peer == "" and observation.served_client == ""
     assert not observation.binary_replaced and not observation.needs_daemon_reload
+    assert observation.latest_snapshot == "etcd-snapshot-infra0-20260102T000000Z.db"
+    assert observation.latest_snapshot_mtime is not None
