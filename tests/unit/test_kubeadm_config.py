@@ -7,6 +7,7 @@ hosts get, and compared after parsing (YAML) or line by line (systemd files).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import shlex
 from typing import Any
 
@@ -315,3 +316,21 @@ def test_external_etcd_block_for_the_control_plane(cluster):
             }
         }
     }
+
+
+@pytest.mark.parametrize("api", ["v1beta4", "v1beta3"])
+def test_a_joining_member_renders_the_live_list_and_state_existing(
+    make_cluster, make_settings, api
+):
+    cluster = make_cluster(settings_=make_settings(kubeadm_api_version=api))
+    live = "infra0=https://10.0.0.6:2380,infra2=https://10.0.0.8:2380"
+    joining = dataclasses.replace(
+        cluster.members[2], initial_cluster=live, initial_cluster_state="existing"
+    )
+    text = render(kc.KUBEADM_CONFIG_TEMPLATE, **kc.kubeadm_config_context(cluster, joining))
+    (config,) = [d for d in yaml.safe_load_all(text) if d and d["kind"] == "ClusterConfiguration"]
+    extra = config["etcd"]["local"]["extraArgs"]
+    args = dict(extra) if isinstance(extra, dict) else {a["name"]: a["value"] for a in extra}
+    assert args["initial-cluster"] == live and args["initial-cluster-state"] == "existing"
+    unit = render(kc.ETCD_UNIT_TEMPLATE, **kc.etcd_unit_context(cluster, joining, "3.5.16"))
+    assert "--initial-cluster-state=existing" in unit and f"--initial-cluster={live}" in unit
