@@ -11,7 +11,7 @@ using them must say so in their docstring.
 Helpers for tests: :func:`events` (the kubelet's event log, for ordering checks
 across members: timestamps are the shared kernel clock), :func:`set_kubeadm_failure`,
 :func:`stop_runtime` / :func:`start_runtime`, :func:`set_start_delay` /
-:func:`set_stop_delay`, :func:`set_version`, :func:`running_containers`.
+:func:`set_stop_delay`, :func:`set_version`, :func:`running_containers`, :func:`timeline`.
 """
 
 from __future__ import annotations
@@ -149,6 +149,12 @@ def events(node: bed.Node) -> list[Event]:
         ns, kind, container, pod_uid, manifest = line.split(" ", 4)
         found.append(Event(int(ns), kind, container, pod_uid, manifest))
     return found
+
+
+def timeline(nodes: list[bed.Node]) -> list[tuple[str, Event]]:
+    """Every node's events as ``(container name, event)``, oldest first: restart order."""
+    merged = [(node.container, e) for node in nodes for e in events(node)]
+    return sorted(merged, key=lambda item: item[1].ns)
 
 
 def running_containers(node: bed.Node, name: str = "etcd") -> list[dict[str, Any]]:
