@@ -29,6 +29,10 @@ class Member:
     address: str
     server_sans: tuple[str, ...] = ()
     peer_sans: tuple[str, ...] = ()
+    # Bootstrap flags when they are not the inventory's (etcd reads them on a first start
+    # only): those a member with data was started with, or a joining member's live list.
+    initial_cluster: str = ""
+    initial_cluster_state: str = ""
 
     @property
     def is_ipv6(self) -> bool:
@@ -79,13 +83,24 @@ class Cluster:
 
 
 def canonical_address(host: str, value: Any) -> str:
-    """An IPv4 or IPv6 literal in canonical form, or a DeployInputError naming host and value."""
+    """An IPv4 or IPv6 literal in canonical form, or a DeployInputError naming host and value.
+
+    Scoped IPv6 addresses (``fe80::1%eth0``, which ``ipaddress`` accepts) are refused:
+    the zone means nothing to the other members and cannot go into a URL or a SAN.
+    """
     try:
-        return str(ipaddress.ip_address(str(value).strip("[]")))
+        address = ipaddress.ip_address(str(value).strip("[]"))
     except ValueError:
         raise DeployInputError(
             f"host {host}: etcd_address={value!r} is not a valid IPv4 or IPv6 address"
         ) from None
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        raise DeployInputError(
+            f"host {host}: etcd_address={value!r} is a scoped IPv6 address "
+            f"(zone {address.scope_id!r}): use an address the other members can reach "
+            "without a zone (a global or unique local one)"
+        )
+    return str(address)
 
 
 def default_address(host: str) -> str | None:

@@ -45,8 +45,8 @@ def guide_extra_args(cluster: Cluster, member: Member) -> list[Arg]:
     client_url = member.client_url(settings.client_port)
     peer_url = member.peer_url(settings.peer_port)
     args: list[Arg] = [
-        ("initial-cluster", cluster.initial_cluster),
-        ("initial-cluster-state", "new"),
+        ("initial-cluster", member.initial_cluster or cluster.initial_cluster),
+        ("initial-cluster-state", member.initial_cluster_state or "new"),
         ("name", member.name),
         ("listen-peer-urls", peer_url),
         ("listen-client-urls", client_url),

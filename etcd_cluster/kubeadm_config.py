@@ -7,6 +7,8 @@ template path mirrors where the file lands on the host.
 from __future__ import annotations
 
 import posixpath
+import re
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -29,14 +31,26 @@ KUBELET_CONFIG_PATH = f"{KUBELET_DROPIN_DIR}/kubelet.conf"
 KUBELET_DROPIN_PATH = f"{KUBELET_DROPIN_DIR}/20-etcd-service-manager.conf"
 ETCD_UNIT_PATH = "/etc/systemd/system/etcd.service"
 DEFAULT_PKI_DIR = "/etc/kubernetes/pki"
+DEFAULT_KUBELET_BINARY = "/usr/bin/kubelet"  # the guide's, when the survey found none
+_SYSTEMD_PLAIN_WORD = re.compile(r"^[A-Za-z0-9/_.:=,+@-]+$")
 
 
-def kubeadm_config_context(cluster: Cluster, member: Member) -> dict[str, Any]:
-    """The guide's kubeadmcfg.yaml for ``member``; non-default settings add their fields."""
+def kubeadm_config_context(
+    cluster: Cluster, member: Member, kubeadm_version: str = ""
+) -> dict[str, Any]:
+    """The guide's kubeadmcfg.yaml for ``member``; non-default settings add their fields.
+
+    Unlike the guide it pins ``kubernetesVersion`` (the ``kubernetes_version`` setting,
+    else ``kubeadm_version``, the member's own kubeadm), so kubeadm never looks up
+    ``stable-1`` over the internet and always picks the same etcd image; and, for the
+    static-pod runtime, the CRI socket, so kubeadm does not guess between runtimes.
+    """
     s = cluster.settings
     v1beta4 = s.kubeadm_api_version == "v1beta4"
     return {
         "api_version": s.kubeadm_api_version,
+        "kubernetes_version": s.kubernetes_version or kubeadm_version,
+        "cri_socket": (s.kubelet_container_runtime_endpoint if s.runtime == "static-pod" else ""),
         "member_name": member.name,
         "advertise_address": member.address,
         "certificates_dir": s.pki_dir if s.pki_dir != DEFAULT_PKI_DIR else "",
@@ -63,26 +77,47 @@ def kubeadm_config_context(cluster: Cluster, member: Member) -> dict[str, Any]:
     }
 
 
-def kubelet_contexts(cluster: Cluster, kubelet_binary: str = "/usr/bin/kubelet") -> dict[str, Any]:
-    """Both kubelet files of step 1 share one context."""
+def kubelet_contexts(cluster: Cluster, kubelet_binary: str = "") -> dict[str, Any]:
+    """Both kubelet files of step 1 share one context; ``kubelet_binary`` is the path the
+    survey found on PATH (the guide's /usr/bin/kubelet when empty)."""
     s = cluster.settings
+    binary = kubelet_binary or DEFAULT_KUBELET_BINARY
     return {
         "cgroup_driver": s.kubelet_cgroup_driver,
         "container_runtime_endpoint": s.kubelet_container_runtime_endpoint,
         "manifests_dir": s.manifests_dir,
-        "kubelet_binary": kubelet_binary,
-        "kubelet_config_path": KUBELET_CONFIG_PATH,
+        "exec_start": systemd_command([binary, f"--config={KUBELET_CONFIG_PATH}"]),
     }
 
 
-def etcd_unit_context(cluster: Cluster, member: Member, etcd_version: str) -> dict[str, Any]:
+def systemd_command(argv: Sequence[str]) -> str:
+    """A command line for ``ExecStart=``: each word quoted as systemd parses it.
+
+    systemd expands ``%`` specifiers and ``$`` variables even inside quotes, so those
+    are doubled; a word with anything but plain path characters goes in double quotes
+    with ``\\`` and ``"`` escaped (systemd.service, "Command lines").
+    """
+    words = []
+    for arg in argv:
+        if "\n" in arg or "\r" in arg:
+            raise ValueError(f"a systemd command word cannot span lines: {arg!r}")
+        word = arg.replace("%", "%%").replace("$", "$$")
+        if not _SYSTEMD_PLAIN_WORD.match(arg):
+            word = '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        words.append(word)
+    return " ".join(words)
+
+
+def etcd_unit_context(
+    cluster: Cluster, member: Member, etcd_version: str, binary: str | None = None
+) -> dict[str, Any]:
     """The systemd runtime's unit: kubeadm's flags for this member and etcd version."""
     s = cluster.settings
     return {
         "member_name": member.name,
         "kubeadm_config_path": s.kubeadm_config_path,
         "etcd_version": etcd_version,
-        "command": etcd_command(cluster, member, etcd_version, binary=s.etcd_binary),
+        "command": etcd_command(cluster, member, etcd_version, binary=binary or s.etcd_binary),
     }
 
 
@@ -103,6 +138,14 @@ def external_etcd(cluster: Cluster) -> dict[str, Any]:
 
 def external_etcd_context(cluster: Cluster) -> dict[str, Any]:
     return {"document": yaml.safe_dump(external_etcd(cluster), sort_keys=False).rstrip()}
+
+
+def wanted_image(cluster: Cluster) -> str:
+    """The etcd image the static pod must run when the operator pins one ("" kubeadm's choice)."""
+    s = cluster.settings
+    if not s.image_tag:
+        return ""
+    return f"{s.image_repository or 'registry.k8s.io'}/etcd:{s.image_tag}"
 
 
 def manifest_path(cluster: Cluster) -> str:

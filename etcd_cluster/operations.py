@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from pyinfra import host, logger
@@ -17,9 +18,31 @@ from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
 from etcd_cluster import status
+from etcd_cluster.backup import latest_snapshots
+from etcd_cluster.cluster import Cluster
 from etcd_cluster.facts import FileModes
-from etcd_cluster.plan import Plan, get_plan, is_control_plane
-from etcd_cluster.remote import RemoteFile, Wanted, read_files, run_quietly, write_files
+from etcd_cluster.flags import etcd_command, guide_extra_args
+from etcd_cluster.kubeadm_config import wanted_image
+from etcd_cluster.observe import Observation, observe_command, parse_observation
+from etcd_cluster.plan import (
+    Plan,
+    ca_files,
+    etcd_hosts,
+    get_plan,
+    is_control_plane,
+    target_version,
+)
+from etcd_cluster.quorum import ClusterView, parse_view, restart_refusals
+from etcd_cluster.remote import (
+    RemoteFile,
+    Wanted,
+    read_files,
+    read_secret,
+    run_quietly,
+    write_files,
+)
+from etcd_cluster.restarts import PASSES, Decision, in_pass, static_pod_decision, systemd_decision
+from etcd_cluster.runtime import runtime_commands
 
 PKI_ROLE = "member"
 CONTROL_PLANE_ROLE = "control-plane"
@@ -32,16 +55,27 @@ def _files_for(
         member = plan.for_host(target)
         return member.wanted, member.current
     wanted = plan.control_plane_files
-    return wanted, read_files(target, wanted)
+    keys = {path for path, want in wanted.items() if want.public_key_sha256}
+    return wanted, read_files(target, wanted, private_keys=keys)
 
 
-def _pending(role: str, target: Host) -> dict[str, Wanted]:
+def _pending(role: str, target: Host) -> tuple[dict[str, Wanted], dict[str, RemoteFile]]:
     wanted, current = _files_for(role, get_plan(target.state), target)
-    return {p: w for p, w in wanted.items() if not w.satisfied_by(current.get(p))}
+    return {p: w for p, w in wanted.items() if not w.satisfied_by(current.get(p))}, current
+
+
+def _with_content(state: State, want: Wanted, current: RemoteFile | None) -> Wanted:
+    """A key to copy (content None, another key on the host): read it from the first member."""
+    if want.content is not None or want.same_content(current):
+        return want
+    plan = get_plan(state)
+    first = state.inventory.get_host(plan.cluster.first.host)
+    return replace(want, content=read_secret(first, want.source))
 
 
 def _write_pending(state: State, host: Host, role: str) -> bool:
-    pending = _pending(role, host)
+    pending, current = _pending(role, host)
+    pending = {p: _with_content(state, w, current.get(p)) for p, w in pending.items()}
     ok, error = write_files(host, pending)
     if not ok:
         host.log_styled(error, fg="red", log_func=logger.error)
@@ -49,7 +83,10 @@ def _write_pending(state: State, host: Host, role: str) -> bool:
     if role == PKI_ROLE:  # later operations of this run see the files as written
         member = get_plan(state).for_host(host)
         for path, want in pending.items():
-            member.current[path] = RemoteFile(want.content, want.mode, want.user, want.group)
+            content = None if want.public_key_sha256 else want.content
+            member.current[path] = RemoteFile(
+                content, want.mode, want.user, want.group, want.public_key_sha256
+            )
     for path in sorted(pending):
         host.log_styled(f"wrote {path}", log_func=logger.info)
     return True
@@ -65,7 +102,7 @@ def pki_files(role: str = PKI_ROLE):
     if role == CONTROL_PLANE_ROLE and not is_control_plane(host):
         host.noop("not a control-plane host")
         return
-    pending = _pending(role, host)
+    pending, _ = _pending(role, host)
     if not pending:
         host.noop("certificates and keys are up to date")
         return
@@ -78,8 +115,16 @@ def wait_for(
     timeout: int,
 ) -> tuple[list[str], list[status.MemberStatus]]:
     """Probe the cluster from ``target`` until ``check`` finds no problem or time runs out."""
-    plan = get_plan(target.state)
-    cluster = plan.cluster
+    return probe_until(target, get_plan(target.state).cluster, check, timeout)
+
+
+def probe_until(
+    target: Host,
+    cluster: Cluster,
+    check: Callable[[list[status.MemberStatus]], list[str]],
+    timeout: int,
+) -> tuple[list[str], list[status.MemberStatus]]:
+    """``wait_for`` for a given cluster model (restore.py has no deploy plan)."""
     deadline = time.monotonic() + timeout
     while True:
         _, stdout, _ = run_quietly(target, status.probe_script(cluster))
@@ -121,7 +166,8 @@ def cluster_healthy(logs_command: str, print_table: bool):
     settings = plan.cluster.settings
     found, statuses = wait_for(host, status.problems, settings.health_timeout)
     if print_table:
-        table = status.format_table(statuses, plan.expiries())
+        snapshots = latest_snapshots(plan.observations)
+        table = status.format_table(statuses, plan.expiries(), snapshots)
         logger.info(f"--> etcd cluster status:\n{table}")
     if found:
         me = plan.cluster.member(host.name)
@@ -130,31 +176,92 @@ def cluster_healthy(logs_command: str, print_table: bool):
         yield FunctionCommand(_report, (message, logs_command if own else ""), {})
         return
     plan.cluster_healthy = True
+    if print_table and plan.upgrading:
+        _report_cluster_version(host, plan)
     host.noop("every member healthy, one leader")
 
 
-def _restart_member(state: State, host: Host, restart_command: str, logs_command: str) -> bool:
-    """Restart this member only while the others keep quorum, then wait for health."""
+def observe(target: Host) -> Observation:
+    """What this member's etcd runs now (one remote command)."""
+    cluster = get_plan(target.state).cluster
+    _, stdout, _ = run_quietly(target, observe_command(cluster, cluster.member(target.name)))
+    return parse_observation(stdout.splitlines())
+
+
+def decide(target: Host, observation: Observation) -> Decision:
+    """Whether and how this member must restart, from what it runs now."""
+    plan = get_plan(target.state)
+    cluster = plan.cluster
+    member = cluster.member(target.name)
+    has_data = plan.surveys[target.name].has_data
+    if cluster.settings.runtime == "systemd":
+        binary, version = plan.etcd_release(target)
+        wanted = etcd_command(cluster, member, version, binary=binary)
+        return systemd_decision(observation, wanted, has_data)
+    return static_pod_decision(
+        observation, guide_extra_args(cluster, member), wanted_image(cluster), has_data
+    )
+
+
+def cluster_view(target: Host) -> ClusterView:
+    """Health of every endpoint plus the live member list and alarms, seen from ``target``."""
+    cluster = get_plan(target.state).cluster
+    _, stdout, _ = run_quietly(target, status.probe_script(cluster, with_members=True))
+    return parse_view(cluster, stdout.splitlines())
+
+
+def _gate(target: Host) -> list[str]:
+    """Why ``target`` must not restart now, asked from itself and, if that refuses, from
+    each other member: a member cut off from the others sees no quorum, while the
+    others can see that they keep it without it."""
+    plan = get_plan(target.state)
+    me = plan.cluster.member(target.name)
+    refusals = restart_refusals(plan.cluster, cluster_view(target), me)
+    if not refusals:
+        return []
+    others = [h for h in etcd_hosts(target.state) if h.name != target.name and h.connected]
+    for other in others:
+        if not restart_refusals(plan.cluster, cluster_view(other), me):
+            return []
+    return refusals
+
+
+def _report_cluster_version(target: Host, plan: Plan) -> None:
+    """After an upgrade: wait (bounded) until the leader moved the cluster version to the
+    new minor version (etcd checks every few seconds), then say what it is."""
+    settings = plan.cluster.settings
+    wanted = ".".join(target_version(plan.cluster).split(".")[:2])
+    deadline = time.monotonic() + settings.health_timeout
+    while True:
+        _, stdout, _ = run_quietly(target, status.cluster_version_script(plan.cluster))
+        version = status.parse_cluster_version(stdout)
+        if version.startswith(f"{wanted}.") or time.monotonic() >= deadline:
+            break
+        time.sleep(settings.health_interval)
+    if version.startswith(f"{wanted}."):
+        logger.info(f"--> etcd: upgrade done; the cluster version is now {version}")
+    else:
+        logger.warning(f"--> etcd: upgrade done, but the cluster version is {version or '?'}")
+
+
+def _restart_member(state: State, host: Host, decision: Decision, logs_command: str) -> bool:
+    """Restart this member only while the others keep quorum, then wait for health and
+    check that it now runs what it should."""
     plan = get_plan(state)
     cluster = plan.cluster
     settings = cluster.settings
     me = cluster.member(host.name)
-
-    def others_keep_quorum(statuses: list[status.MemberStatus]) -> list[str]:
-        mine = next(s for s in statuses if s.member == me)
-        healthy_others = sum(1 for s in statuses if s.healthy and s.member != me)
-        if len(statuses) == 1 or not mine.healthy or healthy_others >= cluster.quorum:
-            return []
-        return [
-            f"only {healthy_others} other member(s) healthy, {cluster.quorum} needed to keep "
-            f"quorum while {me.name} restarts"
-        ]
-
-    found, _ = wait_for(host, others_keep_quorum, settings.health_timeout)
-    if found:
-        return _fail(host, f"not restarting {me.name}: " + "; ".join(found), "", 0)
-    host.log_styled(f"restarting etcd member {me.name}", log_func=logger.info)
-    ok, _, stderr = run_quietly(host, restart_command)
+    deadline = time.monotonic() + settings.health_timeout
+    while (refusals := _gate(host)) and time.monotonic() < deadline:
+        time.sleep(settings.health_interval)
+    if refusals:
+        return _fail(host, f"not restarting {me.name}: " + "; ".join(refusals), "", 0)
+    host.log_styled(
+        f"restarting etcd member {me.name} ({decision.action}): {'; '.join(decision.reasons)}",
+        log_func=logger.info,
+    )
+    command = runtime_commands(cluster).for_action(decision.action)
+    ok, _, stderr = run_quietly(host, command)
     if not ok:
         return _fail(
             host, f"restart of {me.name} failed: {stderr.strip()}", logs_command, settings.log_lines
@@ -163,34 +270,61 @@ def _restart_member(state: State, host: Host, restart_command: str, logs_command
     if found:
         message = f"after restarting {me.name} the cluster is not healthy: " + "; ".join(found)
         return _fail(host, message, logs_command, settings.log_lines)
+    after = decide(host, observe(host))
+    if after.action:
+        message = f"{me.name} restarted but still: {'; '.join(after.reasons)}"
+        return _fail(host, message, logs_command, settings.log_lines)
     plan.restarted.add(host.name)
     host.log_styled(f"etcd member {me.name} restarted; cluster healthy", log_func=logger.info)
     return True
 
 
 @operation(is_idempotent=True)
-def rolling_restart(restart_command: str, logs_command: str, unhealthy_first: bool):
-    """Restart this member, gated on cluster health (call with ``_serial=True``).
+def rolling_restart(pass_name: str, logs_command: str):
+    """Restart this member if what it runs differs from what it should (call with
+    ``_serial=True``, once per pass of ``restarts.PASSES``).
 
-    Two passes keep quorum: members whose own endpoint already fails go first
-    (restarting them costs nothing), then the healthy ones one at a time.
+    Decided from what the member's etcd runs at execution time, so a change that an
+    earlier, interrupted run left pending is completed now. Members already failing go
+    first, then followers one at a time, the leader last; each restart is gated on the
+    live member list keeping quorum and followed by a wait for cluster health.
 
-    + restart_command: shell command that restarts etcd on this member
+    + pass_name: one of ``restarts.PASSES``
     + logs_command: shell command printing this member's recent etcd log
-    + unhealthy_first: this is the first pass (only members that are unhealthy now)
     """
-    if host.state.is_executing:
-        plan = get_plan(host.state)
-        if host.name in plan.restarted:
-            host.noop("already restarted in this run")
+    plan = get_plan(host.state)
+    last_pass = pass_name == PASSES[-1]
+    if not host.state.is_executing:
+        # The plan: what the member ran before this run, against what it will run.
+        decision = decide(host, plan.observations[host.name])
+        running = plan.observations[host.name].running
+        if running and not decision.action and plan.for_host(host).content_changed(ca_files(plan)):
+            decision = Decision("restart", ("ca.crt is rewritten by this run",))
+        if decision.action and last_pass:
+            logger.info(f"--> etcd: {host.name}: will restart: {'; '.join(decision.reasons)}")
+            yield FunctionCommand(_restart_member, (decision, logs_command), {})
+        else:
+            host.noop("decided when it runs")
+        return
+    if host.name in plan.restarted:
+        host.noop("already restarted in this run")
+        return
+    if host.name not in plan.executed_observations:
+        plan.executed_observations[host.name] = observe(host)
+    decision = decide(host, plan.executed_observations[host.name])
+    if decision.action == "error":
+        yield FunctionCommand(_report, ("; ".join(decision.reasons), ""), {})
+        return
+    if not decision.action:
+        host.noop("etcd runs what it should")
+        return
+    if not last_pass:
+        _, statuses = wait_for(host, lambda _: [], 0)
+        mine = next((s for s in statuses if s.member.host == host.name), None)
+        if not in_pass(pass_name, mine):
+            host.noop("restarts in a later pass")
             return
-        if unhealthy_first:
-            _, statuses = wait_for(host, lambda _: [], 0)
-            me = plan.cluster.member(host.name)
-            if any(s.member == me and s.healthy for s in statuses):
-                host.noop("healthy now: restarted in the second pass")
-                return
-    yield FunctionCommand(_restart_member, (restart_command, logs_command), {})
+    yield FunctionCommand(_restart_member, (decision, logs_command), {})
 
 
 @operation(is_idempotent=True)

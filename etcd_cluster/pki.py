@@ -8,6 +8,7 @@ to disk and nothing is logged. The reference for every field is
 from __future__ import annotations
 
 import datetime
+import hashlib
 import ipaddress
 import secrets
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import NameOID
 
 from etcd_cluster.certlist import CertSpec, SanRule
@@ -25,6 +27,7 @@ from etcd_cluster.settings import is_ip
 CERTIFICATE_BACKDATE = datetime.timedelta(minutes=5)  # kubeadm's CertificateBackdate
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -103,13 +106,15 @@ def generate_key(algorithm: str) -> PrivateKey:
     return ec.generate_private_key(curves[algorithm])
 
 
-def key_algorithm(key: PrivateKey) -> str:
-    """The encryptionAlgorithm name that describes ``key``."""
-    if isinstance(key, rsa.RSAPrivateKey):
+def key_algorithm(key: PrivateKey | PublicKey | object) -> str:
+    """The encryptionAlgorithm name that describes ``key`` (private or public)."""
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
         return f"RSA-{key.key_size}"
-    return {"secp256r1": "ECDSA-P256", "secp384r1": "ECDSA-P384"}.get(
-        key.curve.name, key.curve.name
-    )
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        return {"secp256r1": "ECDSA-P256", "secp384r1": "ECDSA-P384"}.get(
+            key.curve.name, key.curve.name
+        )
+    return type(key).__name__
 
 
 def _signature_hash(ca_key: PrivateKey) -> hashes.SHA256 | hashes.SHA384:
@@ -176,7 +181,6 @@ def new_leaf(
 ) -> KeyPair:
     """A leaf signed by ``ca`` as kubeadm's NewSignedCert (no SKI; AKI = CA's SKI)."""
     key = generate_key(algorithm)
-    ca_ski = ca.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     builder = (
         x509.CertificateBuilder()
         .subject_name(_name(common_name))
@@ -188,13 +192,22 @@ def new_leaf(
         .add_extension(_key_usage(cert_sign=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage(list(spec.usages)), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
-        )
+        .add_extension(authority_key_identifier(ca.cert), critical=False)
     )
     if sans is not None:
         builder = builder.add_extension(sans.extension(), critical=False)
     return KeyPair(builder.sign(ca.key, _signature_hash(ca.key)), key)
+
+
+def authority_key_identifier(ca: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+    """The CA's SKI, as Go copies it; for a CA without one (older kubeadm, other tools), the
+    SHA-1 of its public key (RFC 5280 4.2.1.2 method 1), which is what its SKI would be."""
+    ski = _extension(ca, x509.SubjectKeyIdentifier)
+    if isinstance(ski, x509.SubjectKeyIdentifier):
+        return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+    public_key = ca.public_key()
+    assert isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
+    return x509.AuthorityKeyIdentifier.from_issuer_public_key(public_key)
 
 
 def load_pair(cert_pem: bytes, key_pem: bytes) -> KeyPair:
@@ -206,12 +219,20 @@ def load_pair(cert_pem: bytes, key_pem: bytes) -> KeyPair:
     return KeyPair(cert, key)
 
 
-def key_matches(pair: KeyPair) -> bool:
-    return pair.cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    ) == pair.key.public_key().public_bytes(
+def public_key_sha256(public_key: CertificatePublicKeyTypes | PublicKey) -> str:
+    """sha256 of the DER SubjectPublicKeyInfo, as ``openssl pkey -pubout -outform DER`` prints it.
+
+    Hosts report this for each private key, so a key can be matched to its
+    certificate without the key ever leaving the host.
+    """
+    der = public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+    return hashlib.sha256(der).hexdigest()
+
+
+def key_matches(pair: KeyPair) -> bool:
+    return public_key_sha256(pair.cert.public_key()) == public_key_sha256(pair.key.public_key())
 
 
 def signed_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
@@ -246,20 +267,46 @@ def _extension(cert: x509.Certificate, kind: type) -> object | None:
         return None
 
 
-def ca_problems(pair: KeyPair) -> list[str]:
-    """Why a CA pair cannot sign (empty when usable)."""
-    problems = []
-    constraints = _extension(pair.cert, x509.BasicConstraints)
+def ca_validity_problems(cert: x509.Certificate, now: datetime.datetime) -> list[str]:
+    """Why a CA certificate cannot be used at ``now``: expired or not yet valid.
+
+    Members would reject every certificate it signs, and replacing it under running
+    members is a CA rotation, which this deploy does not automate: refuse, with the fix.
+    """
+    if cert.not_valid_after_utc <= now:
+        return [
+            f"expired {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC: re-issue it with the same "
+            "key and subject (for kubeadm's etcd-ca: `openssl req -x509 -new -key ca.key "
+            "-subj /CN=etcd-ca -days 3650`), or point etcd_ca_cert_file/etcd_ca_key_file at a "
+            "valid CA (on a cluster that already runs, another CA is a rotation, which this "
+            "deploy does not automate)"
+        ]
+    if cert.not_valid_before_utc > now + CERTIFICATE_BACKDATE:
+        return [
+            f"not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC: check the clock "
+            "of the machine running pyinfra, or use a CA that is valid now"
+        ]
+    return []
+
+
+def ca_problems(
+    cert: x509.Certificate, key_sha256: str, now: datetime.datetime | None = None
+) -> list[str]:
+    """Why a CA cannot sign (empty when usable); ``key_sha256`` as for ``leaf_problems``;
+    ``now`` defaults to the current time."""
+    problems = ca_validity_problems(cert, now or datetime.datetime.now(datetime.UTC))
+    constraints = _extension(cert, x509.BasicConstraints)
     if not isinstance(constraints, x509.BasicConstraints) or not constraints.ca:
         problems.append("certificate is not a CA (basicConstraints CA:FALSE or absent)")
-    if not key_matches(pair):
+    if key_sha256 != public_key_sha256(cert.public_key()):
         problems.append("private key does not match the certificate")
     return problems
 
 
 def leaf_problems(
     spec: CertSpec,
-    pair: KeyPair,
+    cert: x509.Certificate,
+    key_sha256: str,
     ca: x509.Certificate,
     common_name: str,
     sans: AltNames | None,
@@ -267,8 +314,11 @@ def leaf_problems(
     renew_after: datetime.datetime,
     now: datetime.datetime | None = None,
 ) -> list[str]:
-    """Why an existing leaf must be reissued (empty when it is kept as it is)."""
-    cert = pair.cert
+    """Why an existing leaf must be reissued (empty when it is kept as it is).
+
+    ``key_sha256`` is the hash of the public half of the key the host holds for it
+    (``public_key_sha256``; "" when the key is unreadable).
+    """
     problems = []
     if now is not None and cert.not_valid_before_utc > now + CERTIFICATE_BACKDATE:
         problems.append(f"not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
@@ -288,10 +338,12 @@ def leaf_problems(
     expected = sans.extension() if sans is not None else None
     if _san_set(actual_sans) != _san_set(expected):
         problems.append("subject alternative names differ")
-    if not key_matches(pair):
+    if not key_sha256:
+        problems.append("private key is not readable")
+    elif key_sha256 != public_key_sha256(cert.public_key()):
         problems.append("private key does not match the certificate")
-    if key_algorithm(pair.key) != algorithm:
-        problems.append(f"key is {key_algorithm(pair.key)}, expected {algorithm}")
+    elif key_algorithm(cert.public_key()) != algorithm:
+        problems.append(f"key is {key_algorithm(cert.public_key())}, expected {algorithm}")
     if cert.not_valid_after_utc <= renew_after:
         problems.append(
             f"expires {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC, inside the renewal window"

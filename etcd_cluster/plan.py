@@ -2,9 +2,10 @@
 
 pyinfra executes deploy files once per host with fresh globals; this imported
 module is what they share. The first host to ask builds the plan: it validates the
-inventory and data, reads every member's PKI files and kubeadm config over the
-quiet channel, applies the data-safety rules and decides each member's
-certificates, all before any operation runs. So bad input stops the run before a
+inventory and data, reads every member's certificates, key fingerprints and kubeadm
+config over the quiet channel, observes what each member's etcd runs, applies the
+data-safety rules and decides each member's certificates, all before any operation
+runs. So bad input stops the run before a
 host changes, and ``--dry`` shows the real plan.
 """
 
@@ -12,8 +13,10 @@ from __future__ import annotations
 
 import datetime
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import gevent
 from pyinfra import logger
@@ -22,17 +25,24 @@ from pyinfra.api.host import Host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.api.state import State
 
-from etcd_cluster.certlist import ALL_CERTS
+from etcd_cluster import release
+from etcd_cluster.certlist import ALL_CERTS, ETCD_CA
 from etcd_cluster.cluster import Cluster, MemberInput, build_cluster, require_members
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.facts import HostSurvey
+from etcd_cluster.flags import parse_version
 from etcd_cluster.kubeadm_config import manifest_path
+from etcd_cluster.membership import MembershipPlan, plan_membership
+from etcd_cluster.observe import Observation, observe_command
 from etcd_cluster.pki_plan import MemberPlan, choose_ca, control_plane_files, plan_member
 from etcd_cluster.preflight import Survey, survey_script
-from etcd_cluster.remote import RemoteFile, Wanted, read_files
+from etcd_cluster.quorum import ClusterView, parse_view, unstarted_peer_urls
+from etcd_cluster.remote import RemoteFile, Wanted, read_files, read_secret, run_quietly
 from etcd_cluster.runtime import SYSTEMD_UNIT
-from etcd_cluster.safety import data_dir_refusals
+from etcd_cluster.safety import data_dir_refusals, recorded_bootstrap
 from etcd_cluster.settings import settings_from_data
+from etcd_cluster.status import parse_probe, probe_script
+from etcd_cluster.status import problems as status_problems
 
 ETCD_GROUP = "etcd"
 CONTROL_PLANE_GROUP = "control_plane"
@@ -47,8 +57,22 @@ class Plan:
     control_plane_files: dict[str, Wanted]
     ca_created: bool
     surveys: dict[str, Survey]  # by host name, read before any change
+    observations: dict[str, Observation]  # by host name: what etcd ran before any change
     cluster_healthy: bool = field(default=False)  # set once step 8 passed, at execution
     restarted: set[str] = field(default_factory=set)  # hosts restarted in this run
+    # What each member's etcd ran once this run's files were written (at execution).
+    executed_observations: dict[str, Observation] = field(default_factory=dict)
+    upgrading: list[str] = field(default_factory=list)  # hosts running an older etcd
+    membership: MembershipPlan = field(default_factory=MembershipPlan)
+    live_names: set[str] = field(default_factory=set)  # member names etcd lists now
+    removals_done: bool = False  # set at execution once the plan's removals went through
+
+    def etcd_release(self, host: Host) -> tuple[str, str]:
+        """The etcd binary the unit runs on ``host`` and its version (systemd runtime)."""
+        s = self.cluster.settings
+        if s.etcd_version:
+            return release.etcd_binary(s), s.etcd_version
+        return s.etcd_binary, self.surveys[host.name].etcd_version
 
     def for_host(self, host: Host) -> MemberPlan:
         return self.members[host.name]
@@ -59,6 +83,7 @@ class Plan:
 
 _plans: dict[int, Plan] = {}
 _lock = threading.Lock()
+T = TypeVar("T")
 
 
 _operations: dict[tuple[int, str, str], OperationMeta] = {}
@@ -89,18 +114,23 @@ def is_control_plane(host: Host) -> bool:
     return CONTROL_PLANE_GROUP in host.groups and not is_member(host)
 
 
-def get_plan(state: State) -> Plan:
-    """The plan for this run (built on first use).
+def once_per_run(cache: dict[int, T], state: State, build: Callable[[State], T]) -> T:
+    """``build(state)``, once per run: later calls get the same object.
 
     Deploy code sees pyinfra's ``state`` context proxy, operations see the real
-    ``State``: both must find the same plan, so the proxy is unwrapped first.
+    ``State``: both must find the same object, so the proxy is unwrapped first.
     """
     unwrap = getattr(type(state), "_get_module", None)
     real = unwrap(state) if unwrap else state
     with _lock:
-        if id(real) not in _plans:
-            _plans[id(real)] = _build(real)
-        return _plans[id(real)]
+        if id(real) not in cache:
+            cache[id(real)] = build(real)
+        return cache[id(real)]
+
+
+def get_plan(state: State) -> Plan:
+    """The plan for this run (built on first use)."""
+    return once_per_run(_plans, state, _build)
 
 
 def cluster_of(state: State) -> Cluster:
@@ -127,10 +157,10 @@ def _build(state: State) -> Plan:
         logger.warning(f"--> etcd: {warning}")
     hosts = {h.name: h for h in etcd_hosts(state)}
     s = cluster.settings
+    key_paths = {spec.key_path(s.pki_dir) for spec in ALL_CERTS}
     pki_paths = [
         p for spec in ALL_CERTS for p in (spec.cert_path(s.pki_dir), spec.key_path(s.pki_dir))
     ]
-    script = survey_script(s, manifest_path(cluster), SYSTEMD_UNIT)
     for member in cluster.members:
         if not hosts[member.host].connected:
             raise DeployInputError(
@@ -138,27 +168,56 @@ def _build(state: State) -> Plan:
                 "by --limit: the deploy reads every member before changing any"
             )
 
-    def read_member(host: Host) -> tuple[dict[str, RemoteFile], Survey]:
-        return read_files(host, [*pki_paths, s.kubeadm_config_path]), host.get_fact(
-            HostSurvey, script=script
-        )
+    def read_member(host: Host) -> tuple[dict[str, RemoteFile], tuple[Survey, Observation]]:
+        member = cluster.member(host.name)
+        script = survey_script(s, manifest_path(cluster), SYSTEMD_UNIT)
+        script += "; " + observe_command(cluster, member)
+        files = read_files(host, [*pki_paths, s.kubeadm_config_path], private_keys=key_paths)
+        return files, host.get_fact(HostSurvey, script=script)
 
     # All members at once (pyinfra runs on gevent): reads cost one round trip, not n.
     jobs = {m.host: gevent.spawn(read_member, hosts[m.host]) for m in cluster.members}
     gevent.joinall(list(jobs.values()), raise_error=True)
     current = {name: job.value[0] for name, job in jobs.items()}
-    surveys = {name: job.value[1] for name, job in jobs.items()}
+    surveys = {name: job.value[1][0] for name, job in jobs.items()}
+    observations = {name: job.value[1][1] for name, job in jobs.items()}
     configs: dict[str, bytes | None] = {}
     for name, files in current.items():
         config = files.pop(s.kubeadm_config_path, None)
         configs[name] = config.content if config else None
     had_data = {name: survey.has_data for name, survey in surveys.items()}
-    refusals = data_dir_refusals(cluster, had_data, configs)
+    view = _live_view(cluster, hosts, had_data)
+    known = view is not None and bool(view.members)
+    membership = MembershipPlan()
+    if view is not None and known:
+        membership = plan_membership(cluster, view, had_data, s.remove_members, s.replace_members)
+    unstarted = unstarted_peer_urls(view) if view is not None else set()
+    refusals = data_dir_refusals(cluster, had_data, configs, unstarted, membership_known=known)
+    refusals += membership.refusals
     if refusals:
         raise DeployInputError("; ".join(refusals))
+    for member in cluster.members:
+        if member.peer_url(s.peer_port) in unstarted and not had_data[member.host]:
+            logger.info(
+                f"--> etcd: {member.host}: {member.name} is listed by the cluster but never "
+                "started: it starts with the bootstrap's flags and joins"
+            )
+    for change in membership.changes:
+        logger.info(f"--> etcd: membership: {change.describe()}")
+    cluster = with_bootstrap_flags(cluster, configs, had_data, membership)
 
-    now = datetime.datetime.now(datetime.UTC)
-    ca, ca_created = choose_ca(cluster, current, _operator_ca(cluster), now)
+    upgrade = _upgrade_plan(cluster, hosts, observations)
+
+    now = signing_time(datetime.datetime.now(datetime.UTC), observations.values())
+    ca_key_path = ETCD_CA.key_path(s.pki_dir)
+    everywhere = {**_retiring_ca_files(state, cluster), **current}
+    ca, ca_created = choose_ca(
+        cluster,
+        everywhere,
+        _operator_ca(cluster),
+        now,
+        lambda holder: read_secret(state.inventory.get_host(holder), ca_key_path),
+    )
     ca_expiry = ca.cert.not_valid_after_utc
     if ca_expiry <= now + datetime.timedelta(hours=s.cert_validity_hours):
         logger.warning(
@@ -176,7 +235,138 @@ def _build(state: State) -> Plan:
         control_plane_files=control_plane_files(cluster, members[cluster.first.host]),
         ca_created=ca_created,
         surveys=surveys,
+        observations=observations,
+        upgrading=upgrade,
+        membership=membership,
+        live_names={m.name for m in view.members if m.name} if view is not None else set(),
     )
+
+
+def target_version(cluster: Cluster) -> str:
+    """The etcd version the operator chose ("" none): etcd_version, or the image tag's."""
+    s = cluster.settings
+    if s.runtime == "systemd":
+        return s.etcd_version
+    tag = parse_version(s.image_tag)
+    return ".".join(map(str, tag)) if tag else ""
+
+
+def _upgrade_plan(
+    cluster: Cluster, hosts: dict[str, Host], observations: dict[str, Observation]
+) -> list[str]:
+    """Hosts to upgrade to the chosen version; refuses a downgrade, a skipped minor
+    version, and an upgrade of a cluster that is not healthy now."""
+    target = target_version(cluster)
+    running = {h: o.version() for h, o in observations.items() if o.running}
+    if not target:
+        return []
+    refusals = release.version_change_refusals(running, target)
+    if refusals:
+        raise DeployInputError("; ".join(refusals))
+    older = release.upgrading(running, target)
+    if not older:
+        return []
+    _, stdout, _ = run_quietly(hosts[older[0]], probe_script(cluster))
+    problems = status_problems(parse_probe(cluster, stdout.splitlines()))
+    if problems:
+        raise DeployInputError(
+            f"refusing to upgrade etcd to {target}: the cluster is not healthy now: "
+            + "; ".join(problems)
+        )
+    versions = ", ".join(sorted({running[h] for h in older}))
+    logger.info(
+        f"--> etcd: upgrading etcd {versions} -> {target} on {', '.join(older)}: a verified "
+        "snapshot first, then one member at a time, followers first, the leader last"
+    )
+    return older
+
+
+CLOCK_SKEW_WARNING = datetime.timedelta(minutes=1)
+
+
+def signing_time(
+    controller_now: datetime.datetime, observations: Iterable[Observation]
+) -> datetime.datetime:
+    """The time certificates are issued at: the earliest clock among controller and members.
+
+    A member whose clock is behind would otherwise see a new certificate as not yet
+    valid (kubeadm backdates only 5 minutes); a warning names a skew worth fixing.
+    """
+    clocks = [
+        datetime.datetime.fromtimestamp(o.clock, datetime.UTC)
+        for o in observations
+        if o.clock is not None
+    ]
+    earliest = min([controller_now, *clocks])
+    latest = max([controller_now, *clocks])
+    if latest - earliest > CLOCK_SKEW_WARNING:
+        logger.warning(
+            f"--> etcd: clocks differ by {(latest - earliest).total_seconds():.0f}s between this "
+            "machine and the members: certificates are issued at the earliest; fix time sync"
+        )
+    return earliest
+
+
+def _live_view(
+    cluster: Cluster, hosts: dict[str, Host], had_data: dict[str, bool]
+) -> ClusterView | None:
+    """The live member list, asked of the members with data in turn (None: no cluster yet;
+    a view without members: none of them answered)."""
+    holders = [m for m in cluster.members if had_data.get(m.host)]
+    if not holders:
+        return None
+    view = ClusterView((), (), ())
+    for member in holders:
+        ok, stdout, _ = run_quietly(hosts[member.host], probe_script(cluster, with_members=True))
+        view = parse_view(cluster, stdout.splitlines())
+        if ok and view.members:
+            return view
+    return view
+
+
+RETIRING_GROUP = "etcd_removed"
+
+
+def retiring_hosts(state: State) -> list[Host]:
+    """Hosts of group ``etcd_removed``: members being (or already) removed, still reachable."""
+    try:
+        group = list(state.inventory.get_group(RETIRING_GROUP))
+    except NoGroupError:
+        return []
+    members = set(etcd_hosts(state))
+    return [h for h in group if h not in members and h.connected]
+
+
+def _retiring_ca_files(state: State, cluster: Cluster) -> dict[str, dict[str, RemoteFile]]:
+    """The CA files removed hosts still hold: a removed first member's ca.key moves on."""
+    s = cluster.settings
+    paths = [ETCD_CA.cert_path(s.pki_dir), ETCD_CA.key_path(s.pki_dir)]
+    return {h.name: read_files(h, paths, private_keys=paths[1:]) for h in retiring_hosts(state)}
+
+
+def with_bootstrap_flags(
+    cluster: Cluster,
+    configs: dict[str, bytes | None],
+    had_data: dict[str, bool],
+    membership: MembershipPlan,
+) -> Cluster:
+    """Each member's bootstrap-only flags: as recorded for a member with data (etcd ignores
+    them then, and rewriting them would only churn files), the live list for one that joins."""
+    members = []
+    for member in cluster.members:
+        recorded = recorded_bootstrap(configs.get(member.host))
+        if member.host in membership.join_initial_cluster:
+            joined = membership.join_initial_cluster[member.host]
+            member = replace(member, initial_cluster=joined, initial_cluster_state="existing")
+        elif had_data.get(member.host) and recorded:
+            member = replace(member, initial_cluster=recorded[0], initial_cluster_state=recorded[1])
+        members.append(member)
+    return replace(cluster, members=tuple(members))
+
+
+def ca_files(plan: Plan) -> set[str]:
+    """Files etcd reads only when it starts: a change needs a restart."""
+    return {ETCD_CA.cert_path(plan.cluster.settings.pki_dir)}
 
 
 def _operator_ca(cluster: Cluster) -> tuple[bytes, bytes] | None:

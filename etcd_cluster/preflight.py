@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
+from etcd_cluster import release
 from etcd_cluster.flags import parse_version
 from etcd_cluster.settings import Settings
 
 SOCKET_MARK = "@socket"
 PACKAGED_ETCD_BINARY = "/usr/bin/etcd"  # where Debian's etcd-server puts etcd
+# Tools the deploy runs on members and installs (same-named Debian packages) when missing.
+INSTALLABLE_TOOLS = {
+    "curl": "health checks",
+    "openssl": "key fingerprints and served certificates",
+}
 
 
 def commands_to_probe(settings: Settings) -> list[str]:
     """Commands whose presence the preflight asks each member about."""
-    common = ["systemctl", "base64", "stat", "curl", "apt-get"]
+    common = [
+        "systemctl",
+        "base64",
+        "stat",
+        "curl",
+        "openssl",
+        "apt-get",
+        "etcdctl",
+        settings.etcdctl_binary,
+    ]
+    if settings.runtime == "systemd" and settings.etcd_version:
+        return [*common, "tar", "sha256sum"]  # to verify and unpack the release archive
     if settings.runtime == "systemd":
         return [*common, settings.etcd_binary]
     return [*common, "kubeadm", "kubelet", "crictl"]
@@ -31,10 +49,12 @@ def runtime_socket(settings: Settings) -> str:
 
 def packages_to_install(settings: Settings, present: Collection[str]) -> list[str]:
     """Debian packages this deploy installs when their command is missing."""
-    packages = []
-    if "curl" not in present:
-        packages.append("curl")
-    etcd_missing = settings.runtime == "systemd" and settings.etcd_binary not in present
+    packages = [tool for tool in INSTALLABLE_TOOLS if tool not in present]
+    etcd_missing = (
+        settings.runtime == "systemd"
+        and not settings.etcd_version
+        and settings.etcd_binary not in present
+    )
     if etcd_missing and _package_provides_binary(settings):
         packages.append(settings.etcd_package)
     return packages
@@ -53,8 +73,18 @@ def missing_requirements(settings: Settings, present: Collection[str]) -> list[s
         for name in ("systemctl", "base64", "stat")
         if name not in present
     ]
-    if "curl" not in present and not can_install:
-        missing.append("curl (health checks; no apt-get to install it)")
+    if not can_install:
+        missing += [
+            f"{tool} ({why}; no apt-get to install it)"
+            for tool, why in INSTALLABLE_TOOLS.items()
+            if tool not in present
+        ]
+    if settings.runtime == "systemd" and settings.etcd_version:
+        return missing + [
+            f"{tool} (to verify and unpack etcd_version={settings.etcd_version!r})"
+            for tool in ("tar", "sha256sum")
+            if tool not in present
+        ]
     if settings.runtime == "systemd":
         if settings.etcd_binary not in present and not (
             _package_provides_binary(settings) and can_install
@@ -87,6 +117,12 @@ class Survey:
     etcd_active: bool = False  # the systemd unit runs
     manifest: bool = False  # the static pod manifest exists
     has_data: bool = False  # the data dir holds an initialised member (a WAL)
+    machine: str = ""  # uname -m
+    releases: list[str] = field(default_factory=list)  # versions unpacked under /opt/etcd
+    # static-pod only (empty otherwise, or when the tool is missing):
+    kubeadm_version: str = ""  # `kubeadm version -o short`, e.g. "v1.34.2"
+    kubelet_version: str = ""  # from `kubelet --version`, e.g. "1.34.2"
+    kubelet_path: str = ""  # `command -v kubelet`: the drop-in's ExecStart runs it
 
 
 def survey_script(
@@ -101,7 +137,7 @@ def survey_script(
     socket = runtime_socket(settings)
     if socket:
         lines.append(f"[ -S {q(socket)} ] && echo cmd:{SOCKET_MARK}")
-    binary = q(settings.etcd_binary)
+    binary = q(release.etcd_binary(settings))
     show = f"apt-cache show --no-all-versions {q(settings.etcd_package)} 2>/dev/null"
     candidate = f"{show} | grep '^Version:'" if settings.etcd_package else "true"
     lines += [
@@ -110,8 +146,28 @@ def survey_script(
         f'[ "$(systemctl is-active {q(unit)} 2>/dev/null)" = active ] && echo active:yes',
         f"[ -f {q(manifest)} ] && echo manifest:yes",
         f"[ -d {q(settings.wal_dir)} ] && echo data:yes",
+        'echo "machine:$(uname -m)"',
+        f"for d in {release.INSTALL_ROOT}/v*; do "
+        '[ -x "$d/etcd" ] && echo "release:${d##*/v}"; done',
     ]
+    if settings.runtime == "static-pod":
+        lines += kubernetes_tools_lines()
     return "; ".join(lines) + "; true"
+
+
+def kubernetes_tools_lines() -> list[str]:
+    """Survey lines for the static-pod runtime: kubeadm's version, kubelet's path and version."""
+    return [
+        'k=$(kubeadm version -o short 2>/dev/null) && echo "kubeadm:$k"',
+        'p=$(command -v kubelet) && echo "kubelet_path:$p" '
+        '&& echo "kubelet:$("$p" --version 2>/dev/null | head -n 1)"',
+    ]
+
+
+def _kubeadm_version(text: str) -> str:
+    """'v1.34.2' as kubeadm prints it; '' when it printed something else."""
+    text = text.strip()
+    return text if re.fullmatch(r"v\d+\.\d+\.\d+\S*", text) else ""
 
 
 def parse_survey(lines: Sequence[str]) -> Survey:
@@ -120,10 +176,17 @@ def parse_survey(lines: Sequence[str]) -> Survey:
         key, _, value = line.strip().partition(":")
         found.setdefault(key, []).append(value)
     version = parse_version(" ".join(found.get("version", [])))
+    kubelet = parse_version(" ".join(found.get("kubelet", [])))
+    kubelet_path = (found.get("kubelet_path") or [""])[0].strip()
     return Survey(
         present=found.get("cmd", []),
         etcd_version=".".join(str(part) for part in version) if version else "",
         etcd_active="yes" in found.get("active", []),
         manifest="yes" in found.get("manifest", []),
         has_data="yes" in found.get("data", []),
+        machine=(found.get("machine") or [""])[0],
+        releases=found.get("release", []),
+        kubeadm_version=_kubeadm_version((found.get("kubeadm") or [""])[0]),
+        kubelet_version=".".join(str(part) for part in kubelet) if kubelet else "",
+        kubelet_path=kubelet_path if kubelet_path.startswith("/") else "",
     )

@@ -3,55 +3,78 @@
 pyinfra prints fact output at ``-vvv``, command output of failed operations,
 ``--diff`` of ``files.put``, and the Docker connector stages uploads and downloads
 in temporary files on the controller. Keys therefore never go through facts or
-``files.put``: they are read from a command's captured stdout and written through
-its stdin, with printing switched off, so they exist on the controller only in
-memory. Only the command line (which holds paths, never contents) can be logged.
+``files.put``: they are written through a command's stdin, with printing switched
+off, so they exist on the controller only in memory. Existing private keys are not
+read at all: a host reports the sha256 of each key's public half, which is enough to
+tell whether the key matches its certificate (``read_files``); the one exception,
+read only when something must be signed or copied, is ``read_secret``.
+Only command lines (which hold paths, never contents) can be logged.
 """
 
 from __future__ import annotations
 
 import base64
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS, pop_global_arguments
 from pyinfra.api.command import StringCommand
 from pyinfra.api.host import Host
 
-_MARK = "@@etcd-deploy-file@@"
+from etcd_cluster import scripts
+
+_FILE = "@@file@@"
+_END = "@@end@@"
 
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """A file's content and ownership as read from a host."""
+    """A file as read from a host: content, or for a private key only its public key's hash."""
 
-    content: bytes
+    content: bytes | None  # None for a private key: never read (see public_key_sha256)
     mode: str
     user: str
     group: str
+    public_key_sha256: str = ""  # private keys: sha256 of the DER public key; "" unreadable
 
     def __repr__(self) -> str:  # content may be a key: never show it
         owner = f"{self.user}:{self.group}"
-        return f"RemoteFile(mode={self.mode}, owner={owner}, {len(self.content)} bytes)"
+        size = "key" if self.content is None else f"{len(self.content)} bytes"
+        return f"RemoteFile(mode={self.mode}, owner={owner}, {size})"
 
 
 @dataclass(frozen=True)
 class Wanted:
-    """A file as it should be on a host."""
+    """A file as it should be on a host.
 
-    content: bytes
+    For a private key, ``public_key_sha256`` says which key it must be, and
+    ``content`` is None when the host's key is kept (only mode and owner are fixed)
+    or must be copied from another host (``source``, read when needed).
+    """
+
+    content: bytes | None
     mode: str
     user: str = "root"
     group: str = "root"
+    public_key_sha256: str = ""
+    source: str = ""  # where to read the content when it is None and must be written
 
     def __repr__(self) -> str:
-        return f"Wanted(mode={self.mode}, {len(self.content)} bytes)"
+        size = "kept" if self.content is None else f"{len(self.content)} bytes"
+        return f"Wanted(mode={self.mode}, {size})"
+
+    def same_content(self, current: RemoteFile | None) -> bool:
+        if current is None:
+            return False
+        if self.public_key_sha256:
+            return current.public_key_sha256 == self.public_key_sha256
+        return current.content == self.content
 
     def satisfied_by(self, current: RemoteFile | None) -> bool:
         return (
             current is not None
-            and current.content == self.content
+            and self.same_content(current)
             and current.mode == self.mode
             and (current.user, current.group) == (self.user, self.group)
         )
@@ -64,6 +87,7 @@ def run_quietly(host: Host, command: str, stdin: bytes | None = None) -> tuple[b
     if stdin is not None:
         # pyinfra writes stdin line by line as text; base64 keeps bytes intact.
         connector_arguments["_stdin"] = base64.encodebytes(stdin).decode().splitlines()
+        command = f"base64 -d | {command}"
     ok, output = host.run_shell_command(
         StringCommand(command),
         print_output=False,
@@ -73,38 +97,51 @@ def run_quietly(host: Host, command: str, stdin: bytes | None = None) -> tuple[b
     return ok, output.stdout, output.stderr
 
 
-def read_files(host: Host, paths: Iterable[str]) -> dict[str, RemoteFile]:
-    """Read several files in one command; absent files are left out of the result."""
-    script = "; ".join(
-        f"if [ -f {shlex.quote(p)} ]; then stat -c '{_MARK} %a %U %G %n' {shlex.quote(p)} "
-        f"&& printf 'b:' && base64 -w0 {shlex.quote(p)} && echo; fi"
-        for p in paths
-    )
-    ok, stdout, stderr = run_quietly(host, script)
-    if not ok:
-        raise OSError(f"{host.name}: could not read files: {stderr.strip()}")
-    files: dict[str, RemoteFile] = {}
+def read_files(
+    host: Host, paths: Iterable[str], private_keys: Collection[str] = ()
+) -> dict[str, RemoteFile]:
+    """Read several files in one command; absent files are left out of the result.
+
+    ``private_keys`` (a subset of ``paths``) are not read: the host reports the hash
+    of each one's public key. A read that does not finish raises ``OSError``.
+    """
+    items = [f"{'key' if p in private_keys else 'content'}:{p}" for p in paths]
+    ok, stdout, stderr = run_quietly(host, scripts.command("read_files", *items))
     lines = stdout.splitlines()
-    for header, body in zip(lines[::2], lines[1::2], strict=False):
-        _, mode, user, group, path = header.split(" ", 4)
-        files[path] = RemoteFile(
-            base64.b64decode(body.removeprefix("b:")), mode.zfill(3), user, group
-        )
+    if not ok or not lines or lines[-1] != _END:
+        raise OSError(f"{host.name}: could not read files: {stderr.strip() or 'output cut short'}")
+    files: dict[str, RemoteFile] = {}
+    for header, body in zip(lines[:-1:2], lines[1:-1:2], strict=True):
+        mark, mode, user, group, path = header.split(" ", 4)
+        if mark != _FILE:
+            raise OSError(f"{host.name}: could not read files: unexpected output {mark!r}")
+        if body.startswith("k:"):
+            files[path] = RemoteFile(None, mode.zfill(3), user, group, body.removeprefix("k:"))
+        else:
+            content = base64.b64decode(body.removeprefix("b:"))
+            files[path] = RemoteFile(content, mode.zfill(3), user, group)
     return files
 
 
+def read_secret(host: Host, path: str) -> bytes:
+    """Read one private key into memory (only to sign with it or copy it), printing nothing."""
+    ok, stdout, stderr = run_quietly(host, f"base64 -w0 {shlex.quote(path)}")
+    if not ok:
+        raise OSError(f"{host.name}: could not read {path}: {stderr.strip()}")
+    return base64.b64decode(stdout.strip())
+
+
 def write_files(host: Host, wanted: Mapping[str, Wanted]) -> tuple[bool, str]:
-    """Write each file atomically (temp file + rename) with its mode set before content lands."""
+    """Install the files in one command: all staged, then renamed together (``install_files``).
+
+    A ``Wanted`` without content keeps the file's content and fixes mode and owner.
+    """
+    lines = []
     for path, want in wanted.items():
-        directory = shlex.quote(path.rsplit("/", 1)[0] or "/")
-        target = shlex.quote(path)
-        temp = shlex.quote(f"{path}.tmp-etcd-deploy")
-        command = (
-            f"mkdir -p {directory} && umask 077 && base64 -d > {temp} && "
-            f"chown {want.user}:{want.group} {temp} && chmod {want.mode} {temp} && "
-            f"mv -f {temp} {target}"
-        )
-        ok, _, stderr = run_quietly(host, command, stdin=want.content)
-        if not ok:
-            return False, f"writing {path} failed: {stderr.strip()}"
+        lines.append(f"{want.mode} {want.user} {want.group} {path}")
+        lines.append("-" if want.content is None else base64.b64encode(want.content).decode())
+    payload = ("\n".join(lines) + "\n").encode()
+    ok, _, stderr = run_quietly(host, scripts.command("install_files"), stdin=payload)
+    if not ok:
+        return False, f"writing {', '.join(wanted)} failed: {stderr.strip()}"
     return True, ""

@@ -5,19 +5,27 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
+from etcd_cluster import scripts
 from etcd_cluster.cluster import Cluster
 from etcd_cluster.kubeadm_config import manifest_path
 
 SYSTEMD_UNIT = "etcd"
-BOUNCE_WAIT_SECONDS = 60
+# Where a static pod manifest waits while its pod is recreated: outside the directory
+# kubelet watches (kubeadm's own upgrade keeps its backups under /etc/kubernetes/tmp).
+PARKING_DIR = "/etc/kubernetes/tmp/etcd-deploy-parked"
 
 
 @dataclass(frozen=True)
 class RuntimeCommands:
     """Shell commands the rolling restart and the health report run on a member."""
 
-    restart: str
     logs: str
+    restart: str = ""  # systemd
+    rewrite: str = ""  # static-pod: kubeadm rewrites the manifest, wait for the new pod
+    bounce: str = ""  # static-pod: recreate the pod from its unchanged manifest
+
+    def for_action(self, action: str) -> str:
+        return {"restart": self.restart, "rewrite": self.rewrite, "bounce": self.bounce}[action]
 
 
 def kubeadm_etcd_local(cluster: Cluster) -> str:
@@ -27,23 +35,30 @@ def kubeadm_etcd_local(cluster: Cluster) -> str:
 
 
 def runtime_commands(cluster: Cluster) -> RuntimeCommands:
-    lines = max(cluster.settings.log_lines, 1)
-    if cluster.settings.runtime == "systemd":
+    s = cluster.settings
+    lines = max(s.log_lines, 1)
+    if s.runtime == "systemd":
         return RuntimeCommands(
-            restart=f"systemctl restart {SYSTEMD_UNIT}",
             logs=f"journalctl -u {SYSTEMD_UNIT} -n {lines} --no-pager -o cat",
+            restart=f"systemctl restart {SYSTEMD_UNIT}",
         )
-    manifest = shlex.quote(manifest_path(cluster))
-    parked = shlex.quote(f"{manifest_path(cluster)}.restarting")
-    # kubeadm rewrites the manifest; kubelet restarts the pod only if it changed, so a
-    # certificate-only change parks the manifest until the old container is gone.
-    restart = (
-        f"cp -p {manifest} {parked}.before && {kubeadm_etcd_local(cluster)} && "
-        f"if cmp -s {manifest} {parked}.before; then "
-        f"mv {manifest} {parked} && "
-        f"for i in $(seq {BOUNCE_WAIT_SECONDS}); do "
-        "[ -z \"$(crictl ps -q --name '^etcd$')\" ] && break; sleep 1; done; "
-        f"mv {parked} {manifest}; fi; rm -f {parked}.before"
+    endpoint = shlex.quote(s.kubelet_container_runtime_endpoint)
+    crictl = f"crictl --runtime-endpoint {endpoint}"
+
+    def replace(mode: str) -> str:
+        return scripts.command(
+            "restart_static_pod",
+            mode,
+            manifest_path(cluster),
+            s.kubeadm_config_path,
+            s.kubelet_container_runtime_endpoint,
+            PARKING_DIR,
+            s.health_timeout,
+        )
+
+    latest = f"$({crictl} ps -a -q --name '^etcd$' | head -n 1)"
+    return RuntimeCommands(
+        logs=f'{crictl} logs --tail {lines} "{latest}" 2>&1',
+        rewrite=replace("rewrite"),
+        bounce=replace("bounce"),
     )
-    logs = f"crictl logs --tail {lines} \"$(crictl ps -a -q --name '^etcd$' | head -n 1)\" 2>&1"
-    return RuntimeCommands(restart=restart, logs=logs)

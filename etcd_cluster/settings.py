@@ -23,15 +23,34 @@ DEFAULT_KEY_ALGORITHM = "RSA-2048"
 DEFAULT_CERT_VALIDITY_HOURS = 8760  # kubeadm's certificateValidityPeriod
 DEFAULT_CA_VALIDITY_HOURS = 87600  # kubeadm's caCertificateValidityPeriod
 DEFAULT_DATA_DIR = "/var/lib/etcd"
+# kubeadm writes static pod manifests to this fixed directory (its DefaultManifestsDir,
+# not configurable by `kubeadm init phase etcd local`): kubelet must watch the same one.
+KUBEADM_MANIFESTS_DIR = "/etc/kubernetes/manifests"
 
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS_SUBDOMAIN = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$")
 _WILDCARD_DNS = re.compile(rf"^\*\.{_DNS_LABEL}(\.{_DNS_LABEL})*$")
 _FLAG_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+_KUBERNETES_VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$")
 _UNSAFE_VALUE = re.compile(r"[\s'\"\\$%`]")
+# systemd.time(7) calendar events: weekdays, dates, times, ranges, lists, repetitions,
+# time zones; never a newline, quote, '$', '%' (a unit file specifier) or ';'.
+_CALENDAR = re.compile(r"[A-Za-z0-9*][A-Za-z0-9 *:/.,~+_-]{0,99}")
 # Flags the deploy derives from the inventory and settings: an override would desync
 # the member list that the data-safety check compares, or the data dir it guards.
-OWNED_FLAGS = ("name", "data-dir", "initial-cluster", "initial-cluster-state")
+# The listen/advertise URLs are derived from etcd_address and the ports: an override
+# would make etcd listen or advertise elsewhere than the certificates and health
+# checks expect.
+OWNED_FLAGS = (
+    "name",
+    "data-dir",
+    "initial-cluster",
+    "initial-cluster-state",
+    "listen-peer-urls",
+    "listen-client-urls",
+    "advertise-client-urls",
+    "initial-advertise-peer-urls",
+)
 
 DataGetter = Callable[[str], Any]
 
@@ -42,6 +61,7 @@ class Settings:
 
     runtime: str
     kubeadm_api_version: str
+    kubernetes_version: str
     client_port: int
     peer_port: int
     data_dir: str
@@ -65,6 +85,18 @@ class Settings:
     etcd_package: str
     external_config_path: str
     log_lines: int
+    backup_dir: str = "/var/backups/etcd"
+    backup_schedule: str = "hourly"
+    backup_keep: int = 24
+    etcdctl_binary: str = "/usr/bin/etcdctl"
+    remove_members: tuple[str, ...] = ()
+    replace_members: tuple[str, ...] = ()
+    etcd_version: str = ""
+    etcd_archive_url: str = ""
+    etcd_archive_sha256: tuple[tuple[str, str], ...] = ()
+
+    def archive_sha256(self, version: str) -> str:
+        return dict(self.etcd_archive_sha256).get(version, "")
 
     @property
     def wal_dir(self) -> str:
@@ -135,6 +167,20 @@ def _string_list(key: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def calendar(key: str, value: Any) -> str:
+    """A systemd ``OnCalendar=`` value: one line of the characters calendar specs use.
+
+    Checked here, not with ``systemd-analyze calendar`` (the machine running pyinfra
+    need not have systemd); systemd itself refuses a malformed spec when the timer loads.
+    """
+    if not isinstance(value, str) or not _CALENDAR.fullmatch(value.strip()):
+        raise DeployInputError(
+            f"{key}={value!r} must be a systemd OnCalendar value on one line "
+            "(e.g. hourly, daily, *-*-* 00/4:00:00), of letters, digits, spaces and -*:/.,~+_"
+        )
+    return value.strip()
+
+
 def san_list(key: str, value: Any) -> tuple[str, ...]:
     """Extra SANs: each an IP literal or an RFC 1123 DNS name (kubeadm drops others; we refuse)."""
     sans = _string_list(key, value)
@@ -168,7 +214,8 @@ def extra_args(key: str, value: Any) -> tuple[tuple[str, str], ...]:
         if name in OWNED_FLAGS:
             raise DeployInputError(
                 f"{key}: {name!r} is set by the deploy from the inventory and settings "
-                "(etcd_name, etcd_address, etcd_data_dir); it cannot be overridden"
+                "(etcd_name, etcd_address, etcd_client_port, etcd_peer_port, etcd_data_dir); "
+                "it cannot be overridden"
             )
         if name in result:
             raise DeployInputError(f"{key}: flag {name!r} is given twice")
@@ -181,6 +228,23 @@ def extra_args(key: str, value: Any) -> tuple[tuple[str, str], ...]:
             )
         result[name] = str(flag_value)
     return tuple(result.items())
+
+
+def kubernetes_version(key: str, value: Any) -> str:
+    """A Kubernetes release such as 'v1.34.2' (a leading 'v' is added), or '' for unset.
+
+    kubeadm's own default is 'stable-1', looked up over the internet: pinning it keeps
+    the config (and the etcd image kubeadm picks for it) the same on every run.
+    """
+    text = _text(key, value)
+    if not text:
+        return ""
+    if not _KUBERNETES_VERSION.match(text):
+        raise DeployInputError(
+            f"{key}={value!r} is not a Kubernetes release such as 'v1.34.2' "
+            "(labels such as 'stable-1' are looked up over the internet; pin a release)"
+        )
+    return text if text.startswith("v") else f"v{text}"
 
 
 def settings_from_data(get: DataGetter) -> Settings:
@@ -202,11 +266,19 @@ def settings_from_data(get: DataGetter) -> Settings:
             f"etcd_renew_before_days={renew} must be shorter than etcd_cert_validity_hours="
             f"{validity}: every run would reissue every certificate"
         )
+    manifests_dir = _absolute_path("etcd_manifests_dir", get("etcd_manifests_dir"))
+    if runtime == "static-pod" and manifests_dir != KUBEADM_MANIFESTS_DIR:
+        raise DeployInputError(
+            f"etcd_manifests_dir={manifests_dir!r} cannot be used with etcd_runtime='static-pod': "
+            f"kubeadm always writes etcd's manifest to {KUBEADM_MANIFESTS_DIR}; "
+            "leave etcd_manifests_dir at its default"
+        )
     return Settings(
         runtime=runtime,
         kubeadm_api_version=_choice(
             "kubeadm_api_version", get("kubeadm_api_version"), API_VERSIONS
         ),
+        kubernetes_version=kubernetes_version("kubernetes_version", get("kubernetes_version")),
         client_port=client_port,
         peer_port=peer_port,
         data_dir=_absolute_path("etcd_data_dir", get("etcd_data_dir")),
@@ -214,7 +286,7 @@ def settings_from_data(get: DataGetter) -> Settings:
         kubeadm_config_path=_absolute_path(
             "etcd_kubeadm_config_path", get("etcd_kubeadm_config_path")
         ),
-        manifests_dir=_absolute_path("etcd_manifests_dir", get("etcd_manifests_dir")),
+        manifests_dir=manifests_dir,
         image_repository=_text("etcd_image_repository", get("etcd_image_repository")),
         image_tag=_text("etcd_image_tag", get("etcd_image_tag")),
         kubelet_cgroup_driver=_choice(
@@ -242,4 +314,205 @@ def settings_from_data(get: DataGetter) -> Settings:
             "etcd_external_config_path", get("etcd_external_config_path"), allow_empty=False
         ),
         log_lines=_integer("etcd_log_lines", get("etcd_log_lines"), 0, 1000),
+        backup_dir=_absolute_path("etcd_backup_dir", get("etcd_backup_dir")),
+        backup_schedule=calendar("etcd_backup_schedule", get("etcd_backup_schedule")),
+        backup_keep=_integer("etcd_backup_keep", get("etcd_backup_keep"), 1, 100000),
+        etcdctl_binary=_absolute_path("etcdctl_binary", get("etcdctl_binary")),
+        remove_members=_member_names("etcd_remove_members", get("etcd_remove_members")),
+        replace_members=_member_names("etcd_replace_members", get("etcd_replace_members")),
+        **_release(get, runtime),
+    )
+
+
+def _member_names(key: str, value: Any) -> tuple[str, ...]:
+    """etcd member names (RFC 1123), as a list or a comma-separated string."""
+    names = _string_list(key, value)
+    for name in names:
+        if not is_dns_name(name) or name.startswith("*"):
+            raise DeployInputError(f"{key}: {name!r} is not an etcd member name")
+    return names
+
+
+_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _release(get: DataGetter, runtime: str) -> dict[str, Any]:
+    """``etcd_version`` and where its archive comes from (systemd runtime)."""
+    version = _text("etcd_version", get("etcd_version")).removeprefix("v")
+    if version and not _VERSION.match(version):
+        raise DeployInputError(f"etcd_version={version!r} must look like 3.5.16")
+    if version and runtime != "systemd":
+        raise DeployInputError(
+            f"etcd_version={version!r} installs etcd for etcd_runtime='systemd'; the static-pod "
+            "runtime runs the image: set etcd_image_tag instead"
+        )
+    url = _text("etcd_archive_url", get("etcd_archive_url"), allow_empty=False)
+    if "{version}" not in url or _UNSAFE_VALUE.search(
+        url.replace("{version}", "").replace("{arch}", "")
+    ):
+        raise DeployInputError(
+            f"etcd_archive_url={url!r} must contain {{version}} (and usually {{arch}}), "
+            "without spaces, quotes, backslashes, '$', '%' or '`'"
+        )
+    sums = get("etcd_archive_sha256") or {}
+    if not isinstance(sums, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) and _SHA256.match(v.lower())
+        for k, v in sums.items()
+    ):
+        raise DeployInputError(
+            "etcd_archive_sha256 must map each version to the archive's sha256 "
+            f"(64 hex digits), e.g. {{'3.5.16': '...'}}; got {sums!r}"
+        )
+    checksums = tuple((k.removeprefix("v"), v.lower()) for k, v in sums.items())
+    if version and version not in dict(checksums):
+        raise DeployInputError(
+            f"etcd_version={version!r} has no checksum in etcd_archive_sha256: add the sha256 "
+            "of its release archive (the etcd release's SHA256SUMS file lists it)"
+        )
+    return {"etcd_version": version, "etcd_archive_url": url, "etcd_archive_sha256": checksums}
+
+
+# --- The HA control-plane guide: load balancer and control plane ------------------------
+# Settings of "Creating Highly Available Clusters with kubeadm" (k8s_*), read from the
+# first host of the group that uses them. Kept in their own section for easy merging.
+
+K8S_TOPOLOGIES = ("external", "stacked")
+DEFAULT_APISERVER_PORT = 6443
+
+
+@dataclass(frozen=True)
+class LoadBalancerSettings:
+    """The apiserver load balancer of the ``lb`` group: haproxy behind a keepalived VIP."""
+
+    vip: str
+    lb_port: int
+    apiserver_port: int
+    backends: tuple[str, ...]  # "address:port" ("[v6]:port"), in the inventory's order
+    vrrp_interface: str  # "" = the interface holding each host's address
+    vrrp_router_id: int
+
+
+def split_host_port(key: str, value: str) -> tuple[str, int]:
+    """``address:port`` or ``[v6]:port`` into its parts; refuses anything else."""
+    text = value.strip()
+    if text.startswith("["):
+        address, sep, port = text[1:].partition("]:")
+        valid = bool(sep) and ":" in address and is_ip(address)
+    else:
+        address, sep, port = text.rpartition(":")
+        valid = bool(sep) and ":" not in address and (is_ip(address) or is_dns_name(address))
+    if not valid:
+        raise DeployInputError(f"{key}: {value!r} must be address:port (IPv6 as [address]:port)")
+    return address, _integer(f"{key}: port of {value!r}", port, 1, 65535)
+
+
+def load_balancer_settings_from_data(
+    get: DataGetter, control_plane_addresses: tuple[str, ...]
+) -> LoadBalancerSettings:
+    """``k8s_lb_*`` settings; backends default to the control-plane hosts' addresses."""
+    vip = get("k8s_lb_vip")
+    if not isinstance(vip, str) or not is_ip(vip):
+        raise DeployInputError(
+            f"k8s_lb_vip={vip!r} must be the IP address keepalived holds for the apiservers"
+        )
+    apiserver_port = _integer("k8s_apiserver_port", get("k8s_apiserver_port"), 1, 65535)
+    backends = _string_list("k8s_apiserver_backends", get("k8s_apiserver_backends"))
+    if not backends:
+        from etcd_cluster.cluster import join_host_port  # cluster imports this module
+
+        backends = tuple(join_host_port(a, apiserver_port) for a in control_plane_addresses)
+    if not backends:
+        raise DeployInputError(
+            "k8s_apiserver_backends is empty and there is no control_plane group: "
+            "the load balancer needs at least one apiserver"
+        )
+    for backend in backends:
+        split_host_port("k8s_apiserver_backends", backend)
+    if len(set(backends)) != len(backends):
+        raise DeployInputError(f"k8s_apiserver_backends={list(backends)!r} lists one twice")
+    interface = _text("k8s_lb_vrrp_interface", get("k8s_lb_vrrp_interface"))
+    if interface and not re.fullmatch(r"[A-Za-z0-9_.:@-]{1,15}", interface):
+        raise DeployInputError(f"k8s_lb_vrrp_interface={interface!r} is not an interface name")
+    return LoadBalancerSettings(
+        vip=str(ipaddress.ip_address(vip)),
+        lb_port=_integer("k8s_lb_port", get("k8s_lb_port"), 1, 65535),
+        apiserver_port=apiserver_port,
+        backends=backends,
+        vrrp_interface=interface,
+        vrrp_router_id=_integer("k8s_lb_vrrp_router_id", get("k8s_lb_vrrp_router_id"), 1, 255),
+    )
+
+
+@dataclass(frozen=True)
+class ControlPlaneSettings:
+    """The control plane of the HA guide: versions, endpoint, networks, CAs."""
+
+    version: str  # kubeadm/kubelet/Kubernetes version, e.g. "1.33.2"
+    etcd_topology: str  # "external" (the etcd group) or "stacked"
+    control_plane_endpoint: str  # "host:port"
+    pod_subnet: str
+    service_subnet: str
+    cni_manifest: str
+    pki_dir: str
+    key_algorithm: str
+    ca_validity_hours: int
+    run_kubeadm: bool
+    kubeadm_api_version: str
+
+
+def _version(key: str, value: Any) -> str:
+    text = str(value or "").removeprefix("v")
+    if not re.fullmatch(r"\d+\.\d+\.\d+", text):
+        raise DeployInputError(f"{key}={value!r} must be a Kubernetes version such as 1.33.2")
+    return text
+
+
+def _subnet(key: str, value: Any) -> str:
+    try:
+        return str(ipaddress.ip_network(str(value), strict=True))
+    except ValueError:
+        raise DeployInputError(f"{key}={value!r} is not a network such as 10.244.0.0/16") from None
+
+
+def control_plane_settings_from_data(
+    get: DataGetter, has_etcd_group: bool, lb: LoadBalancerSettings | None
+) -> ControlPlaneSettings:
+    """``k8s_*`` settings; the endpoint defaults to the VIP and haproxy's port."""
+    topology = get("k8s_etcd_topology") or ("external" if has_etcd_group else "stacked")
+    topology = _choice("k8s_etcd_topology", topology, K8S_TOPOLOGIES)
+    if topology == "external" and not has_etcd_group:
+        raise DeployInputError(
+            "k8s_etcd_topology='external' needs the etcd group (this project's etcd cluster)"
+        )
+    endpoint = _text("k8s_control_plane_endpoint", get("k8s_control_plane_endpoint"))
+    if not endpoint and lb is not None:
+        from etcd_cluster.cluster import join_host_port  # cluster imports this module
+
+        endpoint = join_host_port(lb.vip, lb.lb_port)
+    if not endpoint:
+        raise DeployInputError(
+            "k8s_control_plane_endpoint is empty and there is no lb group: "
+            "give your load balancer's address:port"
+        )
+    split_host_port("k8s_control_plane_endpoint", endpoint)
+    run = get("k8s_run_kubeadm")
+    if not isinstance(run, bool):
+        raise DeployInputError(f"k8s_run_kubeadm={run!r} must be True or False")
+    return ControlPlaneSettings(
+        version=_version("k8s_version", get("k8s_version")),
+        etcd_topology=topology,
+        control_plane_endpoint=endpoint,
+        pod_subnet=_subnet("k8s_pod_subnet", get("k8s_pod_subnet")),
+        service_subnet=_subnet("k8s_service_subnet", get("k8s_service_subnet")),
+        cni_manifest=_text("k8s_cni_manifest", get("k8s_cni_manifest")),
+        pki_dir=_absolute_path("k8s_pki_dir", get("k8s_pki_dir")),
+        key_algorithm=_choice("k8s_key_algorithm", get("k8s_key_algorithm"), KEY_ALGORITHMS),
+        ca_validity_hours=_integer(
+            "k8s_ca_validity_hours", get("k8s_ca_validity_hours"), 1, 24 * 365 * 100
+        ),
+        run_kubeadm=run,
+        kubeadm_api_version=_choice(
+            "kubeadm_api_version", get("kubeadm_api_version"), API_VERSIONS
+        ),
     )

@@ -18,10 +18,38 @@ from etcd_cluster.certlist import ETCD_CA, ETCD_HEALTHCHECK_CLIENT
 from etcd_cluster.cluster import Cluster, Member
 
 
-def probe_script(cluster: Cluster, timeout: int = 3) -> str:
-    """One line per member: endpoint, /health body, status body (tab separated)."""
+def probe_script(cluster: Cluster, timeout: int = 3, with_members: bool = False) -> str:
+    """One line per member: endpoint, /health body, status body (tab separated).
+
+    ``with_members`` adds the live member list and the active alarms, asked of the
+    first endpoint that answers: lines ``members<TAB>endpoint<TAB>body`` and
+    ``alarms<TAB>endpoint<TAB>body`` (what the restart gate needs).
+    """
+    curl = _curl(cluster, timeout)
+    endpoints = " ".join(shlex.quote(e) for e in cluster.client_endpoints)
+    script = (
+        f"for ep in {endpoints}; do "
+        f'h=$({curl} "$ep/health" 2>&1 | tr -d "\\n\\t"); '
+        f's=$({curl} -X POST -d "{{}}" "$ep/v3/maintenance/status" 2>&1 | tr -d "\\n\\t"); '
+        'printf "%s\\t%s\\t%s\\n" "$ep" "$h" "$s"; done'
+    )
+    if with_members:
+        script += (
+            f"; for ep in {endpoints}; do "
+            f'm=$({curl} -f -X POST -d "{{}}" "$ep/v3/cluster/member/list" 2>/dev/null '
+            '| tr -d "\\n\\t") && [ -n "$m" ] || continue; '
+            f'a=$({curl} -X POST -d \'{{"action":"GET"}}\' "$ep/v3/maintenance/alarm" 2>&1 '
+            '| tr -d "\\n\\t"); '
+            'printf "members\\t%s\\t%s\\nalarms\\t%s\\t%s\\n" "$ep" "$m" "$ep" "$a"; '
+            "break; done"
+        )
+    return script
+
+
+def _curl(cluster: Cluster, timeout: int) -> str:
+    """curl with the healthcheck client certificate (-g: [IPv6] brackets are not globs)."""
     pki = cluster.settings.pki_dir
-    curl = " ".join(
+    return " ".join(
         [
             "curl -gsS",
             f"--max-time {timeout}",
@@ -30,13 +58,22 @@ def probe_script(cluster: Cluster, timeout: int = 3) -> str:
             f"--key {shlex.quote(ETCD_HEALTHCHECK_CLIENT.key_path(pki))}",
         ]
     )
-    endpoints = " ".join(shlex.quote(e) for e in cluster.client_endpoints)
-    return (
-        f"for ep in {endpoints}; do "
-        f'h=$({curl} "$ep/health" 2>&1 | tr -d "\\n\\t"); '
-        f's=$({curl} -X POST -d "{{}}" "$ep/v3/maintenance/status" 2>&1 | tr -d "\\n\\t"); '
-        'printf "%s\\t%s\\t%s\\n" "$ep" "$h" "$s"; done'
-    )
+
+
+def api_command(cluster: Cluster, endpoint: str, path: str, body: dict, timeout: int = 10) -> str:
+    """A call to etcd's gRPC gateway (``/v3/cluster/member/add`` and the like) as JSON."""
+    data = shlex.quote(json.dumps(body, separators=(",", ":")))
+    return f"{_curl(cluster, timeout)} -X POST -d {data} {shlex.quote(endpoint + path)}"
+
+
+def cluster_version_script(cluster: Cluster, timeout: int = 3) -> str:
+    """etcd's ``/version`` of the first member: the server's and the cluster's version."""
+    return f"{_curl(cluster, timeout)} {shlex.quote(cluster.client_endpoints[0] + '/version')}"
+
+
+def parse_cluster_version(text: str) -> str:
+    """``{"etcdserver":"3.5.16","etcdcluster":"3.5.0"}`` -> "3.5.0" ("" when unknown)."""
+    return str(_json(text).get("etcdcluster", ""))
 
 
 @dataclass(frozen=True)
@@ -51,6 +88,7 @@ class MemberStatus:
     leader_id: str
     version: str
     db_size: int | None
+    answered: bool = True  # etcd itself answered /health (healthy or not), not a curl error
 
     @property
     def is_leader(self) -> bool:
@@ -82,6 +120,7 @@ def parse_probe(cluster: Cluster, lines: Sequence[str]) -> list[MemberStatus]:
                 leader_id=str(status.get("leader", "")),
                 version=str(status.get("version", "")),
                 db_size=_number(status.get("dbSize")),
+                answered=bool(health),
             )
         )
     return result
@@ -120,23 +159,41 @@ def unhealthy_members(statuses: Sequence[MemberStatus]) -> list[Member]:
     return [s.member for s in statuses if not s.healthy]
 
 
-def format_table(statuses: Sequence[MemberStatus], expiries: dict[str, datetime.datetime]) -> str:
-    """The status table printed at the end of a deploy, one row per member."""
-    header = ("NAME", "ENDPOINT", "HEALTHY", "LEADER", "VERSION", "DB SIZE", "EARLIEST CERT EXPIRY")
+def format_table(
+    statuses: Sequence[MemberStatus],
+    expiries: dict[str, datetime.datetime],
+    snapshots: dict[str, tuple[str, str]] | None = None,
+) -> str:
+    """The status table printed at the end of a deploy, one row per member.
+
+    ``snapshots`` (``{host: (latest snapshot file, age)}``) adds two columns.
+    """
+    header: tuple[str, ...] = (
+        "NAME",
+        "ENDPOINT",
+        "HEALTHY",
+        "LEADER",
+        "VERSION",
+        "DB SIZE",
+        "EARLIEST CERT EXPIRY",
+    )
+    if snapshots is not None:
+        header += ("LATEST SNAPSHOT", "AGE")
     rows = [header]
     for s in statuses:
         expiry = expiries.get(s.member.host)
-        rows.append(
-            (
-                s.member.name,
-                s.endpoint,
-                "yes" if s.healthy else "NO",
-                "yes" if s.is_leader else "no",
-                s.version or "-",
-                _size(s.db_size),
-                f"{expiry:%Y-%m-%d %H:%M} UTC" if expiry else "-",
-            )
+        row: tuple[str, ...] = (
+            s.member.name,
+            s.endpoint,
+            "yes" if s.healthy else "NO",
+            "yes" if s.is_leader else "no",
+            s.version or "-",
+            _size(s.db_size),
+            f"{expiry:%Y-%m-%d %H:%M} UTC" if expiry else "-",
         )
+        if snapshots is not None:
+            row += snapshots.get(s.member.host, ("-", "-"))
+        rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(line.rstrip() for line in lines)

@@ -28,6 +28,13 @@ etcd_runtime = "static-pod"
 # 1.35; extraArgs as a map).
 kubeadm_api_version = "v1beta4"
 
+# ClusterConfiguration.kubernetesVersion of the rendered config, e.g. "v1.34.2". "":
+# the version of the kubeadm found on each member (`kubeadm version -o short`), so
+# kubeadm never looks up "stable-1" over the internet; the field is left out only
+# when neither is known (the systemd runtime on hosts without kubeadm). It decides
+# the etcd image kubeadm picks when etcd_image_tag is empty.
+kubernetes_version = ""
+
 # --- Network --------------------------------------------------------------------
 etcd_client_port = 2379  # clients (kube-apiserver) connect here
 etcd_peer_port = 2380  # members talk to each other here
@@ -36,21 +43,46 @@ etcd_peer_port = 2380  # members talk to each other here
 etcd_data_dir = "/var/lib/etcd"  # never deleted or moved by this deploy
 etcd_pki_dir = "/etc/kubernetes/pki"  # kubeadm's certificatesDir
 etcd_kubeadm_config_path = "/etc/kubernetes/kubeadmcfg.yaml"  # the guide's per-host config, kept
-etcd_manifests_dir = "/etc/kubernetes/manifests"  # kubelet's staticPodPath (static-pod)
+# kubelet's staticPodPath. kubeadm always writes etcd's manifest to
+# /etc/kubernetes/manifests, so the static-pod runtime refuses any other value.
+etcd_manifests_dir = "/etc/kubernetes/manifests"
 
 # --- static-pod runtime -------------------------------------------------------------
 # etcd image; "" leaves the choice to kubeadm (registry.k8s.io, the tag its version
-# supports). Set both to pin, e.g. "registry.k8s.io" and "3.6.9-0".
+# supports). Set both to pin, e.g. "registry.k8s.io" and "3.6.9-0". The preflight
+# warns when the etcd this gives is older than kubeadm's MinExternalEtcdVersion
+# (3.5.24), and refuses a tag below 3.6.0 with kubeadm 1.36+ (it renders 3.6 flags).
 etcd_image_repository = ""
 etcd_image_tag = ""
 # Guide step 1: the kubelet's cgroup driver ("systemd" or "cgroupfs", match your
-# container runtime) and the CRI socket.
+# container runtime) and the CRI socket (also the kubeadm config's criSocket). The
+# drop-in runs the kubelet found on PATH (`command -v kubelet`), else /usr/bin/kubelet.
 kubelet_cgroup_driver = "systemd"
 kubelet_container_runtime_endpoint = "unix:///var/run/containerd/containerd.sock"
 
 # --- systemd runtime ----------------------------------------------------------------
-etcd_binary = "/usr/bin/etcd"  # used as is when present
+# etcd_binary is used as is when present. kubeadm's MinExternalEtcdVersion is 3.5.24
+# (a control plane refuses an older etcd.external; Debian bookworm has 3.4.23): the
+# deploy warns, point this at a newer etcd to fix it.
+etcd_binary = "/usr/bin/etcd"
 etcd_package = "etcd-server"  # apt package installed when etcd_binary is absent ("" = never)
+# A chosen etcd version from etcd's release archive, e.g. "3.5.24" (kubeadm 1.32-1.36
+# accept etcd >= 3.5.24 for etcd.external; kubeadm 1.36 itself runs 3.6.9). Empty: use
+# etcd_binary, or install etcd_package (Debian bookworm's is 3.4.23, too old for current
+# kubeadm). Set, each version is unpacked side by side under /opt/etcd/v<version>/ and
+# the unit runs it; changing it upgrades the cluster one member at a time (followers
+# first, the leader last), one minor version at a time, never down.
+etcd_version = ""
+# Where the archive comes from: a URL with {version} and {arch} (amd64, arm64, ...), or an
+# absolute path on the machine running pyinfra (uploaded to the members).
+etcd_archive_url = (
+    "https://github.com/etcd-io/etcd/releases/download/v{version}/"
+    "etcd-v{version}-linux-{arch}.tar.gz"
+)
+# The sha256 of each version's archive ({"3.5.24": "<64 hex digits>"}), from the release's
+# SHA256SUMS: an archive is verified before anything is installed; a version without a
+# checksum, or an archive that does not match it, is refused.
+etcd_archive_sha256: dict[str, str] = {}
 
 # --- Certificates ---------------------------------------------------------------------
 # kubeadm's encryptionAlgorithm: "RSA-2048" (default), "RSA-3072", "RSA-4096",
@@ -62,23 +94,116 @@ etcd_ca_validity_hours = 87600  # a new CA: 10 years, as kubeadm
 # (and its member restarted, one at a time): run the deploy regularly to renew.
 etcd_renew_before_days = 30
 # Your existing CA (the guide's "if you already have a CA"): paths on the machine
-# running pyinfra. Empty: the first member's CA is used, or a new one is made.
+# running pyinfra. Empty: the first member's CA is used, or a new one is made. A CA
+# without SubjectKeyIdentifier (older kubeadm) works; an expired one is refused.
 etcd_ca_cert_file = ""
 etcd_ca_key_file = ""
 
 # --- etcd flags ------------------------------------------------------------------------
 # Extra etcd flags, added to the guide's extraArgs (same name: replaces it), e.g.
 # {"quota-backend-bytes": "8589934592"}. Both runtimes. Refused: name, data-dir,
-# initial-cluster and initial-cluster-state (derived from the inventory), and values
-# with spaces, quotes, backslashes, "$", "%" or "`".
+# initial-cluster, initial-cluster-state, listen-peer-urls, listen-client-urls,
+# advertise-client-urls and initial-advertise-peer-urls (derived from the inventory,
+# etcd_address and the ports), and values with spaces, quotes, backslashes, "$", "%"
+# or "`". Checked against the etcd version before any host changes: etcd 3.6's new
+# names (feature-gates, watch-progress-notify-interval, ...) are refused for older
+# etcd; etcd 3.6 warns about the experimental-* names it deprecates.
 etcd_extra_args: dict[str, str] = {}
+
+# --- Membership ---------------------------------------------------------------------------
+# The inventory's group "etcd" is the desired membership. A host not yet a member joins
+# as a learner and is promoted once it caught up (one at a time). A live member that is
+# not in the inventory is removed only when named here (otherwise the run refuses,
+# naming it); a reachable removed host listed in the inventory group "etcd_removed" gets
+# its etcd stopped and disabled, its data dir moved aside and its keys removed.
+etcd_remove_members: list[str] = []
+# Members whose data is lost (empty data dir while the cluster lists them): their old
+# entry is removed and they are added again as learners, their data re-synced.
+etcd_replace_members: list[str] = []
+
+# --- Snapshots ------------------------------------------------------------------------------
+# Where snapshots are kept on the members (mode 700; each snapshot 600: they hold every
+# Kubernetes Secret). An upgrade saves a verified snapshot here before any restart.
+etcd_backup_dir = "/var/backups/etcd"
+# Scheduled snapshots: etcd-backup.timer on every member (both runtimes).
+# Each member snapshots itself (its own client endpoint, the healthcheck-client
+# certificate) into etcd_backup_dir as etcd-snapshot-<member>-<UTC time>.db: written
+# to a temporary file there, verified with `snapshot status`, then renamed; mode 600
+# in a mode 700 directory (a snapshot holds every Kubernetes Secret). The oldest are
+# pruned down to etcd_backup_keep. The schedule is a systemd OnCalendar value.
+etcd_backup_schedule = "hourly"
+etcd_backup_keep = 24
+# etcdctl for snapshots and restores (etcdutl is used instead when it sits next to it
+# or is on PATH). Installed from Debian's etcd-client when it is /usr/bin/etcdctl,
+# missing, and apt-get is there; the static-pod runtime's hosts usually lack it.
+etcdctl_binary = "/usr/bin/etcdctl"
 
 # --- Health (step 8) and rolling restarts ----------------------------------------------
 etcd_health_timeout = 120  # seconds to wait for a healthy cluster with one leader
 etcd_health_interval = 1  # seconds between probes
 etcd_log_lines = 30  # log lines shown for a member that fails
 
+# --- Restore (restore.py only; see README "Backups and restore") -------------------------
+# etcd_restore_snapshot: path of a snapshot on the FIRST member.
+# etcd_restore_confirm: must be "yes": a restore takes the whole cluster back in time.
+etcd_restore_snapshot = ""
+etcd_restore_confirm = ""
+
 # --- Hand-off to the control plane -------------------------------------------------------
 # Written on the machine running pyinfra once the cluster is healthy: the
 # `etcd.external` block for the control plane's kubeadm ClusterConfiguration.
 etcd_external_config_path = "etcd-external.yaml"
+
+# =========================================================================================
+# The HA control-plane guide ("Creating Highly Available Clusters with kubeadm")
+# =========================================================================================
+# Groups: `lb` (haproxy + keepalived), `control_plane` (kubeadm init/join --control-plane),
+# `workers` (kubeadm join). Without an `lb` group nothing below is used. Settings are read
+# from the first host of the group that uses them.
+#
+# k8s_address (per host): the IP address other hosts reach this host at; defaults to
+#   etcd_address, then to the inventory name when that is an IP literal.
+
+# --- Load balancer (group `lb`) -----------------------------------------------------------
+# The virtual IP keepalived holds on one lb host (VRRP); required with an `lb` group.
+# It is the control plane endpoint's address (controlPlaneEndpoint = VIP:k8s_lb_port).
+k8s_lb_vip = ""
+# haproxy's frontend port on the VIP. On hosts that run both haproxy and an apiserver it
+# must differ from k8s_apiserver_port (e.g. 8443): the deploy refuses otherwise.
+k8s_lb_port = 6443
+k8s_apiserver_port = 6443  # where each kube-apiserver listens
+# haproxy's backends, "address:port" ("[v6]:port"); empty: every control_plane host's
+# k8s_address with k8s_apiserver_port. Each is checked with HTTPS GET /healthz.
+k8s_apiserver_backends: list[str] = []
+# The interface VRRP runs on and the VIP is added to; "" = the interface holding the
+# host's k8s_address (settable per host).
+k8s_lb_vrrp_interface = ""
+# VRRP virtual router id (1..255): unique among the VRRP groups on the network segment.
+k8s_lb_vrrp_router_id = 51
+
+# --- Control plane (groups `control_plane` and `workers`) --------------------------------
+# The control-plane steps run when there is a `control_plane` group and an endpoint: an
+# `lb` group or k8s_control_plane_endpoint.
+# Kubernetes version for kubeadm's kubernetesVersion; kubeadm and kubelet on the hosts
+# must be this version (checked before any change).
+k8s_version = "1.33.2"
+# "external": kube-apiservers use this project's etcd group (etcd.external);
+# "stacked": kubeadm runs etcd on the control-plane hosts (etcd.local).
+# "" = external when the inventory has an etcd group, else stacked.
+k8s_etcd_topology = ""
+# kubeadm's controlPlaneEndpoint, "address:port"; "" = k8s_lb_vip:k8s_lb_port. Set it
+# when an external load balancer is used instead of the `lb` group.
+k8s_control_plane_endpoint = ""
+k8s_pod_subnet = "10.244.0.0/16"  # networking.podSubnet: must match the CNI manifest's
+k8s_service_subnet = "10.96.0.0/12"  # networking.serviceSubnet (kubeadm's default)
+# The CNI manifest applied with kubectl once the first control plane answers: a path on
+# the machine running pyinfra, or a URL. "" = none (apply your own).
+k8s_cni_manifest = ""
+k8s_pki_dir = "/etc/kubernetes/pki"  # kubeadm's certificatesDir on control-plane hosts
+# Key algorithm and validity of the shared CAs made by the deploy (ca, front-proxy-ca,
+# sa key pair, and the etcd CA when stacked): kubeadm's defaults.
+k8s_key_algorithm = "RSA-2048"
+k8s_ca_validity_hours = 87600
+# False: stop after the shared CAs and kubeadm configs are in place (no kubeadm, no
+# kubelet needed on the hosts); True: also preflight and run kubeadm init/join.
+k8s_run_kubeadm = True

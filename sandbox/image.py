@@ -45,10 +45,7 @@ end), the etcd 3.4 binaries the deploy configures, tools to look around, sudo
 for the ssh tests, haproxy and keepalived for the load balancer, and Python with
 PyYAML for the static-pod stand-ins (tests/standins)."""
 
-IMAGE = (
-    "etcd-testbed-host:"
-    f"{SUITE}-{hashlib.sha256(' '.join(PACKAGES).encode()).hexdigest()[:10]}"
-)
+IMAGE = f"etcd-testbed-host:{SUITE}-{hashlib.sha256(' '.join(PACKAGES).encode()).hexdigest()[:10]}"
 """Tag of the locally built host image: named after its package list, so a
 changed list builds a new image instead of reusing a stale one."""
 

@@ -3,7 +3,8 @@
 InitConfiguration plus ClusterConfiguration as in the guide, for v1beta4 (extraArgs
 as a name/value list) or v1beta3 (a map). Both runtimes write it: the static-pod
 runtime feeds it to kubeadm, the systemd runtime derives the same etcd flags from
-it, and later runs read its member list for the data-safety check.
+it, and later runs read its member list for the data-safety check. It pins
+kubernetesVersion to the member's own kubeadm unless ``kubernetes_version`` is set.
 """
 
 from pyinfra import host, state
@@ -25,6 +26,6 @@ remember(
         mode="644",
         user="root",
         group="root",
-        **kc.kubeadm_config_context(plan.cluster, member),
+        **kc.kubeadm_config_context(plan.cluster, member, plan.surveys[host.name].kubeadm_version),
     ),
 )

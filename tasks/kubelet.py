@@ -1,6 +1,7 @@
 """Step 1: kubelet as etcd's service manager (static-pod runtime only).
 
-The guide's KubeletConfiguration and the ``20-etcd-service-manager.conf`` drop-in;
+The guide's KubeletConfiguration and the ``20-etcd-service-manager.conf`` drop-in
+(running the kubelet the survey found on PATH);
 daemon-reload and a kubelet restart only when either file changed; kubelet must end
 up active.
 """
@@ -12,10 +13,11 @@ from pyinfra.operations.util import any_changed
 from etcd_cluster import kubeadm_config as kc
 from etcd_cluster.plan import get_plan
 
-cluster = get_plan(state).cluster
+plan = get_plan(state)
+cluster = plan.cluster
 
 if cluster.settings.runtime == "static-pod":
-    context = kc.kubelet_contexts(cluster)
+    context = kc.kubelet_contexts(cluster, plan.surveys[host.name].kubelet_path)
     written = [
         files.template(
             name=f"Write {dest}",

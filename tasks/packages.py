@@ -1,4 +1,4 @@
-"""Packages: curl for the health checks, and etcd itself for the systemd runtime.
+"""Packages: curl and openssl for the checks, and etcd itself for the systemd runtime.
 
 Only what is missing is installed, so a converged host runs no apt at all. A freshly
 installed etcd package starts its own default instance: it is stopped at once, the

@@ -3,22 +3,40 @@
 Runs while pyinfra prepares, before any operation executes. The first host to get
 here builds the run's plan (inventory and data checks, every member's current
 files and a survey of each member, data-safety rules); then each member is checked
-for what its runtime needs.
+for what its runtime needs, and for versions: kubeadm against the config API and
+key algorithm, etcd against the flags rendered for it (``etcd_cluster/versions.py``).
 """
 
-from pyinfra import host, state
+from pyinfra import host, logger, state
 
+from etcd_cluster.backup import etcdctl_missing
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.plan import get_plan, is_member
 from etcd_cluster.preflight import missing_requirements
+from etcd_cluster.release import archive_refusals, local_sha256
+from etcd_cluster.versions import version_findings
 
 plan = get_plan(state)
 settings = plan.cluster.settings
 
 if is_member(host):
-    missing = missing_requirements(settings, plan.surveys[host.name].present)
+    survey = plan.surveys[host.name]
+    missing = missing_requirements(settings, survey.present)
+    missing += etcdctl_missing(settings, survey.present)
     if missing:
         raise DeployInputError(
             f"host {host.name}: etcd_runtime={settings.runtime!r} cannot run here, missing: "
             + "; ".join(missing)
         )
+    findings = version_findings(host.name, settings, survey.etcd_version, survey.kubeadm_version)
+    refusals = archive_refusals(settings, host.name, survey.machine, local_sha256)
+    refusals += findings.refusals
+    if plan.upgrading and not settings.etcd_version and "etcdctl" not in survey.present:
+        refusals.append(
+            f"host {host.name}: the upgrade saves a snapshot first and needs etcdctl "
+            "(Debian's etcd-client package)"
+        )
+    if refusals:
+        raise DeployInputError("; ".join(refusals))
+    for warning in findings.warnings:
+        logger.warning(f"--> etcd: {warning}")

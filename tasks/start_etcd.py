@@ -1,30 +1,33 @@
-"""Step 7: start etcd, and restart changed members one at a time.
+"""Step 7: start etcd, and restart members whose etcd does not run what it should.
 
 static-pod: ``kubeadm init phase etcd local --config=...`` when the manifest is
-missing (all members at once, so the new cluster reaches quorum); a member whose
-config or certificates changed later gets the manifest rewritten (or bounced).
+missing (all members at once, so the new cluster reaches quorum).
 systemd: a unit whose flags are exactly kubeadm's for the same config and etcd
-version. Restarts of running members go through ``rolling_restart``: serial, each
-gated on the others keeping quorum and followed by a wait for cluster health.
+version, reloaded when it changed or systemd still holds an older copy.
+Restarts are decided at execution from what each member's etcd runs then (flags,
+binary, a CA file newer than the process, a stale served certificate), so a change an
+interrupted run left pending is completed by the next one. They go through
+``rolling_restart``: serial, failing members first, the leader last, each gated on
+the live member list keeping quorum and followed by a wait for cluster health.
 """
 
 from pyinfra import host, state
 from pyinfra.operations import files, server, systemd
 
 from etcd_cluster import kubeadm_config as kc
-from etcd_cluster.certlist import files_read_by_etcd
+from etcd_cluster.membership_ops import join_members
 from etcd_cluster.operations import rolling_restart
-from etcd_cluster.plan import get_plan, recall
+from etcd_cluster.plan import get_plan
+from etcd_cluster.restarts import PASSES
 from etcd_cluster.runtime import SYSTEMD_UNIT, kubeadm_etcd_local, runtime_commands
 
 plan = get_plan(state)
 cluster = plan.cluster
 settings = cluster.settings
 member = cluster.member(host.name)
-# As read before this run: only etcd's own CA, server and peer files need a restart.
-certificates_changed = plan.for_host(host).content_changed(files_read_by_etcd(settings.pki_dir))
-commands = runtime_commands(cluster)
 survey = plan.surveys[host.name]  # read before this run changed anything
+observation = plan.observations[host.name]
+joining = host.name in plan.membership.joining  # started by join_members
 
 # kubeadm's modes: the data dir and the static pod dir are root-only.
 private_dirs = [settings.data_dir]
@@ -36,8 +39,7 @@ for directory in host.loop(private_dirs):
     )
 
 if settings.runtime == "systemd":
-    version = survey.etcd_version
-    was_running = survey.etcd_active
+    binary, version = plan.etcd_release(host)
     unit = files.template(
         name=f"etcd unit with kubeadm's flags for etcd {version or '(unknown version)'}",
         src=kc.ETCD_UNIT_TEMPLATE,
@@ -45,30 +47,32 @@ if settings.runtime == "systemd":
         mode="644",
         user="root",
         group="root",
-        **kc.etcd_unit_context(cluster, member, version),
+        **kc.etcd_unit_context(cluster, member, version, binary),
     )
-    systemd.daemon_reload(name="Reload systemd for the etcd unit", _if=unit.did_change)
+    systemd.daemon_reload(
+        name="Reload systemd for the etcd unit",
+        _if=lambda: unit.did_change() or observation.needs_daemon_reload,
+    )
     systemd.service(
-        name="etcd is running and enabled", service=SYSTEMD_UNIT, running=True, enabled=True
+        name="etcd is running and enabled",
+        service=SYSTEMD_UNIT,
+        running=True,
+        enabled=True,
+        _if=lambda: not joining,
     )
-    inputs_changed = unit.did_change
 else:
-    was_running = survey.manifest
     server.shell(
         name="kubeadm init phase etcd local (first start)",
         commands=[kubeadm_etcd_local(cluster)],
-        _if=lambda: not was_running,
+        _if=lambda: not survey.manifest and not joining,
     )
-    inputs_changed = recall(host, "kubeadm_config").did_change
 
-for unhealthy_first in host.loop([True, False]):
+join_members(name="New members join as learners and are promoted, one at a time")
+
+for pass_name in host.loop(PASSES):
     rolling_restart(
-        name="Restart members whose endpoint fails"
-        if unhealthy_first
-        else "Rolling restart of changed members",
-        restart_command=commands.restart,
-        logs_command=commands.logs,
-        unhealthy_first=unhealthy_first,
+        name=f"Restart etcd if it does not run what it should ({pass_name} pass)",
+        pass_name=pass_name,
+        logs_command=runtime_commands(cluster).logs,
         _serial=True,
-        _if=lambda: was_running and (certificates_changed or inputs_changed()),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -73,18 +74,27 @@ def endpoint(node: bed.Node) -> str:
     return f"https://{join_host_port(node.address, 2379)}"
 
 
-def pyinfra(inventory: Path, *args: str, timeout: int = 600) -> Run:
+def pyinfra(
+    inventory: Path,
+    *args: str,
+    timeout: int = 600,
+    tmpdir: Path | None = None,
+    deploy: str = "deploy.py",
+) -> Run:
+    """Run the deploy (or another deploy file, e.g. ``restore.py``); ``tmpdir`` gives
+    pyinfra (and its connectors) a temp dir of its own."""
     # --dry shows the plan only without -y (which skips change detection).
     yes = [] if "--dry" in args else ["-y"]
-    command = [sys.executable, "-m", "pyinfra", *yes, str(inventory), "deploy.py", *args]
+    command = [sys.executable, "-m", "pyinfra", *yes, str(inventory), deploy, *args]
+    env = {**os.environ, "TMPDIR": str(tmpdir)} if tmpdir else None
     proc = subprocess.run(
-        command, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
+        command, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False, env=env
     )
     return Run(command, proc.returncode, proc.stdout, proc.stderr)
 
 
-def deploy_ok(inventory: Path, *args: str) -> Run:
-    run = pyinfra(inventory, *args)
+def deploy_ok(inventory: Path, *args: str, deploy: str = "deploy.py") -> Run:
+    run = pyinfra(inventory, *args, deploy=deploy)
     assert run.returncode == 0, run.output[-6000:]
     return run
 
@@ -217,3 +227,36 @@ def assert_healthy_cluster(b: Bed, run: Run) -> None:
 
 def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def running_args(node: bed.Node) -> list[str]:
+    """argv of the etcd process the unit runs now."""
+    pid = out(node, "systemctl show -p MainPID --value etcd")
+    assert pid != "0", f"etcd is not running on {node.container}"
+    return out(node, f"tr '\\0' '\\n' </proc/{pid}/cmdline").splitlines()
+
+
+def served_certificate(node: bed.Node, port: int) -> str:
+    """sha256 of the certificate the member serves on ``port`` (a real TLS handshake)."""
+    return out(
+        node,
+        f"openssl s_client -connect {join_host_port(node.address, port)} "
+        f"-cert {PKI}/etcd/healthcheck-client.crt -key {PKI}/etcd/healthcheck-client.key "
+        f"-CAfile {PKI}/etcd/ca.crt </dev/null 2>/dev/null | openssl x509 -outform DER | sha256sum",
+    ).split()[0]
+
+
+def file_certificate(node: bed.Node, path: str) -> str:
+    return out(node, f"openssl x509 -in {path} -outform DER | sha256sum").split()[0]
+
+
+def reset(nodes: Sequence[bed.Node]) -> None:
+    """Take hosts back to before any deploy: etcd stopped, its files and data gone."""
+    for node in nodes:
+        sh(
+            node,
+            "systemctl stop etcd; systemctl unmask --runtime etcd; systemctl reset-failed etcd",
+        )
+        sh(node, "rm -rf /var/lib/etcd /etc/kubernetes /etc/systemd/system/etcd.service")
+        sh(node, "systemctl daemon-reload")
+        assert untouched(node), node.container

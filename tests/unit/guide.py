@@ -71,6 +71,27 @@ def guide_kubeadmcfg(index: int) -> str:
     return text.replace("${HOST}", GUIDE_HOSTS[index]).replace("${NAME}", GUIDE_NAMES[index])
 
 
+# The guide leaves two fields of its kubeadmcfg.yaml unset, so kubeadm fills them in at
+# run time: kubernetesVersion (default "stable-1", looked up over the internet, which
+# also picks the etcd image; reference 3.5) and nodeRegistration.criSocket (guessed
+# from the sockets found). The deploy pins both; the CRI socket is the one of step 1.
+GUIDE_CRI_SOCKET = "unix:///var/run/containerd/containerd.sock"
+
+
+def pinned(
+    documents: list[dict[str, Any]],
+    kubernetes_version: str = "",
+    cri_socket: str = GUIDE_CRI_SOCKET,
+) -> list[dict[str, Any]]:
+    """The guide's parsed kubeadmcfg.yaml with the fields the deploy pins (in place)."""
+    init, cluster = documents
+    if cri_socket:
+        init["nodeRegistration"]["criSocket"] = cri_socket
+    if kubernetes_version:
+        cluster["kubernetesVersion"] = kubernetes_version
+    return documents
+
+
 # Step 1: /etc/systemd/system/kubelet.service.d/kubelet.conf (comments left out).
 KUBELET_CONF = """\
 apiVersion: kubelet.config.k8s.io/v1beta1

@@ -103,20 +103,16 @@ def test_the_binary_replaces_etcd_as_first_word(cluster):
 # --- Operator extra args ------------------------------------------------------------------
 
 
-LOOPBACK_AND_HOST = "https://127.0.0.1:2379,https://10.0.0.6:2379"
-
-
 @pytest.fixture(scope="module")
 def operator_cluster(make_cluster, make_settings):
     extra = {
-        "listen-client-urls": LOOPBACK_AND_HOST,  # one of the guide's args: replaced in place
         "snapshot-count": "5000",  # one of kubeadm's base args: replaced
         "quota-backend-bytes": "8589934592",  # new
     }
     return make_cluster(settings_=make_settings(etcd_extra_args=extra))
 
 
-def test_operator_args_replace_the_guides_in_place_and_new_ones_follow(operator_cluster):
+def test_operator_args_follow_the_guides(operator_cluster):
     args = guide_extra_args(operator_cluster, operator_cluster.first)
     assert [name for name, _ in args] == [
         "initial-cluster",
@@ -129,18 +125,12 @@ def test_operator_args_replace_the_guides_in_place_and_new_ones_follow(operator_
         "snapshot-count",
         "quota-backend-bytes",
     ]
-    assert args[4] == ("listen-client-urls", LOOPBACK_AND_HOST)
 
 
 def test_operator_args_reach_the_command_sorted_and_replace_base_args(operator_cluster):
     command = etcd_command(operator_cluster, operator_cluster.first, "3.6.9-0")
-    expected = [
-        arg
-        for arg in ORACLE_INFRA0_COMMAND
-        if arg not in ("--listen-client-urls=https://10.0.0.6:2379", "--snapshot-count=10000")
-    ]
+    expected = [arg for arg in ORACLE_INFRA0_COMMAND if arg != "--snapshot-count=10000"]
     expected += [
-        f"--listen-client-urls={LOOPBACK_AND_HOST}",
         "--snapshot-count=5000",
         "--quota-backend-bytes=8589934592",
     ]

@@ -24,17 +24,23 @@ from tests.unit.guide import (
     KUBELET_DROPIN,
     guide_inputs,
     guide_kubeadmcfg,
+    pinned,
 )
 
 
-def rendered_kubeadmcfg(cluster: Cluster, index: int = 0) -> list[dict[str, Any]]:
-    context = kc.kubeadm_config_context(cluster, cluster.members[index])
+def rendered_kubeadmcfg(
+    cluster: Cluster, index: int = 0, kubeadm_version: str = ""
+) -> list[dict[str, Any]]:
+    context = kc.kubeadm_config_context(cluster, cluster.members[index], kubeadm_version)
     return list(yaml.safe_load_all(render(kc.KUBEADM_CONFIG_TEMPLATE, **context)))
 
 
-def guide_documents(index: int = 0, api_version: str = "v1beta4") -> list[dict[str, Any]]:
-    """The guide's kubeadmcfg.yaml for HOST<index>; for v1beta3 extraArgs become a map."""
-    documents = list(yaml.safe_load_all(guide_kubeadmcfg(index)))
+def guide_documents(
+    index: int = 0, api_version: str = "v1beta4", kubernetes_version: str = ""
+) -> list[dict[str, Any]]:
+    """The guide's kubeadmcfg.yaml for HOST<index> with the deploy's pins (the CRI socket,
+    and kubernetesVersion when known); for v1beta3 extraArgs become a map."""
+    documents = pinned(list(yaml.safe_load_all(guide_kubeadmcfg(index))), kubernetes_version)
     for doc in documents:
         doc["apiVersion"] = f"kubeadm.k8s.io/{api_version}"
     if api_version == "v1beta3":
@@ -105,6 +111,30 @@ def test_a_non_default_setting_adds_exactly_its_field(
     assert rendered_kubeadmcfg(make_cluster(settings_=settings)) == want
 
 
+@pytest.mark.parametrize("api_version", ["v1beta4", "v1beta3"])
+def test_kubernetes_version_is_the_members_kubeadm_unless_pinned(
+    make_cluster, make_settings, api_version
+):
+    cluster = make_cluster(settings_=make_settings(kubeadm_api_version=api_version))
+    assert rendered_kubeadmcfg(cluster, 1, "v1.34.2") == guide_documents(1, api_version, "v1.34.2")
+    pinned_cluster = make_cluster(
+        settings_=make_settings(kubeadm_api_version=api_version, kubernetes_version="1.33.5")
+    )
+    documents = rendered_kubeadmcfg(pinned_cluster, 0, "v1.34.2")
+    assert documents[1]["kubernetesVersion"] == "v1.33.5"
+    assert "kubernetesVersion" not in rendered_kubeadmcfg(cluster)[1]  # neither known
+
+
+def test_the_cri_socket_is_the_kubelets_and_only_for_static_pods(make_cluster, make_settings):
+    crio = make_settings(kubelet_container_runtime_endpoint="unix:///run/crio/crio.sock")
+    init = rendered_kubeadmcfg(make_cluster(settings_=crio))[0]
+    assert init["nodeRegistration"]["criSocket"] == "unix:///run/crio/crio.sock"
+    systemd = make_cluster(settings_=make_settings(etcd_runtime="systemd"))
+    assert rendered_kubeadmcfg(systemd) == pinned(
+        list(yaml.safe_load_all(guide_kubeadmcfg(0))), cri_socket=""
+    )
+
+
 def test_member_sans_follow_the_guides_host_san(make_cluster):
     cluster = make_cluster(
         guide_inputs(
@@ -121,13 +151,13 @@ def test_member_sans_follow_the_guides_host_san(make_cluster):
 def test_operator_extra_args_are_rendered_as_strings_in_both_shapes(
     make_cluster, make_settings, api_version
 ):
-    extra = {"listen-client-urls": "https://127.0.0.1:2379", "experimental-x": True, "odd": "yes"}
+    extra = {"snapshot-count": "5000", "experimental-x": True, "odd": "yes"}
     settings = make_settings(kubeadm_api_version=api_version, etcd_extra_args=extra)
     args = local_etcd(rendered_kubeadmcfg(make_cluster(settings_=settings)))["extraArgs"]
     pairs = (
         list(args.items()) if api_version == "v1beta3" else [(a["name"], a["value"]) for a in args]
     )
-    assert pairs[4] == ("listen-client-urls", "https://127.0.0.1:2379")  # the guide's, in place
+    assert pairs[-3:] == [("snapshot-count", "5000"), ("experimental-x", "true"), ("odd", "yes")]
     assert pairs[-2:] == [("experimental-x", "true"), ("odd", "yes")]  # not YAML booleans
     assert all(isinstance(value, str) for _, value in pairs)
 
@@ -153,7 +183,6 @@ def test_kubelet_configuration_follows_the_settings(make_cluster, make_settings)
     settings = make_settings(
         kubelet_cgroup_driver="cgroupfs",
         kubelet_container_runtime_endpoint="unix:///run/crio/crio.sock",
-        etcd_manifests_dir="/srv/manifests",
     )
     text = render(
         kc.KUBELET_CONFIG_TEMPLATE, **kc.kubelet_contexts(make_cluster(settings_=settings))
@@ -161,7 +190,6 @@ def test_kubelet_configuration_follows_the_settings(make_cluster, make_settings)
     want = yaml.safe_load(KUBELET_CONF) | {
         "cgroupDriver": "cgroupfs",
         "containerRuntimeEndpoint": "unix:///run/crio/crio.sock",
-        "staticPodPath": "/srv/manifests",
     }
     assert yaml.safe_load(text) == want
 
@@ -177,14 +205,62 @@ def test_kubelet_drop_in_is_the_guides(cluster):
     assert kc.KUBELET_CONFIG_PATH == "/etc/systemd/system/kubelet.service.d/kubelet.conf"
 
 
+def test_kubelet_drop_in_runs_the_kubelet_found_on_path(cluster):
+    text = render(
+        kc.KUBELET_DROPIN_TEMPLATE, **kc.kubelet_contexts(cluster, "/usr/local/bin/kubelet")
+    )
+    assert exec_start(text) == ["/usr/local/bin/kubelet", f"--config={kc.KUBELET_CONFIG_PATH}"]
+
+
+HOSTILE_TEXT = [
+    "unix:///run/containerd/containerd.sock: # not a comment",
+    'it\'s "quoted"',
+    "- [a, b]: {c: d}",
+    "yes",
+    "100%$HOME `x` \\n",
+    "*anchor &ref !tag",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE_TEXT)
+def test_free_text_in_the_kubelet_config_parses_back_unchanged(make_cluster, make_settings, value):
+    settings = make_settings(kubelet_container_runtime_endpoint=value)
+    context = kc.kubelet_contexts(make_cluster(settings_=settings))
+    parsed = yaml.safe_load(render(kc.KUBELET_CONFIG_TEMPLATE, **context))
+    assert parsed["containerRuntimeEndpoint"] == value
+    context["manifests_dir"] = value  # the settings refuse such a path; the template copes
+    parsed = yaml.safe_load(render(kc.KUBELET_CONFIG_TEMPLATE, **context))
+    assert parsed["staticPodPath"] == value
+    assert parsed["address"] == "127.0.0.1" and parsed["cgroupDriver"] == "systemd"
+
+
+@pytest.mark.parametrize(
+    "binary",
+    ["/opt/kube bin/kubelet", "/opt/100%/kubelet", "/opt/$HOME/kubelet", '/opt/a"b\\c/kubelet'],
+)
+def test_the_drop_ins_exec_start_is_escaped_for_systemd(cluster, binary):
+    text = render(kc.KUBELET_DROPIN_TEMPLATE, **kc.kubelet_contexts(cluster, binary))
+    assert exec_start(text) == [binary, f"--config={kc.KUBELET_CONFIG_PATH}"]
+    line = [line for line in text.splitlines() if line.startswith("ExecStart=")][-1]
+    assert "%" not in line.replace("%%", "") and "$" not in line.replace("$$", "")
+
+
+def test_systemd_command_refuses_words_spanning_lines():
+    with pytest.raises(ValueError, match="lines"):
+        kc.systemd_command(["/usr/bin/kubelet\n--evil"])
+
+
 # --- Step 7 and the systemd runtime ---------------------------------------------------------
 
 
 def exec_start(unit: str) -> list[str]:
-    """The ExecStart command line of a unit, continuation lines joined, split as systemd does."""
+    """The ExecStart command line of a unit, continuation lines joined, split as systemd does
+    (the drop-in's first, empty ``ExecStart=`` only resets the list)."""
     joined = unit.replace("\\\n", " ")
-    (line,) = [line for line in joined.splitlines() if line.startswith("ExecStart=")]
-    return [word.replace("%%", "%") for word in shlex.split(line.removeprefix("ExecStart="))]
+    lines = [line for line in joined.splitlines() if line.startswith("ExecStart=")]
+    line = [line for line in lines if line != "ExecStart="][-1]
+    words = shlex.split(line.removeprefix("ExecStart="))
+    return [word.replace("%%", "%").replace("$$", "$") for word in words]
 
 
 @pytest.mark.parametrize("version", ["3.6.9-0", "3.5.21"])
@@ -209,8 +285,18 @@ def test_runtime_commands_per_runtime(make_cluster, make_settings):
     assert systemd.restart == "systemctl restart etcd"
     assert systemd.logs.startswith("journalctl -u etcd -n 30 ")
     static_pod = runtime_commands(make_cluster())
-    assert kubeadm_etcd_local(make_cluster()) in static_pod.restart
-    assert "/etc/kubernetes/manifests/etcd.yaml" in static_pod.restart
+    for mode, command in (("rewrite", static_pod.rewrite), ("bounce", static_pod.bounce)):
+        argv = shlex.split(command)
+        assert argv[:2] == ["sh", "-c"] and argv[3] == "restart_static_pod"
+        assert argv[4:] == [
+            mode,
+            "/etc/kubernetes/manifests/etcd.yaml",
+            "/etc/kubernetes/kubeadmcfg.yaml",
+            "unix:///var/run/containerd/containerd.sock",
+            "/etc/kubernetes/tmp/etcd-deploy-parked",
+            "120",
+        ]
+    assert static_pod.for_action("bounce") == static_pod.bounce
     assert kc.manifest_path(make_cluster()) == "/etc/kubernetes/manifests/etcd.yaml"
 
 

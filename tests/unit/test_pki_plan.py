@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from etcd_cluster import pki
 from etcd_cluster.certlist import (
@@ -27,7 +28,13 @@ from etcd_cluster.certlist import (
 )
 from etcd_cluster.cluster import Cluster
 from etcd_cluster.errors import DeployInputError
-from etcd_cluster.pki_plan import MemberPlan, choose_ca, control_plane_files, plan_member
+from etcd_cluster.pki_plan import (
+    CertificateAuthority,
+    MemberPlan,
+    choose_ca,
+    control_plane_files,
+    plan_member,
+)
 from etcd_cluster.remote import RemoteFile, Wanted
 from tests.unit.conftest import CA_VALIDITY, LEAF_VALIDITY
 from tests.unit.guide import GUIDE_HOSTS, guide_inputs
@@ -48,9 +55,30 @@ def key(spec: CertSpec) -> str:
     return spec.key_path(PKI)
 
 
+def key_hash(pem: bytes) -> str:
+    """What a host reports for a private key: the sha256 of its public half ("" unreadable)."""
+    try:
+        private = serialization.load_pem_private_key(pem, password=None)
+    except ValueError:
+        return ""
+    return pki.public_key_sha256(private.public_key())  # type: ignore[arg-type]
+
+
+def host_file(path: str, content: bytes, mode: str) -> RemoteFile:
+    """A file as ``read_files`` returns it: keys by their public key's hash only."""
+    if path.endswith(".key"):
+        return RemoteFile(None, mode, "root", "root", key_hash(content))
+    return RemoteFile(content, mode, "root", "root")
+
+
 def as_current(wanted: Mapping[str, Wanted]) -> Files:
     """What a host holds once ``wanted`` was written."""
-    return {p: RemoteFile(w.content, w.mode, w.user, w.group) for p, w in wanted.items()}
+    return {
+        p: RemoteFile(
+            None if w.public_key_sha256 else w.content, w.mode, w.user, w.group, w.public_key_sha256
+        )
+        for p, w in wanted.items()
+    }
 
 
 def edited(files: Files, changes: Mapping[str, bytes | None]) -> Files:
@@ -61,7 +89,7 @@ def edited(files: Files, changes: Mapping[str, bytes | None]) -> Files:
             result.pop(path, None)
         else:
             mode = result[path].mode if path in result else "600"
-            result[path] = RemoteFile(content, mode, "root", "root")
+            result[path] = host_file(path, content, mode)
     return result
 
 
@@ -69,12 +97,42 @@ def edited_host(current: Current, host: str, changes: Mapping[str, bytes | None]
     return {**current, host: edited(current.get(host, {}), changes)}
 
 
+def authority(ca: pki.KeyPair) -> CertificateAuthority:
+    return CertificateAuthority.from_pair(ca, "the test CA")
+
+
+def plan_with(cluster, member, ca: pki.KeyPair, current, now) -> MemberPlan:
+    """``plan_member`` with a CA whose key is at hand."""
+    return plan_member(cluster, member, authority(ca), current, now)
+
+
+def never_read(holder: str) -> bytes:
+    raise AssertionError("the CA key was read although nothing had to be signed")
+
+
+def pem(want: Wanted) -> bytes:
+    assert want.content is not None
+    return want.content
+
+
+def leaf_ok(spec, plan: MemberPlan, ca: pki.KeyPair, now, renew_after) -> list[str]:
+    """``leaf_problems`` of a certificate the plan wrote, against its new key."""
+    member = plan.member
+    cert = x509.load_pem_x509_certificate(pem(plan.wanted[crt(spec)]))
+    sans = pki.alt_names(spec, member.name, member.address, member.server_sans, member.peer_sans)
+    cn = spec.subject_cn(member.name)
+    key_sha256 = key_hash(pem(plan.wanted[key(spec)]))
+    assert key_sha256 == plan.wanted[key(spec)].public_key_sha256
+    return pki.leaf_problems(
+        spec, cert, key_sha256, ca.cert, cn, sans, "ECDSA-P256", renew_after, now
+    )
+
+
 @pytest.fixture(scope="module")
 def converged(ec_cluster: Cluster, ca: pki.KeyPair, now: datetime.datetime) -> Current:
     """Every member as a previous run left it: all files written, signed by ``ca``."""
     return {
-        m.host: as_current(plan_member(ec_cluster, m, ca, {}, now).wanted)
-        for m in ec_cluster.members
+        m.host: as_current(plan_with(ec_cluster, m, ca, {}, now).wanted) for m in ec_cluster.members
     }
 
 
@@ -114,24 +172,32 @@ def issuer(ca, other_ca, ec_cluster, now) -> Issuer:
 
 @pytest.mark.parametrize("current", [{}, {h: {} for h in GUIDE_HOSTS}], ids=["unread", "empty"])
 def test_a_new_ca_is_made_when_no_member_has_one(ec_cluster, now, current):
-    chosen, created = choose_ca(ec_cluster, current, None, now)
+    chosen, created = choose_ca(ec_cluster, current, None, now, never_read)
     assert created
     assert chosen.cert.subject.rfc4514_string() == "CN=etcd-ca"
-    assert pki.key_algorithm(chosen.key) == "ECDSA-P256"  # etcd_key_algorithm
+    assert pki.key_algorithm(chosen.pair().key) == "ECDSA-P256"  # etcd_key_algorithm
     assert chosen.cert.not_valid_after_utc == now + CA_VALIDITY
-    assert pki.ca_problems(chosen) == []
+    assert pki.ca_problems(chosen.cert, chosen.key_sha256) == []
 
 
 def test_the_first_members_ca_is_reused(ec_cluster, converged, ca, now):
-    chosen, created = choose_ca(ec_cluster, converged, None, now)
+    reads: list[str] = []
+
+    def read_key(holder: str) -> bytes:
+        reads.append(f"ca.key from {holder}")
+        return ca.key_pem
+
+    chosen, created = choose_ca(ec_cluster, converged, None, now, read_key)
     assert not created
-    assert chosen.cert == ca.cert and chosen.key_pem == ca.key_pem
+    assert chosen.cert == ca.cert and chosen.key_pem is None and reads == []
+    assert chosen.pair().key_pem == ca.key_pem and chosen.pair() is chosen.pair()
+    assert reads == [f"ca.key from {H0}"]  # read once, when first needed
 
 
 @pytest.mark.parametrize("members_hold_it", [False, True], ids=["fresh-members", "members-agree"])
 def test_the_operators_ca_is_used(ec_cluster, converged, ca, now, members_hold_it):
     current = converged if members_hold_it else {}
-    chosen, created = choose_ca(ec_cluster, current, (ca.cert_pem, ca.key_pem), now)
+    chosen, created = choose_ca(ec_cluster, current, (ca.cert_pem, ca.key_pem), now, never_read)
     assert not created
     assert chosen.cert == ca.cert
 
@@ -140,8 +206,8 @@ def _first_lacks_key(s: Issuer, c: Current) -> Current:
     return edited_host(c, H0, {CA_KEY: None})
 
 
-def _only_others_hold_a_ca(s: Issuer, c: Current) -> Current:
-    return edited_host(c, H0, {CA_CRT: None, CA_KEY: None})
+def _only_others_hold_a_certificate(s: Issuer, c: Current) -> Current:
+    return edited_host(c, H0, {CA_CRT: None, CA_KEY: None})  # and no one holds ca.key
 
 
 def _third_trusts_another_ca(s: Issuer, c: Current) -> Current:
@@ -167,7 +233,7 @@ def _first_ca_key_is_foreign(s: Issuer, c: Current) -> Current:
         pytest.param(situation, named, id=situation.__name__.strip("_").replace("_", "-"))
         for situation, named in [
             (_first_lacks_key, [H0, CA_CRT, CA_KEY]),
-            (_only_others_hold_a_ca, [H0, f"{H1}, {H2} hold one"]),
+            (_only_others_hold_a_certificate, [H0, f"{H1}, {H2} hold one"]),
             (_third_trusts_another_ca, [f"host {H2} trusts another etcd CA", "first"]),
             (_first_ca_unreadable, [f"{CA_CRT} and {CA_KEY} on {H0}", "not a readable PEM"]),
             (_first_ca_is_a_leaf, [f"on {H0}", "not a CA"]),
@@ -178,7 +244,7 @@ def _first_ca_key_is_foreign(s: Issuer, c: Current) -> Current:
 def test_choose_ca_refuses(ec_cluster, converged, issuer, now, situation, named):
     current = situation(issuer, converged)
     with pytest.raises(DeployInputError) as refused:
-        choose_ca(ec_cluster, current, None, now)
+        choose_ca(ec_cluster, current, None, now, never_read)
     for text in named:
         assert text in str(refused.value)
 
@@ -206,7 +272,7 @@ def test_choose_ca_refuses_an_unusable_operator_ca(
     operator_cluster, converged, issuer, now, operator_files, named
 ):
     with pytest.raises(DeployInputError) as refused:
-        choose_ca(operator_cluster, converged, operator_files(issuer), now)
+        choose_ca(operator_cluster, converged, operator_files(issuer), now, never_read)
     for text in named:
         assert text in str(refused.value)
 
@@ -214,14 +280,14 @@ def test_choose_ca_refuses_an_unusable_operator_ca(
 def test_the_same_ca_in_another_pem_layout_is_not_another_ca(ec_cluster, converged, ca, now):
     crlf = ca.cert_pem.replace(b"\n", b"\r\n")
     current = {host: edited(files, {CA_CRT: crlf}) for host, files in converged.items()}
-    chosen, created = choose_ca(ec_cluster, current, None, now)
+    chosen, created = choose_ca(ec_cluster, current, None, now, never_read)
     assert chosen.cert == ca.cert and not created
 
 
 def test_a_lone_ca_key_on_the_first_member_is_not_overwritten(ec_cluster, ca, now):
-    current = {H0: {CA_KEY: RemoteFile(ca.key_pem, "600", "root", "root")}}
+    current = {H0: {CA_KEY: host_file(CA_KEY, ca.key_pem, "600")}}
     with pytest.raises(DeployInputError, match=re.escape(H0)):
-        choose_ca(ec_cluster, current, None, now)
+        choose_ca(ec_cluster, current, None, now, never_read)
 
 
 # --- plan_member: fresh and converged members ---------------------------------------------
@@ -235,7 +301,7 @@ def member_paths(*, with_ca_key: bool) -> set[str]:
 @pytest.mark.parametrize("index", [0, 1, 2])
 def test_a_fresh_member_gets_every_file_and_ca_key_only_if_first(ec_cluster, ca, now, index):
     member = ec_cluster.members[index]
-    plan = plan_member(ec_cluster, member, ca, {}, now)
+    plan = plan_with(ec_cluster, member, ca, {}, now)
     assert set(plan.wanted) == member_paths(with_ca_key=index == 0)
     assert plan.pending() == plan.wanted
     assert plan.content_changed()
@@ -252,12 +318,8 @@ def test_a_fresh_member_gets_every_file_and_ca_key_only_if_first(ec_cluster, ca,
 @pytest.mark.parametrize("spec", MEMBER_CERTS, ids=lambda s: s.name)
 def test_fresh_certificates_are_signed_by_the_ca_and_pass_the_check(ec_cluster, ca, now, spec):
     member = ec_cluster.members[1]
-    plan = plan_member(ec_cluster, member, ca, {}, now)
-    pair = pki.load_pair(plan.wanted[crt(spec)].content, plan.wanted[key(spec)].content)
-    sans = pki.alt_names(spec, member.name, member.address)
-    renew_after = now + datetime.timedelta(days=30)
-    cn = spec.subject_cn(member.name)
-    assert pki.leaf_problems(spec, pair, ca.cert, cn, sans, "ECDSA-P256", renew_after) == []
+    plan = plan_with(ec_cluster, member, ca, {}, now)
+    assert leaf_ok(spec, plan, ca, None, now + datetime.timedelta(days=30)) == []
     assert plan.wanted[CA_CRT].content == ca.cert_pem
 
 
@@ -265,12 +327,13 @@ def test_fresh_certificates_are_signed_by_the_ca_and_pass_the_check(ec_cluster, 
 def test_a_converged_member_keeps_every_file_byte_for_byte(ec_cluster, converged, ca, now, index):
     member = ec_cluster.members[index]
     current = converged[member.host]
-    plan = plan_member(ec_cluster, member, ca, current, now)
+    plan = plan_with(ec_cluster, member, ca, current, now)
     assert plan.reissued == {}
     assert plan.pending() == {}
     assert not plan.content_changed()
-    assert {p: w.content for p, w in plan.wanted.items()} == {
-        p: f.content for p, f in current.items()
+    # certificates byte for byte, keys by their public half (their content is never read)
+    assert {p: w.public_key_sha256 or w.content for p, w in plan.wanted.items()} == {
+        p: f.public_key_sha256 or f.content for p, f in current.items()
     }
 
 
@@ -334,15 +397,12 @@ def assert_only_reissued(
     assert plan.content_changed()
     for path, want in plan.wanted.items():
         if path not in changed:
-            assert want.content == before[path].content, path
-    member = plan.member
+            kept = before[path]
+            assert (want.public_key_sha256 or want.content) == (
+                kept.public_key_sha256 or kept.content
+            ), path
     for spec in specs:
-        pair = pki.load_pair(plan.wanted[crt(spec)].content, plan.wanted[key(spec)].content)
-        sans = pki.alt_names(
-            spec, member.name, member.address, member.server_sans, member.peer_sans
-        )
-        cn = spec.subject_cn(member.name)
-        assert pki.leaf_problems(spec, pair, ca.cert, cn, sans, "ECDSA-P256", now) == []
+        assert leaf_ok(spec, plan, ca, None, now) == []
 
 
 @pytest.mark.parametrize("drift", DRIFTS.values(), ids=DRIFTS.keys())
@@ -350,7 +410,7 @@ def test_drift_reissues_exactly_that_certificate_with_a_reason(
     ec_cluster, converged, issuer, ca, now, drift
 ):
     current = edited(converged[H0], drift.change(issuer))
-    plan = plan_member(ec_cluster, ec_cluster.first, ca, current, now)
+    plan = plan_with(ec_cluster, ec_cluster.first, ca, current, now)
     assert any(drift.reason in reason for reason in plan.reissued.get(drift.reissued.name, []))
     assert_only_reissued(plan, converged[H0], {drift.reissued}, ca, now)
     assert plan.content_changed(files_read_by_etcd(PKI)) is drift.restarts_etcd
@@ -370,10 +430,10 @@ def test_an_added_server_san_reissues_only_the_server_certificate(
     make_cluster, ec_settings, converged, ca, now
 ):
     cluster = make_cluster(guide_inputs(server_sans=[["etcd0.example.com"], [], []]), ec_settings)
-    plan = plan_member(cluster, cluster.first, ca, converged[H0], now)
+    plan = plan_with(cluster, cluster.first, ca, converged[H0], now)
     assert plan.reissued[ETCD_SERVER.name] == ["subject alternative names differ"]
     assert_only_reissued(plan, converged[H0], {ETCD_SERVER}, ca, now)
-    sans = x509.load_pem_x509_certificate(plan.wanted[crt(ETCD_SERVER)].content).extensions
+    sans = x509.load_pem_x509_certificate(pem(plan.wanted[crt(ETCD_SERVER)])).extensions
     dns = sans.get_extension_for_class(x509.SubjectAlternativeName).value
     assert "etcd0.example.com" in dns.get_values_for_type(x509.DNSName)
 
@@ -382,7 +442,7 @@ def test_a_renamed_member_gets_new_server_and_peer_certificates_only(
     make_cluster, ec_settings, converged, ca, now
 ):
     cluster = make_cluster(guide_inputs(name=["etcd-a", "etcd-b", "etcd-c"]), ec_settings)
-    plan = plan_member(cluster, cluster.first, ca, converged[H0], now)
+    plan = plan_with(cluster, cluster.first, ca, converged[H0], now)
     assert "subject is CN=infra0, expected CN=etcd-a" in plan.reissued[ETCD_SERVER.name]
     assert_only_reissued(plan, converged[H0], {ETCD_SERVER, ETCD_PEER}, ca, now)
 
@@ -400,13 +460,8 @@ def test_metadata_drift_is_pending_but_no_content_change(
     ec_cluster, converged, ca, now, file_change, spec_path
 ):
     original = converged[H0][spec_path]
-    drifted = RemoteFile(
-        original.content,
-        file_change.get("mode", original.mode),
-        file_change.get("user", original.user),
-        file_change.get("group", original.group),
-    )
-    plan = plan_member(ec_cluster, ec_cluster.first, ca, {**converged[H0], spec_path: drifted}, now)
+    drifted = replace(original, **file_change)
+    plan = plan_with(ec_cluster, ec_cluster.first, ca, {**converged[H0], spec_path: drifted}, now)
     assert plan.reissued == {}
     assert list(plan.pending()) == [spec_path]
     assert not plan.content_changed()
@@ -421,7 +476,7 @@ def test_metadata_drift_is_pending_but_no_content_change(
 def test_renewal_window_edge(ec_cluster, converged, issuer, ca, now, validity, reissued):
     pair = issuer.leaf(ETCD_SERVER, validity=validity)
     current = edited(converged[H0], issuer.pair_files(ETCD_SERVER, pair))
-    plan = plan_member(ec_cluster, ec_cluster.first, ca, current, now)
+    plan = plan_with(ec_cluster, ec_cluster.first, ca, current, now)
     assert (ETCD_SERVER.name in plan.reissued) is reissued
 
 
@@ -434,8 +489,8 @@ def test_a_renewal_window_longer_than_the_validity_is_refused_or_converges(
         assert "etcd_renew_before_days" in str(refused)
         return
     cluster = make_cluster(settings_=settings)
-    first_run = plan_member(cluster, cluster.first, ca, {}, now)
-    second_run = plan_member(cluster, cluster.first, ca, as_current(first_run.wanted), now)
+    first_run = plan_with(cluster, cluster.first, ca, {}, now)
+    second_run = plan_with(cluster, cluster.first, ca, as_current(first_run.wanted), now)
     assert second_run.reissued == {}
 
 
@@ -443,7 +498,7 @@ def test_a_renewal_window_longer_than_the_validity_is_refused_or_converges(
 
 
 def test_earliest_expiry_of_a_fresh_member_is_the_leaf_validity(ec_cluster, ca, now):
-    plan = plan_member(ec_cluster, ec_cluster.members[2], ca, {}, now)
+    plan = plan_with(ec_cluster, ec_cluster.members[2], ca, {}, now)
     assert plan.earliest_expiry() == now + LEAF_VALIDITY
 
 
@@ -454,17 +509,73 @@ def test_earliest_expiry_is_the_soonest_kept_certificate(
     cluster = make_cluster(settings_=settings)
     short = issuer.leaf(ETCD_PEER, validity=datetime.timedelta(hours=100))
     current = edited(converged[H0], issuer.pair_files(ETCD_PEER, short))
-    plan = plan_member(cluster, cluster.first, ca, current, now)
+    plan = plan_with(cluster, cluster.first, ca, current, now)
     assert plan.reissued == {}
     assert plan.earliest_expiry() == now + datetime.timedelta(hours=100)
 
 
 def test_control_plane_gets_ca_crt_and_the_apiserver_client_pair_only(ec_cluster, ca, now):
-    first_plan = plan_member(ec_cluster, ec_cluster.first, ca, {}, now)
+    first_plan = plan_with(ec_cluster, ec_cluster.first, ca, {}, now)
     files = control_plane_files(ec_cluster, first_plan)
+    client_key = first_plan.wanted[key(APISERVER_ETCD_CLIENT)]
     assert files == {
         CA_CRT: first_plan.wanted[CA_CRT],
         crt(APISERVER_ETCD_CLIENT): first_plan.wanted[crt(APISERVER_ETCD_CLIENT)],
-        key(APISERVER_ETCD_CLIENT): first_plan.wanted[key(APISERVER_ETCD_CLIENT)],
+        key(APISERVER_ETCD_CLIENT): replace(client_key, source=key(APISERVER_ETCD_CLIENT)),
     }
     assert [w.mode for w in files.values()] == ["644", "644", "600"]
+
+
+def test_the_ca_key_is_read_only_when_a_certificate_must_be_signed(ec_cluster, converged, ca, now):
+    reads: list[str] = []
+
+    def read_key(holder: str) -> bytes:
+        reads.append(f"ca.key from {holder}")
+        return ca.key_pem
+
+    chosen, _ = choose_ca(ec_cluster, converged, None, now, read_key)
+    for member in ec_cluster.members:
+        plan_member(ec_cluster, member, chosen, converged[member.host], now)
+    assert reads == []
+    drifted = edited(converged[H1], {crt(ETCD_SERVER): None})
+    plan = plan_member(ec_cluster, ec_cluster.members[1], chosen, drifted, now)
+    plan_member(
+        ec_cluster,
+        ec_cluster.members[2],
+        chosen,
+        edited(converged[H2], {key(ETCD_PEER): None}),
+        now,
+    )
+    assert reads == [f"ca.key from {H0}"]
+    assert leaf_ok(ETCD_SERVER, plan, ca, now, now) == []
+    # the first member keeps its ca.key: only its mode and owner are ever fixed
+    first = plan_member(ec_cluster, ec_cluster.first, chosen, converged[H0], now)
+    assert first.wanted[CA_KEY].content is None
+    assert first.wanted[CA_KEY].public_key_sha256 == key_hash(ca.key_pem)
+
+
+def test_a_key_that_is_not_readable_is_reissued(ec_cluster, converged, ca, now):
+    current = edited(converged[H0], {key(ETCD_SERVER): b"not a key"})
+    plan = plan_with(ec_cluster, ec_cluster.first, ca, current, now)
+    assert plan.reissued[ETCD_SERVER.name] == ["private key is not readable"]
+
+
+@pytest.mark.parametrize("new_first", ["fresh-host", "former-member"])
+def test_a_new_first_member_gets_the_ca_key_from_the_host_that_holds_it(
+    ec_cluster, converged, ca, now, new_first
+):
+    # The inventory's first host is new (or was a member without ca.key); the old first
+    # one is second now.
+    first_files = {} if new_first == "fresh-host" else converged[H1]
+    current = {H0: first_files, H1: converged[H0], H2: converged[H2]}
+    reads: list[str] = []
+
+    def read_key(holder: str) -> bytes:
+        reads.append(holder)
+        return ca.key_pem
+
+    chosen, created = choose_ca(ec_cluster, current, None, now, read_key)
+    assert not created and chosen.cert == ca.cert and not chosen.on_first_member
+    first = plan_member(ec_cluster, ec_cluster.first, chosen, {}, now)
+    assert first.wanted[CA_KEY].content == ca.key_pem  # it moves: read to be copied
+    assert reads == [H1]

@@ -25,7 +25,7 @@ from etcd_cluster.preflight import (
     parse_survey,
     survey_script,
 )
-from etcd_cluster.safety import data_dir_refusals, recorded_initial_cluster
+from etcd_cluster.safety import data_dir_refusals, recorded_initial_cluster, same_members
 from etcd_cluster.templates import render
 from tests.unit.guide import GUIDE_HOSTS
 
@@ -96,6 +96,22 @@ BAD_SETTINGS = {
     "pki-dir-root": ({"etcd_pki_dir": "/"}, ["etcd_pki_dir", "'/'"]),
     "binary-relative": ({"etcd_binary": "etcd"}, ["etcd_binary", "'etcd'", "absolute"]),
     "manifests-not-text": ({"etcd_manifests_dir": None}, ["etcd_manifests_dir", "None"]),
+    "manifests-not-kubeadms": (
+        {"etcd_manifests_dir": "/srv/manifests"},
+        ["etcd_manifests_dir='/srv/manifests'", "static-pod", "/etc/kubernetes/manifests"],
+    ),
+    **{
+        f"owned-{flag}": (
+            {"etcd_extra_args": {flag: "https://127.0.0.1:2379"}},
+            ["etcd_extra_args", repr(flag), "cannot be overridden", "etcd_address"],
+        )
+        for flag in (
+            "listen-peer-urls",
+            "listen-client-urls",
+            "advertise-client-urls",
+            "initial-advertise-peer-urls",
+        )
+    },
 }
 
 
@@ -133,6 +149,11 @@ def test_settings_accept_command_line_strings_and_both_extra_args_shapes(make_se
             ("x", "true"),
         )
     )
+
+
+def test_the_systemd_runtime_may_move_the_manifests_dir(make_settings):
+    moved = make_settings(etcd_runtime="systemd", etcd_manifests_dir="/srv/manifests")
+    assert moved.manifests_dir == "/srv/manifests"
 
 
 # --- Inventory (build_cluster) ----------------------------------------------------------------
@@ -187,6 +208,14 @@ BAD_INVENTORIES = {
     "bad-peer-san": (
         [MemberInput("10.0.0.6", peer_sans="ok.example, https://x")],
         ["host 10.0.0.6", "etcd_peer_cert_sans", "'https://x'"],
+    ),
+    "scoped-ipv6-address": (
+        [MemberInput("etcd-a", address="fe80::1%eth0")],
+        ["host etcd-a", "etcd_address='fe80::1%eth0'", "scoped", "'eth0'"],
+    ),
+    "scoped-ipv6-inventory-name": (
+        [MemberInput("fe80::6%eth0")],
+        ["host fe80::6%eth0", "scoped"],
     ),
     "san-not-a-list": (
         [MemberInput("10.0.0.6", server_sans={"a": 1})],
@@ -305,6 +334,22 @@ def test_a_changed_member_list_is_refused_naming_every_member_with_data(settings
     assert len(refusals) == 1 + len(after.members) - len(HOSTS)  # + one per new, empty member
 
 
+def test_reordering_the_inventory_is_not_a_membership_change(settings):
+    inputs = [MemberInput(h, address=a) for h, a in zip(HOSTS, ADDRESSES, strict=True)]
+    before = build_cluster(inputs, settings)
+    names = {m.host: m.name for m in before.members}
+    renamed = [MemberInput(i.host, name=names[i.host], address=i.address) for i in inputs]
+    after = build_cluster([renamed[2], renamed[0], renamed[1]], settings)
+    assert after.initial_cluster != before.initial_cluster  # same entries, another order
+    assert same_members(after.initial_cluster, before.initial_cluster)
+    assert data_dir_refusals(after, all_have_data(after), recorded_configs(before)) == []
+
+
+def test_same_members_ignores_order_only():
+    assert same_members("b=https://2:2380,a=https://1:2380", "a=https://1:2380,b=https://2:2380")
+    assert not same_members("a=https://1:2380", "a=https://1:2381")
+
+
 @pytest.mark.parametrize("api_version", ["v1beta4", "v1beta3"])
 def test_recorded_initial_cluster_reads_both_extra_args_shapes(
     make_cluster, make_settings, api_version
@@ -338,7 +383,7 @@ def test_flags_the_deploy_owns_cannot_be_overridden(make_settings, flag):
 
 # --- Preflight -------------------------------------------------------------------------------
 
-BASICS = {"systemctl", "base64", "stat", "curl", "apt-get"}
+BASICS = {"systemctl", "base64", "stat", "curl", "openssl", "apt-get"}
 
 
 @pytest.fixture(scope="module")
@@ -427,3 +472,10 @@ def test_parse_survey_reads_versions_from_the_binary_or_the_package():
     package = parse_survey(["version:Version: 3.4.23-4+b1", "manifest:yes", "cmd:@socket"])
     assert package.etcd_version == "3.4.23" and package.manifest and package.present == ["@socket"]
     assert parse_survey(["version:"]).etcd_version == ""
+
+
+def test_missing_openssl_is_installed_or_refused_without_apt_get(settings):
+    present = BASICS | {"kubeadm", "kubelet", "crictl", "@socket"}
+    assert packages_to_install(settings, present - {"openssl"}) == ["openssl"]
+    (missing,) = missing_requirements(settings, present - {"openssl", "apt-get"})
+    assert missing.startswith("openssl (key fingerprints")

@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
 from pyinfra.api.host import Host
 from pyinfra.connectors.util import CommandOutput, OutputLine, write_stdin
 
-from etcd_cluster import remote
+from etcd_cluster import pki, remote
 from etcd_cluster.remote import RemoteFile, Wanted, read_files, write_files
 
 SECRET = b"-----BEGIN EC PRIVATE KEY-----\nTOP-SECRET-KEY-MATERIAL\n-----END EC PRIVATE KEY-----\n"
@@ -139,15 +141,57 @@ def test_content_never_reaches_a_command_line_or_output(host, tmp_path):
     write_files(host, wanted)
     read_files(host, wanted)
     encoded = base64.b64encode(SECRET).decode()
-    assert len(host.calls) == len(wanted) + 1  # one write per file, one read for all
+    assert len(host.calls) == 2  # one write for all files, one read for all
     for call in host.calls:
         assert call.print_output is False and call.print_input is False
         assert "TOP-SECRET" not in call.command and encoded[:40] not in call.command
         assert set(call.kwargs) <= set(CONNECTOR_ARGUMENT_KEYS)
-    writes, read = host.calls[:-1], host.calls[-1]
-    for call, want in zip(writes, wanted.values(), strict=True):
-        assert base64.b64decode("".join(call.kwargs["_stdin"])) == want.content
+    write, read = host.calls
+    payload = base64.b64decode("".join(write.kwargs["_stdin"])).decode().splitlines()
+    for want in wanted.values():
+        assert base64.b64encode(want.content or b"").decode() in payload
     assert "_stdin" not in read.kwargs
+
+
+def test_private_keys_are_read_as_the_hash_of_their_public_half(host, tmp_path):
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    Path(tmp_path, "server.key").write_bytes(pem)
+    Path(tmp_path, "broken.key").write_bytes(SECRET)
+    paths = [f"{tmp_path}/server.key", f"{tmp_path}/broken.key"]
+    files = read_files(host, paths, private_keys=paths)
+    good, broken = files[paths[0]], files[paths[1]]
+    assert good.content is None and good.public_key_sha256 == pki.public_key_sha256(
+        key.public_key()
+    )
+    assert broken.content is None and broken.public_key_sha256 == ""
+    output = "".join(str(line) for call in host.calls for line in [call.command])
+    assert "TOP-SECRET" not in output
+
+
+def test_a_read_cut_short_fails_loudly(tmp_path, global_arguments):
+    class CutShort(FakeHost):
+        def run_shell_command(self, command, print_output, print_input, **kwargs):
+            ok, output = super().run_shell_command(command, print_output, print_input, **kwargs)
+            return ok, CommandOutput([line for line in output if "@@end@@" not in line.line])
+
+    Path(tmp_path, "a.crt").write_bytes(b"cert")
+    with pytest.raises(OSError, match="etcd-c: could not read files: output cut short"):
+        read_files(cast(Host, CutShort(tmp_path, name="etcd-c")), [f"{tmp_path}/a.crt"])
+
+
+@needs_root
+def test_a_wanted_key_without_content_only_fixes_mode_and_owner(host, tmp_path):
+    path = Path(tmp_path, "kept.key")
+    path.write_bytes(SECRET)
+    path.chmod(0o644)
+    assert write_files(host, {str(path): Wanted(None, "600", public_key_sha256="ab")}) == (True, "")
+    assert path.read_bytes() == SECRET
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
 
 
 @needs_root
@@ -183,8 +227,11 @@ def test_a_failed_write_names_the_file_and_stops(host, tmp_path):
     }
     ok, message = write_files(host, wanted)
     assert not ok
-    assert message.startswith(f"writing {tmp_path}/blocker/server.key failed: ")
+    assert message.startswith(f"writing {tmp_path}/blocker/server.key, ")
+    assert f"{tmp_path}/blocker" in message.split("failed: ", 1)[1]
+    # nothing lands unless everything could be staged: no half-written pair
     assert not Path(tmp_path, "later.key").exists()
+    assert list(tmp_path.rglob("*.tmp-etcd-deploy")) == []
     assert "TOP-SECRET" not in message
 
 
@@ -209,3 +256,10 @@ def test_reprs_show_sizes_not_content():
 )
 def test_wanted_is_satisfied_only_by_identical_content_mode_and_owner(current, satisfied):
     assert Wanted(SECRET, "600").satisfied_by(current) is satisfied
+
+
+@needs_root
+def test_directories_made_for_new_files_are_0755_like_kubeadms(host, tmp_path):
+    assert write_files(host, {f"{tmp_path}/new/etcd/ca.key": Wanted(SECRET, "600")}) == (True, "")
+    for directory in (tmp_path / "new", tmp_path / "new/etcd"):
+        assert oct(directory.stat().st_mode & 0o777) == "0o755"

@@ -1,0 +1,159 @@
+"""Scheduled snapshots: file names, retention, what the member's files say, and the age
+shown in the status table. Pure functions; ``tasks/backup.py`` installs the files.
+
+Each member snapshots itself (its own endpoint), so every member holds recent
+snapshots of its own and a restore can start from any survivor's.
+"""
+
+from __future__ import annotations
+
+import datetime
+import posixpath
+import re
+import shlex
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+
+from etcd_cluster import release
+from etcd_cluster.certlist import ETCD_CA, ETCD_HEALTHCHECK_CLIENT
+from etcd_cluster.cluster import Cluster, Member
+from etcd_cluster.observe import Observation
+from etcd_cluster.runtime import SYSTEMD_UNIT
+from etcd_cluster.settings import Settings
+
+SCRIPT_TEMPLATE = "templates/usr/local/lib/etcd-deploy/etcd-backup.sh.j2"
+SERVICE_TEMPLATE = "templates/etc/systemd/system/etcd-backup.service.j2"
+TIMER_TEMPLATE = "templates/etc/systemd/system/etcd-backup.timer.j2"
+SCRIPT_PATH = "/usr/local/lib/etcd-deploy/etcd-backup.sh"
+SERVICE = "etcd-backup.service"
+TIMER = "etcd-backup.timer"
+SERVICE_PATH = f"/etc/systemd/system/{SERVICE}"
+TIMER_PATH = f"/etc/systemd/system/{TIMER}"
+
+PACKAGED_ETCDCTL = "/usr/bin/etcdctl"  # where Debian's etcd-client puts etcdctl
+ETCDCTL_PACKAGE = "etcd-client"
+_STAMP = "%Y%m%dT%H%M%SZ"
+_NAME = re.compile(r"etcd-snapshot-(?P<member>.+)-(?P<stamp>\d{8}T\d{6}Z)\.db")
+
+
+def snapshot_name(member: str, when: datetime.datetime) -> str:
+    """``etcd-snapshot-<member>-<UTC time>.db``: lexical order is time order."""
+    return f"etcd-snapshot-{member}-{when.astimezone(datetime.UTC):{_STAMP}}.db"
+
+
+def snapshot_time(name: str) -> datetime.datetime | None:
+    """The UTC time in a snapshot's file name (None: not a scheduled snapshot)."""
+    match = _NAME.fullmatch(name)
+    if not match:
+        return None
+    return datetime.datetime.strptime(match["stamp"], _STAMP).replace(tzinfo=datetime.UTC)
+
+
+def own_snapshots(names: Iterable[str], member: str) -> list[str]:
+    """This member's scheduled snapshots, oldest first (other files are never touched)."""
+    return sorted(
+        n for n in names if (m := _NAME.fullmatch(n)) is not None and m["member"] == member
+    )
+
+
+def to_prune(names: Iterable[str], member: str, keep: int) -> list[str]:
+    """The snapshots to remove so that the newest ``keep`` remain (what the script does)."""
+    mine = own_snapshots(names, member)
+    return mine[: max(len(mine) - keep, 0)]
+
+
+def etcdctl(settings: Settings) -> str:
+    """The etcdctl snapshots and restores use: the chosen release's (``etcd_version``),
+    else ``etcdctl_binary``."""
+    if settings.etcd_version:
+        return posixpath.join(release.install_dir(settings.etcd_version), "etcdctl")
+    return settings.etcdctl_binary
+
+
+def etcdutl_path(settings: Settings) -> str:
+    """etcdutl is looked for next to etcdctl first (upstream archives ship them together)."""
+    return posixpath.join(posixpath.dirname(etcdctl(settings)), "etcdutl")
+
+
+def script_context(cluster: Cluster, member: Member) -> dict[str, Any]:
+    """The backup script's settings, each already quoted for the shell."""
+    s = cluster.settings
+    q = shlex.quote
+    return {
+        "member_name": q(member.name),
+        "backup_dir": q(s.backup_dir),
+        "keep": s.backup_keep,
+        "endpoint": q(member.client_url(s.client_port)),
+        "cacert": q(ETCD_CA.cert_path(s.pki_dir)),
+        "cert": q(ETCD_HEALTHCHECK_CLIENT.cert_path(s.pki_dir)),
+        "key": q(ETCD_HEALTHCHECK_CLIENT.key_path(s.pki_dir)),
+        "etcdctl": q(etcdctl(s)),
+        "etcdutl": q(etcdutl_path(s)),
+    }
+
+
+def unit_context(cluster: Cluster, member: Member) -> dict[str, Any]:
+    """etcd-backup.service and .timer (systemd units: no shell quoting, values are checked)."""
+    s = cluster.settings
+    return {
+        "member_name": member.name,
+        "backup_dir_text": s.backup_dir,
+        "script_path": SCRIPT_PATH,
+        "schedule": s.backup_schedule,
+        "after": f" {SYSTEMD_UNIT}.service" if s.runtime == "systemd" else "",
+    }
+
+
+def etcdctl_package(settings: Settings, present: Collection[str]) -> list[str]:
+    """Debian's etcd-client when etcdctl is missing and the package would provide it
+    (a chosen ``etcd_version`` brings its own etcdctl and etcdutl)."""
+    if (
+        settings.etcd_version
+        or settings.etcdctl_binary in present
+        or settings.etcdctl_binary != PACKAGED_ETCDCTL
+    ):
+        return []
+    return [ETCDCTL_PACKAGE] if "apt-get" in present else []
+
+
+def etcdctl_missing(settings: Settings, present: Collection[str]) -> list[str]:
+    """etcdctl is needed for snapshots and restores; say how to get it when it cannot be had."""
+    if settings.etcd_version or settings.etcdctl_binary in present:
+        return []
+    if etcdctl_package(settings, present):
+        return []
+    return [
+        f"{settings.etcdctl_binary} (etcdctl_binary: scheduled snapshots and restores need "
+        f"etcdctl; install Debian's {ETCDCTL_PACKAGE} or point etcdctl_binary at one; "
+        f"only {PACKAGED_ETCDCTL} is installed automatically, with apt-get)"
+    ]
+
+
+def format_age(seconds: float | None) -> str:
+    """A short age for the status table: 45s, 12m, 3h05m, 2d04h."""
+    if seconds is None:
+        return "-"
+    total = max(int(seconds), 0)
+    if total < 60:
+        return f"{total}s"
+    minutes, hours, days = total // 60, total // 3600, total // 86400
+    if hours == 0:
+        return f"{minutes}m"
+    if days == 0:
+        return f"{hours}h{minutes % 60:02d}m"
+    return f"{days}d{hours % 24:02d}h"
+
+
+def latest_snapshots(observations: Mapping[str, Observation]) -> dict[str, tuple[str, str]]:
+    """``{host: (latest snapshot file, its age)}`` for the status table, from what each
+    member reported when the run started (its newest snapshot's mtime, its own clock)."""
+    result = {}
+    for host, observation in observations.items():
+        if not observation.latest_snapshot:
+            result[host] = ("-", "-")
+            continue
+        age = None
+        if observation.clock is not None and observation.latest_snapshot_mtime is not None:
+            age = observation.clock - observation.latest_snapshot_mtime
+        result[host] = (observation.latest_snapshot, format_age(age))
+    return result

@@ -1,0 +1,247 @@
+"""pyinfra operations that carry out the membership plan (``membership.plan_membership``).
+
+Every call to etcd goes through a member that had data before this run (the
+*executor*), over etcd's gRPC gateway with the healthcheck client certificate.
+Removals run once, before anything joins; then each joining host in the plan's order,
+one at a time: ``member add --learner``, start its etcd with the live member list,
+promote it once it has caught up (retried, bounded, while etcd says it is not in
+sync), and wait for a healthy cluster before the next one. Both run as one operation
+on the executor, which reaches the other hosts itself, so the order is the plan's.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+from pyinfra import host, logger
+from pyinfra.api import FunctionCommand, operation
+from pyinfra.api.host import Host
+from pyinfra.api.state import State
+
+from etcd_cluster import scripts, status
+from etcd_cluster.certlist import ALL_CERTS
+from etcd_cluster.membership import ADD, PROMOTE, REMOVE, Change
+from etcd_cluster.operations import wait_for
+from etcd_cluster.plan import Plan, etcd_hosts, get_plan
+from etcd_cluster.quorum import parse_view
+from etcd_cluster.remote import run_quietly
+from etcd_cluster.runtime import SYSTEMD_UNIT, kubeadm_etcd_local
+
+# etcd's answers worth waiting out (bounded): a learner still catching up, and the
+# leader not yet connected to every voter for 5 s (--strict-reconfig-check)
+NOT_IN_SYNC = "in sync with leader"
+UNHEALTHY = "unhealthy cluster"
+
+
+def executor(plan: Plan) -> str:
+    """The member that talks to etcd for the plan: the first that had data and stays."""
+    joining = set(plan.membership.joining)
+    for member in plan.cluster.members:
+        if plan.surveys[member.host].has_data and member.host not in joining:
+            return member.host
+    return plan.cluster.first.host
+
+
+def _api(state: State, path: str, body: dict, endpoint: str = "") -> tuple[bool, dict]:
+    """Call etcd's gateway from the executor, at ``endpoint`` (default: its own)."""
+    plan = get_plan(state)
+    cluster = plan.cluster
+    target = state.inventory.get_host(executor(plan))
+    endpoint = endpoint or cluster.member(target.name).client_url(cluster.settings.client_port)
+    ok, stdout, stderr = run_quietly(target, status.api_command(cluster, endpoint, path, body))
+    try:
+        answer = json.loads(stdout) if stdout.strip() else {}
+    except ValueError:
+        answer = {"error": stdout.strip()}
+    if not ok:
+        answer.setdefault("error", stderr.strip() or "no answer")
+    return ok and "error" not in answer, answer
+
+
+def _api_patiently(state: State, path: str, body: dict, transient: str) -> tuple[bool, dict]:
+    """``_api``, retried every interval until ``health_timeout`` while etcd answers with
+    the ``transient`` error (e.g. a learner that is still catching up)."""
+    settings = get_plan(state).cluster.settings
+    deadline = time.monotonic() + settings.health_timeout
+    while True:
+        ok, answer = _api(state, path, body)
+        error = str(answer.get("error", ""))
+        if ok or transient not in error or time.monotonic() >= deadline:
+            return ok, answer
+        time.sleep(settings.health_interval)
+
+
+def _live_ids(state: State) -> set[str]:
+    plan = get_plan(state)
+    return {m.member_id for m in parse_view(plan.cluster, _probe(state).splitlines()).members}
+
+
+def _hand_over_leadership(state: State, host: Host, leaving: Change) -> bool:
+    """When the member to remove leads, move leadership to the executor first (etcd's
+    MoveLeader, asked of the leader): removing a leader would fail requests in flight."""
+    plan = get_plan(state)
+    view = parse_view(plan.cluster, _probe(state).splitlines())
+    leader = next((s.leader_id for s in view.statuses if s.healthy and s.leader_id), "")
+    if leader != leaving.member_id:
+        return True
+    staying = plan.cluster.member(executor(plan))
+    target = next((s.member_id for s in view.statuses if s.member == staying), "")
+    leader_urls = next((m.client_urls for m in view.members if m.member_id == leader), ())
+    if not target or not leader_urls:
+        return _fail(host, f"cannot move leadership away from {leaving.name} before removing it")
+    path = "/v3/maintenance/transfer-leadership"
+    ok, answer = _api(state, path, {"targetID": target}, endpoint=leader_urls[0])
+    if not ok:
+        return _fail(host, f"moving leadership from {leaving.name} failed: {answer.get('error')}")
+    host.log_styled(f"leadership moved from {leaving.name} to {staying.name}", log_func=logger.info)
+    return True
+
+
+def _probe(state: State) -> str:
+    plan = get_plan(state)
+    target = state.inventory.get_host(executor(plan))
+    _, stdout, _ = run_quietly(target, status.probe_script(plan.cluster, with_members=True))
+    return stdout
+
+
+def _remove(state: State, host: Host, changes: list[Change]) -> bool:
+    live = _live_ids(state)
+    for change in changes:
+        if change.member_id not in live:
+            host.log_styled(f"{change.name} is no longer a member", log_func=logger.info)
+            continue
+        if not _hand_over_leadership(state, host, change):
+            return False
+        body = {"ID": change.member_id}
+        ok, answer = _api_patiently(state, "/v3/cluster/member/remove", body, UNHEALTHY)
+        if not ok:
+            host.log_styled(
+                f"removing member {change.name} failed: {answer.get('error')}",
+                fg="red",
+                log_func=logger.error,
+            )
+            return False
+        host.log_styled(f"removed member {change.name}", log_func=logger.info)
+    get_plan(state).removals_done = True
+    return True
+
+
+@operation(is_idempotent=True)
+def remove_members():
+    """Remove the live members the plan removes (runs on the executor only)."""
+    plan = get_plan(host.state)
+    removals = [c for c in plan.membership.changes if c.kind == REMOVE]
+    if not removals:
+        plan.removals_done = True
+    if not removals or host.name != executor(plan):
+        host.noop("no member to remove from here")
+        return
+    yield FunctionCommand(_remove, (removals,), {})
+
+
+def _start_command(plan: Plan) -> str:
+    if plan.cluster.settings.runtime == "systemd":
+        return (
+            f"systemctl enable --quiet {SYSTEMD_UNIT} 2>/dev/null; systemctl start {SYSTEMD_UNIT}"
+        )
+    return kubeadm_etcd_local(plan.cluster)
+
+
+def _fail(target: Host, message: str) -> bool:
+    target.log_styled(message, fg="red", log_func=logger.error)
+    return False
+
+
+def _join(state: State, target: Host, change: Change) -> bool:
+    """Add (unless an earlier run did), start, promote; then wait for a healthy cluster."""
+    plan = get_plan(state)
+    settings = plan.cluster.settings
+    member_id = change.member_id
+    if change.kind == ADD:
+        prepare = scripts.command("prepare_join", settings.runtime, SYSTEMD_UNIT, settings.data_dir)
+        ok, _, stderr = run_quietly(target, prepare)
+        if not ok:
+            return _fail(target, f"preparing {change.name} to join failed: {stderr.strip()}")
+        if not member_id:
+            body = {"peerURLs": [change.peer_url], "isLearner": True}
+            ok, answer = _api_patiently(state, "/v3/cluster/member/add", body, UNHEALTHY)
+            if not ok:
+                return _fail(target, f"member add {change.name} failed: {answer.get('error')}")
+            member_id = str((answer.get("member") or {}).get("ID", ""))
+            target.log_styled(f"added {change.name} as a learner", log_func=logger.info)
+        ok, _, stderr = run_quietly(target, _start_command(plan))
+        if not ok:
+            return _fail(target, f"starting etcd for {change.name} failed: {stderr.strip()}")
+    body = {"ID": member_id}
+    ok, answer = _api_patiently(state, "/v3/cluster/member/promote", body, NOT_IN_SYNC)
+    if not ok:
+        error = answer.get("error")
+        return _fail(target, f"promoting the learner {change.name} failed: {error}")
+    target.log_styled(f"promoted {change.name} to a voting member", log_func=logger.info)
+    return True
+
+
+def _healthy_but(later: list[Change]) -> Callable[[list[status.MemberStatus]], list[str]]:
+    """The health check while joining: hosts that join later are not members yet."""
+    hosts = {c.host for c in later}
+
+    def check(statuses: list[status.MemberStatus]) -> list[str]:
+        return status.problems([s for s in statuses if s.member.host not in hosts])
+
+    return check
+
+
+def _join_all(state: State, host: Host, changes: list[Change]) -> bool:
+    """Each joining host in the plan's order (its --initial-cluster was computed for that
+    order), the next only once the cluster is healthy again."""
+    plan = get_plan(state)
+    for index, change in enumerate(changes):
+        target = state.inventory.get_host(change.host)
+        if not _join(state, target, change):
+            return False
+        found, _ = wait_for(
+            host, _healthy_but(changes[index + 1 :]), plan.cluster.settings.health_timeout
+        )
+        if found:
+            return _fail(target, f"after {change.name} joined, the cluster is not healthy: {found}")
+    return True
+
+
+@operation(is_idempotent=True)
+def join_members():
+    """Join the plan's new members one at a time, driven from the executor member."""
+    plan = get_plan(host.state)
+    joins = [c for c in plan.membership.changes if c.kind in (ADD, PROMOTE)]
+    if not joins or host.name != executor(plan):
+        host.noop("no member to join from here")
+        return
+    yield FunctionCommand(_join_all, (joins,), {})
+
+
+RETIRE_CHECK = "retire_member"
+
+
+@operation(is_idempotent=True)
+def retire(data_dir: str, key_paths: list[str]):
+    """On a host removed from the cluster: stop and disable etcd, move its data dir aside,
+    remove its private keys; nothing when that is done already.
+
+    + data_dir: etcd's data dir on the host
+    + key_paths: the private keys to remove
+    """
+    check = scripts.command(RETIRE_CHECK, "check", SYSTEMD_UNIT, data_dir, *key_paths)
+    _, stdout, _ = run_quietly(host, check) if host.state.is_executing else (True, "left", "")
+    if not stdout.strip():
+        host.noop("etcd retired already")
+        return
+    yield scripts.command(RETIRE_CHECK, "retire", SYSTEMD_UNIT, data_dir, *key_paths)
+
+
+def member_key_paths(plan: Plan) -> list[str]:
+    return [spec.key_path(plan.cluster.settings.pki_dir) for spec in ALL_CERTS]
+
+
+def is_retiring(target: Host) -> bool:
+    return "etcd_removed" in target.groups and target not in etcd_hosts(target.state)

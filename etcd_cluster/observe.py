@@ -1,0 +1,184 @@
+"""What a member's etcd is running now: one remote script, parsed into an ``Observation``.
+
+Restarts are decided from this, never from what the current run happened to change:
+a run that stopped half way leaves members whose files are converged but whose
+process still runs the old flags, and the next run must still see that.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import yaml
+
+from etcd_cluster import scripts
+from etcd_cluster.certlist import ETCD_CA, ETCD_HEALTHCHECK_CLIENT, ETCD_PEER, ETCD_SERVER
+from etcd_cluster.cluster import Cluster, Member, join_host_port
+from etcd_cluster.flags import parse_version
+from etcd_cluster.kubeadm_config import manifest_path
+from etcd_cluster.runtime import SYSTEMD_UNIT
+
+NOTHING_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One member's etcd as its host sees it."""
+
+    clock: float | None = None  # the host's time, epoch seconds
+    args: tuple[str, ...] = ()  # argv of the running etcd; empty: not running
+    started_at: float | None = None  # epoch seconds
+    binary_replaced: bool = False  # the running binary was deleted or replaced on disk
+    needs_daemon_reload: bool = False  # systemd: the unit file changed since systemd read it
+    running_version: str = ""  # systemd: the running binary's version ("" unknown)
+    container_id: str = ""  # static-pod: the running etcd container
+    manifest_args: tuple[str, ...] = ()  # static-pod: the manifest's command
+    manifest_image: str = ""
+    runtime_error: str = ""  # static-pod: crictl could not reach the container runtime
+    ca_mtime: float | None = None
+    file_server: str = ""  # sha256 of the certificate files on disk
+    file_peer: str = ""
+    served_client: str = ""  # sha256 of what etcd serves ("" nothing answered)
+    served_peer: str = ""
+    latest_snapshot: str = ""  # newest scheduled snapshot file in etcd_backup_dir
+    latest_snapshot_mtime: float | None = None
+
+    @property
+    def running(self) -> bool:
+        return bool(self.args)
+
+    def version(self) -> str:
+        """The etcd version this member runs: the binary's, or the static pod image's tag."""
+        if self.running_version:
+            return self.running_version
+        tag = parse_version(self.manifest_image.rpartition(":")[2]) if self.manifest_image else None
+        return ".".join(map(str, tag)) if tag else ""
+
+
+def observe_command(cluster: Cluster, member: Member) -> str:
+    s = cluster.settings
+    pki = s.pki_dir
+    return scripts.command(
+        "observe_etcd",
+        s.runtime,
+        SYSTEMD_UNIT,
+        manifest_path(cluster),
+        s.kubelet_container_runtime_endpoint,
+        ETCD_CA.cert_path(pki),
+        ETCD_SERVER.cert_path(pki),
+        ETCD_PEER.cert_path(pki),
+        ETCD_HEALTHCHECK_CLIENT.cert_path(pki),
+        ETCD_HEALTHCHECK_CLIENT.key_path(pki),
+        join_host_port(member.address, s.client_port),
+        join_host_port(member.address, s.peer_port),
+        s.backup_dir,
+        member.name,
+    )
+
+
+def parse_observation(lines: Sequence[str]) -> Observation:
+    values: dict[str, str] = {}
+    args: list[str] = []
+    for line in lines:
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        if key == "arg":
+            args.append(value)
+        else:
+            values[key] = value.strip()
+    fields: dict = {
+        "clock": _float(values.get("now")),
+        "ca_mtime": _float(values.get("ca_mtime")),
+        "file_server": _digest(values.get("file_server")),
+        "file_peer": _digest(values.get("file_peer")),
+        "served_client": _digest(values.get("served_client")),
+        "served_peer": _digest(values.get("served_peer")),
+        "runtime_error": values.get("runtime_error", ""),
+    }
+    snapshot, _, mtime = values.get("snapshot", "").rpartition(" ")
+    if snapshot:
+        fields["latest_snapshot"], fields["latest_snapshot_mtime"] = snapshot, _float(mtime)
+    if "pid" in values:  # systemd
+        fields["args"] = tuple(args)
+        fields["started_at"] = _float(values.get("started"))
+        fields["binary_replaced"] = values.get("exe", "").endswith(" (deleted)")
+        fields["needs_daemon_reload"] = values.get("need_reload") == "yes"
+        version = parse_version(values.get("running_version", ""))
+        fields["running_version"] = ".".join(map(str, version)) if version else ""
+    else:
+        fields.update(_container(values.get("container", ""), values.get("inspect", "")))
+        fields.update(_manifest(values.get("manifest_b64", "")))
+    return Observation(**fields)
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def _digest(text: str | None) -> str:
+    return "" if not text or text == NOTHING_SHA256 else text
+
+
+def _decoded(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        return b""
+
+
+def _container(container_id: str, inspect: str) -> dict:
+    """The running container's argv and start time, from ``crictl inspect``."""
+    if not container_id:
+        return {}
+    try:
+        data = json.loads(_decoded(inspect) or b"{}")
+    except ValueError:
+        data = {}
+    info = data.get("info") or {}
+    args = ((info.get("runtimeSpec") or {}).get("process") or {}).get("args")
+    if not args:
+        config = info.get("config") or {}
+        args = [*(config.get("command") or []), *(config.get("args") or [])]
+    started = _rfc3339((data.get("status") or {}).get("startedAt"))
+    return {"container_id": container_id, "args": tuple(args or ("?",)), "started_at": started}
+
+
+def _rfc3339(text: object) -> float | None:
+    """crictl's RFC 3339 timestamps carry nanoseconds; Python parses microseconds."""
+    if not isinstance(text, str) or not text:
+        return None
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = "".join(c for c in rest if c.isdigit())
+        zone = rest[len(digits) :]
+        text = f"{head}.{digits[:6]}{zone}"
+    try:
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _manifest(encoded: str) -> dict:
+    """The static pod manifest's etcd command and image."""
+    try:
+        pod = yaml.safe_load(_decoded(encoded)) if encoded else None
+    except yaml.YAMLError:
+        pod = None
+    if not isinstance(pod, dict):
+        return {}
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        if isinstance(container, dict) and container.get("name") == "etcd":
+            command = [*(container.get("command") or []), *(container.get("args") or [])]
+            return {
+                "manifest_args": tuple(str(a) for a in command),
+                "manifest_image": str(container.get("image", "")),
+            }
+    return {}

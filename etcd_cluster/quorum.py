@@ -1,0 +1,141 @@
+"""Whether a member may restart now: decided from the live cluster, not the inventory.
+
+The gate reads etcd's own member list (voters and learners, started or not) and its
+alarms, as seen from one member, together with each endpoint's health. Pure
+functions over that view, so the rules are unit-tested without hosts:
+
+- an active alarm (NOSPACE, CORRUPT) is cluster-wide: restarting members does not
+  clear it and a run must never bounce every member because ``/health`` fails;
+- a member whose endpoint does not answer at all is down: restarting it costs nothing;
+- otherwise the *other* healthy voters must still form a quorum of the live voters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from etcd_cluster.cluster import Cluster, Member
+from etcd_cluster.status import MemberStatus, parse_probe
+
+
+@dataclass(frozen=True)
+class LiveMember:
+    """One entry of etcd's member list."""
+
+    member_id: str
+    name: str  # "" for a member added at runtime until it has started
+    peer_urls: tuple[str, ...]
+    client_urls: tuple[str, ...]  # empty until the member has started and published itself
+    is_learner: bool = False
+
+    @property
+    def started(self) -> bool:
+        """etcd's own test (isMemberBootstrapped): a member that published client URLs."""
+        return bool(self.client_urls)
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    """Health per inventory endpoint, plus the member list and alarms one member reported."""
+
+    statuses: tuple[MemberStatus, ...]
+    members: tuple[LiveMember, ...]  # empty: no member answered the member list
+    alarms: tuple[tuple[str, str], ...]  # (member id, alarm name)
+    source: str = ""  # the endpoint that gave the member list
+
+
+def parse_view(cluster: Cluster, lines: Sequence[str]) -> ClusterView:
+    """Parse ``status.probe_script(..., with_members=True)`` output."""
+    members: tuple[LiveMember, ...] = ()
+    alarms: tuple[tuple[str, str], ...] = ()
+    source = ""
+    for line in lines:
+        kind, _, rest = line.partition("\t")
+        endpoint, _, body = rest.partition("\t")
+        if kind == "members":
+            members, source = _members(body), endpoint
+        elif kind == "alarms":
+            alarms = _alarms(body)
+    return ClusterView(tuple(parse_probe(cluster, lines)), members, alarms, source)
+
+
+def _json(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _members(body: str) -> tuple[LiveMember, ...]:
+    result = []
+    for item in _json(body).get("members") or []:
+        if isinstance(item, dict):
+            result.append(
+                LiveMember(
+                    member_id=str(item.get("ID", "")),
+                    name=str(item.get("name", "")),
+                    peer_urls=tuple(item.get("peerURLs") or ()),
+                    client_urls=tuple(item.get("clientURLs") or ()),
+                    is_learner=bool(item.get("isLearner", False)),
+                )
+            )
+    return tuple(result)
+
+
+def _alarms(body: str) -> tuple[tuple[str, str], ...]:
+    found = []
+    for item in _json(body).get("alarms") or []:
+        if isinstance(item, dict):
+            found.append((str(item.get("memberID", "")), str(item.get("alarm", "NONE"))))
+    return tuple((member, alarm) for member, alarm in found if alarm != "NONE")
+
+
+def live_member_of(view: ClusterView, member: Member, peer_url: str) -> LiveMember | None:
+    """The member-list entry for an inventory member: by peer URL (names come later)."""
+    for live in view.members:
+        if peer_url in live.peer_urls:
+            return live
+    return None
+
+
+def unstarted_peer_urls(view: ClusterView) -> set[str]:
+    """Peer URLs of members the cluster lists but that never started (a first bootstrap
+    one member did not finish: it may start with the bootstrap's own flags)."""
+    return {url for live in view.members if not live.started for url in live.peer_urls}
+
+
+def restart_refusals(cluster: Cluster, view: ClusterView, member: Member) -> list[str]:
+    """Why ``member`` must not restart now (empty: it may)."""
+    if view.alarms:
+        names = ", ".join(sorted({alarm for _, alarm in view.alarms}))
+        return [
+            f"the cluster has an active alarm ({names}): restarting members does not clear it "
+            "and could cost quorum; fix the cause (e.g. defragment and raise "
+            "quota-backend-bytes for NOSPACE), then `etcdctl alarm disarm`, then rerun"
+        ]
+    if not view.members:
+        return ["no member answered the member list: cannot tell whether quorum would hold"]
+    port = cluster.settings.peer_port
+    health = {s.member.peer_url(port): s for s in view.statuses}
+    me = live_member_of(view, member, member.peer_url(port))
+    mine = health.get(member.peer_url(port))
+    if me is None:
+        return [f"{member.name} is not in the cluster's member list: not restarting it"]
+    if me.is_learner or (mine is not None and not mine.answered):
+        return []  # a learner does not vote; a member that does not answer is already down
+    voters = [live for live in view.members if not live.is_learner]
+    quorum = len(voters) // 2 + 1
+    healthy_others = [
+        live
+        for live in voters
+        if live is not me and any(url in health and health[url].healthy for url in live.peer_urls)
+    ]
+    if len(healthy_others) >= quorum:
+        return []
+    return [
+        f"only {len(healthy_others)} other voting member(s) of {len(voters)} are healthy, "
+        f"{quorum} needed to keep quorum while {member.name} restarts"
+    ]

@@ -1,0 +1,136 @@
+"""A chosen etcd version from etcd's release archive, and the rules for moving between versions.
+
+With ``etcd_version`` set (systemd runtime), each version is unpacked side by side under
+``/opt/etcd/v<version>/`` from an archive in upstream's layout
+(``etcd-v<version>-linux-<arch>/{etcd,etcdctl,etcdutl}``), verified against
+``etcd_archive_sha256`` before anything is installed, and the unit points at the
+chosen one; the previous version stays until the upgrade is done. Moving a running
+cluster between versions follows etcd's upgrade rules: one minor version at a time,
+never down (a downgrade needs etcd's own downgrade procedure), on a healthy cluster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from collections.abc import Callable, Mapping
+
+from etcd_cluster.flags import parse_version
+from etcd_cluster.settings import Settings
+
+INSTALL_ROOT = "/opt/etcd"
+ARCHIVE_DIR = f"{INSTALL_ROOT}/archives"
+DEFAULT_ARCHIVE_URL = (
+    "https://github.com/etcd-io/etcd/releases/download/v{version}/"
+    "etcd-v{version}-linux-{arch}.tar.gz"
+)
+# uname -m -> the architecture in etcd's release archive names
+ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64", "ppc64le": "ppc64le", "s390x": "s390x"}
+
+
+def install_dir(version: str) -> str:
+    return posixpath.join(INSTALL_ROOT, f"v{version}")
+
+
+def archive_name(version: str, arch: str) -> str:
+    return f"etcd-v{version}-linux-{arch}.tar.gz"
+
+
+def archive_path(version: str, arch: str) -> str:
+    """Where the archive is kept on a member (verified again before each install)."""
+    return posixpath.join(ARCHIVE_DIR, archive_name(version, arch))
+
+
+def release_arch(machine: str) -> str:
+    """``uname -m`` as etcd's archives name it; "" when etcd publishes none for it."""
+    return ARCHITECTURES.get(machine, "")
+
+
+def archive_source(settings: Settings, arch: str) -> str:
+    """The archive's URL, or its absolute path on the machine running pyinfra."""
+    return settings.etcd_archive_url.format(version=settings.etcd_version, arch=arch)
+
+
+def is_local(source: str) -> bool:
+    return source.startswith("/")
+
+
+def etcd_binary(settings: Settings) -> str:
+    """The etcd the unit runs: the chosen release's, else ``etcd_binary``."""
+    if settings.etcd_version:
+        return posixpath.join(install_dir(settings.etcd_version), "etcd")
+    return settings.etcd_binary
+
+
+def version_change_refusals(running: Mapping[str, str], target: str) -> list[str]:
+    """Why members running ``running`` (host -> version, "" unknown) cannot move to ``target``."""
+    wanted = parse_version(target)
+    if wanted is None:
+        return []
+    refusals = []
+    for host, version in sorted(running.items()):
+        current = parse_version(version)
+        if current is None or current == wanted:
+            continue
+        if current > wanted:
+            refusals.append(
+                f"host {host} runs etcd {version}, newer than {target}: a downgrade is not "
+                "automated (it needs etcd's downgrade procedure); refusing"
+            )
+        elif current[:2] != wanted[:2] and (current[0], current[1] + 1) != wanted[:2]:
+            refusals.append(
+                f"host {host} runs etcd {version}: upgrading to {target} skips a minor "
+                f"version; upgrade to {current[0]}.{current[1] + 1} first"
+            )
+    return refusals
+
+
+def upgrading(running: Mapping[str, str], target: str) -> list[str]:
+    """Hosts whose running etcd is older than ``target``."""
+    wanted = parse_version(target)
+    return sorted(
+        host
+        for host, version in running.items()
+        if wanted is not None and (current := parse_version(version)) and current < wanted
+    )
+
+
+def archive_refusals(
+    settings: Settings, host: str, machine: str, local_sha256: Callable[[str], str | None]
+) -> list[str]:
+    """Why ``host`` cannot install ``etcd_version`` (checked before any host changes).
+
+    ``local_sha256(path)`` hashes a file on the machine running pyinfra (None: unreadable),
+    so a local archive is verified before it is uploaded anywhere.
+    """
+    version = settings.etcd_version
+    if not version or settings.runtime != "systemd":
+        return []
+    arch = release_arch(machine)
+    if not arch:
+        return [f"host {host}: etcd publishes no release archive for machine {machine!r}"]
+    source = archive_source(settings, arch)
+    if not is_local(source):
+        return []  # verified on the host, before it is unpacked
+    expected = settings.archive_sha256(version)
+    actual = local_sha256(source)
+    if actual is None:
+        return [f"etcd_archive_url: cannot read {source} (etcd_version={version!r})"]
+    if actual != expected:
+        return [
+            f"etcd_archive_url: {source} has sha256 {actual}, but etcd_archive_sha256 says "
+            f"{expected} for etcd {version}: refusing to install it"
+        ]
+    return []
+
+
+def local_sha256(path: str) -> str | None:
+    """sha256 of a file on the machine running pyinfra (None when it cannot be read)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as archive:
+            for block in iter(lambda: archive.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()

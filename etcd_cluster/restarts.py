@@ -1,0 +1,150 @@
+"""Which members must restart, how, and in what order: pure decisions over observations.
+
+A member restarts when what it runs differs from what it should run, whatever this
+run changed: its flags (the unit's command, or the static pod manifest), its binary,
+a CA file written after it started (etcd reads its trusted CA only at start), or a
+certificate it still serves although a newer one is on disk (etcd reloads its own
+certificate and key on each new TLS handshake, so a renewal alone needs no restart).
+Flags that only matter on a member's first start are not compared once it has data:
+etcd ignores them then, and restarting for them would gain nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from etcd_cluster.observe import Observation
+from etcd_cluster.status import MemberStatus
+
+BOOTSTRAP_ONLY_FLAGS = frozenset(
+    {
+        "initial-cluster",
+        "initial-cluster-state",
+        "initial-cluster-token",
+        "initial-advertise-peer-urls",
+    }
+)
+
+RESTART = "restart"  # systemd: restart the unit
+REWRITE = "rewrite"  # static-pod: rerun kubeadm to rewrite the manifest, wait for the new pod
+BOUNCE = "bounce"  # static-pod: recreate the pod from an unchanged manifest
+
+# Rolling restart passes, in order: members already failing cost nothing to restart;
+# then followers one at a time; the leader last, so leadership moves once.
+PASSES = ("unhealthy", "followers", "leader")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one member, and why (empty reasons: nothing)."""
+
+    action: str = ""
+    reasons: tuple[str, ...] = ()
+
+
+def _flags(args: Sequence[str]) -> dict[str, list[str]]:
+    flags: dict[str, list[str]] = {}
+    for arg in args:
+        name, _, value = arg.removeprefix("--").partition("=")
+        flags.setdefault(name, []).append(value)
+    return flags
+
+
+def flag_differences(running: Sequence[str], wanted: Sequence[str], has_data: bool) -> list[str]:
+    """How two etcd argument lists (without argv[0]) differ, one entry per flag."""
+    have, want = _flags(running), _flags(wanted)
+    ignored = BOOTSTRAP_ONLY_FLAGS if has_data else frozenset()
+    differences = []
+    for name in sorted((set(have) | set(want)) - ignored):
+        if name not in want:
+            differences.append(f"--{name}={','.join(have[name])} is not wanted")
+        elif name not in have:
+            differences.append(f"--{name}={','.join(want[name])} is missing")
+        elif sorted(have[name]) != sorted(want[name]):
+            differences.append(f"--{name}={','.join(have[name])} should be {','.join(want[name])}")
+    return differences
+
+
+def _common_reasons(observation: Observation) -> list[str]:
+    reasons = []
+    started = observation.started_at
+    if observation.ca_mtime is not None and started is not None and observation.ca_mtime > started:
+        reasons.append(
+            "ca.crt changed after etcd started (etcd reads its trusted CA at start only)"
+        )
+    for port, served, on_disk in (
+        ("client", observation.served_client, observation.file_server),
+        ("peer", observation.served_peer, observation.file_peer),
+    ):
+        if served and on_disk and served != on_disk:
+            reasons.append(f"serves an older certificate on its {port} port than the one on disk")
+    return reasons
+
+
+def systemd_decision(
+    observation: Observation, wanted_command: Sequence[str], has_data: bool
+) -> Decision:
+    """Restart the unit when the running process differs from the unit's command."""
+    if not observation.running:
+        return Decision()  # not running: starting it (systemd.service) is enough
+    reasons = []
+    differences = flag_differences(observation.args[1:], wanted_command[1:], has_data)
+    if differences:
+        reasons.append("runs with other flags: " + "; ".join(differences))
+    if observation.args[0] != wanted_command[0]:
+        reasons.append(f"runs {observation.args[0]}, the unit says {wanted_command[0]}")
+    if observation.binary_replaced:
+        reasons.append("its etcd binary was replaced on disk since it started")
+    reasons += _common_reasons(observation)
+    return Decision(RESTART if reasons else "", tuple(reasons))
+
+
+def static_pod_decision(
+    observation: Observation,
+    wanted_extra_args: Sequence[tuple[str, str]],
+    wanted_image: str,
+    has_data: bool,
+) -> Decision:
+    """Rewrite the manifest when it does not say what the kubeadm config says; recreate
+    the pod when the running container does not run the manifest (or must reload its CA).
+
+    Only the config's extraArgs (which kubeadm copies verbatim) and a pinned image are
+    compared with the manifest: kubeadm's own base flags depend on its version.
+    """
+    if observation.runtime_error:
+        return Decision(
+            "error", (f"crictl cannot reach the container runtime: {observation.runtime_error}",)
+        )
+    if not observation.manifest_args:
+        return Decision()  # no manifest: the first start writes it
+    manifest = _flags(observation.manifest_args[1:])
+    ignored = BOOTSTRAP_ONLY_FLAGS if has_data else frozenset()
+    stale = [
+        f"--{name}={value}"
+        for name, value in wanted_extra_args
+        if name not in ignored and value not in manifest.get(name, [])
+    ]
+    reasons = []
+    if stale:
+        reasons.append(f"the manifest lacks {', '.join(stale)} from the kubeadm config")
+    if wanted_image and observation.manifest_image != wanted_image:
+        reasons.append(f"the manifest runs {observation.manifest_image}, wanted {wanted_image}")
+    if reasons:
+        return Decision(REWRITE, tuple(reasons))
+    if not observation.running:
+        return Decision()  # kubelet starts it from the manifest
+    if list(observation.args[1:]) != list(observation.manifest_args[1:]):
+        reasons.append("the running container does not run the current manifest")
+    reasons += _common_reasons(observation)
+    return Decision(BOUNCE if reasons else "", tuple(reasons))
+
+
+def in_pass(pass_name: str, status: MemberStatus | None) -> bool:
+    """Whether a member that must restart does so in ``pass_name`` (see ``PASSES``)."""
+    healthy = status is not None and status.healthy
+    if pass_name == "unhealthy":
+        return not healthy
+    if pass_name == "followers":
+        return healthy and status is not None and not status.is_leader
+    return True  # the last pass takes whatever is left

@@ -1,0 +1,234 @@
+"""restore.py's pyinfra glue: the run's restore plan, and one operation per phase.
+
+The plan is built once while pyinfra prepares (like ``plan.get_plan``, but without the
+deploy's data-safety rules, which a restore deliberately overrides): every member is
+surveyed and the snapshot verified on the first member before anything changes. The
+phases run as separate operations, each on every member before the next begins, and
+a failure on any member stops every later phase everywhere.
+The snapshot travels from the first member to the others through the quiet channel
+(``remote.run_quietly``: held in memory, never printed, never on the controller's disk).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import shlex
+from dataclasses import dataclass, field
+
+import gevent
+from pyinfra import host, logger
+from pyinfra.api import FunctionCommand, operation
+from pyinfra.api.host import Host
+from pyinfra.api.state import State
+
+from etcd_cluster import restore, scripts, status
+from etcd_cluster.backup import etcdctl, etcdutl_path
+from etcd_cluster.cluster import Cluster
+from etcd_cluster.errors import DeployInputError
+from etcd_cluster.kubeadm_config import manifest_path
+from etcd_cluster.operations import probe_until
+from etcd_cluster.plan import cluster_of, etcd_hosts, once_per_run
+from etcd_cluster.remote import run_quietly
+from etcd_cluster.runtime import PARKING_DIR, SYSTEMD_UNIT, runtime_commands
+
+PHASES = ("copy", "stop", "restore", "start")
+
+
+@dataclass
+class RestorePlan:
+    cluster: Cluster
+    snapshot: str  # on the first member
+    token: str
+    aside: str
+    bump: int
+    surveys: dict[str, restore.MemberSurvey]
+    failed: list[str] = field(default_factory=list)  # hosts whose phase failed
+
+    def source(self, host_name: str) -> str:
+        """The snapshot file this member restores from."""
+        if host_name == self.cluster.first.host:
+            return self.snapshot
+        return restore.staged_path(self.cluster.settings.backup_dir, self.token)
+
+
+_plans: dict[int, RestorePlan] = {}
+
+
+def get_restore_plan(state: State) -> RestorePlan:
+    """The restore plan for this run (built on first use, while pyinfra prepares)."""
+    return once_per_run(_plans, state, _build)
+
+
+def _build(state: State) -> RestorePlan:
+    cluster = cluster_of(state)
+    hosts = {h.name: h for h in etcd_hosts(state)}
+    first = hosts[cluster.first.host]
+    snapshot = restore.snapshot_path(first.data.get("etcd_restore_snapshot"))
+    for member in cluster.members:
+        if not hosts[member.host].connected:
+            raise DeployInputError(
+                f"host {member.host} (etcd member {member.name}) is unreachable or left out by "
+                "--limit: a restore rebuilds every member"
+            )
+    s = cluster.settings
+
+    def survey(target: Host) -> restore.MemberSurvey:
+        path = snapshot if target is first else ""
+        command = scripts.command(
+            "restore_member", "survey", path, etcdctl(s), etcdutl_path(s), s.data_dir
+        )
+        ok, stdout, stderr = run_quietly(target, command)
+        if not ok:
+            raise DeployInputError(f"host {target.name}: restore survey failed: {stderr.strip()}")
+        return restore.parse_member_survey(stdout.splitlines())
+
+    jobs = {m.host: gevent.spawn(survey, hosts[m.host]) for m in cluster.members}
+    gevent.joinall(list(jobs.values()), raise_error=True)
+    surveys = {name: job.value for name, job in jobs.items()}
+    refusals = restore.refusals(cluster, snapshot, surveys)
+    if refusals:
+        raise DeployInputError("; ".join(refusals))
+    now = datetime.datetime.now(datetime.UTC)
+    plan = RestorePlan(
+        cluster=cluster,
+        snapshot=snapshot,
+        token=restore.new_token(now),
+        aside=restore.aside_path(s.data_dir, now),
+        bump=restore.bump_revision(surveys),
+        surveys=surveys,
+    )
+    for line in restore.plan_lines(cluster, snapshot, surveys, plan.token, plan.aside):
+        logger.warning(f"--> etcd restore: {line}")
+    refusal = restore.confirm_refusal(first.data.get("etcd_restore_confirm"))
+    if refusal:
+        raise DeployInputError(refusal)
+    return plan
+
+
+def _copy(state: State, target: Host) -> tuple[bool, str]:
+    plan = get_restore_plan(state)
+    first = state.inventory.get_host(plan.cluster.first.host)
+    ok, stdout, stderr = run_quietly(first, f"base64 -w0 {shlex.quote(plan.snapshot)}")
+    if not ok:
+        return False, f"reading {plan.snapshot} on {first.name} failed: {stderr.strip()}"
+    data = base64.b64decode(stdout.strip())
+    want = plan.surveys[first.name].snapshot_sha256
+    command = scripts.command("restore_member", "receive", plan.source(target.name), want)
+    ok, _, stderr = run_quietly(target, command, stdin=data)
+    return ok, stderr.strip()
+
+
+def _phase_command(plan: RestorePlan, target: Host, phase: str) -> str:
+    s = plan.cluster.settings
+    member = plan.cluster.member(target.name)
+    survey = plan.surveys[target.name]
+    if phase == "stop":
+        return scripts.command(
+            "restore_member",
+            "stop",
+            s.runtime,
+            SYSTEMD_UNIT,
+            manifest_path(plan.cluster),
+            PARKING_DIR,
+            s.kubelet_container_runtime_endpoint,
+            s.health_timeout,
+        )
+    if phase == "restore":
+        return scripts.command(
+            "restore_member",
+            "restore",
+            plan.source(target.name),
+            s.data_dir,
+            plan.aside,
+            survey.kind,
+            survey.tool,
+            member.name,
+            member.peer_url(s.peer_port),
+            plan.cluster.initial_cluster,
+            plan.token,
+            plan.bump,
+        )
+    return scripts.command(
+        "restore_member", "start", s.runtime, SYSTEMD_UNIT, manifest_path(plan.cluster), PARKING_DIR
+    )
+
+
+def _stopped(host: Host, plan: RestorePlan, step: str) -> bool:
+    """A step after a failed one does nothing, anywhere."""
+    message = f"restore stopped before {step}: it failed on {', '.join(plan.failed)}"
+    host.log_styled(message, fg="red", log_func=logger.error)
+    return False
+
+
+def _run_phase(state: State, host: Host, phase: str) -> bool:
+    plan = get_restore_plan(state)
+    if plan.failed:
+        return _stopped(host, plan, phase)
+    try:
+        if phase == "copy":
+            ok, error = _copy(state, host)
+        else:
+            ok, stdout, error = run_quietly(host, _phase_command(plan, host, phase))
+            for line in stdout.splitlines():
+                host.log_styled(line, log_func=logger.info)
+    except Exception as exception:  # any failure here must stop the later phases everywhere
+        ok, error = False, f"{type(exception).__name__}: {exception}"
+    if ok and phase == "restore" and host.name != plan.cluster.first.host:
+        run_quietly(host, f"rm -f -- {shlex.quote(plan.source(host.name))}")
+    if not ok:
+        plan.failed.append(host.name)
+        host.log_styled(f"restore {phase} failed: {error.strip()}", fg="red", log_func=logger.error)
+    return ok
+
+
+@operation(is_idempotent=False)
+def restore_phase(phase: str):
+    """One phase of the restore on this member (see ``PHASES``).
+
+    + phase: ``copy`` (the snapshot to the other members), ``stop``, ``restore`` (data dir
+      aside, snapshot restored), ``start``
+    """
+    plan = get_restore_plan(host.state)
+    if phase == "copy" and host.name == plan.cluster.first.host:
+        host.noop("the snapshot is here")
+        return
+    yield FunctionCommand(_run_phase, (phase,), {})
+
+
+def _gate(state: State, host: Host) -> bool:
+    plan = get_restore_plan(state)
+    settings = plan.cluster.settings
+    if plan.failed:
+        return _stopped(host, plan, "the health gate")
+    found, statuses = probe_until(host, plan.cluster, status.problems, settings.health_timeout)
+    logger.info(f"--> etcd cluster status:\n{status.format_table(statuses, {})}")
+    if found:
+        _, stdout, _ = run_quietly(host, runtime_commands(plan.cluster).logs)
+        host.log_styled(
+            f"restored cluster not healthy after {settings.health_timeout}s: "
+            + "; ".join(found)
+            + "\nlast log lines of etcd here:\n    "
+            + "\n    ".join(stdout.splitlines()[-settings.log_lines :]),
+            fg="red",
+            log_func=logger.error,
+        )
+        return False
+    host.log_styled(
+        f"restored from {plan.snapshot}: every member healthy, one leader", log_func=logger.info
+    )
+    if not plan.bump:
+        logger.warning(
+            "--> etcd restore: revisions were not bumped: restart every kube-apiserver now"
+        )
+    return True
+
+
+@operation(is_idempotent=False)
+def restored_cluster_healthy():
+    """Wait (bounded) until the restored cluster is healthy with one leader (first member)."""
+    plan = get_restore_plan(host.state)
+    if host.name != plan.cluster.first.host:
+        host.noop("checked from the first member")
+        return
+    yield FunctionCommand(_gate, (), {})

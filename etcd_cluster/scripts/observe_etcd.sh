@@ -1,0 +1,71 @@
+# observe-etcd: what this member's etcd runs right now, for the restart decision.
+#
+# Arguments: runtime (systemd|static-pod), systemd unit, static pod manifest, CRI
+# endpoint, then the CA, server and peer certificates etcd is configured with, the
+# healthcheck client pair (to complete a TLS handshake), the client and peer
+# addresses (host:port, IPv6 in brackets), the snapshot directory and the member name.
+# stdout, one "key:value" per line:
+#   now:<epoch>                    this host's clock
+#   pid:/arg:/started:/exe:        systemd: the unit's main process, its argv, start, binary
+#   running_version:               systemd: what that binary says its version is
+#   need_reload:                   systemd: yes when the unit file changed since systemd read it
+#   container:/inspect:/manifest_b64:  static-pod: the running etcd container (crictl inspect,
+#                                  base64) and the manifest (base64); runtime_error: when
+#                                  crictl cannot reach the container runtime
+#   ca_mtime:                      when the CA file last changed (etcd reads it at start only)
+#   served_client:/served_peer:    sha256 of the certificate served on each port
+#   file_server:/file_peer:        sha256 of the certificate files on disk
+#   snapshot:<file> <mtime>        this member's newest scheduled snapshot (etcd-backup)
+set -u
+export LC_ALL=C
+runtime=$1 unit=$2 manifest=$3 endpoint=$4 ca=$5 server=$6 peer=$7
+client_cert=$8 client_key=$9
+shift 9
+client_addr=$1 peer_addr=$2 backup_dir=${3:-} member=${4:-}
+
+fingerprint() { openssl x509 -outform DER 2>/dev/null | sha256sum | cut -d' ' -f1; }
+served() {
+    timeout 5 openssl s_client -connect "$1" -cert "$client_cert" -key "$client_key" \
+        -CAfile "$ca" </dev/null 2>/dev/null | fingerprint
+}
+
+echo "now:$(date +%s.%N)"
+if [ "$runtime" = systemd ]; then
+    pid=$(systemctl show -p MainPID --value "$unit" 2>/dev/null || echo 0)
+    echo "pid:${pid:-0}"
+    echo "need_reload:$(systemctl show -p NeedDaemonReload --value "$unit" 2>/dev/null)"
+    if [ "${pid:-0}" -gt 0 ] 2>/dev/null && [ -r "/proc/$pid/cmdline" ]; then
+        tr '\0' '\n' <"/proc/$pid/cmdline" | sed 's/^/arg:/'
+        boot=$(awk '/^btime/ {print $2}' /proc/stat)
+        sed 's/.*) //' "/proc/$pid/stat" |
+            awk -v hz="$(getconf CLK_TCK)" -v boot="$boot" '{printf "started:%.2f\n", boot + $20 / hz}'
+        echo "exe:$(readlink "/proc/$pid/exe")"
+        echo "running_version:$("/proc/$pid/exe" --version 2>/dev/null | head -n 1)"
+    fi
+else
+    if ids=$(crictl --runtime-endpoint "$endpoint" ps -q --name '^etcd$' --state running 2>&1); then
+        id=$(echo "$ids" | head -n 1)
+        if [ -n "$id" ]; then
+            echo "container:$id"
+            echo "inspect:$(crictl --runtime-endpoint "$endpoint" inspect "$id" 2>/dev/null | base64 -w0)"
+        fi
+    else
+        echo "runtime_error:$(echo "$ids" | tr '\n' ' ')"
+    fi
+    [ -f "$manifest" ] && echo "manifest_b64:$(base64 -w0 "$manifest")"
+fi
+[ -f "$ca" ] && echo "ca_mtime:$(stat -c %.9Y "$ca")"
+[ -f "$server" ] && echo "file_server:$(fingerprint <"$server")"
+[ -f "$peer" ] && echo "file_peer:$(fingerprint <"$peer")"
+echo "served_client:$(served "$client_addr")"
+echo "served_peer:$(served "$peer_addr")"
+if [ -n "$backup_dir" ]; then
+    # The backup script's names sort in time order: the last match is the newest.
+    d8='[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' d6='[0-9][0-9][0-9][0-9][0-9][0-9]'
+    newest=
+    for f in "$backup_dir"/etcd-snapshot-"$member"-${d8}T${d6}Z.db; do
+        [ -f "$f" ] && newest=$f
+    done
+    [ -n "$newest" ] && echo "snapshot:$(basename "$newest") $(stat -c %Y "$newest")"
+fi
+exit 0

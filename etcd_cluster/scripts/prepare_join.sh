@@ -1,0 +1,16 @@
+# prepare-join: make a host ready to join as a new member (systemd runtime: stop its etcd).
+#
+# Arguments: runtime, systemd unit, data dir. Whatever an earlier life left in the data
+# dir (a member dir without a WAL, a lost member's remains) is moved aside, never
+# deleted: a joining member must start empty and receive the data from the leader.
+set -eu
+runtime=$1 unit=$2 data=$3
+if [ "$runtime" = systemd ]; then
+    systemctl stop "$unit" 2>/dev/null || true
+fi
+if [ -e "$data/member" ]; then
+    aside="$data.before-join-$(date -u +%Y%m%dT%H%M%SZ)"
+    mkdir -p "$aside"
+    mv "$data/member" "$aside/"
+    echo "moved $data/member aside to $aside"
+fi

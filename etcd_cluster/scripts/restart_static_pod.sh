@@ -1,0 +1,75 @@
+# restart-static-pod: replace this member's etcd pod and wait until the new container runs.
+#
+# Arguments: mode (rewrite|bounce), manifest, kubeadm config, CRI endpoint, parking
+# directory (outside the manifest directory), timeout in seconds.
+#   rewrite: `kubeadm init phase etcd local` rewrites the manifest from the config;
+#            kubelet replaces the pod when the manifest changed. If kubeadm wrote the
+#            same manifest, fall through to bounce.
+#   bounce:  move the manifest out of kubelet's directory (never to a name inside it:
+#            kubelet loads every file there whose name does not start with a dot, so a
+#            parked copy would be a second pod), wait until the container is gone,
+#            move it back.
+# Then wait until a running etcd container other than the old one exists. Fails
+# (non-zero, reason on stderr) when crictl cannot reach the runtime, kubeadm fails,
+# or the container is not replaced in time; a parked manifest is always put back.
+set -eu
+mode=$1 manifest=$2 config=$3 endpoint=$4 park=$5 timeout=$6
+parked="$park/$(basename "$manifest")"
+
+# Sets $id to the running etcd container ("" none); exits when crictl fails.
+current() {
+    if ! ids=$(crictl --runtime-endpoint "$endpoint" ps -q --name '^etcd$' --state running 2>&1); then
+        echo "crictl cannot reach the container runtime at $endpoint: $ids" >&2
+        exit 1
+    fi
+    id=$(printf '%s\n' "$ids" | head -n 1)
+}
+restore() {
+    if [ -f "$parked" ]; then
+        mv -f "$parked" "$manifest"
+    fi
+}
+trap restore EXIT
+
+current
+old=$id
+if [ "$mode" = rewrite ]; then
+    before=$(sha256sum <"$manifest" 2>/dev/null || true)
+    if ! out=$(kubeadm init phase etcd local --config="$config" 2>&1); then
+        echo "kubeadm init phase etcd local --config=$config failed: $out" >&2
+        exit 1
+    fi
+    after=$(sha256sum <"$manifest")
+    [ "$before" = "$after" ] && mode=bounce
+fi
+if [ "$mode" = bounce ]; then
+    mkdir -p "$park"
+    chmod 700 "$park"
+    mv -f "$manifest" "$parked"
+    waited=0
+    current
+    while [ -n "$id" ]; do
+        if [ "$waited" -ge "$timeout" ]; then
+            echo "etcd container still running ${timeout}s after its manifest was moved away" >&2
+            exit 1
+        fi
+        sleep 1
+        waited=$((waited + 1))
+        current
+    done
+    restore
+fi
+waited=0
+while :; do
+    current
+    if [ -n "$id" ] && [ "$id" != "$old" ]; then
+        echo "etcd container $id replaced ${old:-none}"
+        exit 0
+    fi
+    if [ "$waited" -ge "$timeout" ]; then
+        echo "no new etcd container ${timeout}s after the manifest changed (still ${old:-none})" >&2
+        exit 1
+    fi
+    sleep 1
+    waited=$((waited + 1))
+done

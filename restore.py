@@ -1,0 +1,17 @@
+"""Restore the whole etcd cluster from one snapshot (a one-off; etcd's recovery guide).
+
+    pyinfra inventory.py restore.py --data etcd_restore_snapshot=PATH \
+        --data etcd_restore_confirm=yes [--dry]    # --dry: show the plan, change nothing
+
+PATH is a snapshot on the FIRST member (the scheduled ones are in etcd_backup_dir).
+Refused unless etcd_restore_confirm=yes: every write after the snapshot is lost. Also
+the way back from a lost quorum: restore from the survivor's latest snapshot (copy it
+to the first member first if the survivor is another one).
+"""
+
+from pyinfra import host, local
+
+from etcd_cluster.plan import is_member
+
+if is_member(host):
+    local.include("tasks/restore.py")

@@ -1,0 +1,41 @@
+"""Membership from the inventory: removals first (joins happen in step 7, one at a time).
+
+The plan (logged while preparing, and shown by ``--dry``) removes live members named in
+``etcd_remove_members`` through a member that had data, then retires the removed hosts
+that are still reachable (inventory group ``etcd_removed``): etcd stopped and disabled,
+data dir moved aside, private keys removed. Called on every host so that the order
+holds across hosts; each operation acts only where it applies.
+"""
+
+from pyinfra import host, logger, state
+
+from etcd_cluster.errors import DeployInputError
+from etcd_cluster.membership import REMOVE
+from etcd_cluster.membership_ops import is_retiring, member_key_paths, remove_members, retire
+from etcd_cluster.plan import get_plan
+
+plan = get_plan(state)
+removed = {c.name for c in plan.membership.changes if c.kind == REMOVE}
+
+if is_retiring(host):
+    name = host.data.get("etcd_name")
+    if name in plan.live_names and name not in removed:
+        raise DeployInputError(
+            f"host {host.name} is in group etcd_removed but {name!r} is still a member: "
+            "list it in etcd_remove_members to remove it"
+        )
+
+remove_members(name="Remove members no longer in the inventory (etcd_remove_members)")
+
+retire(
+    name="Retire a removed member: etcd stopped, data moved aside, keys removed",
+    data_dir=plan.cluster.settings.data_dir,
+    key_paths=member_key_paths(plan),
+    _if=[lambda: is_retiring(host), lambda: plan.removals_done],
+)
+
+if plan.membership.changes and host.name == plan.cluster.first.host:
+    logger.warning(
+        "--> etcd: the member list changes: etcd-external.yaml lists the new endpoints; "
+        "update the kube-apiservers' --etcd-servers to follow"
+    )

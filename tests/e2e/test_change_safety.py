@@ -1,0 +1,162 @@
+"""Every change takes effect and never two members down (systemd runtime, three members).
+
+One bed, in file order:
+- renewal of every member's server and peer certificates under a write/read poller:
+  no restart at all (etcd reloads its certificate on each TLS handshake), the new
+  certificates served on 2379 and 2380, zero failed requests;
+- a flag change that the quorum gate interrupts (a member is down and cannot be
+  started) is completed by the next run, one member at a time, under the poller;
+- a first bootstrap one member did not finish (its peer port taken by another
+  process) is finished by a rerun, with every key on every member.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import pytest
+
+from tests.e2e.conftest import (
+    PKI,
+    Bed,
+    ClusterPoller,
+    assert_healthy_cluster,
+    deploy_ok,
+    endpoint,
+    etcd_times,
+    etcdctl,
+    file_certificate,
+    make_bed,
+    out,
+    pki_digests,
+    pyinfra,
+    reset,
+    running_args,
+    served_certificate,
+    sh,
+)
+
+pytestmark = pytest.mark.e2e
+
+NEW_FLAG = "--heartbeat-interval=150"
+BLOCK_START = (
+    "systemctl stop etcd && mkdir -p {dir} && "
+    "printf '[Service]\\nExecStartPre=/bin/false\\n' >{dir}/block.conf && systemctl daemon-reload"
+)
+
+
+@pytest.fixture(scope="module")
+def bed3(tmp_path_factory):
+    yield from make_bed(tmp_path_factory, "etcd-e2e-change", 3, subnet_index=14)
+
+
+def test_deploy(bed3: Bed):
+    assert_healthy_cluster(bed3, deploy_ok(bed3.inventory))
+
+
+def test_renewal_of_every_server_and_peer_certificate_restarts_nothing(bed3: Bed):
+    nodes = bed3.nodes
+    before = pki_digests(nodes)
+    times_before = {n.container: etcd_times(n) for n in nodes}
+    # Certificates made by the first run expire in 365 days: inside a 366-day window.
+    renew = bed3.write_inventory(
+        "renew.py", host_data={"etcd_renew_before_days": 366, "etcd_cert_validity_hours": 9000}
+    )
+    with ClusterPoller(nodes[0], bed3.endpoints()) as poller:
+        run = deploy_ok(renew)
+        time.sleep(1)
+    assert poller.ok >= 5, "the poller barely ran"
+    assert poller.failures == [], poller.failures
+    after = pki_digests(nodes)
+    for node in nodes:
+        for stem in ("etcd/server", "etcd/peer"):
+            for suffix in (".crt", ".key"):
+                path = f"{PKI}/{stem}{suffix}"
+                assert after[(node.container, path)] != before[(node.container, path)], path
+        assert served_certificate(node, 2379) == file_certificate(node, f"{PKI}/etcd/server.crt")
+        assert served_certificate(node, 2380) == file_certificate(node, f"{PKI}/etcd/peer.crt")
+    assert {n.container: etcd_times(n) for n in nodes} == times_before, run.output[-3000:]
+    assert "restarting etcd member" not in run.output
+    assert_healthy_cluster(bed3, run)
+    rerun = deploy_ok(renew, "--json")
+    assert rerun.json()["results"]["totals"]["success"] == 0
+
+
+def test_a_flag_change_the_quorum_gate_interrupted_is_completed_by_the_next_run(bed3: Bed):
+    nodes = bed3.nodes
+    changed = bed3.write_inventory(
+        "flag.py",
+        host_data={"etcd_extra_args": {"heartbeat-interval": "150"}, "etcd_health_timeout": 10},
+    )
+    assert etcdctl(nodes[0], bed3.endpoints(), "put e2e/before-flag kept").returncode == 0
+    # infra2 is down and cannot start: only two of three voters are left.
+    block = "/run/systemd/system/etcd.service.d"
+    assert sh(nodes[2], BLOCK_START.format(dir=block)).returncode == 0
+    try:
+        run = pyinfra(changed)
+        assert run.returncode != 0
+        assert "not restarting infra" in run.output, run.output[-4000:]
+        assert "needed to keep quorum" in run.output
+        for node in nodes[:2]:  # the unit says so, but the processes still run the old flags
+            assert NEW_FLAG in out(node, "cat /etc/systemd/system/etcd.service")
+            assert NEW_FLAG not in running_args(node), node.container
+    finally:
+        sh(nodes[2], f"rm -rf {block} && systemctl daemon-reload")
+    times_before = {n.container: etcd_times(n) for n in nodes[:2]}
+    with ClusterPoller(nodes[0], bed3.endpoints()) as poller:
+        run = deploy_ok(changed)
+        time.sleep(1)
+    assert poller.ok >= 5, "the poller barely ran"
+    assert poller.failures == [], poller.failures
+    for node in nodes:
+        assert NEW_FLAG in running_args(node), node.container
+    times_after = {n.container: etcd_times(n) for n in nodes[:2]}
+    assert all(times_after[c] != times_before[c] for c in times_after), run.output[-3000:]
+    windows = sorted(times_after.values())
+    for (_, previous_active), (next_inactive, _) in itertools.pairwise(windows):
+        assert next_inactive >= previous_active  # one member at a time
+    assert "runs with other flags" in run.output
+    for node in nodes:
+        got = etcdctl(node, endpoint(node), "get --print-value-only e2e/before-flag")
+        assert got.stdout.decode().strip() == "kept", node.container
+    rerun = deploy_ok(changed, "--json")
+    assert rerun.json()["results"]["totals"]["success"] == 0
+
+
+PORT_HOLDER = (
+    "nohup perl -MIO::Socket::INET -e "
+    "'$s = IO::Socket::INET->new(LocalAddr => shift, Listen => 1, ReuseAddr => 1) or die; "
+    "sleep 600' {address}:2380 >/dev/null 2>&1 & echo $!"
+)
+
+
+def test_a_half_finished_first_bootstrap_is_finished_by_a_rerun(bed3: Bed):
+    nodes = bed3.nodes
+    reset(nodes)
+    late = nodes[2]
+    holder = out(late, PORT_HOLDER.format(address=late.address))
+    try:
+        run = pyinfra(bed3.inventory, "--data", "etcd_health_timeout=15")
+        assert run.returncode != 0
+        assert "infra2" in run.output
+        # infra0 and infra1 formed the cluster; infra2 never started. It gives up.
+        sh(late, "systemctl stop etcd")
+        assert sh(late, "test -d /var/lib/etcd/member/wal").returncode != 0
+    finally:
+        sh(late, f"kill {holder}")
+    written = etcdctl(nodes[0], f"{endpoint(nodes[0])},{endpoint(nodes[1])}", "put e2e/early kept")
+    assert written.returncode == 0, written.stderr
+    run = deploy_ok(bed3.inventory)
+    assert "listed by the cluster but never started" in run.output, run.output[-3000:]
+    assert_healthy_cluster(bed3, run)
+    members = etcdctl(late, endpoint(late), "member list").stdout.decode()
+    assert sorted(line.split(", ")[2] for line in members.splitlines()) == [
+        "infra0",
+        "infra1",
+        "infra2",
+    ]
+    got = etcdctl(late, endpoint(late), "get --print-value-only e2e/early")
+    assert got.stdout.decode().strip() == "kept"
+    rerun = deploy_ok(bed3.inventory, "--json")
+    assert rerun.json()["results"]["totals"]["success"] == 0

@@ -1,0 +1,223 @@
+"""Scheduled snapshots: settings, names, retention, units, and the backup script itself.
+
+The script is rendered from its template exactly as hosts get it and run under a real
+``sh`` with a stand-in etcdctl (and etcdutl): ``snapshot save`` writes ``PATH.part``
+then renames it, as etcdctl does; ``snapshot status`` prints etcd's JSON or fails.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from etcd_cluster import backup
+from etcd_cluster.errors import DeployInputError
+from etcd_cluster.observe import Observation, parse_observation
+from etcd_cluster.status import format_table, parse_probe
+from etcd_cluster.templates import render
+
+UTC = datetime.UTC
+
+
+@pytest.mark.parametrize("schedule", ["hourly", "daily", "*-*-* 00/4:00:00", "Mon..Fri 02:30"])
+def test_calendar_schedules_are_accepted(make_settings, schedule):
+    assert make_settings(etcd_backup_schedule=schedule).backup_schedule == schedule
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    ["", "hourly\nExecStartPre=/bin/rm -rf /", "daily; reboot", "$(reboot)", "%H", "'daily'", 5],
+)
+def test_a_malformed_or_dangerous_schedule_is_refused_naming_it(make_settings, schedule):
+    with pytest.raises(DeployInputError, match="etcd_backup_schedule="):
+        make_settings(etcd_backup_schedule=schedule)
+
+
+def test_defaults_and_bad_values(make_settings):
+    s = make_settings()
+    assert (s.backup_dir, s.backup_schedule, s.backup_keep) == ("/var/backups/etcd", "hourly", 24)
+    assert s.etcdctl_binary == "/usr/bin/etcdctl"
+    with pytest.raises(DeployInputError, match="etcd_backup_keep=0"):
+        make_settings(etcd_backup_keep=0)
+    with pytest.raises(DeployInputError, match="etcd_backup_dir='backups'"):
+        make_settings(etcd_backup_dir="backups")
+
+
+def test_names_sort_in_time_order_and_carry_their_time():
+    early = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    later = early + datetime.timedelta(days=40, seconds=1)
+    names = [backup.snapshot_name("infra0", t) for t in (later, early)]
+    assert names[1] == "etcd-snapshot-infra0-20260102T030405Z.db"
+    assert sorted(names) == names[::-1]
+    assert backup.snapshot_time(names[0]) == later
+    assert backup.snapshot_time("etcd-snapshot-infra0-latest.db") is None
+
+
+def test_retention_removes_only_this_members_oldest():
+    mine = [f"etcd-snapshot-infra1-2026010{d}T000000Z.db" for d in range(1, 6)]
+    others = ["etcd-snapshot-infra10-20250101T000000Z.db", "notes.txt", ".etcd-snapshot-x"]
+    assert backup.to_prune([*others, *mine[::-1]], "infra1", 2) == mine[:3]
+    assert backup.to_prune(mine, "infra1", 24) == []
+
+
+def test_age_is_short(make_settings):
+    ages = [None, -3, 45, 12 * 60, 3 * 3600 + 5 * 60, 2 * 86400 + 4 * 3600]
+    assert [backup.format_age(a) for a in ages] == ["-", "0s", "45s", "12m", "3h05m", "2d04h"]
+
+
+def test_the_table_shows_each_members_latest_snapshot_and_age(cluster):
+    observations = {
+        "10.0.0.6": Observation(
+            clock=10_000.0, latest_snapshot="etcd-snapshot-infra0-x.db", latest_snapshot_mtime=9_280
+        ),
+        "10.0.0.7": Observation(clock=10_000.0),
+    }
+    snapshots = backup.latest_snapshots(observations)
+    assert snapshots == {"10.0.0.6": ("etcd-snapshot-infra0-x.db", "12m"), "10.0.0.7": ("-", "-")}
+    table = format_table(parse_probe(cluster, []), {}, snapshots).splitlines()
+    assert table[0].split()[-3:] == ["LATEST", "SNAPSHOT", "AGE"]
+    assert table[1].split()[-2:] == ["etcd-snapshot-infra0-x.db", "12m"]
+    assert table[2].split()[-2:] == ["-", "-"] and table[3].split()[-2:] == ["-", "-"]
+
+
+def test_the_observation_reads_the_newest_snapshot_line():
+    observed = parse_observation(["now:5.0", "snapshot:etcd-snapshot-infra0-20260101T000000Z.db 4"])
+    assert observed.latest_snapshot == "etcd-snapshot-infra0-20260101T000000Z.db"
+    assert observed.latest_snapshot_mtime == 4.0
+    assert parse_observation(["now:5.0"]).latest_snapshot == ""
+
+
+def test_etcdctl_comes_from_debians_etcd_client_or_is_named_as_missing(make_settings):
+    s = make_settings()
+    assert backup.etcdctl_package(s, ["apt-get"]) == ["etcd-client"]
+    assert backup.etcdctl_package(s, ["apt-get", "/usr/bin/etcdctl"]) == []
+    assert backup.etcdctl_missing(s, ["apt-get"]) == []
+    (missing,) = backup.etcdctl_missing(s, [])
+    assert "/usr/bin/etcdctl (etcdctl_binary" in missing and "etcd-client" in missing
+    release = make_settings(
+        etcd_runtime="systemd", etcd_version="3.5.16", etcd_archive_sha256={"3.5.16": "a" * 64}
+    )
+    assert backup.etcdctl(release) == "/opt/etcd/v3.5.16/etcdctl"
+    assert backup.etcdutl_path(release) == "/opt/etcd/v3.5.16/etcdutl"
+    assert backup.etcdctl_package(release, ["apt-get"]) == []
+    assert backup.etcdctl_missing(release, []) == []
+    other = make_settings(etcdctl_binary="/opt/etcd/etcdctl")
+    assert backup.etcdctl_package(other, ["apt-get"]) == []
+    assert backup.etcdctl_missing(other, ["apt-get"])
+
+
+def test_the_units_run_the_script_on_schedule(make_cluster, make_settings):
+    systemd = make_cluster(settings_=make_settings(etcd_runtime="systemd"))
+    member = systemd.first
+    service = render(backup.SERVICE_TEMPLATE, **backup.unit_context(systemd, member))
+    timer = render(backup.TIMER_TEMPLATE, **backup.unit_context(systemd, member))
+    assert "Type=oneshot" in service and f"ExecStart={backup.SCRIPT_PATH}\n" in service
+    assert "After=network-online.target etcd.service\n" in service
+    assert "OnCalendar=hourly\n" in timer and "Persistent=true" in timer
+    static = make_cluster(settings_=make_settings(etcd_backup_schedule="*-*-* 00/4:00:00"))
+    assert "After=network-online.target\n" in render(
+        backup.SERVICE_TEMPLATE, **backup.unit_context(static, static.first)
+    )
+    assert "OnCalendar=*-*-* 00/4:00:00\n" in render(
+        backup.TIMER_TEMPLATE, **backup.unit_context(static, static.first)
+    )
+
+
+FAKE_ETCDCTL = """#!/bin/sh
+# Stand-in etcdctl: "snapshot save PATH" writes PATH.part then renames it (as etcdctl);
+# "snapshot status PATH -w json" prints etcd's JSON unless $STATE/bad-status exists.
+echo "$(basename "$0") $*" >>"$STATE/calls"
+for last; do :; done
+case "$*" in
+*"snapshot save"*)
+    [ -f "$STATE/save-fails" ] && { echo "context deadline exceeded" >&2; exit 1; }
+    printf 'snapshot data' >"$last.part" && mv "$last.part" "$last"
+    echo "Snapshot saved at $last" ;;
+*"snapshot status"*)
+    [ -f "$STATE/bad-status" ] && { echo "Error: invalid database" >&2; exit 1; }
+    echo '{"hash":1,"revision":42,"totalKey":7,"totalSize":20480}' ;;
+*) exit 2 ;;
+esac
+"""
+
+
+@pytest.fixture
+def host(tmp_path: Path, make_cluster, make_settings):
+    """A rendered backup script, a stand-in etcdctl, and a snapshot directory under tmp."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    etcdctl = bin_dir / "etcdctl"
+    etcdctl.write_text(FAKE_ETCDCTL)
+    etcdctl.chmod(0o755)
+    state = tmp_path / "state"
+    state.mkdir()
+    settings = make_settings(
+        etcd_backup_dir=str(tmp_path / "backups"), etcd_backup_keep=2, etcdctl_binary=str(etcdctl)
+    )
+    cluster = make_cluster(settings_=settings)
+    script = tmp_path / "etcd-backup.sh"
+    script.write_text(
+        render(backup.SCRIPT_TEMPLATE, **backup.script_context(cluster, cluster.first))
+    )
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "STATE": str(state)}
+    return tmp_path, script, env, state
+
+
+def run_backup(script: Path, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["sh", str(script)], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+def test_a_snapshot_is_saved_verified_and_private(host):
+    tmp_path, script, env, state = host
+    done = run_backup(script, env)
+    assert done.returncode == 0, done.stderr
+    (saved,) = (tmp_path / "backups").iterdir()
+    assert backup.snapshot_time(saved.name) is not None and "-infra0-" in saved.name
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "backups").stat().st_mode) == 0o700
+    calls = (state / "calls").read_text()
+    assert "--endpoints=https://10.0.0.6:2379" in calls and "healthcheck-client.key" in calls
+    assert "etcdctl snapshot status" in calls  # no etcdutl here: etcdctl verifies
+    assert '"revision":42' in done.stdout
+
+
+def test_etcdutl_beside_etcdctl_verifies_when_present(host):
+    tmp_path, script, env, state = host
+    etcdutl = tmp_path / "bin" / "etcdutl"
+    etcdutl.write_text(FAKE_ETCDCTL)
+    etcdutl.chmod(0o755)
+    assert run_backup(script, env).returncode == 0
+    assert "etcdutl snapshot status" in (state / "calls").read_text()
+
+
+@pytest.mark.parametrize("failure", ["bad-status", "save-fails"])
+def test_a_failed_or_bad_snapshot_fails_and_leaves_no_file(host, failure):
+    tmp_path, script, env, state = host
+    (state / failure).write_text("")
+    done = run_backup(script, env)
+    assert done.returncode != 0
+    assert list((tmp_path / "backups").iterdir()) == []
+
+
+def test_the_oldest_of_this_members_snapshots_are_pruned(host):
+    tmp_path, script, env, _ = host
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    old = [backups / f"etcd-snapshot-infra0-2020010{d}T000000Z.db" for d in (1, 2, 3)]
+    foreign = [backups / "etcd-snapshot-infra00-20190101T000000Z.db", backups / "keep.me"]
+    for path in [*old, *foreign]:
+        path.write_text("x")
+    done = run_backup(script, env)
+    assert done.returncode == 0, done.stderr
+    names = sorted(p.name for p in backups.iterdir())
+    assert old[2].name in names and old[0].name not in names and old[1].name not in names
+    assert {p.name for p in foreign} <= set(names)
+    assert len([n for n in names if n.startswith("etcd-snapshot-infra0-")]) == 2
+    assert os.path.exists(foreign[0])

@@ -1,0 +1,282 @@
+"""The remote scripts under ``etcd_cluster/scripts`` run under a real ``sh``, with stand-ins.
+
+``restart_static_pod`` is run against stand-in ``kubeadm`` and ``crictl`` commands and a
+stand-in kubelet (a thread here that watches the manifest directory the way kubelet
+does: every file whose name does not start with a dot is a pod; a changed or removed
+manifest stops its container after a delay, a new one starts a new container after
+another). They model timing and failure, not the real tools' every behaviour.
+``observe_etcd`` is run against a real process standing in for etcd (its argv and
+start time are read from /proc) and real certificate files.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from etcd_cluster import pki, scripts
+from etcd_cluster.certlist import ETCD_CA, ETCD_SERVER
+from etcd_cluster.observe import parse_observation
+
+FAKE_KUBEADM = """#!/bin/sh
+# Stand-in for kubeadm: "init phase etcd local --config=F" writes $MANIFEST from F.
+[ -f "$STATE/kubeadm-fails" ] && { echo "error execution phase etcd: boom" >&2; exit 1; }
+[ "$1 $2 $3" = "init phase etcd" ] || exit 2
+config=${5#--config=}
+{ echo "kind: Pod"; sed 's/^/# /' "$config"; } >"$MANIFEST.kubeadm-tmp"
+mv "$MANIFEST.kubeadm-tmp" "$MANIFEST"
+echo "[etcd] wrote $MANIFEST"
+"""
+
+FAKE_CRICTL = """#!/bin/sh
+# Stand-in for crictl: "--runtime-endpoint EP ps -q ..." prints the running etcd container.
+[ "$1" = --runtime-endpoint ] || exit 2
+socket=${2#unix://}
+[ -e "$socket" ] || {
+    echo "validate service connection: dial unix $socket: connect: no such file or directory" >&2
+    exit 1
+}
+cat "$STATE/running" 2>/dev/null
+exit 0
+"""
+
+
+@dataclass
+class StandInKubelet:
+    """Watches ``manifests`` like kubelet: one container per manifest content, with delays."""
+
+    manifests: Path
+    running_file: Path
+    stop_delay: float = 0.5
+    start_delay: float = 1.0
+    events: list[tuple[float, str, str]] = field(default_factory=list)
+    pods_seen: set[str] = field(default_factory=set)  # file names kubelet treated as pods
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def _pods(self) -> dict[str, str]:
+        pods = {}
+        for path in self.manifests.iterdir():
+            if path.name.startswith(".") or ".kubeadm-tmp" in path.name:
+                continue
+            pods[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+        return pods
+
+    def run(self) -> None:
+        current = self._pods().get("etcd.yaml")
+        container = "c0"
+        self.running_file.write_text(container + "\n")
+        serial = 0
+        while not self._stop.is_set():
+            pods = self._pods()
+            self.pods_seen |= set(pods)
+            wanted = pods.get("etcd.yaml")
+            if wanted != current:
+                if container:
+                    time.sleep(self.stop_delay)
+                    self.events.append((time.monotonic(), "stop", container))
+                    self.running_file.write_text("")
+                    container = ""
+                current = wanted
+                if wanted:
+                    time.sleep(self.start_delay)
+                    serial += 1
+                    container = f"c{serial}"
+                    self.events.append((time.monotonic(), "start", container))
+                    self.running_file.write_text(container + "\n")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+@dataclass
+class Node:
+    root: Path
+    manifest: Path
+    config: Path
+    park: Path
+    socket: Path
+    env: dict[str, str]
+    kubelet: StandInKubelet
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[Node]:
+    bin_dir, state = tmp_path / "bin", tmp_path / "state"
+    manifests = tmp_path / "etc/kubernetes/manifests"
+    for directory in (bin_dir, state, manifests):
+        directory.mkdir(parents=True)
+    for name, text in (("kubeadm", FAKE_KUBEADM), ("crictl", FAKE_CRICTL)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    manifest = manifests / "etcd.yaml"
+    manifest.write_text("kind: Pod\n# version 1\n")
+    config = tmp_path / "etc/kubernetes/kubeadmcfg.yaml"
+    config.write_text("version 2\n")
+    socket = tmp_path / "containerd.sock"
+    socket.write_text("")
+    kubelet = StandInKubelet(manifests, state / "running")
+    thread = threading.Thread(target=kubelet.run, daemon=True)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "STATE": str(state),
+        "MANIFEST": str(manifest),
+    }
+    thread.start()
+    time.sleep(0.2)
+    yield Node(
+        tmp_path, manifest, config, tmp_path / "etc/kubernetes/tmp/parked", socket, env, kubelet
+    )
+    kubelet.stop()
+    thread.join(timeout=5)
+
+
+def restart(node: Node, mode: str, timeout: int = 10) -> tuple[subprocess.CompletedProcess, float]:
+    argv = [
+        "sh",
+        str(scripts.path("restart_static_pod")),
+        mode,
+        str(node.manifest),
+        str(node.config),
+        f"unix://{node.socket}",
+        str(node.park),
+        str(timeout),
+    ]
+    done = subprocess.run(
+        argv, env=node.env, capture_output=True, text=True, timeout=60, check=False
+    )
+    return done, time.monotonic()
+
+
+def test_rewrite_returns_only_once_the_new_container_runs(node: Node):
+    done, finished = restart(node, "rewrite")
+    assert done.returncode == 0, done.stderr
+    assert "etcd container c1 replaced c0" in done.stdout
+    events = [(kind, container) for _, kind, container in node.kubelet.events]
+    assert events == [("stop", "c0"), ("start", "c1")]
+    started = node.kubelet.events[-1][0]
+    assert finished >= started  # it waited for the container, not just for kubeadm
+    assert "version 2" in node.manifest.read_text()
+
+
+def test_an_unchanged_manifest_is_parked_outside_kubelets_directory_then_restored(node: Node):
+    node.config.write_text("version 1\n")  # kubeadm writes what is there already
+    before = node.manifest.read_bytes()
+    done, _ = restart(node, "rewrite")
+    assert done.returncode == 0, done.stderr
+    assert [kind for _, kind, _ in node.kubelet.events] == ["stop", "start"]
+    assert node.manifest.read_bytes() == before
+    assert node.kubelet.pods_seen == {"etcd.yaml"}  # never a second pod
+    assert list(node.park.iterdir()) == []
+
+
+def test_bounce_recreates_the_pod_from_the_same_manifest(node: Node):
+    done, _ = restart(node, "bounce")
+    assert done.returncode == 0, done.stderr
+    assert [kind for _, kind, _ in node.kubelet.events] == ["stop", "start"]
+    assert node.kubelet.pods_seen == {"etcd.yaml"}
+
+
+def test_a_failing_kubeadm_fails_the_restart_and_touches_nothing(node: Node):
+    (Path(node.env["STATE"]) / "kubeadm-fails").write_text("")
+    before = node.manifest.read_bytes()
+    done, _ = restart(node, "rewrite")
+    assert done.returncode == 1
+    assert "kubeadm init phase etcd local" in done.stderr and "boom" in done.stderr
+    assert node.manifest.read_bytes() == before
+    assert node.kubelet.events == []
+
+
+def test_an_unreachable_container_runtime_fails_loudly(node: Node):
+    node.socket.unlink()
+    done, _ = restart(node, "bounce")
+    assert done.returncode == 1
+    assert "crictl cannot reach the container runtime" in done.stderr
+    assert "no such file or directory" in done.stderr
+    assert node.manifest.exists() and node.kubelet.events == []
+
+
+def test_a_container_that_is_not_replaced_in_time_fails_and_the_manifest_is_back(node: Node):
+    node.kubelet.start_delay = 5
+    done, _ = restart(node, "bounce", timeout=2)
+    assert done.returncode == 1
+    assert "no new etcd container 2s after" in done.stderr
+    assert node.manifest.exists() and not (node.park / "etcd.yaml").exists()
+
+
+# --- observe_etcd ----------------------------------------------------------------------------
+
+FAKE_SYSTEMCTL = """#!/bin/sh
+# Stand-in for systemctl show: the "etcd" unit's main process is $ETCD_PID.
+case "$*" in
+*MainPID*) echo "$ETCD_PID" ;;
+*NeedDaemonReload*) echo no ;;
+esac
+"""
+
+
+def test_observe_reports_the_running_process_and_the_certificate_files(tmp_path: Path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "systemctl").write_text(FAKE_SYSTEMCTL)
+    (bin_dir / "systemctl").chmod(0o755)
+    now = datetime.datetime.now(datetime.UTC)
+    ca = pki.new_ca(ETCD_CA, "ECDSA-P256", datetime.timedelta(days=1), now)
+    pki_dir = tmp_path / "pki"
+    (pki_dir / "etcd").mkdir(parents=True)
+    Path(ETCD_CA.cert_path(str(pki_dir))).write_bytes(ca.cert_pem)
+    Path(ETCD_SERVER.cert_path(str(pki_dir))).write_bytes(ca.cert_pem)
+    backups = tmp_path / "backups"  # the newest of this member's snapshots is reported
+    backups.mkdir()
+    for name in ("infra0-20260102T000000Z", "infra0-20260101T000000Z", "infra00-20270101T000000Z"):
+        (backups / f"etcd-snapshot-{name}.db").write_text("x")
+    code = "import time; time.sleep(30)"
+    stand_in = subprocess.Popen([sys.executable, "-c", code, "--name=infra0"])
+    try:
+        env = {
+            **os.environ,
+            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+            "ETCD_PID": str(stand_in.pid),
+        }
+        argv = [
+            "sh",
+            str(scripts.path("observe_etcd")),
+            "systemd",
+            "etcd",
+            "/nonexistent/etcd.yaml",
+            "unix:///nonexistent.sock",
+            ETCD_CA.cert_path(str(pki_dir)),
+            ETCD_SERVER.cert_path(str(pki_dir)),
+            f"{pki_dir}/etcd/peer.crt",
+            f"{pki_dir}/etcd/healthcheck-client.crt",
+            f"{pki_dir}/etcd/healthcheck-client.key",
+            "127.0.0.1:1",
+            "127.0.0.1:1",
+            str(backups),
+            "infra0",
+        ]
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30, check=True)
+    finally:
+        stand_in.kill()
+    observation = parse_observation(done.stdout.splitlines())
+    assert observation.args == (sys.executable, "-c", code, "--name=infra0")
+    assert observation.started_at is not None and abs(observation.started_at - time.time()) < 30
+    assert observation.clock is not None and abs(observation.clock - time.time()) < 30
+    assert observation.ca_mtime is not None and abs(observation.ca_mtime - time.time()) < 30
+    assert observation.file_server == hashlib.sha256(ca.cert.public_bytes(Encoding.DER)).hexdigest()
+    assert observation.file_peer == "" and observation.served_client == ""
+    assert not observation.binary_replaced and not observation.needs_daemon_reload
+    assert observation.latest_snapshot == "etcd-snapshot-infra0-20260102T000000Z.db"
+    assert observation.latest_snapshot_mtime is not None

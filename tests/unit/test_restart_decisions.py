@@ -1,0 +1,312 @@
+"""Which members restart, how, in which pass, and whether quorum allows it: pure decisions.
+
+Observations and cluster views are built by hand, as ``observe`` and ``probe_script``
+would report them, so every rule is checked without hosts.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+
+import pytest
+
+from etcd_cluster.observe import NOTHING_SHA256, Observation, parse_observation
+from etcd_cluster.quorum import parse_view, restart_refusals, unstarted_peer_urls
+from etcd_cluster.restarts import (
+    BOUNCE,
+    PASSES,
+    RESTART,
+    REWRITE,
+    flag_differences,
+    in_pass,
+    static_pod_decision,
+    systemd_decision,
+)
+from tests.unit.test_status import HEALTHY, status_body
+
+WANTED = (
+    "/usr/bin/etcd",
+    "--name=infra0",
+    "--initial-cluster=infra0=https://10.0.0.6:2380,infra1=https://10.0.0.7:2380",
+    "--initial-cluster-state=new",
+    "--snapshot-count=10000",
+)
+CERT = "a" * 64
+
+
+def running(args=WANTED, **fields) -> Observation:
+    defaults = {"started_at": 1000.0, "ca_mtime": 900.0, "file_server": CERT, "file_peer": CERT}
+    return Observation(args=tuple(args), **{**defaults, **fields})
+
+
+# --- flags ---------------------------------------------------------------------------------
+
+
+def test_flag_differences_name_each_flag_and_ignore_order():
+    assert flag_differences(WANTED[1:], tuple(reversed(WANTED[1:])), has_data=False) == []
+    changed = [*WANTED[1:4], "--snapshot-count=5000", "--quota-backend-bytes=8589934592"]
+    assert flag_differences(changed, [*WANTED[1:], "--heartbeat-interval=150"], False) == [
+        "--heartbeat-interval=150 is missing",
+        "--quota-backend-bytes=8589934592 is not wanted",
+        "--snapshot-count=5000 should be 10000",
+    ]
+
+
+def test_bootstrap_only_flags_count_only_before_the_member_has_data():
+    reordered = ["--initial-cluster=infra1=https://10.0.0.7:2380,infra0=https://10.0.0.6:2380"]
+    running_args = [WANTED[1], *reordered, *WANTED[3:]]
+    assert flag_differences(running_args, WANTED[1:], has_data=True) == []
+    assert flag_differences(running_args, WANTED[1:], has_data=False) != []
+
+
+# --- systemd -------------------------------------------------------------------------------
+
+
+def test_a_member_running_what_it_should_stays():
+    assert systemd_decision(running(), WANTED, has_data=True).action == ""
+
+
+def test_a_member_that_is_not_running_is_started_not_restarted():
+    assert systemd_decision(Observation(), WANTED, has_data=True).action == ""
+
+
+@pytest.mark.parametrize(
+    ("observation", "reason"),
+    [
+        (running([*WANTED[:4], "--snapshot-count=5000"]), "runs with other flags: --snapshot"),
+        (running(["/usr/local/bin/etcd", *WANTED[1:]]), "runs /usr/local/bin/etcd"),
+        (running(binary_replaced=True), "binary was replaced"),
+        (running(ca_mtime=1000.5), "ca.crt changed after etcd started"),
+        (running(served_client="b" * 64), "older certificate on its client port"),
+        (running(served_peer="b" * 64), "older certificate on its peer port"),
+    ],
+    ids=["flags", "binary-path", "binary-replaced", "ca-newer", "client-cert", "peer-cert"],
+)
+def test_systemd_restarts_for_each_observed_difference(observation, reason):
+    decision = systemd_decision(observation, WANTED, has_data=True)
+    assert decision.action == RESTART
+    assert any(reason in text for text in decision.reasons), decision.reasons
+
+
+def test_a_renewed_certificate_already_served_needs_no_restart():
+    renewed = running(file_server="c" * 64, served_client="c" * 64, served_peer=CERT)
+    assert systemd_decision(renewed, WANTED, has_data=True).action == ""
+
+
+# --- static-pod ------------------------------------------------------------------------------
+
+EXTRA = [("name", "infra0"), ("initial-cluster", "infra0=https://10.0.0.6:2380")]
+MANIFEST = ("etcd", "--name=infra0", "--initial-cluster=infra0=https://10.0.0.6:2380")
+
+
+def pod(args=MANIFEST, manifest=MANIFEST, image="registry.k8s.io/etcd:3.6.9-0", **fields):
+    return running(args, manifest_args=tuple(manifest), manifest_image=image, **fields)
+
+
+def test_static_pod_in_step_does_nothing():
+    assert static_pod_decision(pod(), EXTRA, "registry.k8s.io/etcd:3.6.9-0", True).action == ""
+
+
+def test_a_manifest_missing_a_config_flag_is_rewritten_by_kubeadm():
+    decision = static_pod_decision(pod(), [*EXTRA, ("heartbeat-interval", "150")], "", True)
+    assert decision.action == REWRITE
+    assert "lacks --heartbeat-interval=150" in decision.reasons[0]
+
+
+def test_a_pinned_image_the_manifest_does_not_run_is_rewritten():
+    decision = static_pod_decision(pod(), EXTRA, "registry.k8s.io/etcd:3.6.10-0", True)
+    assert decision.action == REWRITE
+
+
+def test_bootstrap_flags_of_a_member_with_data_do_not_rewrite_the_manifest():
+    other = [("name", "infra0"), ("initial-cluster", "infra0=https://10.0.0.6:2380,x=y")]
+    assert static_pod_decision(pod(), other, "", has_data=True).action == ""
+    assert static_pod_decision(pod(), other, "", has_data=False).action == REWRITE
+
+
+@pytest.mark.parametrize(
+    "observation",
+    [
+        pod(args=("etcd", "--name=infra0")),
+        pod(ca_mtime=2000.0),
+        pod(served_peer="d" * 64),
+    ],
+    ids=["old-container", "ca-newer", "stale-peer-cert"],
+)
+def test_a_container_that_does_not_run_the_manifest_is_bounced(observation):
+    assert static_pod_decision(observation, EXTRA, "", True).action == BOUNCE
+
+
+def test_no_running_container_waits_for_kubelet_and_no_manifest_for_the_first_start():
+    assert static_pod_decision(pod(args=()), EXTRA, "", True).action == ""
+    assert static_pod_decision(Observation(), EXTRA, "", True).action == ""
+
+
+def test_an_unreachable_container_runtime_is_an_error_not_a_guess():
+    broken = pod(runtime_error="connect: no such file or directory")
+    decision = static_pod_decision(broken, EXTRA, "", True)
+    assert decision.action == "error" and "crictl cannot reach" in decision.reasons[0]
+
+
+# --- passes --------------------------------------------------------------------------------
+
+
+def test_passes_take_failing_members_first_then_followers_then_the_leader(cluster):
+    view = parse_view(cluster, probe(cluster, down={"infra2"}))
+    leader, follower, failing = view.statuses
+    assert PASSES == ("unhealthy", "followers", "leader")
+    assert [in_pass(p, failing) for p in PASSES] == [True, False, True]
+    assert [in_pass(p, follower) for p in PASSES] == [False, True, True]
+    assert [in_pass(p, leader) for p in PASSES] == [False, False, True]
+
+
+# --- the quorum gate -----------------------------------------------------------------------
+
+IDS = {"infra0": "11", "infra1": "22", "infra2": "33"}
+
+
+def member_list(cluster, *, learners=(), unstarted=(), extra=()) -> str:
+    members = [
+        {
+            "ID": IDS[m.name],
+            "name": "" if m.name in unstarted else m.name,
+            "peerURLs": [m.peer_url(2380)],
+            **({} if m.name in unstarted else {"clientURLs": [m.client_url(2379)]}),
+            **({"isLearner": True} if m.name in learners else {}),
+        }
+        for m in cluster.members
+    ]
+    members += [
+        {"ID": "99", "name": name, "peerURLs": [f"https://10.0.0.9{i}:2380"]}
+        for i, name in enumerate(extra)
+    ]
+    return json.dumps({"header": {}, "members": members})
+
+
+def probe(cluster, *, down=(), unhealthy=(), alarms=(), members=None) -> list[str]:
+    lines = []
+    for m in cluster.members:
+        ep = m.client_url(2379)
+        if m.name in down:
+            error = f"curl: (7) Failed to connect to {m.address} port 2379"
+            lines.append(f"{ep}\t{error}\t{error}")
+        elif m.name in unhealthy:
+            lines.append(f'{ep}\t{{"health":"false","reason":"RAFT NO LEADER"}}\t')
+        else:
+            lines.append(f"{ep}\t{HEALTHY}\t{status_body(IDS[m.name], '11')}")
+    first = cluster.members[0].client_url(2379)
+    body = members if members is not None else member_list(cluster)
+    alarm_list = [{"memberID": IDS["infra0"], "alarm": alarm} for alarm in alarms]
+    lines.append(f"members\t{first}\t{body}")
+    lines.append(f"alarms\t{first}\t{json.dumps({'alarms': alarm_list})}")
+    return lines
+
+
+def refusals(cluster, name, **kwargs) -> list[str]:
+    member = next(m for m in cluster.members if m.name == name)
+    return restart_refusals(cluster, parse_view(cluster, probe(cluster, **kwargs)), member)
+
+
+def test_a_healthy_cluster_lets_any_member_restart(cluster):
+    assert [refusals(cluster, m.name) for m in cluster.members] == [[], [], []]
+
+
+def test_with_one_member_down_no_healthy_member_may_restart(cluster):
+    (reason,) = refusals(cluster, "infra0", down={"infra2"})
+    assert "only 1 other voting member(s) of 3 are healthy, 2 needed" in reason
+
+
+def test_a_member_that_does_not_answer_is_down_and_may_restart(cluster):
+    assert refusals(cluster, "infra2", down={"infra2"}) == []
+    assert refusals(cluster, "infra2", down={"infra1", "infra2"}) == []
+
+
+def test_a_cluster_wide_health_failure_never_restarts_a_member_that_answers(cluster):
+    everyone = {"infra0", "infra1", "infra2"}
+    for member in cluster.members:
+        assert refusals(cluster, member.name, unhealthy=everyone) != []
+
+
+@pytest.mark.parametrize("alarm", ["NOSPACE", "CORRUPT"])
+def test_an_active_alarm_refuses_every_restart_even_of_a_member_that_is_down(cluster, alarm):
+    for member in cluster.members:
+        (reason,) = refusals(cluster, member.name, alarms=[alarm], down={"infra2"})
+        assert f"active alarm ({alarm})" in reason and "alarm disarm" in reason
+
+
+def test_quorum_comes_from_the_live_member_list_not_the_inventory(cluster):
+    # Two more voters than the inventory knows, neither healthy to us: 5 voters, 3 needed.
+    live = member_list(cluster, extra=("old-a", "old-b"))
+    assert refusals(cluster, "infra0", members=live) != []
+    assert "2 other voting member(s) of 5" in refusals(cluster, "infra0", members=live)[0]
+    # A learner does not vote: two voters, both needed... and a learner may always restart.
+    with_learner = member_list(cluster, learners=("infra2",))
+    assert refusals(cluster, "infra2", members=with_learner, down=set()) == []
+    assert refusals(cluster, "infra0", members=with_learner) != []
+
+
+def test_without_a_member_list_nothing_restarts(cluster):
+    view = parse_view(cluster, [line for line in probe(cluster) if not line.startswith("members")])
+    assert (
+        "no member answered the member list"
+        in restart_refusals(cluster, view, cluster.members[0])[0]
+    )
+
+
+def test_members_listed_but_never_started_are_found_by_peer_url(cluster):
+    view = parse_view(cluster, probe(cluster, members=member_list(cluster, unstarted=("infra2",))))
+    assert unstarted_peer_urls(view) == {"https://10.0.0.8:2380"}
+    # A bootstrap member keeps its name from --initial-cluster but publishes no client URL.
+    listed = json.loads(member_list(cluster, unstarted=("infra2",)))
+    listed["members"][2]["name"] = "infra2"
+    view = parse_view(cluster, probe(cluster, members=json.dumps(listed)))
+    assert unstarted_peer_urls(view) == {"https://10.0.0.8:2380"}
+    assert unstarted_peer_urls(parse_view(cluster, probe(cluster))) == set()
+
+
+# --- parsing what observe_etcd printed -------------------------------------------------------
+
+
+def test_a_static_pod_observation_reads_crictl_inspect_and_the_manifest():
+    inspect = {
+        "status": {"id": "abc", "startedAt": "2026-11-22T18:00:01.123456789Z"},
+        "info": {"runtimeSpec": {"process": {"args": ["etcd", "--name=infra0"]}}},
+    }
+    manifest = "spec:\n  containers:\n  - name: etcd\n    image: registry.k8s.io/etcd:3.6.9-0\n"
+    manifest += "    command: [etcd, --name=infra0]\n"
+    lines = [
+        "now:1795370000.5",
+        "container:abc",
+        f"inspect:{base64.b64encode(json.dumps(inspect).encode()).decode()}",
+        f"manifest_b64:{base64.b64encode(manifest.encode()).decode()}",
+        "ca_mtime:1795360000.000000000",
+        f"served_client:{NOTHING_SHA256}",
+        f"file_server:{CERT}",
+    ]
+    observation = parse_observation(lines)
+    assert observation.container_id == "abc" and observation.args == ("etcd", "--name=infra0")
+    assert observation.manifest_args == ("etcd", "--name=infra0")
+    assert observation.manifest_image == "registry.k8s.io/etcd:3.6.9-0"
+    assert observation.started_at == pytest.approx(
+        datetime.datetime(2026, 11, 22, 18, 0, 1, 123456, tzinfo=datetime.UTC).timestamp()
+    )
+    assert observation.served_client == "" and observation.file_server == CERT
+    assert observation.clock == 1795370000.5 and not observation.runtime_error
+
+
+def test_a_systemd_observation_reads_argv_start_and_a_replaced_binary():
+    lines = [
+        "pid:42",
+        "need_reload:yes",
+        "arg:/usr/bin/etcd",
+        "arg:--name=infra0",
+        "started:1795360000.25",
+        "exe:/usr/bin/etcd (deleted)",
+    ]
+    observation = parse_observation(lines)
+    assert observation.args == ("/usr/bin/etcd", "--name=infra0")
+    assert observation.started_at == 1795360000.25
+    assert observation.binary_replaced and observation.needs_daemon_reload
+    assert parse_observation(["pid:0"]).running is False
