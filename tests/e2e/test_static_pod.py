@@ -57,3 +57,22 @@ def test_rerun_changes_nothing(static_pod: Bed):
     assert totals["success"] == 0, changed
     assert totals["error"] == 0
     assert {node.container: standins.events(node) for node in static_pod.nodes} == before
+
+
+def test_flag_change_replaces_one_member_at_a_time(static_pod: Bed):
+    inventory = static_pod.write_inventory(
+        "inventory-flags.py", host_data={"etcd_extra_args": {"snapshot-count": "10001"}}
+    )
+    before = len(standins.timeline(static_pod.nodes))
+    run = deploy_ok(inventory)
+    assert_healthy_cluster(static_pod, run)
+    steps = [(name, e.kind) for name, e in standins.timeline(static_pod.nodes)[before:]]
+    # Each member's old container is gone and its new one started before the next stops.
+    assert len(steps) == 2 * len(static_pod.nodes), steps
+    for index in range(0, len(steps), 2):
+        (stopped, first), (started, second) = steps[index : index + 2]
+        assert (first, second, stopped) == ("stop", "start", started), steps
+    assert len({name for name, _ in steps}) == len(static_pod.nodes)
+    for node in static_pod.nodes:
+        (container,) = standins.running_containers(node)
+        assert "--snapshot-count=10001" in container["info"]["runtimeSpec"]["process"]["args"]
