@@ -18,31 +18,7 @@ from etcd_cluster.flags import etcd_command
 from etcd_cluster.templates import render
 from tests.standins import crictl, kubeadm, kubelet
 from tests.unit.conftest import ClusterFactory, SettingsFactory
-
-ORACLE = [
-    "etcd",
-    "--advertise-client-urls=https://10.0.0.6:2379",
-    "--cert-file=/etc/kubernetes/pki/etcd/server.crt",
-    "--client-cert-auth=true",
-    "--data-dir=/var/lib/etcd",
-    "--feature-gates=InitialCorruptCheck=true",
-    "--initial-advertise-peer-urls=https://10.0.0.6:2380",
-    "--initial-cluster=infra0=https://10.0.0.6:2380,infra1=https://10.0.0.7:2380,"
-    "infra2=https://10.0.0.8:2380",
-    "--initial-cluster-state=new",
-    "--key-file=/etc/kubernetes/pki/etcd/server.key",
-    "--listen-client-urls=https://10.0.0.6:2379",
-    "--listen-metrics-urls=http://127.0.0.1:2381",
-    "--listen-peer-urls=https://10.0.0.6:2380",
-    "--name=infra0",
-    "--peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt",
-    "--peer-client-cert-auth=true",
-    "--peer-key-file=/etc/kubernetes/pki/etcd/peer.key",
-    "--peer-trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt",
-    "--snapshot-count=10000",
-    "--trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt",
-    "--watch-progress-notify-interval=5s",
-]
+from tests.unit.guide import ORACLE_INFRA0_COMMAND, ORACLE_PRE36_FLAGS
 
 
 def rendered(cluster: Cluster) -> str:
@@ -59,13 +35,12 @@ def test_kubeadm_standin_matches_reference_oracle(
     make_cluster: ClusterFactory, make_settings: SettingsFactory
 ):
     cluster = make_cluster(settings_=make_settings(etcd_image_tag="3.6.9-0"))
-    assert standin_command(rendered(cluster)) == ORACLE
+    assert standin_command(rendered(cluster)) == ORACLE_INFRA0_COMMAND
 
 
 def test_kubeadm_standin_uses_experimental_flags_below_etcd_36(cluster: Cluster):
     command = standin_command(rendered(cluster))
-    assert "--experimental-initial-corrupt-check=true" in command
-    assert "--experimental-watch-progress-notify-interval=5s" in command
+    assert set(ORACLE_PRE36_FLAGS) <= set(command)
     assert not any(arg.startswith("--feature-gates") for arg in command)
 
 
