@@ -6,9 +6,10 @@
 #            kubelet replaces the pod when the manifest changed. If kubeadm wrote the
 #            same manifest, fall through to bounce.
 #   bounce:  move the manifest out of kubelet's directory (never to a name inside it:
-#            kubelet loads every file there whose name does not start with a dot, so a
-#            parked copy would be a second pod), wait until the container is gone,
-#            move it back.
+#            kubelet loads every file there whose name does not start with a dot; a
+#            same-named copy takes the pod over, a restart outside the quorum gate, and
+#            removing it stops etcd until kubelet re-reads the directory), wait until
+#            the container is gone, move it back.
 # Then wait until a running etcd container other than the old one exists. Fails
 # (non-zero, reason on stderr) when crictl cannot reach the runtime, kubeadm fails,
 # or the container is not replaced in time; a parked manifest is always put back.

@@ -10,10 +10,20 @@ and stop with a timestamp, for ordering checks across members.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests import standins
-from tests.e2e.conftest import Bed, assert_healthy_cluster, deploy_ok, make_bed, out
+from tests.e2e.conftest import (
+    Bed,
+    ClusterPoller,
+    assert_healthy_cluster,
+    deploy_ok,
+    make_bed,
+    out,
+    pyinfra,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -76,3 +86,54 @@ def test_flag_change_replaces_one_member_at_a_time(static_pod: Bed):
     for node in static_pod.nodes:
         (container,) = standins.running_containers(node)
         assert "--snapshot-count=10001" in container["info"]["runtimeSpec"]["process"]["args"]
+
+
+def running_args(node) -> list[str]:
+    (container,) = standins.running_containers(node)
+    return container["info"]["runtimeSpec"]["process"]["args"]
+
+
+def test_a_flag_change_under_load_loses_nothing(static_pod: Bed):
+    inventory = static_pod.write_inventory(
+        "inventory-load.py", host_data={"etcd_extra_args": {"heartbeat-interval": "150"}}
+    )
+    with ClusterPoller(static_pod.nodes[0], static_pod.endpoints()) as poller:
+        run = deploy_ok(inventory)
+        time.sleep(1)
+    assert poller.ok >= 5, "the poller barely ran"
+    assert poller.failures == [], poller.failures
+    assert "(rewrite)" in run.output
+    assert all("--heartbeat-interval=150" in running_args(n) for n in static_pod.nodes)
+    rerun = deploy_ok(inventory, "--json")
+    assert rerun.json()["results"]["totals"]["success"] == 0
+
+
+def test_a_failing_kubeadm_fails_the_run_and_leaves_that_members_pod(static_pod: Bed):
+    broken = static_pod.nodes[1]
+    inventory = static_pod.write_inventory(
+        "inventory-broken.py", host_data={"etcd_extra_args": {"heartbeat-interval": "200"}}
+    )
+    standins.set_kubeadm_failure(broken, "error execution phase etcd/local: stand-in failure")
+    before = standins.events(broken)
+    try:
+        run = pyinfra(inventory)
+        assert run.returncode != 0
+        assert "kubeadm init phase etcd local" in run.output and "stand-in failure" in run.output
+        assert standins.events(broken) == before  # its pod was never touched
+        assert "--heartbeat-interval=150" in running_args(broken)
+    finally:
+        standins.set_kubeadm_failure(broken, None)
+    run = deploy_ok(inventory)  # the next run completes what the failed one left
+    assert_healthy_cluster(static_pod, run)
+    assert all("--heartbeat-interval=200" in running_args(n) for n in static_pod.nodes)
+
+
+def test_a_container_runtime_crictl_cannot_reach_is_refused(static_pod: Bed):
+    node = static_pod.nodes[2]
+    standins.stop_runtime(node)
+    try:
+        run = pyinfra(static_pod.inventory)
+        assert run.returncode != 0
+        assert "container runtime socket /var/run/containerd/containerd.sock" in run.output
+    finally:
+        standins.start_runtime(node)
