@@ -10,7 +10,6 @@ made in memory. Bad input or disagreeing hosts stop the run before any host chan
 from __future__ import annotations
 
 import datetime
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from etcd_cluster.kubeadm_config import external_etcd
 from etcd_cluster.kubeadm_control_plane import cni_subnet_warning, is_url, new_bootstrap_token
 from etcd_cluster.kubeadm_preflight import KubeadmSurvey, refusals, survey_script
 from etcd_cluster.kubernetes_certlist import KUBERNETES_CA, SharedPair, file_modes, shared_pairs
-from etcd_cluster.plan import cluster_of, etcd_hosts
+from etcd_cluster.plan import cluster_of, etcd_hosts, once_per_run
 from etcd_cluster.remote import Wanted, read_files, read_secret
 from etcd_cluster.settings import (
     DEFAULT_APISERVER_PORT,
@@ -85,16 +84,11 @@ class ControlPlanePlan:
 
 
 _plans: dict[int, ControlPlanePlan] = {}
-_lock = threading.Lock()
 
 
 def get_control_plane_plan(state: State) -> ControlPlanePlan:
-    unwrap = getattr(type(state), "_get_module", None)
-    real = unwrap(state) if unwrap else state
-    with _lock:
-        if id(real) not in _plans:
-            _plans[id(real)] = _build(real)
-        return _plans[id(real)]
+    """The control-plane plan for this run (built on first use)."""
+    return once_per_run(_plans, state, _build)
 
 
 def _build(state: State) -> ControlPlanePlan:

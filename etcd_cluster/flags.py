@@ -39,7 +39,8 @@ def uses_etcd36_flags(etcd_version: str) -> bool:
 def guide_extra_args(cluster: Cluster, member: Member) -> list[Arg]:
     """The guide's ``etcd.local.extraArgs``, in its order, then the operator's extra flags.
 
-    An operator flag with the same name as one of the guide's replaces it in place.
+    The guide's seven are the deploy's own (``settings.OWNED_FLAGS`` refuses operator
+    flags of those names), so the operator's only add.
     """
     settings = cluster.settings
     client_url = member.client_url(settings.client_port)
@@ -53,9 +54,7 @@ def guide_extra_args(cluster: Cluster, member: Member) -> list[Arg]:
         ("advertise-client-urls", client_url),
         ("initial-advertise-peer-urls", peer_url),
     ]
-    operator = dict(settings.extra_args)
-    args = [(name, operator.pop(name, value)) for name, value in args]
-    return args + list(operator.items())
+    return args + list(settings.extra_args)
 
 
 def base_args(cluster: Cluster, member: Member, etcd_version: str) -> list[Arg]:

@@ -167,7 +167,8 @@ def cluster_healthy(logs_command: str, print_table: bool):
     found, statuses = wait_for(host, status.problems, settings.health_timeout)
     if print_table:
         snapshots = latest_snapshots(plan.observations)
-        table = status.format_table(statuses, plan.expiries(), snapshots)
+        learners = {m.name for m in cluster_view(host).members if m.is_learner}
+        table = status.format_table(statuses, plan.expiries(), snapshots, learners)
         logger.info(f"--> etcd cluster status:\n{table}")
     if found:
         me = plan.cluster.member(host.name)

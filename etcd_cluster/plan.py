@@ -82,7 +82,7 @@ class Plan:
 
 
 _plans: dict[int, Plan] = {}
-_lock = threading.Lock()
+_lock = threading.RLock()  # a plan's build may ask for another plan
 T = TypeVar("T")
 
 

@@ -12,12 +12,11 @@ functions over that view, so the rules are unit-tested without hosts:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from etcd_cluster.cluster import Cluster, Member
-from etcd_cluster.status import MemberStatus, parse_probe
+from etcd_cluster.status import MemberStatus, json_object, parse_probe
 
 
 @dataclass(frozen=True)
@@ -61,17 +60,9 @@ def parse_view(cluster: Cluster, lines: Sequence[str]) -> ClusterView:
     return ClusterView(tuple(parse_probe(cluster, lines)), members, alarms, source)
 
 
-def _json(text: str) -> dict:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _members(body: str) -> tuple[LiveMember, ...]:
     result = []
-    for item in _json(body).get("members") or []:
+    for item in json_object(body).get("members") or []:
         if isinstance(item, dict):
             result.append(
                 LiveMember(
@@ -87,7 +78,7 @@ def _members(body: str) -> tuple[LiveMember, ...]:
 
 def _alarms(body: str) -> tuple[tuple[str, str], ...]:
     found = []
-    for item in _json(body).get("alarms") or []:
+    for item in json_object(body).get("alarms") or []:
         if isinstance(item, dict):
             found.append((str(item.get("memberID", "")), str(item.get("alarm", "NONE"))))
     return tuple((member, alarm) for member, alarm in found if alarm != "NONE")

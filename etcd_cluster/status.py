@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import json
 import shlex
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from etcd_cluster.certlist import ETCD_CA, ETCD_HEALTHCHECK_CLIENT
@@ -73,7 +73,7 @@ def cluster_version_script(cluster: Cluster, timeout: int = 3) -> str:
 
 def parse_cluster_version(text: str) -> str:
     """``{"etcdserver":"3.5.16","etcdcluster":"3.5.0"}`` -> "3.5.0" ("" when unknown)."""
-    return str(_json(text).get("etcdcluster", ""))
+    return str(json_object(text).get("etcdcluster", ""))
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,8 @@ def parse_probe(cluster: Cluster, lines: Sequence[str]) -> list[MemberStatus]:
     result = []
     for member, endpoint in zip(cluster.members, cluster.client_endpoints, strict=True):
         health_text, status_text = by_endpoint.get(endpoint, ("no answer", "no answer"))
-        health = _json(health_text)
-        status = _json(status_text)
+        health = json_object(health_text)
+        status = json_object(status_text)
         healthy = str(health.get("health", "")).lower() == "true"
         header = status.get("header", {}) if isinstance(status.get("header"), dict) else {}
         error = "" if healthy else (health.get("reason") or health_text or "no answer")
@@ -133,7 +133,8 @@ def _number(value: object) -> int | None:
         return None
 
 
-def _json(text: str) -> dict:
+def json_object(text: str) -> dict:
+    """A JSON object from etcd's gateway, or {} for anything else (errors, curl messages)."""
     try:
         value = json.loads(text)
     except ValueError:
@@ -163,10 +164,12 @@ def format_table(
     statuses: Sequence[MemberStatus],
     expiries: dict[str, datetime.datetime],
     snapshots: dict[str, tuple[str, str]] | None = None,
+    learners: Collection[str] = (),
 ) -> str:
     """The status table printed at the end of a deploy, one row per member.
 
-    ``snapshots`` (``{host: (latest snapshot file, age)}``) adds two columns.
+    ``snapshots`` (``{host: (latest snapshot file, age)}``) adds two columns; members
+    named in ``learners`` show "learner" as their role in the LEADER column.
     """
     header: tuple[str, ...] = (
         "NAME",
@@ -186,7 +189,7 @@ def format_table(
             s.member.name,
             s.endpoint,
             "yes" if s.healthy else "NO",
-            "yes" if s.is_leader else "no",
+            "learner" if s.member.name in learners else "yes" if s.is_leader else "no",
             s.version or "-",
             _size(s.db_size),
             f"{expiry:%Y-%m-%d %H:%M} UTC" if expiry else "-",

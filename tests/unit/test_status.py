@@ -203,3 +203,9 @@ def test_probe_script_output_parses_into_one_status_per_member(ipv6_cluster, tmp
         "https://[fd00::6]:2379/health",
         "https://[fd00::6]:2379/v3/maintenance/status",
     ]
+
+
+def test_learners_show_as_such_in_the_leader_column(cluster):
+    statuses = parse_probe(cluster, probe_lines(cluster))
+    rows = table_rows(format_table(statuses, {}, learners={"infra2"}))
+    assert [row[3] for row in rows[1:]] == ["yes", "no", "learner"]
