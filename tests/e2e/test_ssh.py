@@ -1,0 +1,89 @@
+"""Over real ssh, as a non-root user with passwordless sudo: how operators run the deploy.
+
+Three members reached at their bed addresses through pyinfra's ssh connector (openssh
+in the test image, a user ``deploy`` with an authorized key and ``NOPASSWD`` sudo,
+``_sudo`` host data), not through the Docker connector: the quiet channel's stdin, the
+remote scripts and every operation go through ssh and sudo. A cold deploy, a no-op
+rerun, and a drifted key repaired.
+"""
+
+from __future__ import annotations
+
+import pprint
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from tests.e2e.conftest import PKI, Bed, assert_healthy_cluster, deploy_ok, make_bed, out, sh
+
+pytestmark = pytest.mark.e2e
+
+SETUP = (
+    "id deploy >/dev/null 2>&1 || useradd -m -s /bin/sh deploy; "
+    "install -d -m 700 -o deploy -g deploy /home/deploy/.ssh && "
+    "cat > /home/deploy/.ssh/authorized_keys && chown deploy: /home/deploy/.ssh/authorized_keys && "
+    "echo 'deploy ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/deploy && "
+    "chmod 440 /etc/sudoers.d/deploy && "
+    "systemctl enable --now ssh"
+)
+
+
+@pytest.fixture(scope="module")
+def over_ssh(tmp_path_factory):
+    for b in make_bed(tmp_path_factory, "etcd-e2e-ssh", 3, subnet_index=18):
+        key = ed25519.Ed25519PrivateKey.generate()  # a throwaway login key for this bed
+        private = b.workdir / "id_ed25519"
+        private.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.OpenSSH,
+                serialization.NoEncryption(),
+            )
+        )
+        private.chmod(0o600)
+        public = key.public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        )
+        for node in b.nodes:
+            result = sh(node, SETUP, stdin=public + b" deploy@test\n")
+            assert result.returncode == 0, result.stderr
+        entries = [
+            (
+                node.ipv4,
+                {
+                    **b.host_data,
+                    "etcd_address": node.address,
+                    "ssh_user": "deploy",
+                    "ssh_key": str(private),
+                    "ssh_known_hosts_file": str(b.workdir / "known_hosts"),
+                    "_sudo": True,
+                },
+            )
+            for node in b.nodes
+        ]
+        b.inventory = b.workdir / "inventory-ssh.py"
+        b.inventory.write_text(f"etcd = {pprint.pformat(entries)}\n")
+        yield b
+
+
+def test_a_cold_deploy_over_ssh_with_sudo(over_ssh: Bed):
+    run = deploy_ok(over_ssh.inventory)
+    assert "[10.231.18.10]" in run.output or "10.231.18.10" in run.output
+    assert_healthy_cluster(over_ssh, run)
+    for node in over_ssh.nodes:
+        assert out(node, f"stat -c '%a %U' {PKI}/etcd/server.key") == "600 root"
+
+
+def test_a_rerun_over_ssh_changes_nothing(over_ssh: Bed):
+    run = deploy_ok(over_ssh.inventory, "--json")
+    assert run.json()["results"]["totals"]["success"] == 0
+
+
+def test_a_drifted_key_is_repaired_over_ssh(over_ssh: Bed):
+    node = over_ssh.nodes[1]
+    assert sh(node, f"rm {PKI}/etcd/peer.key").returncode == 0
+    run = deploy_ok(over_ssh.inventory)
+    assert f"wrote {PKI}/etcd/peer.key" in run.output
+    assert out(node, f"stat -c '%a %U' {PKI}/etcd/peer.key") == "600 root"
+    assert_healthy_cluster(over_ssh, run)
