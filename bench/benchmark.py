@@ -372,8 +372,8 @@ measured in the same run on the same hosts:
   counted through a logging `docker` shim; over ssh each costs a round trip.
 
 Rerun with `.venv/bin/python -m bench.benchmark [--repeats 3] [--sizes 3,5]
-[--output docs/benchmark.md]` (needs dockerd and the `etcd-testbed-host:bookworm`
-image; the run's own duration is given below).
+[--output docs/benchmark.md]` (needs dockerd and the test-bed image, built when
+missing; the run's own duration is given below).
 """
 
 

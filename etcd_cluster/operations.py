@@ -167,7 +167,9 @@ def cluster_healthy(logs_command: str, print_table: bool):
     found, statuses = wait_for(host, status.problems, settings.health_timeout)
     if print_table:
         snapshots = latest_snapshots(plan.observations)
-        learners = {m.name for m in cluster_view(host).members if m.is_learner}
+        # learners only exist while members join: ask etcd only after a membership change
+        joined = plan.membership.changes
+        learners = {m.name for m in cluster_view(host).members if m.is_learner} if joined else set()
         table = status.format_table(statuses, plan.expiries(), snapshots, learners)
         logger.info(f"--> etcd cluster status:\n{table}")
     if found:
@@ -180,6 +182,12 @@ def cluster_healthy(logs_command: str, print_table: bool):
     if print_table and plan.upgrading:
         _report_cluster_version(host, plan)
     host.noop("every member healthy, one leader")
+
+
+def changed_this_run(target: Host) -> bool:
+    """Whether any operation already executed on ``target`` in this run changed something."""
+    done = [data.operation_meta for data in target.state.ops.get(target, {}).values()]
+    return any(meta.is_complete() and meta.did_change() for meta in done)
 
 
 def observe(target: Host) -> Observation:
@@ -311,7 +319,10 @@ def rolling_restart(pass_name: str, logs_command: str):
         host.noop("already restarted in this run")
         return
     if host.name not in plan.executed_observations:
-        plan.executed_observations[host.name] = observe(host)
+        # Nothing changed on this host in this run: what it ran before still holds.
+        changed = changed_this_run(host)
+        fresh = observe(host) if changed else plan.observations[host.name]
+        plan.executed_observations[host.name] = fresh
     decision = decide(host, plan.executed_observations[host.name])
     if decision.action == "error":
         yield FunctionCommand(_report, ("; ".join(decision.reasons), ""), {})
