@@ -22,7 +22,6 @@ import gevent
 from pyinfra import logger
 from pyinfra.api.exceptions import NoGroupError
 from pyinfra.api.host import Host
-from pyinfra.api.operation import OperationMeta
 from pyinfra.api.state import State
 
 from etcd_cluster import release
@@ -84,19 +83,6 @@ class Plan:
 _plans: dict[int, Plan] = {}
 _lock = threading.RLock()  # a plan's build may ask for another plan
 T = TypeVar("T")
-
-
-_operations: dict[tuple[int, str, str], OperationMeta] = {}
-
-
-def remember(host: Host, key: str, meta: OperationMeta) -> OperationMeta:
-    """Keep an operation's result for a later task file (they share no globals)."""
-    _operations[(id(host.state), host.name, key)] = meta
-    return meta
-
-
-def recall(host: Host, key: str) -> OperationMeta:
-    return _operations[(id(host.state), host.name, key)]
 
 
 def etcd_hosts(state: State) -> list[Host]:

@@ -90,8 +90,9 @@ etcd_archive_sha256: dict[str, str] = {}
 etcd_key_algorithm = "RSA-2048"
 etcd_cert_validity_hours = 8760  # member certificates: 1 year, as kubeadm
 etcd_ca_validity_hours = 87600  # a new CA: 10 years, as kubeadm
-# A certificate that expires within this many days is reissued on the next run
-# (and its member restarted, one at a time): run the deploy regularly to renew.
+# A certificate that expires within this many days is reissued on the next run (no
+# restart: etcd loads its certificate on each new TLS handshake; the run checks that
+# the new one is served): run the deploy regularly to renew.
 etcd_renew_before_days = 30
 # Your existing CA (the guide's "if you already have a CA"): paths on the machine
 # running pyinfra. Empty: the first member's CA is used, or a new one is made. A CA

@@ -11,21 +11,17 @@ from pyinfra import host, state
 from pyinfra.operations import files
 
 from etcd_cluster import kubeadm_config as kc
-from etcd_cluster.plan import get_plan, remember
+from etcd_cluster.plan import get_plan
 
 plan = get_plan(state)
 member = plan.cluster.member(host.name)
 
-remember(
-    host,
-    "kubeadm_config",
-    files.template(
-        name="Write this member's kubeadm config",
-        src=kc.KUBEADM_CONFIG_TEMPLATE,
-        dest=plan.cluster.settings.kubeadm_config_path,
-        mode="644",
-        user="root",
-        group="root",
-        **kc.kubeadm_config_context(plan.cluster, member, plan.surveys[host.name].kubeadm_version),
-    ),
+files.template(
+    name="Write this member's kubeadm config",
+    src=kc.KUBEADM_CONFIG_TEMPLATE,
+    dest=plan.cluster.settings.kubeadm_config_path,
+    mode="644",
+    user="root",
+    group="root",
+    **kc.kubeadm_config_context(plan.cluster, member, plan.surveys[host.name].kubeadm_version),
 )
