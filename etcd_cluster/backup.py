@@ -20,6 +20,7 @@ from etcd_cluster.cluster import Cluster, Member
 from etcd_cluster.observe import Observation
 from etcd_cluster.runtime import SYSTEMD_UNIT
 from etcd_cluster.settings import Settings
+from etcd_cluster.templates import render
 
 SCRIPT_TEMPLATE = "templates/usr/local/lib/etcd-deploy/etcd-backup.sh.j2"
 SERVICE_TEMPLATE = "templates/etc/systemd/system/etcd-backup.service.j2"
@@ -90,6 +91,14 @@ def script_context(cluster: Cluster, member: Member) -> dict[str, Any]:
         "etcdctl": q(etcdctl(s)),
         "etcdutl": q(etcdutl_path(s)),
     }
+
+
+def snapshot_command(cluster: Cluster, member: Member, label: str) -> str:
+    """The backup script, as the timer runs it, for one snapshot named with ``label`` and
+    never pruned (the deploy's own, before an upgrade or a membership change; it does not
+    depend on the script being installed yet)."""
+    script = render(SCRIPT_TEMPLATE, **script_context(cluster, member))
+    return f"sh -c {shlex.quote(script)} etcd-backup {shlex.quote(label)}"
 
 
 def unit_context(cluster: Cluster, member: Member) -> dict[str, Any]:

@@ -4,12 +4,12 @@ The service runs a script installed on the host (``etcd_cluster/backup.py`` says
 it contains): a snapshot of this member from its own endpoint with the
 healthcheck-client certificate, verified, written atomically with mode 600 into
 ``etcd_backup_dir`` (mode 700), the oldest pruned down to ``etcd_backup_keep``.
-etcdctl comes from Debian's etcd-client when it is missing. systemd reloads only when
+etcdctl comes from Debian's etcd-client (tasks/packages.py). systemd reloads only when
 a unit changed, so a converged member reports no changes.
 """
 
 from pyinfra import host, state
-from pyinfra.operations import apt, files, systemd
+from pyinfra.operations import files, systemd
 
 from etcd_cluster import backup
 from etcd_cluster.plan import get_plan
@@ -18,16 +18,6 @@ plan = get_plan(state)
 cluster = plan.cluster
 settings = cluster.settings
 member = cluster.member(host.name)
-packages = backup.etcdctl_package(settings, plan.surveys[host.name].present)
-
-if packages:
-    apt.packages(
-        name=f"Install {', '.join(packages)} (etcdctl for snapshots)",
-        packages=packages,
-        update=True,
-        cache_time=3600,
-        no_recommends=True,
-    )
 files.directory(
     name=f"Snapshot directory {settings.backup_dir} (root only: snapshots hold every Secret)",
     path=settings.backup_dir,

@@ -1,4 +1,5 @@
-"""Packages: curl and openssl for the checks, and etcd itself for the systemd runtime.
+"""Packages: curl and openssl for the checks, etcdctl for snapshots, and etcd itself for the
+systemd runtime.
 
 Only what is missing is installed, so a converged host runs no apt at all. A freshly
 installed etcd package starts its own default instance: it is stopped at once, the
@@ -8,12 +9,15 @@ deploy's unit takes over in step 7.
 from pyinfra import host, state
 from pyinfra.operations import apt, systemd
 
+from etcd_cluster import backup
 from etcd_cluster.plan import get_plan
 from etcd_cluster.preflight import packages_to_install
 
 plan = get_plan(state)
 settings = plan.cluster.settings
-packages = packages_to_install(settings, plan.surveys[host.name].present)
+present = plan.surveys[host.name].present
+# etcdctl too: snapshots before upgrades and membership changes need it before step 7
+packages = packages_to_install(settings, present) + backup.etcdctl_package(settings, present)
 
 if packages:
     installed = apt.packages(

@@ -31,11 +31,6 @@ if is_member(host):
     findings = version_findings(host.name, settings, survey.etcd_version, survey.kubeadm_version)
     refusals = archive_refusals(settings, host.name, survey.machine, local_sha256)
     refusals += findings.refusals
-    if plan.upgrading and not settings.etcd_version and "etcdctl" not in survey.present:
-        refusals.append(
-            f"host {host.name}: the upgrade saves a snapshot first and needs etcdctl "
-            "(Debian's etcd-client package)"
-        )
     if refusals:
         raise DeployInputError("; ".join(refusals))
     for warning in findings.warnings:

@@ -7,41 +7,20 @@ the rolling restart (step 7) upgrades one member at a time, followers first and 
 leader last, and the membership changes go one at a time.
 """
 
-import datetime
-
 from pyinfra import host, state
 from pyinfra.operations import server
 
-from etcd_cluster import release, scripts
-from etcd_cluster.certlist import ETCD_CA, ETCD_HEALTHCHECK_CLIENT
+from etcd_cluster import backup
 from etcd_cluster.membership_ops import executor
 from etcd_cluster.plan import get_plan
 
 plan = get_plan(state)
 cluster = plan.cluster
-settings = cluster.settings
 first = cluster.member(executor(plan))
 why = "upgrade" if plan.upgrading else "membership-change"
 
 if (plan.upgrading or plan.membership.changes) and host.name == first.host:
-    if settings.etcd_version:
-        etcdctl = f"{release.install_dir(settings.etcd_version)}/etcdctl"
-    else:
-        etcdctl = "etcdctl"
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    pki = settings.pki_dir
     server.shell(
         name=f"Save a verified snapshot before the {why.replace('-', ' ')}",
-        commands=[
-            scripts.command(
-                "snapshot_save",
-                etcdctl,
-                first.client_url(settings.client_port),
-                ETCD_CA.cert_path(pki),
-                ETCD_HEALTHCHECK_CLIENT.cert_path(pki),
-                ETCD_HEALTHCHECK_CLIENT.key_path(pki),
-                settings.backup_dir,
-                f"etcd-snapshot-{first.name}-{stamp}-before-{why}.db",
-            )
-        ],
+        commands=[backup.snapshot_command(cluster, first, f"before-{why}")],
     )

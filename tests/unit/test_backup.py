@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import shlex
 import stat
 import subprocess
 from pathlib import Path
@@ -168,9 +169,9 @@ def host(tmp_path: Path, make_cluster, make_settings):
     return tmp_path, script, env, state
 
 
-def run_backup(script: Path, env: dict) -> subprocess.CompletedProcess:
+def run_backup(script: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["sh", str(script)], env=env, capture_output=True, text=True, timeout=30, check=False
+        ["sh", str(script), *args], env=env, capture_output=True, text=True, timeout=30, check=False
     )
 
 
@@ -221,3 +222,28 @@ def test_the_oldest_of_this_members_snapshots_are_pruned(host):
     assert {p.name for p in foreign} <= set(names)
     assert len([n for n in names if n.startswith("etcd-snapshot-infra0-")]) == 2
     assert os.path.exists(foreign[0])
+
+
+def test_a_labelled_snapshot_before_a_change_is_named_so_and_prunes_nothing(host):
+    tmp_path, script, env, _ = host
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    old = [backups / f"etcd-snapshot-infra0-2020010{d}T000000Z.db" for d in (1, 2, 3)]
+    for path in old:
+        path.write_text("x")
+    done = run_backup(script, env, "before-upgrade")
+    assert done.returncode == 0, done.stderr
+    (labelled,) = [p for p in backups.iterdir() if p.name.endswith("-before-upgrade.db")]
+    assert labelled.name.startswith("etcd-snapshot-infra0-")
+    assert stat.S_IMODE(labelled.stat().st_mode) == 0o600
+    assert all(path.exists() for path in old)  # pruning is the timer's, not this one's
+
+
+def test_the_deploy_runs_the_same_script_for_its_own_snapshots(make_cluster):
+    cluster = make_cluster()
+    command = backup.snapshot_command(cluster, cluster.first, "before-membership-change")
+    argv = shlex.split(command)
+    assert argv[:2] == ["sh", "-c"] and argv[3:] == ["etcd-backup", "before-membership-change"]
+    assert argv[2] == render(
+        backup.SCRIPT_TEMPLATE, **backup.script_context(cluster, cluster.first)
+    )

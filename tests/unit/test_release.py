@@ -1,8 +1,7 @@
 """A chosen etcd version: settings, version rules, archive checks, and the install script.
 
-``install_release`` and ``snapshot_save`` run under a real ``sh``: the first against a
-small archive in etcd's release layout whose ``etcd`` is a stand-in script reporting a
-version, the second against a stand-in ``etcdctl`` (both say so where they are made).
+``install_release`` runs under a real ``sh`` against a small archive in etcd's release
+layout whose ``etcd`` is a stand-in script reporting a version (said where it is made).
 """
 
 from __future__ import annotations
@@ -145,36 +144,6 @@ def test_install_refuses_a_bad_archive_and_leaves_nothing(tmp_path, case, messag
     assert done.returncode == 1 and message in done.stderr
     assert not (root / "v3.5.16").exists()
     assert not root.exists() or list(root.iterdir()) == []
-
-
-STAND_IN_ETCDCTL = """#!/bin/sh
-# stand-in for etcdctl: "snapshot save F" writes a snapshot, "snapshot status F" checks it
-while [ "$#" -gt 0 ] && [ "$1" != snapshot ]; do shift; done
-case "$2" in
-save) [ -n "$FAIL_SAVE" ] && exit 1; echo snapshot-data >"$3" ;;
-status) grep -q snapshot-data "$3" && echo "123, 4, 5, 6 kB" ;;
-esac
-"""
-
-
-@pytest.mark.parametrize("fails", [False, True])
-def test_snapshot_save_is_verified_private_and_atomic(tmp_path, fails):
-    etcdctl = tmp_path / "bin/etcdctl"
-    etcdctl.parent.mkdir()
-    etcdctl.write_text(STAND_IN_ETCDCTL)
-    etcdctl.chmod(0o755)
-    backups = tmp_path / "backups"
-    argv = ["sh", str(scripts.path("snapshot_save")), str(etcdctl), "https://10.0.0.6:2379"]
-    argv += ["ca.crt", "c.crt", "c.key", str(backups), "snap.db"]
-    env = {**os.environ, "FAIL_SAVE": "1" if fails else ""}
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-    if fails:
-        assert done.returncode != 0 and list(backups.iterdir()) == []
-        return
-    assert done.returncode == 0, done.stderr
-    assert [p.name for p in backups.iterdir()] == ["snap.db"]
-    assert oct((backups / "snap.db").stat().st_mode & 0o777) == "0o600"
-    assert oct(backups.stat().st_mode & 0o777) == "0o700"
 
 
 def test_a_static_pod_upgrade_renders_the_new_image_and_rewrites_the_manifest(
