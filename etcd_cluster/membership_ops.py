@@ -23,9 +23,9 @@ from pyinfra.api.state import State
 from etcd_cluster import scripts, status
 from etcd_cluster.certlist import ALL_CERTS
 from etcd_cluster.membership import ADD, PROMOTE, REMOVE, Change
-from etcd_cluster.operations import wait_for
+from etcd_cluster.operations import cluster_view, wait_for
 from etcd_cluster.plan import Plan, etcd_hosts, get_plan
-from etcd_cluster.quorum import parse_view
+from etcd_cluster.quorum import ClusterView
 from etcd_cluster.remote import run_quietly
 from etcd_cluster.runtime import SYSTEMD_UNIT, kubeadm_etcd_local
 
@@ -73,16 +73,16 @@ def _api_patiently(state: State, path: str, body: dict, transient: str) -> tuple
         time.sleep(settings.health_interval)
 
 
-def _live_ids(state: State) -> set[str]:
-    plan = get_plan(state)
-    return {m.member_id for m in parse_view(plan.cluster, _probe(state).splitlines()).members}
+def _view(state: State) -> ClusterView:
+    """Health, member list and alarms as the executor sees them."""
+    return cluster_view(state.inventory.get_host(executor(get_plan(state))))
 
 
 def _hand_over_leadership(state: State, host: Host, leaving: Change) -> bool:
     """When the member to remove leads, move leadership to the executor first (etcd's
     MoveLeader, asked of the leader): removing a leader would fail requests in flight."""
     plan = get_plan(state)
-    view = parse_view(plan.cluster, _probe(state).splitlines())
+    view = _view(state)
     leader = next((s.leader_id for s in view.statuses if s.healthy and s.leader_id), "")
     if leader != leaving.member_id:
         return True
@@ -99,15 +99,8 @@ def _hand_over_leadership(state: State, host: Host, leaving: Change) -> bool:
     return True
 
 
-def _probe(state: State) -> str:
-    plan = get_plan(state)
-    target = state.inventory.get_host(executor(plan))
-    _, stdout, _ = run_quietly(target, status.probe_script(plan.cluster, with_members=True))
-    return stdout
-
-
 def _remove(state: State, host: Host, changes: list[Change]) -> bool:
-    live = _live_ids(state)
+    live = {m.member_id for m in _view(state).members}
     for change in changes:
         if change.member_id not in live:
             host.log_styled(f"{change.name} is no longer a member", log_func=logger.info)
