@@ -30,6 +30,12 @@ def parse_version(text: str) -> tuple[int, int, int] | None:
     return major, minor, patch
 
 
+def version_text(text: str) -> str:
+    """``parse_version`` as "X.Y.Z" ("" when unparsable): 'etcd Version: 3.4.23' -> '3.4.23'."""
+    version = parse_version(text)
+    return ".".join(str(part) for part in version) if version else ""
+
+
 def uses_etcd36_flags(etcd_version: str) -> bool:
     """kubeadm v1.34/1.35: new flag names only when the tag parses and is >= 3.6.0."""
     version = parse_version(etcd_version)

@@ -18,7 +18,7 @@ import yaml
 from etcd_cluster import scripts
 from etcd_cluster.certlist import ETCD_CA, ETCD_HEALTHCHECK_CLIENT, ETCD_PEER, ETCD_SERVER
 from etcd_cluster.cluster import Cluster, Member, join_host_port
-from etcd_cluster.flags import parse_version
+from etcd_cluster.flags import version_text
 from etcd_cluster.kubeadm_config import manifest_path
 from etcd_cluster.runtime import SYSTEMD_UNIT
 
@@ -55,8 +55,7 @@ class Observation:
         """The etcd version this member runs: the binary's, or the static pod image's tag."""
         if self.running_version:
             return self.running_version
-        tag = parse_version(self.manifest_image.rpartition(":")[2]) if self.manifest_image else None
-        return ".".join(map(str, tag)) if tag else ""
+        return version_text(self.manifest_image.rpartition(":")[2])
 
 
 def observe_command(cluster: Cluster, member: Member) -> str:
@@ -108,8 +107,7 @@ def parse_observation(lines: Sequence[str]) -> Observation:
         fields["started_at"] = _float(values.get("started"))
         fields["binary_replaced"] = values.get("exe", "").endswith(" (deleted)")
         fields["needs_daemon_reload"] = values.get("need_reload") == "yes"
-        version = parse_version(values.get("running_version", ""))
-        fields["running_version"] = ".".join(map(str, version)) if version else ""
+        fields["running_version"] = version_text(values.get("running_version", ""))
     else:
         fields.update(_container(values.get("container", ""), values.get("inspect", "")))
         fields.update(_manifest(values.get("manifest_b64", "")))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from cryptography import x509
 
@@ -38,7 +39,7 @@ class CertificateAuthority:
     on_first_member: bool = False  # the key is the first member's own ca.key: never rewritten
     _pair: pki.KeyPair | None = field(default=None, repr=False)
 
-    @property
+    @cached_property
     def cert(self) -> x509.Certificate:
         return x509.load_pem_x509_certificate(self.cert_pem)
 

@@ -29,7 +29,7 @@ from etcd_cluster.certlist import ALL_CERTS, ETCD_CA
 from etcd_cluster.cluster import Cluster, MemberInput, build_cluster, require_members
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.facts import HostSurvey
-from etcd_cluster.flags import parse_version
+from etcd_cluster.flags import version_text
 from etcd_cluster.kubeadm_config import manifest_path
 from etcd_cluster.membership import MembershipPlan, plan_membership
 from etcd_cluster.observe import Observation, observe_command
@@ -233,8 +233,7 @@ def target_version(cluster: Cluster) -> str:
     s = cluster.settings
     if s.runtime == "systemd":
         return s.etcd_version
-    tag = parse_version(s.image_tag)
-    return ".".join(map(str, tag)) if tag else ""
+    return version_text(s.image_tag)
 
 
 def _upgrade_plan(

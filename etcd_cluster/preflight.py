@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from etcd_cluster import release
-from etcd_cluster.flags import parse_version
+from etcd_cluster.flags import version_text
 from etcd_cluster.settings import Settings
 
 SOCKET_MARK = "@socket"
@@ -175,18 +175,16 @@ def parse_survey(lines: Sequence[str]) -> Survey:
     for line in lines:
         key, _, value = line.strip().partition(":")
         found.setdefault(key, []).append(value)
-    version = parse_version(" ".join(found.get("version", [])))
-    kubelet = parse_version(" ".join(found.get("kubelet", [])))
     kubelet_path = (found.get("kubelet_path") or [""])[0].strip()
     return Survey(
         present=found.get("cmd", []),
-        etcd_version=".".join(str(part) for part in version) if version else "",
+        etcd_version=version_text(" ".join(found.get("version", []))),
         etcd_active="yes" in found.get("active", []),
         manifest="yes" in found.get("manifest", []),
         has_data="yes" in found.get("data", []),
         machine=(found.get("machine") or [""])[0],
         releases=found.get("release", []),
         kubeadm_version=_kubeadm_version((found.get("kubeadm") or [""])[0]),
-        kubelet_version=".".join(str(part) for part in kubelet) if kubelet else "",
+        kubelet_version=version_text(" ".join(found.get("kubelet", []))),
         kubelet_path=kubelet_path if kubelet_path.startswith("/") else "",
     )
