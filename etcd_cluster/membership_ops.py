@@ -12,7 +12,6 @@ on the executor, which reaches the other hosts itself, so the order is the plan'
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 
 from pyinfra import host, logger
@@ -25,6 +24,7 @@ from etcd_cluster.certlist import ALL_CERTS
 from etcd_cluster.membership import ADD, PROMOTE, REMOVE, Change
 from etcd_cluster.operations import cluster_view, wait_for
 from etcd_cluster.plan import Plan, etcd_hosts, get_plan
+from etcd_cluster.polling import poll
 from etcd_cluster.quorum import ClusterView
 from etcd_cluster.remote import run_quietly
 from etcd_cluster.runtime import SYSTEMD_UNIT, kubeadm_etcd_local
@@ -64,13 +64,14 @@ def _api_patiently(state: State, path: str, body: dict, transient: str) -> tuple
     """``_api``, retried every interval until ``health_timeout`` while etcd answers with
     the ``transient`` error (e.g. a learner that is still catching up)."""
     settings = get_plan(state).cluster.settings
-    deadline = time.monotonic() + settings.health_timeout
-    while True:
-        ok, answer = _api(state, path, body)
-        error = str(answer.get("error", ""))
-        if ok or transient not in error or time.monotonic() >= deadline:
-            return ok, answer
-        time.sleep(settings.health_interval)
+
+    def settled(result: tuple[bool, dict]) -> bool:
+        ok, answer = result
+        return ok or transient not in str(answer.get("error", ""))
+
+    return poll(
+        lambda: _api(state, path, body), settled, settings.health_timeout, settings.health_interval
+    )
 
 
 def _view(state: State) -> ClusterView:

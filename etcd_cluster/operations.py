@@ -7,7 +7,6 @@ operation's result, not through a change.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -32,6 +31,7 @@ from etcd_cluster.plan import (
     is_control_plane,
     target_version,
 )
+from etcd_cluster.polling import poll
 from etcd_cluster.quorum import ClusterView, parse_view, restart_refusals
 from etcd_cluster.remote import (
     RemoteFile,
@@ -125,14 +125,13 @@ def probe_until(
     timeout: int,
 ) -> tuple[list[str], list[status.MemberStatus]]:
     """``wait_for`` for a given cluster model (restore.py has no deploy plan)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def probe() -> tuple[list[str], list[status.MemberStatus]]:
         _, stdout, _ = run_quietly(target, status.probe_script(cluster))
         statuses = status.parse_probe(cluster, stdout.splitlines())
-        found = check(statuses)
-        if not found or time.monotonic() >= deadline:
-            return found, statuses
-        time.sleep(cluster.settings.health_interval)
+        return check(statuses), statuses
+
+    return poll(probe, lambda found: not found[0], timeout, cluster.settings.health_interval)
 
 
 def _fail(target: Host, message: str, logs_command: str, log_lines: int) -> bool:
@@ -240,13 +239,17 @@ def _report_cluster_version(target: Host, plan: Plan) -> None:
     new minor version (etcd checks every few seconds), then say what it is."""
     settings = plan.cluster.settings
     wanted = ".".join(target_version(plan.cluster).split(".")[:2])
-    deadline = time.monotonic() + settings.health_timeout
-    while True:
+
+    def cluster_version() -> str:
         _, stdout, _ = run_quietly(target, status.cluster_version_script(plan.cluster))
-        version = status.parse_cluster_version(stdout)
-        if version.startswith(f"{wanted}.") or time.monotonic() >= deadline:
-            break
-        time.sleep(settings.health_interval)
+        return status.parse_cluster_version(stdout)
+
+    version = poll(
+        cluster_version,
+        lambda found: found.startswith(f"{wanted}."),
+        settings.health_timeout,
+        settings.health_interval,
+    )
     if version.startswith(f"{wanted}."):
         logger.info(f"--> etcd: upgrade done; the cluster version is now {version}")
     else:
@@ -260,9 +263,12 @@ def _restart_member(state: State, host: Host, decision: Decision, logs_command: 
     cluster = plan.cluster
     settings = cluster.settings
     me = cluster.member(host.name)
-    deadline = time.monotonic() + settings.health_timeout
-    while (refusals := _gate(host)) and time.monotonic() < deadline:
-        time.sleep(settings.health_interval)
+    refusals = poll(
+        lambda: _gate(host),
+        lambda found: not found,
+        settings.health_timeout,
+        settings.health_interval,
+    )
     if refusals:
         return _fail(host, f"not restarting {me.name}: " + "; ".join(refusals), "", 0)
     host.log_styled(
