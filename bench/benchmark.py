@@ -2,30 +2,30 @@
 
 A wall-clock figure alone says little: a slow machine makes every step slow.
 So each figure is measured together with its floors, in the same run and on
-the same test bed (systemd containers made by :mod:`sandbox.bed`, reached
-through pyinfra's docker connector, as in the end-to-end tests):
+the same test bed (systemd containers made by :mod:`sandbox.bed`), and shown as
+a ratio next to its target from issue 9 ("Speed", see :mod:`bench.figures`).
+Each bed is reached two ways: through pyinfra's docker connector, as in the
+end-to-end tests, and over real ssh as a non-root user with sudo, as operators
+run it (:mod:`sandbox.ssh`).  Per cluster size:
 
-* **cold deploy**: ``pyinfra -y <inventory> deploy.py`` on fresh hosts, until
-  it exits; the deploy waits for a healthy cluster, so this ends with one.
+* **cold deploy**: ``pyinfra -y <inventory> deploy.py`` on fresh hosts, until it
+  exits; the deploy waits for a healthy cluster, so this ends with one.  A fresh
+  bed each time, over one connector (``--cold-connector``, docker by default).
 * **no-op rerun**: the same command on the converged cluster (checked once to
-  change nothing: ``--json`` totals ``success == 0``).
+  change nothing: ``--json`` totals ``success == 0``), over each connector.
 * **pyinfra floor**: ``pyinfra -y <inventory> exec -- true``: connecting to the
   hosts and running one command, the least any pyinfra run costs.
-* **etcd floor**: etcd's own bootstrap: members with their certificates and
-  unit in place but no data, started at once, until ``etcdctl endpoint
-  health`` answers for every endpoint.  No deploy can get a cluster faster.
-
-It also counts the remote commands per host of the no-op run, through a
-``docker`` shim on ``PATH`` that logs what pyinfra's docker connector runs:
-that number, not the machine, is what makes a rerun slow over ssh.
+* **etcd floor**: etcd's own bootstrap (:mod:`bench.etcd_floor`).
+* **remote commands per host** on the no-op rerun (:mod:`bench.counting`).
 
 It is a script, not a timed test: figures depend on the machine, so they are
 recorded (with the machine) rather than asserted.  Run from the repository::
 
-    .venv/bin/python -m bench.benchmark [--repeats 3] [--sizes 3,5] [--output docs/benchmark.md]
+    .venv/bin/python -m bench.benchmark [--repeats 3] [--cold-repeats N]
+        [--sizes 3,5,7] [--connectors docker,ssh] [--output docs/benchmark.md]
 
-Beds are named ``etcd-bench-<size>`` on subnet index ``20 + size``, away from
-the tests (11-13) and the demo sandbox (100), and always removed at the end.
+Beds are named ``etcd-bench-<size>`` on subnet index ``70 + size``, away from
+the tests, dev beds and the demo sandbox (100), and always removed at the end.
 """
 
 from __future__ import annotations
@@ -34,34 +34,29 @@ import argparse
 import json
 import os
 import shlex
-import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from sandbox import bed
+from bench import figures
+from bench.counting import COUNTERS
+from bench.etcd_floor import etcd_bootstrap
+from bench.figures import ConnectorFigures, SizeFigures
+from bench.report import report
+from sandbox import bed, ssh
 
 REPO = Path(__file__).resolve().parents[1]
-PKI = "/etc/kubernetes/pki"
-ETCD_MEMBER_DIR = "/var/lib/etcd/member"  # etcd_data_dir's default, plus etcd's "member"
-CLIENT_TLS = (
-    f"--cacert={PKI}/etcd/ca.crt",
-    f"--cert={PKI}/apiserver-etcd-client.crt",
-    f"--key={PKI}/apiserver-etcd-client.key",
-)
-BOOTSTRAP_TIMEOUT = 60.0
-POLL_INTERVAL = 0.1
 PYINFRA_TIMEOUT = 900
-SUBNET_BASE = 20
-"""Bed of size n uses subnet index 20 + n: clear of the tests (11-13) and the sandbox (100)."""
+SUBNET_BASE = 70
+"""Bed of size n uses subnet index 70 + n (71..79): clear of the tests and the sandbox."""
+MAX_SIZE = 9
+CONNECTORS = ("docker", "ssh")
 
 
 class BenchError(RuntimeError):
@@ -69,27 +64,16 @@ class BenchError(RuntimeError):
 
 
 @dataclass
-class Figures:
-    """Everything measured for one cluster size (durations in seconds)."""
+class BenchBed:
+    """A bed of booted hosts and an inventory per connector that reaches them."""
 
-    size: int
-    cold: list[float]
-    noop: list[float]
-    pyinfra_floor: list[float]
-    etcd_floor: list[float]
-    execs: Counter[str]  # container -> `docker exec` calls on the no-op run
-    copies: Counter[str]  # container -> `docker cp` calls on the no-op run
-    other_docker_calls: int  # e.g. `docker container inspect` when connecting
+    nodes: list[bed.Node]
+    workdir: Path
+    inventories: dict[str, Path]
 
 
 def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def timed(action: Callable[[], object]) -> float:
-    start = time.monotonic()
-    action()
-    return time.monotonic() - start
 
 
 def pyinfra(
@@ -112,153 +96,83 @@ def pyinfra(
     return run
 
 
-def fresh_bed(size: int, workdir: Path) -> tuple[list[bed.Node], Path]:
-    """A new bed of ``size`` booted hosts (any older one of the prefix goes first)."""
+def timed_pyinfra(inventory: Path, *args: str) -> float:
+    """Seconds one successful ``pyinfra -y <inventory> <args>`` takes, start to exit."""
+    start = time.monotonic()
+    pyinfra(inventory, *args)
+    return time.monotonic() - start
+
+
+def fresh_bed(size: int, workdir: Path, connectors: Sequence[str]) -> BenchBed:
+    """A new bed of ``size`` booted hosts (an older one goes first), reachable by ``connectors``."""
+    workdir.mkdir(parents=True)
     nodes = bed.up(f"etcd-bench-{size}", size, subnet_index=SUBNET_BASE + size)
     host_data = {
         "etcd_runtime": "systemd",
         # Keep the deploy's local hand-off file out of the repository.
         "etcd_external_config_path": str(workdir / "etcd-external.yaml"),
     }
-    inventory = bed.write_inventory(workdir / f"inventory_{size}.py", nodes, host_data=host_data)
-    return nodes, inventory
+    inventories = {"docker": bed.write_inventory(workdir / "inventory.py", nodes, host_data)}
+    if "ssh" in connectors:
+        inventories["ssh"] = ssh.setup(nodes, workdir, host_data)
+    return BenchBed(nodes, workdir, inventories)
 
 
-def docker_exec(node: bed.Node, *cmd: str) -> None:
-    result = bed.exec(node, cmd)
-    if result.returncode != 0:
-        raise BenchError(f"{node.container}: {shlex.join(cmd)}: {result.stderr.strip()}")
+def noop_figures(b: BenchBed, connector: str, repeats: int) -> ConnectorFigures:
+    """Count one no-op rerun's remote commands, then time reruns and their pyinfra floor."""
+    inventory = b.inventories[connector]
+    size = len(b.nodes)
 
+    def checked_noop(env: dict[str, str] | None) -> None:
+        run = pyinfra(inventory, "deploy.py", "--json", env=env)
+        totals = json.loads(run.stdout)["results"]["totals"]
+        if totals["success"] != 0:
+            raise BenchError(f"the rerun changed something, so it is no no-op: {totals}")
 
-def cluster_healthy(nodes: Sequence[bed.Node]) -> subprocess.CompletedProcess[str]:
-    """``etcdctl endpoint health`` against every member, with the apiserver's client cert."""
-    endpoints = ",".join(f"https://{node.address}:2379" for node in nodes)
-    return bed.exec(
-        nodes[0],
-        [
-            "env",
-            "ETCDCTL_API=3",
-            "etcdctl",
-            "--dial-timeout=1s",
-            "--command-timeout=2s",
-            *CLIENT_TLS,
-            f"--endpoints={endpoints}",
-            "endpoint",
-            "health",
-        ],
-    )
+    counts = COUNTERS[connector](b.nodes, b.workdir, checked_noop)
+    log(f"{size} members over {connector}, no-op commands per host: {dict(counts.commands)}")
+    if set(counts.commands) != {node.container for node in b.nodes}:
+        raise BenchError(f"remote commands seen for {sorted(counts.commands)}, not every member")
 
-
-def etcd_bootstrap(nodes: Sequence[bed.Node]) -> float:
-    """Seconds from starting etcd on data-less members (all at once) to all endpoints healthy.
-
-    The deploy's unit, flags and certificates stay; only the data goes, so this is
-    a fresh ``initial-cluster-state=new`` bootstrap: the part of a cold deploy that
-    is etcd's, not ours.  Each poll costs one ``docker exec``, as the deploy's do.
-    """
-    for node in nodes:
-        docker_exec(node, "systemctl", "stop", "etcd")
-    for node in nodes:
-        docker_exec(node, "rm", "-rf", ETCD_MEMBER_DIR)
-    start = time.monotonic()
-    starts = [
-        subprocess.Popen(
-            ["docker", "exec", node.container, "systemctl", "start", "--no-block", "etcd"],
-            stdout=subprocess.DEVNULL,
+    # Alternate the two, so that drift on the machine weighs on both alike.
+    noop, floor = [], []
+    for repeat in range(1, repeats + 1):
+        noop.append(timed_pyinfra(inventory, "deploy.py"))
+        floor.append(timed_pyinfra(inventory, "exec", "--", "true"))
+        log(
+            f"{size} members over {connector}, {repeat}/{repeats}: "
+            f"no-op {noop[-1]:.2f} s, exec -- true {floor[-1]:.2f} s"
         )
-        for node in nodes
-    ]
-    if any(process.wait() != 0 for process in starts):
-        raise BenchError("systemctl start --no-block etcd failed on a member")
-    while True:
-        health = cluster_healthy(nodes)
-        if health.returncode == 0:
-            return time.monotonic() - start
-        if time.monotonic() - start > BOOTSTRAP_TIMEOUT:
-            raise BenchError(
-                f"etcd not healthy {BOOTSTRAP_TIMEOUT:.0f} s after start:\n"
-                f"{health.stdout}{health.stderr}"
-            )
-        time.sleep(POLL_INTERVAL)
+    return ConnectorFigures(connector, noop, floor, counts)
 
 
-def count_remote_commands(inventory: Path, workdir: Path) -> tuple[Counter[str], Counter[str], int]:
-    """Run the no-op deploy once through a logging ``docker`` shim; count calls per container.
-
-    pyinfra's docker connector runs every remote command as ``docker exec -i
-    <container> sh -c ...`` and every file transfer as ``docker cp``, through a
-    local shell, so a shim first on ``PATH`` sees exactly what pyinfra sends.
-    The same run checks that the rerun changes nothing (``--json`` totals).
-    """
-    real_docker = shutil.which("docker")
-    if real_docker is None:
-        raise BenchError("no docker client on PATH")
-    shim_dir = workdir / "shim"
-    shim_dir.mkdir(exist_ok=True)
-    calls = workdir / "docker-calls.log"
-    calls.write_text("")
-    shim = shim_dir / "docker"
-    # The first four arguments name the subcommand and the container; the rest
-    # (the remote command) may span lines and is not needed.
-    shim.write_text(
-        "#!/bin/sh\n"
-        f'printf \'%s %s %s %s\\n\' "$1" "$2" "$3" "$4" >> {shlex.quote(str(calls))}\n'
-        f'exec {shlex.quote(real_docker)} "$@"\n'
-    )
-    shim.chmod(0o755)
-    env = {**os.environ, "PATH": f"{shim_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    run = pyinfra(inventory, "deploy.py", "--json", env=env)
-    totals = json.loads(run.stdout)["results"]["totals"]
-    if totals["success"] != 0:
-        raise BenchError(f"the rerun changed something, so it is no no-op: {totals}")
-
-    execs: Counter[str] = Counter()
-    copies: Counter[str] = Counter()
-    other = 0
-    for line in calls.read_text().splitlines():
-        subcommand, *args = line.split()
-        if subcommand == "exec":
-            execs[next(arg for arg in args if not arg.startswith("-"))] += 1
-        elif subcommand == "cp":
-            copies[next(arg for arg in args if ":" in arg).split(":", 1)[0]] += 1
-        else:
-            other += 1
-    return execs, copies, other
-
-
-def bench_size(size: int, repeats: int, workdir: Path) -> Figures:
-    """All figures for one size; the last cold-deployed bed serves the rerun and the floors."""
-    prefix = f"etcd-bench-{size}"
+def bench_size(
+    size: int,
+    connectors: Sequence[str],
+    cold_connector: str,
+    repeats: int,
+    cold_repeats: int,
+    workdir: Path,
+) -> SizeFigures:
+    """All figures for one size; the last cold-deployed bed serves the reruns and the floors."""
     cold: list[float] = []
     try:
-        for repeat in range(1, repeats + 1):
-            nodes, inventory = fresh_bed(size, workdir)
-            start = time.monotonic()
-            pyinfra(inventory, "deploy.py")
-            cold.append(time.monotonic() - start)
-            log(f"{size} members, cold deploy {repeat}/{repeats}: {cold[-1]:.1f} s")
-
-        execs, copies, other = count_remote_commands(inventory, workdir)
-        log(f"{size} members, no-op run: docker exec per host {dict(execs)}, cp {dict(copies)}")
-        if set(execs) != {node.container for node in nodes}:
-            raise BenchError(f"docker exec seen for {sorted(execs)}, not for every member")
-
-        def repeat_timing(label: str, action: Callable[[], object]) -> list[float]:
-            samples = []
-            for repeat in range(1, repeats + 1):
-                samples.append(timed(action))
-                log(f"{size} members, {label} {repeat}/{repeats}: {samples[-1]:.2f} s")
-            return samples
-
-        noop = repeat_timing("no-op rerun", lambda: pyinfra(inventory, "deploy.py"))
-        pyinfra_floor = repeat_timing(
-            "pyinfra exec -- true", lambda: pyinfra(inventory, "exec", "--", "true")
-        )
+        for repeat in range(1, cold_repeats + 1):
+            b = fresh_bed(size, workdir / f"{size}-{repeat}", [*connectors, cold_connector])
+            cold.append(timed_pyinfra(b.inventories[cold_connector], "deploy.py"))
+            log(
+                f"{size} members over {cold_connector}, "
+                f"cold deploy {repeat}/{cold_repeats}: {cold[-1]:.1f} s"
+            )
+        per_connector = [noop_figures(b, connector, repeats) for connector in connectors]
         # Last: it throws the cluster's data away (a new cluster comes up in its place).
-        etcd_floor = repeat_timing("etcd bootstrap", lambda: etcd_bootstrap(nodes))
+        etcd_floor = []
+        for repeat in range(1, repeats + 1):
+            etcd_floor.append(etcd_bootstrap(b.nodes))
+            log(f"{size} members, etcd bootstrap {repeat}/{repeats}: {etcd_floor[-1]:.2f} s")
     finally:
-        bed.down(prefix)
-    return Figures(size, cold, noop, pyinfra_floor, etcd_floor, execs, copies, other)
+        bed.down(f"etcd-bench-{size}")
+    return SizeFigures(size, cold_connector, cold, etcd_floor, per_connector)
 
 
 def command_output(*cmd: str) -> str:
@@ -284,113 +198,99 @@ def machine() -> str:
     return (
         f"{len(os.sched_getaffinity(0))} CPUs ({proc_field('/proc/cpuinfo', 'model name')}), "
         f"{memory_gib:.1f} GiB RAM, kernel {os.uname().release}, Docker {docker}, "
-        f"pyinfra {metadata.version('pyinfra')}, Python {sys.version.split()[0]}, "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        f"pyinfra {metadata.version('pyinfra')}, paramiko {metadata.version('paramiko')}, "
+        f"Python {sys.version.split()[0]}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     )
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A Markdown table padded to line up, so it also reads well in a terminal."""
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line(header), rule, *(line(row) for row in rows)])
-
-
-def report(results: Sequence[Figures], repeats: int, machine_line: str, seconds: float) -> str:
-    """The tables and the machine: printed as is, and the body of the Markdown file."""
-    timing_rows, command_rows = [], []
-    for f in results:
-        cold, noop = statistics.median(f.cold), statistics.median(f.noop)
-        pyinfra_floor = statistics.median(f.pyinfra_floor)
-        etcd_floor = statistics.median(f.etcd_floor)
-        timing_rows.append(
-            [
-                str(f.size),
-                f"{cold:.1f} s",
-                f"{noop:.1f} s",
-                f"{pyinfra_floor:.2f} s",
-                f"{etcd_floor:.2f} s",
-                f"{cold / etcd_floor:.1f}×",
-                f"{cold / pyinfra_floor:.1f}×",
-                f"{noop / pyinfra_floor:.1f}×",
-            ]
-        )
-        execs, copies = [f.execs[c] for c in f.execs], [f.copies[c] for c in f.execs]
-        command_rows.append(
-            [
-                str(f.size),
-                f"{min(execs)}–{max(execs)}",
-                f"{min(copies)}–{max(copies)}",
-                str(f.other_docker_calls),
-            ]
-        )
-    timings = markdown_table(
-        [
-            "Members",
-            "Cold deploy",
-            "No-op rerun",
-            "pyinfra floor",
-            "etcd floor",
-            "Cold ÷ etcd floor",
-            "Cold ÷ pyinfra floor",
-            "No-op ÷ pyinfra floor",
-        ],
-        timing_rows,
-    )
-    commands = markdown_table(
-        ["Members", "`docker exec` per host", "`docker cp` per host", "Other docker calls"],
-        command_rows,
-    )
-    return (
-        f"Medians of {repeats} run(s) each:\n\n{timings}\n\n"
-        f"Remote commands per host on the no-op rerun (min–max over hosts):\n\n{commands}\n\n"
-        f"Machine: {machine_line}\n\n"
-        f"The whole run (beds included) took {seconds / 60:.1f} min.\n"
-    )
-
-
-INTRO = """\
+INTRO = f"""\
 # Benchmark
 
-How long the deploy takes on the end-to-end test bed (systemd containers reached
-through pyinfra's docker connector, `etcd_runtime: systemd`), next to two floors
-measured in the same run on the same hosts:
+How long the deploy takes on the end-to-end test bed (systemd containers,
+`etcd_runtime: systemd`), next to floors measured in the same run on the same
+hosts, each ratio beside its target from issue 9 ("Speed"). Each bed is reached
+two ways: through pyinfra's docker connector, as in the end-to-end tests, and
+over real ssh as operators run it (user `deploy` with a key, passwordless sudo,
+`_sudo: True`).
 
 - **Cold deploy**: `pyinfra -y <inventory> deploy.py` on fresh hosts until it exits,
-  which is when the cluster is healthy (the deploy waits for it).
-- **No-op rerun**: the same command on the converged cluster (checked to change nothing).
-- **pyinfra floor**: `pyinfra -y <inventory> exec -- true`, the least any pyinfra run costs.
+  which is when the cluster is healthy (the deploy waits for it). A fresh bed
+  each time, over one connector (docker unless `--cold-connector ssh`).
 - **etcd floor**: etcd's own bootstrap: members with certificates and unit in place
   but no data, started at once, until `etcdctl endpoint health` succeeds for all
-  endpoints (polled every 0.1 s).
-- **Remote commands per host**: `docker exec` (one per remote command) and `docker cp`
-  (one per file transfer) that pyinfra runs against each host on the no-op rerun,
-  counted through a logging `docker` shim; over ssh each costs a round trip.
+  endpoints (polled every 0.1 s). No deploy can get a cluster faster.
+  Target: cold ÷ etcd floor {figures.COLD_OVER_ETCD_FLOOR}.
+- **No-op rerun**: the same command on the converged cluster (checked to change
+  nothing), over each connector.
+- **pyinfra floor**: `pyinfra -y <inventory> exec -- true` over the same connector,
+  the least any pyinfra run costs.
+  Target: no-op ÷ pyinfra floor {figures.NOOP_OVER_PYINFRA_FLOOR}.
+- **Scaling**: the no-op rerun on the largest cluster ÷ on the smallest, per
+  connector (members are handled in parallel).
+  Target: {figures.NOOP_LARGEST_OVER_SMALLEST}.
+- **Remote commands per host** on the no-op rerun, each a round trip over ssh.
+  Target: {figures.COMMANDS_PER_HOST}. Docker connector: `docker exec` calls (one per
+  command) and `docker cp` calls (one per file), counted by a logging `docker`
+  shim on `PATH`. ssh: sshd's `Starting session:` messages at `LogLevel VERBOSE`
+  (switched on for that one counted run): `exec` requests are commands, `sftp`
+  subsystems transfer sessions (one per host and run, for any number of files).
+  "Other" is the run's other `docker` calls (`container inspect` on connecting),
+  or its ssh logins.
 
-Rerun with `.venv/bin/python -m bench.benchmark [--repeats 3] [--sizes 3,5]
+Rerun with `.venv/bin/python -m bench.benchmark [--repeats 3] [--cold-repeats N]
+[--sizes 3,5,7] [--connectors docker,ssh] [--cold-connector docker]
 [--output docs/benchmark.md]` (needs dockerd and the test-bed image, built when
 missing; the run's own duration is given below).
 """
 
 
 def parse_sizes(text: str) -> list[int]:
-    sizes = [int(part) for part in text.split(",") if part.strip()]
-    if not sizes or any(not 1 <= size < 100 - SUBNET_BASE for size in sizes):
-        raise argparse.ArgumentTypeError(f"sizes must be within 1..{99 - SUBNET_BASE}")
+    """``3,5,7`` -> ``[3, 5, 7]``: distinct sizes, each within 1..9 (its own subnet)."""
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"sizes must be whole numbers: {text!r}") from error
+    if not sizes or any(not 1 <= size <= MAX_SIZE for size in sizes):
+        raise argparse.ArgumentTypeError(f"sizes must be within 1..{MAX_SIZE}: {text!r}")
+    if len(set(sizes)) != len(sizes):
+        raise argparse.ArgumentTypeError(f"sizes must differ: {text!r}")
     return sizes
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse_connectors(text: str) -> list[str]:
+    """``docker,ssh`` -> ``["docker", "ssh"]``: distinct names from :data:`CONNECTORS`."""
+    connectors = [part.strip() for part in text.split(",") if part.strip()]
+    if not connectors or any(c not in CONNECTORS for c in connectors):
+        raise argparse.ArgumentTypeError(f"connectors are {','.join(CONNECTORS)}: {text!r}")
+    if len(set(connectors)) != len(connectors):
+        raise argparse.ArgumentTypeError(f"connectors must differ: {text!r}")
+    return connectors
+
+
+def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.benchmark", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure (default 3)")
     parser.add_argument(
-        "--sizes", type=parse_sizes, default=[3, 5], help="cluster sizes (default 3,5)"
+        "--cold-repeats",
+        type=int,
+        help="cold deploys per size, each on a fresh bed (default: --repeats)",
+    )
+    parser.add_argument(
+        "--sizes", type=parse_sizes, default=[3, 5, 7], help="cluster sizes (default 3,5,7)"
+    )
+    parser.add_argument(
+        "--connectors",
+        type=parse_connectors,
+        default=list(CONNECTORS),
+        help="connectors for the no-op rerun and its floors (default docker,ssh)",
+    )
+    parser.add_argument(
+        "--cold-connector",
+        choices=CONNECTORS,
+        default="docker",
+        help="connector for the cold deploys (default docker)",
     )
     parser.add_argument(
         "--output",
@@ -399,13 +299,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="Markdown file to write (default docs/benchmark.md)",
     )
     args = parser.parse_args(argv)
-    if args.repeats < 1:
-        parser.error("--repeats must be at least 1")
+    if args.cold_repeats is None:
+        args.cold_repeats = args.repeats
+    if args.repeats < 1 or args.cold_repeats < 1:
+        parser.error("--repeats and --cold-repeats must be at least 1")
+    return args
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = arguments(argv)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="etcd-bench-") as tmp:
-        results = [bench_size(size, args.repeats, Path(tmp)) for size in args.sizes]
-    body = report(results, args.repeats, machine(), time.monotonic() - started)
+        results = [
+            bench_size(
+                size,
+                args.connectors,
+                args.cold_connector,
+                args.repeats,
+                args.cold_repeats,
+                Path(tmp),
+            )
+            for size in args.sizes
+        ]
+    body = report(results, args.repeats, args.cold_repeats, machine(), time.monotonic() - started)
     print(body)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(f"{INTRO}\n{body}")

@@ -6,24 +6,6 @@ import shlex
 
 from pyinfra.api import FactBase
 
-from etcd_cluster.observe import Observation, parse_observation
-from etcd_cluster.preflight import Survey, parse_survey
-
-
-class HostSurvey(FactBase[tuple[Survey, Observation]]):
-    """Commands present, etcd version, unit state, manifest, data dir, and what etcd runs
-    now (``observe``): one command."""
-
-    @staticmethod
-    def default() -> tuple[Survey, Observation]:
-        return Survey(), Observation()
-
-    def command(self, script: str) -> str:  # type: ignore[override]
-        return script
-
-    def process(self, output: list[str]) -> tuple[Survey, Observation]:  # type: ignore[override]
-        return parse_survey(output), parse_observation(output)
-
 
 class FileModes(FactBase[dict[str, str]]):
     """``{path: "mode user group"}`` for those of ``paths`` that are regular files."""

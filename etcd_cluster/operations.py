@@ -22,6 +22,7 @@ from etcd_cluster.cluster import Cluster
 from etcd_cluster.facts import FileModes
 from etcd_cluster.flags import etcd_command, guide_extra_args
 from etcd_cluster.kubeadm_config import wanted_image
+from etcd_cluster.managed import etcd_release
 from etcd_cluster.observe import Observation, observe_command, parse_observation
 from etcd_cluster.plan import (
     Plan,
@@ -32,6 +33,7 @@ from etcd_cluster.plan import (
     target_version,
 )
 from etcd_cluster.polling import poll
+from etcd_cluster.quiet import change_reasons
 from etcd_cluster.quorum import ClusterView, parse_view, restart_refusals
 from etcd_cluster.remote import (
     RemoteFile,
@@ -151,6 +153,16 @@ def _report(state: State, host: Host, message: str, logs_command: str) -> bool:
     return _fail(host, message, logs_command, get_plan(state).cluster.settings.log_lines)
 
 
+def _survey_health(state: State, plan: Plan) -> tuple[list[str], list[status.MemberStatus]]:
+    """The cluster's health as the survey probed it, while it still holds: when nothing
+    changed on any host in this run (no file, no restart, no member), the health read a
+    few seconds ago is the health now, and a run that changes nothing reads it once."""
+    if not plan.survey_probe or any(changed_this_run(h) for h in state.inventory):
+        return [], []
+    statuses = status.parse_probe(plan.cluster, plan.survey_probe)
+    return status.problems(statuses), statuses
+
+
 @operation(is_idempotent=True)
 def cluster_healthy(logs_command: str, print_table: bool):
     """Wait (bounded) until every member is healthy and all agree on one leader.
@@ -163,7 +175,9 @@ def cluster_healthy(logs_command: str, print_table: bool):
         return
     plan = get_plan(host.state)
     settings = plan.cluster.settings
-    found, statuses = wait_for(host, status.problems, settings.health_timeout)
+    found, statuses = _survey_health(host.state, plan)
+    if found or not statuses:
+        found, statuses = wait_for(host, status.problems, settings.health_timeout)
     if print_table:
         snapshots = latest_snapshots(plan.observations)
         # learners only exist while members join: ask etcd only after a membership change
@@ -183,6 +197,20 @@ def cluster_healthy(logs_command: str, print_table: bool):
     host.noop("every member healthy, one leader")
 
 
+def run_changes(state: State) -> list[str]:
+    """Why this run may change something, from the survey (empty: nothing); logged once."""
+    plan = get_plan(state)
+    if plan.change_reasons is None:
+        decisions = {
+            name: decide_for(plan, name, observation)
+            for name, observation in plan.observations.items()
+        }
+        plan.change_reasons = change_reasons(plan, decisions)
+        if not plan.change_reasons:
+            logger.info("--> etcd: every member as it should be: nothing to change, checks only")
+    return plan.change_reasons
+
+
 def changed_this_run(target: Host) -> bool:
     """Whether any operation already executed on ``target`` in this run changed something."""
     done = [data.operation_meta for data in target.state.ops.get(target, {}).values()]
@@ -198,12 +226,17 @@ def observe(target: Host) -> Observation:
 
 def decide(target: Host, observation: Observation) -> Decision:
     """Whether and how this member must restart, from what it runs now."""
-    plan = get_plan(target.state)
+    return decide_for(get_plan(target.state), target.name, observation)
+
+
+def decide_for(plan: Plan, host_name: str, observation: Observation) -> Decision:
+    """``decide`` for a host named in ``plan``."""
     cluster = plan.cluster
-    member = cluster.member(target.name)
-    has_data = plan.surveys[target.name].has_data
+    member = cluster.member(host_name)
+    survey = plan.surveys[host_name]
+    has_data = survey.has_data
     if cluster.settings.runtime == "systemd":
-        binary, version = plan.etcd_release(target)
+        binary, version = etcd_release(cluster.settings, survey)
         wanted = etcd_command(cluster, member, version, binary=binary)
         return systemd_decision(observation, wanted, has_data)
     return static_pod_decision(
@@ -345,6 +378,19 @@ def rolling_restart(pass_name: str, logs_command: str):
     yield FunctionCommand(_restart_member, (decision, logs_command), {})
 
 
+def file_mode_problems(
+    expected: dict[str, str], absent: list[str], found: dict[str, str]
+) -> list[str]:
+    """What is wrong, given ``found`` (``{path: "mode user group"}`` of existing files)."""
+    problems = [f"{path} is missing" for path in expected if path not in found]
+    problems += [
+        f"{path} is {found[path]}, expected {want}"
+        for path, want in expected.items()
+        if path in found and found[path] != want
+    ]
+    return problems + [f"{path} must not be on this host" for path in absent if path in found]
+
+
 @operation(is_idempotent=True)
 def expected_files_present(expected: dict[str, str], absent: list[str]):
     """Fail naming every expected file that is missing or has another mode or owner.
@@ -356,13 +402,7 @@ def expected_files_present(expected: dict[str, str], absent: list[str]):
         host.noop("checked after distribution")
         return
     found = host.get_fact(FileModes, paths=[*expected, *absent])
-    problems = [f"{path} is missing" for path in expected if path not in found]
-    problems += [
-        f"{path} is {found[path]}, expected {want}"
-        for path, want in expected.items()
-        if path in found and found[path] != want
-    ]
-    problems += [f"{path} must not be on this host" for path in absent if path in found]
+    problems = file_mode_problems(expected, absent, found)
     if problems:
         yield FunctionCommand(_report, ("expected files: " + "; ".join(problems), ""), {})
         return

@@ -25,19 +25,19 @@ from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
 from etcd_cluster import release
-from etcd_cluster.certlist import ALL_CERTS, ETCD_CA
+from etcd_cluster.certlist import ETCD_CA
 from etcd_cluster.cluster import Cluster, MemberInput, build_cluster, require_members
 from etcd_cluster.errors import DeployInputError
-from etcd_cluster.facts import HostSurvey
 from etcd_cluster.flags import version_text
-from etcd_cluster.kubeadm_config import manifest_path
+from etcd_cluster.host_state import HostState
+from etcd_cluster.managed import MemberItems, etcd_release, member_items, survey_holds
+from etcd_cluster.member_survey import MemberReport, read_member
 from etcd_cluster.membership import MembershipPlan, plan_membership
-from etcd_cluster.observe import Observation, observe_command
+from etcd_cluster.observe import Observation
 from etcd_cluster.pki_plan import MemberPlan, choose_ca, control_plane_files, plan_member
-from etcd_cluster.preflight import Survey, survey_script
+from etcd_cluster.preflight import Survey
 from etcd_cluster.quorum import ClusterView, parse_view, unstarted_peer_urls
 from etcd_cluster.remote import RemoteFile, Wanted, read_files, read_secret, run_quietly
-from etcd_cluster.runtime import SYSTEMD_UNIT
 from etcd_cluster.safety import data_dir_refusals, recorded_bootstrap
 from etcd_cluster.settings import settings_from_data
 from etcd_cluster.status import parse_probe, probe_script
@@ -57,6 +57,12 @@ class Plan:
     ca_created: bool
     surveys: dict[str, Survey]  # by host name, read before any change
     observations: dict[str, Observation]  # by host name: what etcd ran before any change
+    # by host name: the deploy's files, directories and units before any change
+    host_states: dict[str, HostState] = field(default_factory=dict)
+    # the cluster probe the survey's live view came from (status.probe_script lines)
+    survey_probe: tuple[str, ...] = ()
+    items: dict[str, MemberItems] = field(default_factory=dict)  # by host: managed.py
+    change_reasons: list[str] | None = None  # why this run may change something (quiet.py)
     cluster_healthy: bool = field(default=False)  # set once step 8 passed, at execution
     restarted: set[str] = field(default_factory=set)  # hosts restarted in this run
     # What each member's etcd ran once this run's files were written (at execution).
@@ -68,10 +74,11 @@ class Plan:
 
     def etcd_release(self, host: Host) -> tuple[str, str]:
         """The etcd binary the unit runs on ``host`` and its version (systemd runtime)."""
-        s = self.cluster.settings
-        if s.etcd_version:
-            return release.etcd_binary(s), s.etcd_version
-        return s.etcd_binary, self.surveys[host.name].etcd_version
+        return etcd_release(self.cluster.settings, self.surveys[host.name])
+
+    def survey_holds(self, host_name: str) -> bool:
+        """Whether the survey of ``host_name`` still says how its managed items are."""
+        return survey_holds(self.cluster.settings, self.surveys[host_name])
 
     def for_host(self, host: Host) -> MemberPlan:
         return self.members[host.name]
@@ -143,10 +150,6 @@ def _build(state: State) -> Plan:
         logger.warning(f"--> etcd: {warning}")
     hosts = {h.name: h for h in etcd_hosts(state)}
     s = cluster.settings
-    key_paths = {spec.key_path(s.pki_dir) for spec in ALL_CERTS}
-    pki_paths = [
-        p for spec in ALL_CERTS for p in (spec.cert_path(s.pki_dir), spec.key_path(s.pki_dir))
-    ]
     for member in cluster.members:
         if not hosts[member.host].connected:
             raise DeployInputError(
@@ -154,25 +157,24 @@ def _build(state: State) -> Plan:
                 "by --limit: the deploy reads every member before changing any"
             )
 
-    def read_member(host: Host) -> tuple[dict[str, RemoteFile], tuple[Survey, Observation]]:
-        member = cluster.member(host.name)
-        script = survey_script(s, manifest_path(cluster), SYSTEMD_UNIT)
-        script += "; " + observe_command(cluster, member)
-        files = read_files(host, [*pki_paths, s.kubeadm_config_path], private_keys=key_paths)
-        return files, host.get_fact(HostSurvey, script=script)
-
-    # All members at once (pyinfra runs on gevent): reads cost one round trip, not n.
-    jobs = {m.host: gevent.spawn(read_member, hosts[m.host]) for m in cluster.members}
+    # All members at once (pyinfra runs on gevent): one command each, one round trip in
+    # all; the first member also probes the cluster, which a later step may reuse.
+    first = cluster.first.host
+    jobs = {
+        m.host: gevent.spawn(read_member, hosts[m.host], cluster, m.host == first)
+        for m in cluster.members
+    }
     gevent.joinall(list(jobs.values()), raise_error=True)
-    current = {name: job.value[0] for name, job in jobs.items()}
-    surveys = {name: job.value[1][0] for name, job in jobs.items()}
-    observations = {name: job.value[1][1] for name, job in jobs.items()}
+    reports: dict[str, MemberReport] = {name: job.value for name, job in jobs.items()}
+    current = {name: dict(r.files) for name, r in reports.items()}
+    surveys = {name: r.survey for name, r in reports.items()}
+    observations = {name: r.observation for name, r in reports.items()}
     configs: dict[str, bytes | None] = {}
     for name, files in current.items():
         config = files.pop(s.kubeadm_config_path, None)
         configs[name] = config.content if config else None
     had_data = {name: survey.has_data for name, survey in surveys.items()}
-    view = _live_view(cluster, hosts, had_data)
+    view, probe = _live_view(cluster, hosts, had_data, reports[first].probe)
     known = view is not None and bool(view.members)
     membership = MembershipPlan()
     if view is not None and known:
@@ -222,6 +224,9 @@ def _build(state: State) -> Plan:
         ca_created=ca_created,
         surveys=surveys,
         observations=observations,
+        host_states={name: r.state for name, r in reports.items()},
+        items={m.host: member_items(cluster, m, surveys[m.host]) for m in cluster.members},
+        survey_probe=probe,
         upgrading=upgrade,
         membership=membership,
         live_names={m.name for m in view.members if m.name} if view is not None else set(),
@@ -293,20 +298,29 @@ def signing_time(
 
 
 def _live_view(
-    cluster: Cluster, hosts: dict[str, Host], had_data: dict[str, bool]
-) -> ClusterView | None:
-    """The live member list, asked of the members with data in turn (None: no cluster yet;
-    a view without members: none of them answered)."""
+    cluster: Cluster,
+    hosts: dict[str, Host],
+    had_data: dict[str, bool],
+    surveyed: tuple[str, ...],
+) -> tuple[ClusterView | None, tuple[str, ...]]:
+    """The live member list, and the probe lines it came from: the survey's probe from the
+    first member when it holds data and etcd answered it, else asked of the members with
+    data in turn (None: no cluster yet; a view without members: none of them answered)."""
     holders = [m for m in cluster.members if had_data.get(m.host)]
     if not holders:
-        return None
+        return None, ()
+    if had_data.get(cluster.first.host) and surveyed:
+        view = parse_view(cluster, surveyed)
+        if view.members:
+            return view, surveyed
     view = ClusterView((), (), ())
     for member in holders:
         ok, stdout, _ = run_quietly(hosts[member.host], probe_script(cluster, with_members=True))
-        view = parse_view(cluster, stdout.splitlines())
+        lines = tuple(stdout.splitlines())
+        view = parse_view(cluster, lines)
         if ok and view.members:
-            return view
-    return view
+            return view, lines
+    return view, ()
 
 
 RETIRING_GROUP = "etcd_removed"

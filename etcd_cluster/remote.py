@@ -105,16 +105,25 @@ def read_files(
     ``private_keys`` (a subset of ``paths``) are not read: the host reports the hash
     of each one's public key. A read that does not finish raises ``OSError``.
     """
+    ok, stdout, stderr = run_quietly(host, read_files_command(paths, private_keys))
+    return parse_read_files(host.name, stdout.splitlines() if ok else [], stderr)
+
+
+def read_files_command(paths: Iterable[str], private_keys: Collection[str] = ()) -> str:
+    """The command behind ``read_files``, for a survey that reads more in the same command."""
     items = [f"{'key' if p in private_keys else 'content'}:{p}" for p in paths]
-    ok, stdout, stderr = run_quietly(host, scripts.command("read_files", *items))
-    lines = stdout.splitlines()
-    if not ok or not lines or lines[-1] != _END:
-        raise OSError(f"{host.name}: could not read files: {stderr.strip() or 'output cut short'}")
+    return scripts.command("read_files", *items)
+
+
+def parse_read_files(host_name: str, lines: list[str], stderr: str = "") -> dict[str, RemoteFile]:
+    """``read_files_command``'s output; raises ``OSError`` unless it ran to its end."""
+    if not lines or lines[-1] != _END:
+        raise OSError(f"{host_name}: could not read files: {stderr.strip() or 'output cut short'}")
     files: dict[str, RemoteFile] = {}
     for header, body in zip(lines[:-1:2], lines[1:-1:2], strict=True):
         mark, mode, user, group, path = header.split(" ", 4)
         if mark != _FILE:
-            raise OSError(f"{host.name}: could not read files: unexpected output {mark!r}")
+            raise OSError(f"{host_name}: could not read files: unexpected output {mark!r}")
         if body.startswith("k:"):
             files[path] = RemoteFile(None, mode.zfill(3), user, group, body.removeprefix("k:"))
         else:

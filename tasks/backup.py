@@ -9,53 +9,32 @@ a unit changed, so a converged member reports no changes.
 """
 
 from pyinfra import host, state
-from pyinfra.operations import files, systemd
+from pyinfra.operations import systemd
 
-from etcd_cluster import backup
+from etcd_cluster import backup, converge
 from etcd_cluster.plan import get_plan
 
 plan = get_plan(state)
-cluster = plan.cluster
-settings = cluster.settings
-member = cluster.member(host.name)
-files.directory(
-    name=f"Snapshot directory {settings.backup_dir} (root only: snapshots hold every Secret)",
-    path=settings.backup_dir,
-    mode="700",
-    user="root",
-    group="root",
+settings = plan.cluster.settings
+items = plan.items[host.name]
+
+converge.ensure(
+    f"Snapshot directory {settings.backup_dir} (root only: snapshots hold every Secret)",
+    items.backup_dir,
 )
-files.template(  # creates /usr/local/lib/etcd-deploy as needed
-    name="etcd snapshot script",
-    src=backup.SCRIPT_TEMPLATE,
-    dest=backup.SCRIPT_PATH,
-    mode="755",
-    user="root",
-    group="root",
-    **backup.script_context(cluster, member),
-)
-units = [
-    files.template(
-        name=f"{name} unit",
-        src=template,
-        dest=dest,
-        mode="644",
-        user="root",
-        group="root",
-        **backup.unit_context(cluster, member),
-    )
-    for name, template, dest in (
-        (backup.SERVICE, backup.SERVICE_TEMPLATE, backup.SERVICE_PATH),
-        (backup.TIMER, backup.TIMER_TEMPLATE, backup.TIMER_PATH),
+_, *units = [
+    converge.ensure(name, item)  # the script's directory is made as needed
+    for name, item in zip(
+        ("etcd snapshot script", f"{backup.SERVICE} unit", f"{backup.TIMER} unit"),
+        items.backup_files,
+        strict=True,
     )
 ]
-systemd.daemon_reload(
-    name="Reload systemd for the etcd-backup units",
-    _if=lambda: any(unit.did_change() for unit in units),
-)
-systemd.service(
-    name=f"{backup.TIMER} enabled and active ({settings.backup_schedule})",
-    service=backup.TIMER,
-    running=True,
-    enabled=True,
+if converge.called(*units):
+    systemd.daemon_reload(
+        name="Reload systemd for the etcd-backup units",
+        _if=lambda: any(unit.did_change() for unit in units),
+    )
+converge.ensure(
+    f"{backup.TIMER} enabled and active ({settings.backup_schedule})", items.backup_timer
 )

@@ -3,8 +3,8 @@
 Once the cluster is healthy: the ``etcd.external`` block for the control plane's
 kubeadm ClusterConfiguration is written on the machine running pyinfra, and hosts
 of an inventory group ``control_plane`` receive etcd's ``ca.crt`` and the
-``apiserver-etcd-client`` pair at the paths that block names. These operations are
-called on every host so that they run after the members' steps.
+``apiserver-etcd-client`` pair at the paths that block names. The copy is called on
+every host, when there is a control plane, so that it runs after the members' steps.
 """
 
 from pyinfra import host, state
@@ -17,15 +17,17 @@ from etcd_cluster.templates import render
 plan = get_plan(state)
 cluster = plan.cluster
 
-controller_file(
-    name=f"Write {cluster.settings.external_config_path} (etcd.external for kubeadm)",
-    path=cluster.settings.external_config_path,
-    content=render(kc.EXTERNAL_ETCD_TEMPLATE, **kc.external_etcd_context(cluster)),
-    _if=[lambda: host.name == cluster.first.host, lambda: plan.cluster_healthy],
-)
+if host.name == cluster.first.host:  # after step 8 there, as the file is written once
+    controller_file(
+        name=f"Write {cluster.settings.external_config_path} (etcd.external for kubeadm)",
+        path=cluster.settings.external_config_path,
+        content=render(kc.EXTERNAL_ETCD_TEMPLATE, **kc.external_etcd_context(cluster)),
+        _if=lambda: plan.cluster_healthy,
+    )
 
-pki_files(
-    name="Copy etcd's ca.crt and the apiserver-etcd-client pair to the control plane",
-    role=CONTROL_PLANE_ROLE,
-    _if=[lambda: is_control_plane(host), lambda: plan.cluster_healthy],
-)
+if any(is_control_plane(h) for h in state.inventory):
+    pki_files(
+        name="Copy etcd's ca.crt and the apiserver-etcd-client pair to the control plane",
+        role=CONTROL_PLANE_ROLE,
+        _if=[lambda: is_control_plane(host), lambda: plan.cluster_healthy],
+    )

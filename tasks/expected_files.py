@@ -2,23 +2,31 @@
 
 Checked on the host after distribution (from the certificate table), so a failed
 write or a stray file cannot pass unnoticed; the run fails naming what is wrong.
+When steps 3 to 5 wrote nothing here, the survey's reading of the same files is
+that check, and no operation is needed.
 """
 
 from pyinfra import host, state
 
 from etcd_cluster.certlist import ETCD_CA, expected_files
-from etcd_cluster.operations import expected_files_present
+from etcd_cluster.operations import expected_files_present, file_mode_problems
 from etcd_cluster.plan import get_plan
 
 plan = get_plan(state)
 settings = plan.cluster.settings
 is_first = host.name == plan.cluster.first.host
+expected = {
+    f.path: f"{f.mode} root root" for f in expected_files(settings.pki_dir, is_first=is_first)
+} | {settings.kubeadm_config_path: "644 root root"}
+absent = [] if is_first else [ETCD_CA.key_path(settings.pki_dir)]
 
-expected_files_present(
-    name="The guide's expected files are in place",
-    expected={
-        f.path: f"{f.mode} root root" for f in expected_files(settings.pki_dir, is_first=is_first)
-    }
-    | {settings.kubeadm_config_path: "644 root root"},
-    absent=[] if is_first else [ETCD_CA.key_path(settings.pki_dir)],
-)
+surveyed = plan.host_states[host.name].modes([*expected, *absent])
+if (
+    surveyed is None
+    or file_mode_problems(expected, absent, surveyed)
+    or plan.for_host(host).pending()
+    or not plan.survey_holds(host.name)
+):
+    expected_files_present(
+        name="The guide's expected files are in place", expected=expected, absent=absent
+    )

@@ -8,20 +8,10 @@ kubernetesVersion to the member's own kubeadm unless ``kubernetes_version`` is s
 """
 
 from pyinfra import host, state
-from pyinfra.operations import files
 
-from etcd_cluster import kubeadm_config as kc
+from etcd_cluster import converge
 from etcd_cluster.plan import get_plan
 
 plan = get_plan(state)
-member = plan.cluster.member(host.name)
 
-files.template(
-    name="Write this member's kubeadm config",
-    src=kc.KUBEADM_CONFIG_TEMPLATE,
-    dest=plan.cluster.settings.kubeadm_config_path,
-    mode="644",
-    user="root",
-    group="root",
-    **kc.kubeadm_config_context(plan.cluster, member, plan.surveys[host.name].kubeadm_version),
-)
+converge.ensure("Write this member's kubeadm config", plan.items[host.name].kubeadm_config)

@@ -7,42 +7,26 @@ up active.
 """
 
 from pyinfra import host, state
-from pyinfra.operations import files, systemd
-from pyinfra.operations.util import any_changed
+from pyinfra.operations import systemd
 
-from etcd_cluster import kubeadm_config as kc
+from etcd_cluster import converge
 from etcd_cluster.plan import get_plan
 
 plan = get_plan(state)
-cluster = plan.cluster
+items = plan.items[host.name]
 
-if cluster.settings.runtime == "static-pod":
-    context = kc.kubelet_contexts(cluster, plan.surveys[host.name].kubelet_path)
-    written = [
-        files.template(
-            name=f"Write {dest}",
-            src=src,
-            dest=dest,
-            mode="644",
-            user="root",
-            group="root",
-            **context,
+if plan.cluster.settings.runtime == "static-pod":
+    written = [converge.ensure(f"Write {f.dest}", f) for f in host.loop(items.kubelet_files)]
+
+    def changed() -> bool:
+        return any(result.did_change() for result in written)
+
+    if converge.called(*written):
+        systemd.daemon_reload(name="Reload systemd for the kubelet drop-in", _if=changed)
+        systemd.service(
+            name="Restart kubelet with the new config",
+            service="kubelet",
+            restarted=True,
+            _if=changed,
         )
-        for src, dest in host.loop(
-            [
-                (kc.KUBELET_CONFIG_TEMPLATE, kc.KUBELET_CONFIG_PATH),
-                (kc.KUBELET_DROPIN_TEMPLATE, kc.KUBELET_DROPIN_PATH),
-            ]
-        )
-    ]
-    changed = any_changed(*written)
-    systemd.daemon_reload(name="Reload systemd for the kubelet drop-in", _if=changed)
-    systemd.service(
-        name="Restart kubelet with the new config",
-        service="kubelet",
-        restarted=True,
-        _if=changed,
-    )
-    systemd.service(
-        name="kubelet is active and enabled", service="kubelet", running=True, enabled=True
-    )
+    converge.ensure("kubelet is active and enabled", items.kubelet_service)

@@ -4,7 +4,8 @@ The plan (logged while preparing, and shown by ``--dry``) removes live members n
 ``etcd_remove_members`` through a member that had data, then retires the removed hosts
 that are still reachable (inventory group ``etcd_removed``): etcd stopped and disabled,
 data dir moved aside, private keys removed. Called on every host so that the order
-holds across hosts; each operation acts only where it applies.
+holds across hosts (each operation acts only where it applies), and only when there is
+something to remove or retire.
 """
 
 from pyinfra import host, logger, state
@@ -12,7 +13,7 @@ from pyinfra import host, logger, state
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.membership import REMOVE
 from etcd_cluster.membership_ops import is_retiring, member_key_paths, remove_members, retire
-from etcd_cluster.plan import get_plan
+from etcd_cluster.plan import get_plan, retiring_hosts
 
 plan = get_plan(state)
 removed = {c.name for c in plan.membership.changes if c.kind == REMOVE}
@@ -25,14 +26,14 @@ if is_retiring(host):
             "list it in etcd_remove_members to remove it"
         )
 
-remove_members(name="Remove members no longer in the inventory (etcd_remove_members)")
-
-retire(
-    name="Retire a removed member: etcd stopped, data moved aside, keys removed",
-    data_dir=plan.cluster.settings.data_dir,
-    key_paths=member_key_paths(plan),
-    _if=[lambda: is_retiring(host), lambda: plan.removals_done],
-)
+if removed or retiring_hosts(state):  # else there is nothing to remove or retire
+    remove_members(name="Remove members no longer in the inventory (etcd_remove_members)")
+    retire(
+        name="Retire a removed member: etcd stopped, data moved aside, keys removed",
+        data_dir=plan.cluster.settings.data_dir,
+        key_paths=member_key_paths(plan),
+        _if=[lambda: is_retiring(host), lambda: plan.removals_done],
+    )
 
 if plan.membership.changes and host.name == plan.cluster.first.host:
     logger.warning(

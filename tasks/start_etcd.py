@@ -9,70 +9,56 @@ binary, a CA file newer than the process, a stale served certificate), so a chan
 interrupted run left pending is completed by the next one. They go through
 ``rolling_restart``: serial, failing members first, the leader last, each gated on
 the live member list keeping quorum and followed by a wait for cluster health.
+When the survey shows nothing to change on any member (``quiet.py``), joins and
+restarts cannot happen and are not called.
 """
 
 from pyinfra import host, state
-from pyinfra.operations import files, server, systemd
+from pyinfra.operations import server, systemd
 
-from etcd_cluster import kubeadm_config as kc
+from etcd_cluster import converge
 from etcd_cluster.membership_ops import join_members
-from etcd_cluster.operations import rolling_restart
+from etcd_cluster.operations import rolling_restart, run_changes
 from etcd_cluster.plan import get_plan
 from etcd_cluster.restarts import PASSES
-from etcd_cluster.runtime import SYSTEMD_UNIT, kubeadm_etcd_local, runtime_commands
+from etcd_cluster.runtime import kubeadm_etcd_local, runtime_commands
 
 plan = get_plan(state)
 cluster = plan.cluster
-settings = cluster.settings
-member = cluster.member(host.name)
+items = plan.items[host.name]
 survey = plan.surveys[host.name]  # read before this run changed anything
 observation = plan.observations[host.name]
 joining = host.name in plan.membership.joining  # started by join_members
 
 # kubeadm's modes: the data dir and the static pod dir are root-only.
-private_dirs = [settings.data_dir]
-if settings.runtime == "static-pod":
-    private_dirs.append(settings.manifests_dir)
-for directory in host.loop(private_dirs):
-    files.directory(
-        name=f"Directory {directory}", path=directory, mode="700", user="root", group="root"
-    )
+for directory in host.loop(items.private_dirs):
+    converge.ensure(f"Directory {directory.path}", directory)
 
-if settings.runtime == "systemd":
-    binary, version = plan.etcd_release(host)
-    unit = files.template(
-        name=f"etcd unit with kubeadm's flags for etcd {version or '(unknown version)'}",
-        src=kc.ETCD_UNIT_TEMPLATE,
-        dest=kc.ETCD_UNIT_PATH,
-        mode="644",
-        user="root",
-        group="root",
-        **kc.etcd_unit_context(cluster, member, version, binary),
+if cluster.settings.runtime == "systemd":
+    _, version = plan.etcd_release(host)
+    unit = converge.ensure(
+        f"etcd unit with kubeadm's flags for etcd {version or '(unknown version)'}",
+        items.etcd_unit,
     )
-    systemd.daemon_reload(
-        name="Reload systemd for the etcd unit",
-        _if=lambda: unit.did_change() or observation.needs_daemon_reload,
-    )
-    systemd.service(
-        name="etcd is running and enabled",
-        service=SYSTEMD_UNIT,
-        running=True,
-        enabled=True,
-        _if=lambda: not joining,
-    )
-else:
+    if converge.called(unit) or observation.needs_daemon_reload:
+        systemd.daemon_reload(
+            name="Reload systemd for the etcd unit",
+            _if=lambda: unit.did_change() or observation.needs_daemon_reload,
+        )
+    converge.ensure("etcd is running and enabled", items.etcd_service, _if=lambda: not joining)
+elif not survey.manifest:
     server.shell(
         name="kubeadm init phase etcd local (first start)",
         commands=[kubeadm_etcd_local(cluster)],
-        _if=lambda: not survey.manifest and not joining,
+        _if=lambda: not joining,
     )
 
-join_members(name="New members join as learners and are promoted, one at a time")
-
-for pass_name in host.loop(PASSES):
-    rolling_restart(
-        name=f"Restart etcd if it does not run what it should ({pass_name} pass)",
-        pass_name=pass_name,
-        logs_command=runtime_commands(cluster).logs,
-        _serial=True,
-    )
+if run_changes(state):
+    join_members(name="New members join as learners and are promoted, one at a time")
+    for pass_name in host.loop(PASSES):
+        rolling_restart(
+            name=f"Restart etcd if it does not run what it should ({pass_name} pass)",
+            pass_name=pass_name,
+            logs_command=runtime_commands(cluster).logs,
+            _serial=True,
+        )

@@ -9,61 +9,18 @@ rerun, and a drifted key repaired.
 
 from __future__ import annotations
 
-import pprint
-
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from sandbox import ssh
 from tests.e2e.conftest import PKI, Bed, assert_healthy_cluster, deploy_ok, make_bed, out, sh
 
 pytestmark = pytest.mark.e2e
-
-SETUP = (
-    "id deploy >/dev/null 2>&1 || useradd -m -s /bin/sh deploy; "
-    "install -d -m 700 -o deploy -g deploy /home/deploy/.ssh && "
-    "cat > /home/deploy/.ssh/authorized_keys && chown deploy: /home/deploy/.ssh/authorized_keys && "
-    "echo 'deploy ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/deploy && "
-    "chmod 440 /etc/sudoers.d/deploy && "
-    "systemctl enable --now ssh"
-)
 
 
 @pytest.fixture(scope="module")
 def over_ssh(tmp_path_factory):
     for b in make_bed(tmp_path_factory, "etcd-e2e-ssh", 3, subnet_index=18):
-        key = ed25519.Ed25519PrivateKey.generate()  # a throwaway login key for this bed
-        private = b.workdir / "id_ed25519"
-        private.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.OpenSSH,
-                serialization.NoEncryption(),
-            )
-        )
-        private.chmod(0o600)
-        public = key.public_key().public_bytes(
-            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-        )
-        for node in b.nodes:
-            result = sh(node, SETUP, stdin=public + b" deploy@test\n")
-            assert result.returncode == 0, result.stderr
-        entries = [
-            (
-                node.ipv4,
-                {
-                    **b.host_data,
-                    "etcd_address": node.address,
-                    "ssh_user": "deploy",
-                    "ssh_key": str(private),
-                    "ssh_known_hosts_file": str(b.workdir / "known_hosts"),
-                    "_sudo": True,
-                },
-            )
-            for node in b.nodes
-        ]
-        b.inventory = b.workdir / "inventory-ssh.py"
-        b.inventory.write_text(f"etcd = {pprint.pformat(entries)}\n")
+        b.inventory = ssh.setup(b.nodes, b.workdir, b.host_data)
         yield b
 
 

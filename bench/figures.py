@@ -1,0 +1,56 @@
+"""What one benchmark run measured, and the targets of issue 9 ("Speed") to hold it to.
+
+Plain data, no hosts: the report is made from these alone, so it can be tested
+without a test bed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.counting import Counts
+
+
+@dataclass(frozen=True)
+class Target:
+    """A figure that should stay at or under ``limit`` (``unit`` only for display)."""
+
+    limit: float
+    unit: str = ""
+
+    def __str__(self) -> str:
+        return f"≤ {self.limit:g}{self.unit}"
+
+    def met(self, value: float) -> str:
+        return "yes" if value <= self.limit else "no"
+
+
+NOOP_OVER_PYINFRA_FLOOR = Target(2, "×")
+"""A rerun that changes nothing costs at most twice the least any pyinfra run costs."""
+NOOP_LARGEST_OVER_SMALLEST = Target(1.3, "×")
+"""Members are handled in parallel: 7 of them must not make a no-op much slower than 3."""
+COLD_OVER_ETCD_FLOOR = Target(1.5, "×")
+"""A cold deploy adds at most half of etcd's own bootstrap time."""
+COMMANDS_PER_HOST = Target(6)
+"""Remote commands per host on a no-op rerun: each is a round trip over ssh."""
+
+
+@dataclass
+class ConnectorFigures:
+    """The no-op rerun over one connector, and its floor on the same bed (seconds)."""
+
+    connector: str
+    noop: list[float]
+    pyinfra_floor: list[float]
+    counts: Counts
+
+
+@dataclass
+class SizeFigures:
+    """Everything measured for one cluster size (durations in seconds)."""
+
+    size: int
+    cold_connector: str
+    cold: list[float]
+    etcd_floor: list[float]
+    connectors: list[ConnectorFigures]

@@ -1,0 +1,119 @@
+"""What the deploy's own files, directories and units look like on a host, read in the survey.
+
+pyinfra's file and service operations each ask the host for facts (a ``stat``, a
+checksum, ``systemctl show``): some fifteen round trips per member on a run that
+changes nothing. The survey reads all of it at once (``scripts/host_state.sh``); the
+predicates here say whether an operation could change anything, and only then is
+pyinfra's own operation asked (``converge.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from etcd_cluster import scripts
+
+# pyinfra's SystemdStatus and SystemdEnabled facts count these as running and enabled.
+RUNNING_SUBSTATES = frozenset({"running", "waiting", "exited", "listening", "mounted"})
+ENABLED_STATES = frozenset({"enabled", "static"})
+
+
+@dataclass(frozen=True)
+class PathState:
+    kind: str  # "f" regular file, "d" directory, "o" anything else (a link, a socket...)
+    mode: str  # octal, at least three digits
+    user: str
+    group: str
+    sha256: str = ""  # files only
+
+
+@dataclass(frozen=True)
+class UnitState:
+    sub_state: str
+    unit_file_state: str
+
+    @property
+    def running(self) -> bool:
+        return self.sub_state in RUNNING_SUBSTATES
+
+    @property
+    def enabled(self) -> bool:
+        return self.unit_file_state in ENABLED_STATES
+
+
+@dataclass(frozen=True)
+class HostState:
+    """Paths and units as surveyed: one asked about but missing here was absent; one
+    not asked about is unknown (the operation asks the host itself)."""
+
+    paths: dict[str, PathState] = field(default_factory=dict)
+    units: dict[str, UnitState] = field(default_factory=dict)
+    asked: frozenset[str] = frozenset()  # the paths and units the survey asked about
+
+    def knows(self, path_or_unit: str) -> bool:
+        return path_or_unit in self.asked
+
+    def absent(self, path: str) -> bool:
+        return self.knows(path) and path not in self.paths
+
+    def file_matches(self, path: str, content: bytes, mode: str, user: str, group: str) -> bool:
+        found = self.paths.get(path)
+        return (
+            found is not None
+            and found.kind == "f"
+            and found.sha256 == hashlib.sha256(content).hexdigest()
+            and (found.mode, found.user, found.group) == (mode.zfill(3), user, group)
+        )
+
+    def directory_matches(self, path: str, mode: str, user: str, group: str) -> bool:
+        found = self.paths.get(path)
+        return (
+            found is not None
+            and found.kind == "d"
+            and (found.mode, found.user, found.group) == (mode.zfill(3), user, group)
+        )
+
+    def modes(self, paths: Iterable[str]) -> dict[str, str] | None:
+        """``{path: "mode user group"}`` of the regular files among ``paths`` (None: a path
+        was not asked about), as ``facts.FileModes`` reports them."""
+        if not all(self.knows(p) for p in paths):
+            return None
+        return {
+            p: f"{found.mode} {found.user} {found.group}"
+            for p in paths
+            if (found := self.paths.get(p)) is not None and found.kind == "f"
+        }
+
+    def unit_matches(self, unit: str, running: bool, enabled: bool) -> bool:
+        found = self.units.get(unit)
+        return found is not None and (found.running, found.enabled) == (running, enabled)
+
+
+def host_state_command(
+    paths: Iterable[str], units: Iterable[str], stat_only: Iterable[str] = ()
+) -> str:
+    """The survey's part that reads ``paths``, ``units`` and, without checksums, the mode
+    and owner of ``stat_only`` (one line each that exists)."""
+    items = [f"path:{p}" for p in paths] + [f"stat:{p}" for p in stat_only]
+    return scripts.command("host_state", *items, *(f"unit:{u}" for u in units))
+
+
+def parse_host_state(lines: Sequence[str], asked: Iterable[str] = ()) -> HostState:
+    """``asked``: the paths and units passed to ``host_state_command``."""
+    paths: dict[str, PathState] = {}
+    units: dict[str, UnitState] = {}
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key == "path":
+            parts = value.split(" ", 5)
+            if len(parts) == 6:
+                kind, mode, user, group, digest, path = parts
+                paths[path] = PathState(kind, mode.zfill(3), user, group, digest.strip("-"))
+        elif key == "unit":
+            parts = value.split(" ")
+            if len(parts) == 3:
+                name, sub, file_state = parts
+                units[name] = UnitState(sub.strip("-"), file_state.strip("-"))
+    return HostState(paths, units, frozenset(asked))

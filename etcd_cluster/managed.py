@@ -1,0 +1,211 @@
+"""The files, directories and systemd units the member steps manage, declared once.
+
+The survey asks each member about exactly these (``paths_and_units``); the tasks put
+them in place through ``converge``, which calls pyinfra's operation only for an item
+the survey found out of place (``drifted``). So a converged member costs no operation
+and no round trip, and the run knows before any operation runs whether it changes
+anything at all (``quiet.py``).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from etcd_cluster import backup, release
+from etcd_cluster import kubeadm_config as kc
+from etcd_cluster.certlist import ETCD_CA
+from etcd_cluster.cluster import Cluster, Member
+from etcd_cluster.host_state import HostState
+from etcd_cluster.preflight import Survey, packages_to_install
+from etcd_cluster.runtime import SYSTEMD_UNIT
+from etcd_cluster.settings import Settings
+from etcd_cluster.templates import render
+
+ETCD_SERVICE = f"{SYSTEMD_UNIT}.service"
+KUBELET_SERVICE = "kubelet.service"
+
+
+@dataclass(frozen=True)
+class Directory:
+    path: str
+    mode: str
+    user: str = "root"
+    group: str = "root"
+
+    def in_place(self, state: HostState) -> bool:
+        return state.directory_matches(self.path, self.mode, self.user, self.group)
+
+
+@dataclass(frozen=True)
+class TemplateFile:
+    """A file rendered from ``template`` (relative to the repository) with ``context()``."""
+
+    dest: str
+    template: str
+    mode: str
+    context: Callable[[], dict[str, Any]] = field(compare=False, repr=False)
+    user: str = "root"
+    group: str = "root"
+
+    def content(self) -> bytes:
+        return render(self.template, **self.context()).encode()
+
+    def in_place(self, state: HostState) -> bool:
+        return state.file_matches(self.dest, self.content(), self.mode, self.user, self.group)
+
+
+@dataclass(frozen=True)
+class Absent:
+    path: str
+
+    def in_place(self, state: HostState) -> bool:
+        return state.absent(self.path)
+
+
+@dataclass(frozen=True)
+class Service:
+    unit: str  # full unit name, e.g. etcd.service
+    running: bool = True
+    enabled: bool = True
+
+    def in_place(self, state: HostState) -> bool:
+        return state.unit_matches(self.unit, self.running, self.enabled)
+
+
+Item = Directory | TemplateFile | Absent | Service
+
+
+@dataclass(frozen=True)
+class MemberItems:
+    """One member's managed items, by the step that manages them."""
+
+    kubelet_files: tuple[TemplateFile, ...]  # step 1, static-pod only
+    kubelet_service: Service | None
+    kubeadm_config: TemplateFile  # step 2
+    pki_dirs: tuple[Directory, ...]  # steps 3-5
+    ca_key_absent: Absent | None  # every member but the first
+    private_dirs: tuple[Directory, ...]  # step 7: the data dir (and the manifests dir)
+    etcd_unit: TemplateFile | None  # step 7, systemd only
+    etcd_service: Service | None
+    backup_dir: Directory  # scheduled snapshots
+    backup_files: tuple[TemplateFile, ...]  # the script, then its service and timer units
+    backup_timer: Service
+
+    def all(self) -> list[Item]:
+        singles = [
+            self.kubelet_service,
+            self.kubeadm_config,
+            self.ca_key_absent,
+            self.etcd_unit,
+            self.etcd_service,
+            self.backup_dir,
+            self.backup_timer,
+        ]
+        return [
+            *self.kubelet_files,
+            *self.pki_dirs,
+            *self.private_dirs,
+            *self.backup_files,
+            *(item for item in singles if item is not None),
+        ]
+
+
+def etcd_release(settings: Settings, survey: Survey) -> tuple[str, str]:
+    """The etcd binary the systemd unit runs and its version: the chosen release's, else
+    the binary the survey found."""
+    if settings.etcd_version:
+        return release.etcd_binary(settings), settings.etcd_version
+    return settings.etcd_binary, survey.etcd_version
+
+
+def member_items(cluster: Cluster, member: Member, survey: Survey) -> MemberItems:
+    """What ``member`` should have; contexts are built only when content is asked for."""
+    s = cluster.settings
+    static_pod = s.runtime == "static-pod"
+    private = [Directory(s.data_dir, "700")]
+    kubelet_files: tuple[TemplateFile, ...] = ()
+    if static_pod:
+        private.append(Directory(s.manifests_dir, "700"))
+
+        def kubelet() -> dict[str, Any]:
+            return kc.kubelet_contexts(cluster, survey.kubelet_path)
+
+        kubelet_files = (
+            TemplateFile(kc.KUBELET_CONFIG_PATH, kc.KUBELET_CONFIG_TEMPLATE, "644", kubelet),
+            TemplateFile(kc.KUBELET_DROPIN_PATH, kc.KUBELET_DROPIN_TEMPLATE, "644", kubelet),
+        )
+
+    def etcd_unit() -> dict[str, Any]:
+        binary, version = etcd_release(s, survey)
+        return kc.etcd_unit_context(cluster, member, version, binary)
+
+    def backup_units() -> dict[str, Any]:
+        return backup.unit_context(cluster, member)
+
+    first = member.host == cluster.first.host
+    return MemberItems(
+        kubelet_files=kubelet_files,
+        kubelet_service=Service(KUBELET_SERVICE) if static_pod else None,
+        kubeadm_config=TemplateFile(
+            s.kubeadm_config_path,
+            kc.KUBEADM_CONFIG_TEMPLATE,
+            "644",
+            lambda: kc.kubeadm_config_context(cluster, member, survey.kubeadm_version),
+        ),
+        pki_dirs=(Directory(s.pki_dir, "755"), Directory(posixpath.join(s.pki_dir, "etcd"), "755")),
+        ca_key_absent=None if first else Absent(ETCD_CA.key_path(s.pki_dir)),
+        private_dirs=tuple(private),
+        etcd_unit=None
+        if static_pod
+        else TemplateFile(kc.ETCD_UNIT_PATH, kc.ETCD_UNIT_TEMPLATE, "644", etcd_unit),
+        etcd_service=None if static_pod else Service(ETCD_SERVICE),
+        backup_dir=Directory(s.backup_dir, "700"),
+        backup_files=(
+            TemplateFile(
+                backup.SCRIPT_PATH,
+                backup.SCRIPT_TEMPLATE,
+                "755",
+                lambda: backup.script_context(cluster, member),
+            ),
+            TemplateFile(backup.SERVICE_PATH, backup.SERVICE_TEMPLATE, "644", backup_units),
+            TemplateFile(backup.TIMER_PATH, backup.TIMER_TEMPLATE, "644", backup_units),
+        ),
+        backup_timer=Service(backup.TIMER),
+    )
+
+
+def survey_holds(settings: Settings, survey: Survey) -> bool:
+    """Whether no step before the managed items changes things under the survey: no
+    package to install (its scripts may make directories), no etcd release to unpack."""
+    packages = packages_to_install(settings, survey.present)
+    packages += backup.etcdctl_package(settings, survey.present)
+    installs_release = (
+        settings.runtime == "systemd"
+        and bool(settings.etcd_version)
+        and settings.etcd_version not in survey.releases
+    )
+    return not packages and not installs_release
+
+
+def paths_and_units(cluster: Cluster) -> tuple[list[str], list[str]]:
+    """What the survey asks each member about: every managed path and unit (the same for
+    every member but the first, which is asked about ca.key too, as the others are)."""
+    s = cluster.settings
+    items = member_items(cluster, cluster.members[-1], Survey()).all()
+    paths = [
+        i.dest if isinstance(i, TemplateFile) else i.path
+        for i in items
+        if not isinstance(i, Service)
+    ]
+    if ETCD_CA.key_path(s.pki_dir) not in paths:
+        paths.append(ETCD_CA.key_path(s.pki_dir))
+    units = [i.unit for i in items if isinstance(i, Service)]
+    return paths, units
+
+
+def drifted(items: list[Item], state: HostState) -> list[Item]:
+    """The items the survey found out of place (or did not ask about)."""
+    return [i for i in items if not i.in_place(state)]

@@ -1,0 +1,99 @@
+"""Everything the run needs to know about one member, read in one remote command.
+
+Over ssh every command is a round trip, so a run that changes nothing should cost
+one per host: its certificates and kubeadm config (``read_files``, keys only as
+public-key hashes), the tools and versions present (``preflight.Survey``), what its
+etcd runs (``observe``), the state of every file, directory and unit the deploy
+manages (``host_state``) and, on one member, the cluster's health and live member
+list (``status.probe_script``). The parts print into sections of one output, over the
+quiet channel: none of it is secret, but certificates need not fill a ``-vvv`` log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pyinfra.api.host import Host
+
+from etcd_cluster import kubeadm_config as kc
+from etcd_cluster.certlist import ALL_CERTS
+from etcd_cluster.cluster import Cluster, Member
+from etcd_cluster.host_state import HostState, host_state_command, parse_host_state
+from etcd_cluster.managed import paths_and_units
+from etcd_cluster.observe import Observation, observe_command, parse_observation
+from etcd_cluster.preflight import Survey, parse_survey, survey_script
+from etcd_cluster.remote import RemoteFile, parse_read_files, read_files_command, run_quietly
+from etcd_cluster.runtime import SYSTEMD_UNIT
+from etcd_cluster.status import probe_script
+
+SECTION = "@@section@@"
+
+
+@dataclass(frozen=True)
+class MemberReport:
+    files: dict[str, RemoteFile]  # PKI files and the kubeadm config, as read_files gives them
+    survey: Survey
+    observation: Observation
+    state: HostState
+    probe: tuple[str, ...]  # probe_script(with_members=True) lines; () when not asked
+
+
+def pki_paths(cluster: Cluster) -> tuple[list[str], set[str]]:
+    """Every certificate and key path of the table, and which of them are private keys."""
+    pki = cluster.settings.pki_dir
+    keys = {spec.key_path(pki) for spec in ALL_CERTS}
+    return [p for spec in ALL_CERTS for p in (spec.cert_path(pki), spec.key_path(pki))], keys
+
+
+def survey_command(cluster: Cluster, member: Member, with_probe: bool) -> str:
+    """The one command: each part prints after a ``SECTION`` line naming it."""
+    s = cluster.settings
+    files, keys = pki_paths(cluster)
+    paths, units = paths_and_units(cluster)
+    parts = {
+        "files": read_files_command([*files, s.kubeadm_config_path], private_keys=keys),
+        "survey": survey_script(s, kc.manifest_path(cluster), SYSTEMD_UNIT)
+        + "; "
+        + observe_command(cluster, member),
+        "state": host_state_command(paths, units, stat_only=files),
+    }
+    if with_probe:
+        parts["probe"] = probe_script(cluster, with_members=True)
+    return "; ".join(f"echo {SECTION}{name}; {command}" for name, command in parts.items())
+
+
+def sections(lines: Sequence[str]) -> dict[str, list[str]]:
+    """Split the output at the ``SECTION`` lines (lines before the first are dropped)."""
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in lines:
+        if line.startswith(SECTION):
+            current = found.setdefault(line.removeprefix(SECTION), [])
+        elif current is not None:
+            current.append(line)
+    return found
+
+
+def parse_report(
+    host_name: str, cluster: Cluster, lines: Sequence[str], stderr: str = ""
+) -> MemberReport:
+    """The report from the command's output; raises ``OSError`` if the file read was cut."""
+    parts = sections(lines)
+    survey_lines = parts.get("survey", [])
+    paths, units = paths_and_units(cluster)
+    files, _ = pki_paths(cluster)
+    return MemberReport(
+        files=parse_read_files(host_name, parts.get("files", []), stderr),
+        survey=parse_survey(survey_lines),
+        observation=parse_observation(survey_lines),
+        state=parse_host_state(parts.get("state", []), asked=[*paths, *units, *files]),
+        probe=tuple(parts.get("probe", [])),
+    )
+
+
+def read_member(host: Host, cluster: Cluster, with_probe: bool = False) -> MemberReport:
+    """Survey ``host`` in one command (see the module's docstring)."""
+    member = cluster.member(host.name)
+    _, stdout, stderr = run_quietly(host, survey_command(cluster, member, with_probe))
+    return parse_report(host.name, cluster, stdout.splitlines(), stderr)
