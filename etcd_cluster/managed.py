@@ -35,6 +35,10 @@ class Directory:
     user: str = "root"
     group: str = "root"
 
+    @property
+    def target(self) -> str:
+        return self.path
+
     def in_place(self, state: HostState) -> bool:
         return state.directory_matches(self.path, self.mode, self.user, self.group)
 
@@ -50,6 +54,10 @@ class TemplateFile:
     user: str = "root"
     group: str = "root"
 
+    @property
+    def target(self) -> str:
+        return self.dest
+
     def content(self) -> bytes:
         return render(self.template, **self.context()).encode()
 
@@ -61,6 +69,10 @@ class TemplateFile:
 class Absent:
     path: str
 
+    @property
+    def target(self) -> str:
+        return self.path
+
     def in_place(self, state: HostState) -> bool:
         return state.absent(self.path)
 
@@ -70,6 +82,10 @@ class Service:
     unit: str  # full unit name, e.g. etcd.service
     running: bool = True
     enabled: bool = True
+
+    @property
+    def target(self) -> str:
+        return self.unit
 
     def in_place(self, state: HostState) -> bool:
         return state.unit_matches(self.unit, self.running, self.enabled)
@@ -195,14 +211,10 @@ def paths_and_units(cluster: Cluster) -> tuple[list[str], list[str]]:
     every member but the first, which is asked about ca.key too, as the others are)."""
     s = cluster.settings
     items = member_items(cluster, cluster.members[-1], Survey()).all()
-    paths = [
-        i.dest if isinstance(i, TemplateFile) else i.path
-        for i in items
-        if not isinstance(i, Service)
-    ]
+    paths = [i.target for i in items if not isinstance(i, Service)]
     if ETCD_CA.key_path(s.pki_dir) not in paths:
         paths.append(ETCD_CA.key_path(s.pki_dir))
-    units = [i.unit for i in items if isinstance(i, Service)]
+    units = [i.target for i in items if isinstance(i, Service)]
     return paths, units
 
 

@@ -30,7 +30,7 @@ def change_reasons(plan: Plan, decisions: Mapping[str, Decision]) -> list[str]:
         if not plan.survey_holds(name):
             reasons.append(f"{name}: packages or an etcd release to install")
         out_of_place = drifted(plan.items[name].all(), plan.host_states[name])
-        reasons += [f"{name}: {_describe(item)} out of place" for item in out_of_place]
+        reasons += [f"{name}: {item.target} out of place" for item in out_of_place]
         pending = plan.members[name].pending()
         if pending:
             reasons.append(f"{name}: {len(pending)} certificate or key file(s) to write")
@@ -45,10 +45,3 @@ def change_reasons(plan: Plan, decisions: Mapping[str, Decision]) -> list[str]:
         if plan.cluster.settings.runtime == "static-pod" and not survey.manifest:
             reasons.append(f"{name}: no static pod manifest yet")
     return reasons
-
-
-def _describe(item: object) -> str:
-    for attribute in ("dest", "path", "unit"):
-        if hasattr(item, attribute):
-            return str(getattr(item, attribute))
-    return repr(item)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from etcd_cluster.cluster import Cluster, MemberInput
+from etcd_cluster.quorum import parse_view
 from etcd_cluster.status import format_table, parse_probe, probe_script, problems
 
 HEALTHY = '{"health":"true","reason":""}'
@@ -164,12 +165,12 @@ def ipv6_cluster(make_cluster, make_settings) -> Cluster:
 
 def test_probe_script_quotes_endpoints_and_uses_the_healthcheck_client(ipv6_cluster):
     script = probe_script(ipv6_cluster, timeout=7)
-    assert "curl -gsS --max-time 7 " in script  # -g: [IPv6] brackets are not globs
-    for endpoint in ipv6_cluster.client_endpoints:
-        assert f" {shlex.quote(endpoint)}" in script
-    assert "--cert /srv/etcd-pki/etcd/healthcheck-client.crt" in script
-    assert "--key /srv/etcd-pki/etcd/healthcheck-client.key" in script
-    assert "--cacert /srv/etcd-pki/etcd/ca.crt" in script
+    assert 'curl -gsS --max-time "$max_time"' in script  # -g: [IPv6] brackets are not globs
+    assert script.endswith(
+        "probe_cluster 7 /srv/etcd-pki/etcd/ca.crt /srv/etcd-pki/etcd/healthcheck-client.crt "
+        "/srv/etcd-pki/etcd/healthcheck-client.key '' "
+        + " ".join(shlex.quote(e) for e in ipv6_cluster.client_endpoints)
+    )
 
 
 def test_probe_script_output_parses_into_one_status_per_member(ipv6_cluster, tmp_path: Path):
@@ -198,11 +199,39 @@ def test_probe_script_output_parses_into_one_status_per_member(ipv6_cluster, tmp
         assert argv[argv.index("--cert") + 1] == "/srv/etcd-pki/etcd/healthcheck-client.crt"
         assert argv[argv.index("--key") + 1] == "/srv/etcd-pki/etcd/healthcheck-client.key"
         assert argv[argv.index("--cacert") + 1] == "/srv/etcd-pki/etcd/ca.crt"
-    urls = [argv[-1] for argv in calls]
-    assert urls[:2] == [
-        "https://[fd00::6]:2379/health",
-        "https://[fd00::6]:2379/v3/maintenance/status",
-    ]
+    urls = [argv[-1] for argv in calls]  # every endpoint asked at once: any order
+    assert sorted(urls) == sorted(
+        f"{endpoint}{path}"
+        for endpoint in ipv6_cluster.client_endpoints
+        for path in ("/health", "/v3/maintenance/status")
+    )
+
+
+def test_the_member_list_is_asked_of_a_healthy_endpoint_first(ipv6_cluster, tmp_path: Path):
+    fake = tmp_path / "curl"
+    fake.write_text(
+        FAKE_CURL.replace(
+            "esac",
+            """  */v3/cluster/member/list) echo '{"members":[{"ID":"11","name":"infra0"}]}' ;;
+  */v3/maintenance/alarm) echo '{"header":{}}' ;;
+esac""",
+        )
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    log = tmp_path / "curl.log"
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "CURL_LOG": str(log)}
+    result = subprocess.run(
+        ["sh", "-c", probe_script(ipv6_cluster, with_members=True)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    )
+    view = parse_view(ipv6_cluster, result.stdout.splitlines())
+    assert [m.name for m in view.members] == ["infra0"]
+    assert view.source == "https://[fd00::6]:2379"  # healthy, so asked first
+    assert len(view.statuses) == 3
 
 
 def test_learners_show_as_such_in_the_leader_column(cluster):

@@ -1,0 +1,275 @@
+"""The one-command survey: the host-state script under a real ``sh``, the managed-items
+table, the section split, and the decision that a run changes nothing.
+
+``host_state.sh`` runs against real files in a temporary directory and a stand-in
+``systemctl`` (a script that answers ``show -p <property> --value <unit>``); the whole
+survey command runs under ``sh`` on this machine against a temporary PKI directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from etcd_cluster import managed
+from etcd_cluster.certlist import ETCD_CA, ETCD_SERVER
+from etcd_cluster.cluster import Cluster
+from etcd_cluster.host_state import (
+    HostState,
+    PathState,
+    UnitState,
+    host_state_command,
+    parse_host_state,
+)
+from etcd_cluster.member_survey import parse_report, sections, survey_command
+from etcd_cluster.membership import ADD, Change, MembershipPlan
+from etcd_cluster.observe import Observation
+from etcd_cluster.pki_plan import MemberPlan
+from etcd_cluster.plan import Plan
+from etcd_cluster.preflight import Survey
+from etcd_cluster.quiet import change_reasons
+from etcd_cluster.remote import Wanted
+from etcd_cluster.restarts import Decision
+
+FAKE_SYSTEMCTL = """#!/bin/sh
+# Stand-in for systemctl: "show -p PROPERTY --value UNIT" prints $STATE/UNIT.PROPERTY.
+[ "$1 $2" = "show -p" ] && [ "$4" = --value ] || exit 2
+cat "$STATE/$5.$3" 2>/dev/null
+exit 0
+"""
+
+
+def run_sh(command: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["sh", "-c", command], capture_output=True, text=True, check=False, env=env, timeout=60
+    )
+
+
+@pytest.fixture
+def stand_in_systemctl(tmp_path: Path) -> dict[str, str]:
+    """An environment whose PATH starts with the stand-in systemctl (state in tmp/state)."""
+    bin_dir, state = tmp_path / "bin", tmp_path / "state"
+    bin_dir.mkdir()
+    state.mkdir()
+    (bin_dir / "systemctl").write_text(FAKE_SYSTEMCTL)
+    (bin_dir / "systemctl").chmod(0o755)
+    (state / "etcd-backup.timer.SubState").write_text("waiting\n")
+    (state / "etcd-backup.timer.UnitFileState").write_text("enabled\n")
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "STATE": str(state)}
+
+
+def test_host_state_reports_files_directories_links_and_units(tmp_path, stand_in_systemctl):
+    config = tmp_path / "kubeadmcfg.yaml"
+    config.write_bytes(b"kind: InitConfiguration\n")
+    config.chmod(0o640)
+    key = tmp_path / "peer.key"
+    key.write_bytes(b"not to be hashed")
+    key.chmod(0o600)
+    directory = tmp_path / "pki"
+    directory.mkdir(mode=0o755)
+    directory.chmod(0o755)
+    link = tmp_path / "link"
+    link.symlink_to(config)
+    missing = tmp_path / "missing"
+    paths = [str(config), str(directory), str(link), str(missing), str(tmp_path / "sp ace")]
+    units = ["etcd-backup.timer", "etcd.service"]
+    (tmp_path / "sp ace").write_text("x")
+
+    result = run_sh(host_state_command(paths, units, stat_only=[str(key)]), env=stand_in_systemctl)
+
+    assert result.returncode == 0, result.stderr
+    state = parse_host_state(result.stdout.splitlines(), asked=[*paths, str(key), *units])
+    user = result.stdout.split()[2]  # whoever runs the tests owns the files
+    group = result.stdout.split()[3]
+    digest = hashlib.sha256(b"kind: InitConfiguration\n").hexdigest()
+    assert state.paths[str(config)] == PathState("f", "640", user, group, digest)
+    assert state.paths[str(key)] == PathState("f", "600", user, group, "")  # never hashed
+    assert state.paths[str(directory)].kind == "d"
+    assert state.paths[str(link)].kind == "o"  # a link is not the file it points to
+    assert state.paths[str(tmp_path / "sp ace")].kind == "f"  # spaces in paths survive
+    assert state.absent(str(missing)) and not state.absent(str(config))
+    assert not state.absent(str(tmp_path / "never asked"))  # unknown is not absent
+    assert state.units["etcd-backup.timer"] == UnitState("waiting", "enabled")
+    assert state.units["etcd.service"] == UnitState("", "")  # systemctl knew nothing
+    assert state.file_matches(str(config), b"kind: InitConfiguration\n", "640", user, group)
+    assert not state.file_matches(str(config), b"kind: other\n", "640", user, group)
+    assert not state.file_matches(str(config), b"kind: InitConfiguration\n", "644", user, group)
+    assert state.directory_matches(str(directory), "755", user, group)
+    assert not state.directory_matches(str(config), "640", user, group)
+    assert state.modes([str(key), str(missing)]) == {str(key): f"600 {user} {group}"}
+    assert state.modes([str(tmp_path / "never asked")]) is None
+
+
+def test_units_count_as_running_and_enabled_as_pyinfra_counts_them():
+    state = HostState(
+        units={
+            "etcd-backup.timer": UnitState("waiting", "enabled"),  # a timer waits
+            "etcd.service": UnitState("running", "enabled"),
+            "kubelet.service": UnitState("dead", "disabled"),
+        },
+        asked=frozenset({"etcd-backup.timer", "etcd.service", "kubelet.service"}),
+    )
+    assert state.unit_matches("etcd-backup.timer", running=True, enabled=True)
+    assert state.unit_matches("etcd.service", running=True, enabled=True)
+    assert not state.unit_matches("kubelet.service", running=True, enabled=True)
+    assert not state.unit_matches("other.service", running=False, enabled=False)
+
+
+def converged_state(cluster: Cluster, host: str, survey: Survey) -> HostState:
+    """The state a member has when every managed item is in place."""
+    items = managed.member_items(cluster, cluster.member(host), survey)
+    paths: dict[str, PathState] = {}
+    units: dict[str, UnitState] = {}
+    for item in items.all():
+        if isinstance(item, managed.TemplateFile):
+            digest = hashlib.sha256(item.content()).hexdigest()
+            paths[item.dest] = PathState("f", item.mode, "root", "root", digest)
+        elif isinstance(item, managed.Directory):
+            paths[item.path] = PathState("d", item.mode, "root", "root")
+        elif isinstance(item, managed.Service):
+            units[item.unit] = UnitState("running", "enabled")
+    asked_paths, asked_units = managed.paths_and_units(cluster)
+    return HostState(paths, units, frozenset([*asked_paths, *asked_units]))
+
+
+SURVEY = Survey(present=["curl", "openssl", "etcdctl", "/usr/bin/etcd"], etcd_version="3.5.16")
+
+
+@pytest.mark.parametrize("runtime", ["systemd", "static-pod"])
+def test_the_survey_asks_about_every_managed_item(make_settings, make_cluster, runtime):
+    cluster = make_cluster(settings_=make_settings(etcd_runtime=runtime))
+    paths, units = managed.paths_and_units(cluster)
+    for member in cluster.members:
+        for item in managed.member_items(cluster, member, SURVEY).all():
+            assert item.target in [*paths, *units]
+    assert ETCD_CA.key_path(cluster.settings.pki_dir) in paths  # the first member's too
+    assert ("etcd.service" in units) == (runtime == "systemd")
+    assert ("kubelet.service" in units) == (runtime == "static-pod")
+
+
+@pytest.fixture
+def systemd_cluster(make_settings, make_cluster) -> Cluster:
+    return make_cluster(settings_=make_settings(etcd_runtime="systemd"))
+
+
+def test_only_items_out_of_place_are_drifted(systemd_cluster):
+    cluster = systemd_cluster
+    host = cluster.members[1].host
+    state = converged_state(cluster, host, SURVEY)
+    items = managed.member_items(cluster, cluster.member(host), SURVEY).all()
+    assert managed.drifted(items, state) == []
+
+    unit = managed.member_items(cluster, cluster.member(host), SURVEY).etcd_unit
+    assert unit is not None
+    wrong_mode = dataclasses.replace(state.paths[unit.dest], mode="600")
+    stopped = {**state.units, "etcd-backup.timer": UnitState("dead", "enabled")}
+    drifted = HostState({**state.paths, unit.dest: wrong_mode}, stopped, state.asked)
+    assert [i.target for i in managed.drifted(items, drifted)] == [
+        unit.dest,
+        "etcd-backup.timer",
+    ]
+    # A newer etcd changes the unit's content: the same file is out of place.
+    newer = dataclasses.replace(SURVEY, etcd_version="3.5.30")
+    newer_items = managed.member_items(cluster, cluster.member(host), newer).all()
+    assert [i.target for i in managed.drifted(newer_items, state)] == [unit.dest]
+
+
+def test_a_stray_ca_key_on_another_member_is_drift(cluster):
+    host = cluster.members[2].host
+    state = converged_state(cluster, host, SURVEY)
+    key = ETCD_CA.key_path(cluster.settings.pki_dir)
+    stray = HostState(
+        {**state.paths, key: PathState("f", "600", "root", "root")}, state.units, state.asked
+    )
+    items = managed.member_items(cluster, cluster.member(host), SURVEY).all()
+    assert managed.drifted(items, stray) == [managed.Absent(key)]
+    first = managed.member_items(cluster, cluster.first, SURVEY)
+    assert first.ca_key_absent is None  # the first member keeps it
+
+
+def quiet_plan(cluster: Cluster) -> Plan:
+    """A plan in which every member is converged and runs what it should."""
+    server = ETCD_SERVER.cert_path(cluster.settings.pki_dir)
+    return Plan(
+        cluster=cluster,
+        members={
+            m.host: MemberPlan(m, {server: Wanted(b"cert", "644")}, {}) for m in cluster.members
+        },
+        control_plane_files={},
+        ca_created=False,
+        surveys={m.host: SURVEY for m in cluster.members},
+        observations={m.host: Observation(args=("etcd",)) for m in cluster.members},
+        host_states={m.host: converged_state(cluster, m.host, SURVEY) for m in cluster.members},
+        items={m.host: managed.member_items(cluster, m, SURVEY) for m in cluster.members},
+    )
+
+
+def test_a_converged_cluster_has_nothing_to_change_and_each_cause_is_named(systemd_cluster):
+    cluster = systemd_cluster
+    plan = quiet_plan(cluster)
+    for member_plan in plan.members.values():  # certificates as wanted
+        member_plan.current.update({p: _remote(w) for p, w in member_plan.wanted.items()})
+    nothing = {m.host: Decision() for m in cluster.members}
+    assert change_reasons(plan, nothing) == []
+
+    host = cluster.members[1].host
+    restart = {**nothing, host: Decision("restart", ("runs with other flags",))}
+    assert change_reasons(plan, restart) == [f"{host}: restart: runs with other flags"]
+
+    plan.members[host].current.clear()  # its certificate is missing
+    plan.observations[host] = Observation(args=("etcd",), needs_daemon_reload=True)
+    plan.surveys[host] = dataclasses.replace(SURVEY, present=["openssl"])  # curl to install
+    plan.membership = MembershipPlan(
+        changes=[Change(ADD, "infra3", "https://10.0.0.9:2380", "10.0.0.9")]
+    )
+    plan.upgrading = [host]
+    reasons = change_reasons(plan, nothing)
+    assert reasons[:2] == [
+        Change(ADD, "infra3", "https://10.0.0.9:2380", "10.0.0.9").describe(),
+        f"upgrade of {host}",
+    ]
+    assert f"{host}: packages or an etcd release to install" in reasons
+    assert f"{host}: 1 certificate or key file(s) to write" in reasons
+    assert f"{host}: systemd holds an older etcd unit" in reasons
+
+
+def _remote(want: Wanted):
+    from etcd_cluster.remote import RemoteFile
+
+    return RemoteFile(want.content, want.mode, want.user, want.group)
+
+
+def test_sections_split_the_one_output():
+    lines = ["noise", "@@section@@files", "a", "@@section@@survey", "b", "c", "@@section@@state"]
+    assert sections(lines) == {"files": ["a"], "survey": ["b", "c"], "state": []}
+
+
+def test_the_whole_survey_runs_under_sh_and_parses(tmp_path, make_settings, make_cluster):
+    """Against a temporary PKI directory on this machine: files read, keys hashed, absent
+    tools tolerated, every section present, nothing fails."""
+    settings = make_settings(
+        etcd_pki_dir=str(tmp_path / "pki"),
+        etcd_kubeadm_config_path=str(tmp_path / "kubeadmcfg.yaml"),
+        etcd_data_dir=str(tmp_path / "data"),
+    )
+    cluster = make_cluster(settings_=settings)
+    (tmp_path / "pki" / "etcd").mkdir(parents=True)
+    ca_crt = Path(ETCD_CA.cert_path(settings.pki_dir))
+    ca_crt.write_bytes(b"-----BEGIN CERTIFICATE-----\n")
+    (tmp_path / "kubeadmcfg.yaml").write_text("kind: InitConfiguration\n")
+
+    result = run_sh(survey_command(cluster, cluster.first, with_probe=True))
+
+    report = parse_report(cluster.first.host, cluster, result.stdout.splitlines(), result.stderr)
+    assert report.files[str(ca_crt)].content == b"-----BEGIN CERTIFICATE-----\n"
+    assert report.files[settings.kubeadm_config_path].content == b"kind: InitConfiguration\n"
+    assert report.state.paths[settings.kubeadm_config_path].kind == "f"
+    assert report.state.absent(settings.data_dir)
+    assert report.observation.clock is not None  # observe ran
+    assert report.survey.machine  # the survey ran
+    assert len(report.probe) == len(cluster.members)  # one line per endpoint, unanswered
