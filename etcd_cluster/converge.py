@@ -1,75 +1,104 @@
-"""Put a member's managed items (``managed.py``) in place, asking pyinfra only where needed.
+"""Put a member's managed items (``managed.py``) in place: one operation per step, one
+remote command per host, and none at all when the survey found everything in place.
 
-pyinfra's file and service operations each ask the host for facts when they run (a
-``stat``, a checksum, ``systemctl show``), and each call costs pyinfra a walk of the
-Python stack while it prepares. On a converged member that was some fifteen round trips
-and two dozen operations for nothing. Here the run's survey decides first: an item it
-found in place is left alone (no operation at all); an item out of place, or any item
-on a host where an earlier step may change things under the survey (a package or an
-etcd release to install), gets pyinfra's own operation, which checks again and shows
-its diff with ``--dry --diff``.
+pyinfra's own file and service operations ask the host for their facts and then run
+each change as its own command (a ``stat``, a checksum, an upload, ``chown``, ``chmod``,
+``systemctl`` twice...): some sixty round trips per member for a first deploy, fifteen
+for a run that changes nothing. Here the run's survey says what is out of place, and
+``install`` writes the files as one staged set (``install_files.sh``) and applies
+directories, removals and units in the same command (``apply_state.sh``). When an
+earlier operation of this run changed the host, or a package is installed first, the
+host's state is read again (one command) instead of trusting the survey. ``--diff``
+shows each file's change as pyinfra's ``files.template`` does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Collection, Sequence
 
-from pyinfra import host
+from pyinfra import host, logger
+from pyinfra.api import FunctionCommand, operation
 from pyinfra.api.host import Host
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations import files, systemd
+from pyinfra.api.state import State
+from pyinfra.facts.files import FileContents
+from pyinfra.operations.util.files import generate_color_diff
 
-from etcd_cluster.managed import Absent, Directory, Item, Service
+from etcd_cluster import scripts
+from etcd_cluster.host_state import HostState, host_state_command, parse_host_state
+from etcd_cluster.managed import Changes, Item, Service, changes, drifted
+from etcd_cluster.operations import changed_this_run
 from etcd_cluster.plan import get_plan
+from etcd_cluster.remote import run_quietly, write_files
 
 
-class Unchanged:
-    """Stands for an operation that was not needed: it changed nothing."""
+def put(
+    name: str,
+    items: Sequence[Item | None],
+    reload: bool = False,
+    restart_when_written: Collection[str] = (),
+) -> OperationMeta | None:
+    """``install`` the items on this host, called only when the survey found something to
+    do (or cannot tell): a converged member costs no operation. None when not called."""
+    wanted = [item for item in items if item is not None]
+    plan = get_plan(host.state)
+    surveyed = plan.host_states.get(host.name)
+    if surveyed and plan.survey_holds(host.name) and not reload and not drifted(wanted, surveyed):
+        return None
+    return install(
+        name=name, items=wanted, reload=reload, restart_when_written=restart_when_written
+    )
 
-    @staticmethod
-    def did_change() -> bool:
-        return False
 
-
-UNCHANGED = Unchanged()
-Result = OperationMeta | Unchanged
-
-
-def needed(target: Host, item: Item) -> bool:
-    """Whether ``item`` needs pyinfra's operation on ``target``."""
+def current_state(target: Host, items: Sequence[Item]) -> HostState:
+    """The survey's reading while it holds; else the host's state read now (one command)."""
     plan = get_plan(target.state)
-    state = plan.host_states.get(target.name)
-    return state is None or not plan.survey_holds(target.name) or not item.in_place(state)
+    surveyed = plan.host_states.get(target.name)
+    if surveyed and plan.survey_holds(target.name) and not changed_this_run(target):
+        return surveyed
+    paths = [item.target for item in items if not isinstance(item, Service)]
+    units = [item.target for item in items if isinstance(item, Service)]
+    _, stdout, _ = run_quietly(target, host_state_command(paths, units))
+    return parse_host_state(stdout.splitlines(), asked=[*paths, *units])
 
 
-def ensure(name: str, item: Item | None, **arguments) -> Result:
-    """``item`` in place on this host: pyinfra's operation when ``needed``.
+@operation(is_idempotent=True)
+def install(items: Sequence[Item], reload: bool, restart_when_written: Collection[str]):
+    """Files, directories, removals and units in place, in one command.
 
-    ``arguments``: pyinfra's global operation arguments, e.g. ``_if``.
+    + items: ``managed`` items, parents before children, units last
+    + reload: reload systemd even if no unit file is written (it holds an older copy)
+    + restart_when_written: units to restart when any file is written
     """
-    if item is None or not needed(host, item):
-        return UNCHANGED
-    operation, keywords = _operation(item)
-    return operation(name=name, **keywords, **arguments)
+    state = current_state(host, items)
+    todo = changes(items, state, reload, restart_when_written)
+    if not todo:
+        host.noop("in place")
+        return
+    if host.state.config.DIFF:
+        _show_diff(host, todo, state)
+    yield FunctionCommand(_apply, (todo,), {})
 
 
-def _operation(item: Item) -> tuple[Callable[..., OperationMeta], dict[str, Any]]:
-    """pyinfra's operation for ``item``, and its arguments."""
-    if isinstance(item, Service):
-        return systemd.service, {
-            "service": item.unit,
-            "running": item.running,
-            "enabled": item.enabled,
-        }
-    if isinstance(item, Absent):
-        return files.file, {"path": item.path, "present": False}
-    owner = {"mode": item.mode, "user": item.user, "group": item.group}
-    if isinstance(item, Directory):
-        return files.directory, {"path": item.path, **owner}
-    return files.template, {"src": item.template, "dest": item.dest, **owner, **item.context()}
+def _apply(state: State, host: Host, todo: Changes) -> bool:  # pyinfra passes these two by name
+    then = scripts.command("apply_state", *todo.directives) if todo.directives else ""
+    if todo.files:
+        ok, error = write_files(host, todo.files, then=then)
+    else:
+        ok, _, stderr = run_quietly(host, then)
+        error = f"{' '.join(todo.directives)} failed: {stderr.strip()}"
+    if not ok:
+        host.log_styled(error, fg="red", log_func=logger.error)
+    return ok
 
 
-def called(*results: Result) -> bool:
-    """Whether any of ``results`` is a real operation (which may change something)."""
-    return any(not isinstance(result, Unchanged) for result in results)
+def _show_diff(target: Host, todo: Changes, state: HostState) -> None:
+    """As ``files.template`` shows it: each file to create or modify, with its diff."""
+    for path, want in todo.files.items():
+        exists = path in state.paths
+        old = target.get_fact(FileContents, path=path) if exists else None
+        target.log(f"Will {'modify' if exists else 'create'} {path}", logger.info)
+        desired = (want.content or b"").decode(errors="replace").splitlines(keepends=True)
+        for line in generate_color_diff([f"{line}\n" for line in old or []], desired):
+            logger.info("  %s", line)
+        logger.info("")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from etcd_cluster import scripts
 
+_KINDS = {"regular file": "f", "regular empty file": "f", "directory": "d"}  # stat's %F
 # pyinfra's SystemdStatus and SystemdEnabled facts count these as running and enabled.
 RUNNING_SUBSTATES = frozenset({"running", "waiting", "exited", "listening", "mounted"})
 ENABLED_STATES = frozenset({"enabled", "static"})
@@ -102,18 +103,32 @@ def host_state_command(
 
 def parse_host_state(lines: Sequence[str], asked: Iterable[str] = ()) -> HostState:
     """``asked``: the paths and units passed to ``host_state_command``."""
-    paths: dict[str, PathState] = {}
-    units: dict[str, UnitState] = {}
+    stats: dict[str, tuple[str, str, str, str]] = {}
+    digests: dict[str, str] = {}
+    unit_blocks: list[dict[str, str]] = [{}]
     for line in lines:
         key, _, value = line.partition(":")
-        if key == "path":
-            parts = value.split(" ", 5)
-            if len(parts) == 6:
-                kind, mode, user, group, digest, path = parts
-                paths[path] = PathState(kind, mode.zfill(3), user, group, digest.strip("-"))
+        if key == "stat":
+            parts = value.split("|", 4)
+            if len(parts) == 5:
+                file_type, mode, user, group, path = parts
+                stats[path] = (_KINDS.get(file_type, "o"), mode.zfill(3), user, group)
+        elif key == "sha256":
+            digest, _, path = value.partition("  ")
+            digests[path] = digest
         elif key == "unit":
-            parts = value.split(" ")
-            if len(parts) == 3:
-                name, sub, file_state = parts
-                units[name] = UnitState(sub.strip("-"), file_state.strip("-"))
+            name, _, setting = value.partition("=")
+            if name:
+                unit_blocks[-1][name] = setting
+            else:  # systemctl ends each unit's block with an empty line
+                unit_blocks.append({})
+    paths = {
+        path: PathState(kind, mode, user, group, digests.get(path, "") if kind == "f" else "")
+        for path, (kind, mode, user, group) in stats.items()
+    }
+    units = {
+        block["Id"]: UnitState(block.get("SubState", ""), block.get("UnitFileState", ""))
+        for block in unit_blocks
+        if block.get("Id")
+    }
     return HostState(paths, units, frozenset(asked))

@@ -10,7 +10,7 @@ anything at all (``quiet.py``).
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from etcd_cluster.certlist import ETCD_CA
 from etcd_cluster.cluster import Cluster, Member
 from etcd_cluster.host_state import HostState
 from etcd_cluster.preflight import Survey, packages_to_install
+from etcd_cluster.remote import Wanted
 from etcd_cluster.runtime import SYSTEMD_UNIT
 from etcd_cluster.settings import Settings
 from etcd_cluster.templates import render
@@ -221,3 +222,68 @@ def paths_and_units(cluster: Cluster) -> tuple[list[str], list[str]]:
 def drifted(items: list[Item], state: HostState) -> list[Item]:
     """The items the survey found out of place (or did not ask about)."""
     return [i for i in items if not i.in_place(state)]
+
+
+SYSTEMD_DIR = "/etc/systemd/system/"
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What putting some items in place takes on one host: files to write (through
+    ``install_files.sh``) and ``apply_state.sh`` directives, in order."""
+
+    files: dict[str, Wanted] = field(default_factory=dict)
+    directives: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.files or self.directives)
+
+
+def changes(
+    items: Sequence[Item | None],
+    state: HostState,
+    reload: bool = False,
+    restart_when_written: Collection[str] = (),
+) -> Changes:
+    """The changes that put ``items`` in place on a host in ``state``.
+
+    A unit file written (or ``reload``) reloads systemd before any unit is touched; a unit
+    in ``restart_when_written`` restarts when any file was written (kubelet reads its
+    config only at start).
+    """
+    present = [item for item in items if item is not None]  # None: no such item here
+    out_of_place = drifted(present, state)
+    files = {
+        i.dest: Wanted(i.content(), i.mode, i.user, i.group)
+        for i in out_of_place
+        if isinstance(i, TemplateFile)
+    }
+    paths: list[str] = []
+    for item in out_of_place:
+        if isinstance(item, Directory):
+            paths += ["dir", item.mode, item.user, item.group, item.path]
+        elif isinstance(item, Absent):
+            paths += ["absent", item.path]
+    units: list[str] = []
+    for item in present:
+        if isinstance(item, Service):
+            units += _unit_directives(
+                item, state, restart=bool(files) and item.unit in restart_when_written
+            )
+    if reload or any(path.startswith(SYSTEMD_DIR) for path in files):
+        units = ["daemon-reload", *units]
+    return Changes(files, tuple(paths + units))
+
+
+def _unit_directives(service: Service, state: HostState, restart: bool) -> list[str]:
+    found = state.units.get(service.unit)
+    running = found is not None and found.running
+    enabled = found is not None and found.enabled
+    directives = []
+    if service.running and (restart or not running):
+        directives += ["systemctl", "restart" if restart else "start", service.unit]
+    elif not service.running and running:
+        directives += ["systemctl", "stop", service.unit]
+    if service.enabled != enabled:
+        directives += ["systemctl", "enable" if service.enabled else "disable", service.unit]
+    return directives

@@ -17,11 +17,16 @@ from dataclasses import dataclass
 from pyinfra.api.host import Host
 
 from etcd_cluster import kubeadm_config as kc
-from etcd_cluster.certlist import ALL_CERTS
+from etcd_cluster.certlist import ALL_CERTS, ETCD_PEER, ETCD_SERVER
 from etcd_cluster.cluster import Cluster, Member
 from etcd_cluster.host_state import HostState, host_state_command, parse_host_state
 from etcd_cluster.managed import paths_and_units
-from etcd_cluster.observe import Observation, observe_command, parse_observation
+from etcd_cluster.observe import (
+    Observation,
+    observe_command,
+    parse_observation,
+    with_file_fingerprints,
+)
 from etcd_cluster.preflight import Survey, parse_survey, survey_script
 from etcd_cluster.remote import RemoteFile, parse_read_files, read_files_command, run_quietly
 from etcd_cluster.runtime import SYSTEMD_UNIT
@@ -55,7 +60,7 @@ def survey_command(cluster: Cluster, member: Member, with_probe: bool) -> str:
         "files": read_files_command([*files, s.kubeadm_config_path], private_keys=keys),
         "survey": survey_script(s, kc.manifest_path(cluster), SYSTEMD_UNIT)
         + "; "
-        + observe_command(cluster, member),
+        + observe_command(cluster, member, file_fingerprints=False),
         "state": host_state_command(paths, units, stat_only=files),
     }
     if with_probe:
@@ -83,10 +88,17 @@ def parse_report(
     survey_lines = parts.get("survey", [])
     paths, units = paths_and_units(cluster)
     files, _ = pki_paths(cluster)
+    read = parse_read_files(host_name, parts.get("files", []), stderr)
+    pki = cluster.settings.pki_dir
+    server, peer = (read.get(spec.cert_path(pki)) for spec in (ETCD_SERVER, ETCD_PEER))
     return MemberReport(
-        files=parse_read_files(host_name, parts.get("files", []), stderr),
+        files=read,
         survey=parse_survey(survey_lines),
-        observation=parse_observation(survey_lines),
+        observation=with_file_fingerprints(
+            parse_observation(survey_lines),
+            server.content if server else None,
+            peer.content if peer else None,
+        ),
         state=parse_host_state(parts.get("state", []), asked=[*paths, *units, *files]),
         probe=tuple(parts.get("probe", [])),
     )

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from etcd_cluster import scripts
 from etcd_cluster.certlist import ETCD_CA, ETCD_HEALTHCHECK_CLIENT, ETCD_PEER, ETCD_SERVER
@@ -58,7 +61,9 @@ class Observation:
         return version_text(self.manifest_image.rpartition(":")[2])
 
 
-def observe_command(cluster: Cluster, member: Member) -> str:
+def observe_command(cluster: Cluster, member: Member, file_fingerprints: bool = True) -> str:
+    """``file_fingerprints=False``: the caller has read the certificate files already
+    (``certificate_sha256``), and the script need not run openssl on them again."""
     s = cluster.settings
     pki = s.pki_dir
     return scripts.command(
@@ -68,14 +73,33 @@ def observe_command(cluster: Cluster, member: Member) -> str:
         manifest_path(cluster),
         s.kubelet_container_runtime_endpoint,
         ETCD_CA.cert_path(pki),
-        ETCD_SERVER.cert_path(pki),
-        ETCD_PEER.cert_path(pki),
+        ETCD_SERVER.cert_path(pki) if file_fingerprints else "",
+        ETCD_PEER.cert_path(pki) if file_fingerprints else "",
         ETCD_HEALTHCHECK_CLIENT.cert_path(pki),
         ETCD_HEALTHCHECK_CLIENT.key_path(pki),
         join_host_port(member.address, s.client_port),
         join_host_port(member.address, s.peer_port),
         s.backup_dir,
         member.name,
+    )
+
+
+def certificate_sha256(pem: bytes | None) -> str:
+    """sha256 of a PEM certificate's DER, as the script's ``fingerprint`` prints it ("" when
+    it is no certificate)."""
+    try:
+        certificate = x509.load_pem_x509_certificate(pem or b"")
+    except ValueError:
+        return ""
+    return hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def with_file_fingerprints(
+    observation: Observation, server: bytes | None, peer: bytes | None
+) -> Observation:
+    """``observation`` with the fingerprints of the server and peer certificate files."""
+    return replace(
+        observation, file_server=certificate_sha256(server), file_peer=certificate_sha256(peer)
     )
 
 

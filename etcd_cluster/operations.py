@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import gevent
 from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, operation
 from pyinfra.api.host import Host
@@ -224,6 +225,21 @@ def observe(target: Host) -> Observation:
     return parse_observation(stdout.splitlines())
 
 
+def observe_members(state: State, plan: Plan) -> None:
+    """What each member's etcd runs now, for the restart passes: asked of all members at
+    once (the passes then go host by host), and only of those on which this run changed
+    something; for the others what the survey saw still holds."""
+    members = [state.inventory.get_host(m.host) for m in plan.cluster.members]
+    pending = [h for h in members if h.name not in plan.executed_observations]
+    jobs = {h.name: gevent.spawn(observe, h) for h in pending if changed_this_run(h)}
+    gevent.joinall(list(jobs.values()), raise_error=True)
+    for target in pending:
+        job = jobs.get(target.name)
+        plan.executed_observations[target.name] = (
+            job.value if job is not None else plan.observations[target.name]
+        )
+
+
 def decide(target: Host, observation: Observation) -> Decision:
     """Whether and how this member must restart, from what it runs now."""
     return decide_for(get_plan(target.state), target.name, observation)
@@ -358,10 +374,7 @@ def rolling_restart(pass_name: str, logs_command: str):
         host.noop("already restarted in this run")
         return
     if host.name not in plan.executed_observations:
-        # Nothing changed on this host in this run: what it ran before still holds.
-        changed = changed_this_run(host)
-        fresh = observe(host) if changed else plan.observations[host.name]
-        plan.executed_observations[host.name] = fresh
+        observe_members(host.state, plan)
     decision = decide(host, plan.executed_observations[host.name])
     if decision.action == "error":
         yield FunctionCommand(_report, ("; ".join(decision.reasons), ""), {})

@@ -140,17 +140,19 @@ def read_secret(host: Host, path: str) -> bytes:
     return base64.b64decode(stdout.strip())
 
 
-def write_files(host: Host, wanted: Mapping[str, Wanted]) -> tuple[bool, str]:
+def write_files(host: Host, wanted: Mapping[str, Wanted], then: str = "") -> tuple[bool, str]:
     """Install the files in one command: all staged, then renamed together (``install_files``).
 
     A ``Wanted`` without content keeps the file's content and fixes mode and owner.
+    ``then``: a command run in the same round trip once the files are in place.
     """
     lines = []
     for path, want in wanted.items():
         lines.append(f"{want.mode} {want.user} {want.group} {path}")
         lines.append("-" if want.content is None else base64.b64encode(want.content).decode())
     payload = ("\n".join(lines) + "\n").encode()
-    ok, _, stderr = run_quietly(host, scripts.command("install_files"), stdin=payload)
+    command = scripts.command("install_files") + (f" && {then}" if then else "")
+    ok, _, stderr = run_quietly(host, command, stdin=payload)
     if not ok:
         return False, f"writing {', '.join(wanted)} failed: {stderr.strip()}"
     return True, ""

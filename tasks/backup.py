@@ -9,7 +9,6 @@ a unit changed, so a converged member reports no changes.
 """
 
 from pyinfra import host, state
-from pyinfra.operations import systemd
 
 from etcd_cluster import backup, converge
 from etcd_cluster.plan import get_plan
@@ -18,23 +17,9 @@ plan = get_plan(state)
 settings = plan.cluster.settings
 items = plan.items[host.name]
 
-converge.ensure(
-    f"Snapshot directory {settings.backup_dir} (root only: snapshots hold every Secret)",
-    items.backup_dir,
-)
-_, *units = [
-    converge.ensure(name, item)  # the script's directory is made as needed
-    for name, item in zip(
-        ("etcd snapshot script", f"{backup.SERVICE} unit", f"{backup.TIMER} unit"),
-        items.backup_files,
-        strict=True,
-    )
-]
-if converge.called(*units):
-    systemd.daemon_reload(
-        name="Reload systemd for the etcd-backup units",
-        _if=lambda: any(unit.did_change() for unit in units),
-    )
-converge.ensure(
-    f"{backup.TIMER} enabled and active ({settings.backup_schedule})", items.backup_timer
+converge.put(
+    f"Snapshot directory {settings.backup_dir} (root only: snapshots hold every Secret), "
+    f"the snapshot script, {backup.SERVICE} and {backup.TIMER} ({settings.backup_schedule}) "
+    "enabled and active",
+    [items.backup_dir, *items.backup_files, items.backup_timer],
 )

@@ -18,10 +18,9 @@ items = plan.items[host.name]
 if host.name == plan.cluster.first.host and plan.ca_created:
     logger.info(f"--> etcd: a new etcd CA is made in memory; its key will live on {host.name} only")
 
-for directory in host.loop(items.pki_dirs):
-    converge.ensure(f"Directory {directory.path}", directory)
+converge.put(f"Directories {', '.join(d.path for d in items.pki_dirs)}", items.pki_dirs)
 
 if plan.for_host(host).pending():
     pki_files(name="Install the etcd CA and this member's certificates and keys")
 
-converge.ensure("ca.key stays on the first member only", items.ca_key_absent)
+converge.put("ca.key stays on the first member only", [items.ca_key_absent])

@@ -14,4 +14,4 @@ from etcd_cluster.plan import get_plan
 
 plan = get_plan(state)
 
-converge.ensure("Write this member's kubeadm config", plan.items[host.name].kubeadm_config)
+converge.put("Write this member's kubeadm config", [plan.items[host.name].kubeadm_config])

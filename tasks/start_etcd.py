@@ -14,7 +14,7 @@ restarts cannot happen and are not called.
 """
 
 from pyinfra import host, state
-from pyinfra.operations import server, systemd
+from pyinfra.operations import server
 
 from etcd_cluster import converge
 from etcd_cluster.membership_ops import join_members
@@ -31,27 +31,23 @@ observation = plan.observations[host.name]
 joining = host.name in plan.membership.joining  # started by join_members
 
 # kubeadm's modes: the data dir and the static pod dir are root-only.
-for directory in host.loop(items.private_dirs):
-    converge.ensure(f"Directory {directory.path}", directory)
-
 if cluster.settings.runtime == "systemd":
     _, version = plan.etcd_release(host)
-    unit = converge.ensure(
-        f"etcd unit with kubeadm's flags for etcd {version or '(unknown version)'}",
-        items.etcd_unit,
+    converge.put(
+        f"{', '.join(d.path for d in items.private_dirs)}; etcd unit with kubeadm's flags for "
+        f"etcd {version or '(unknown version)'}; etcd running and enabled",
+        # a joining member is started by join_members, with the live member list
+        [*items.private_dirs, items.etcd_unit, None if joining else items.etcd_service],
+        reload=observation.needs_daemon_reload,
     )
-    if converge.called(unit) or observation.needs_daemon_reload:
-        systemd.daemon_reload(
-            name="Reload systemd for the etcd unit",
-            _if=lambda: unit.did_change() or observation.needs_daemon_reload,
+else:
+    converge.put(f"Directories {', '.join(d.path for d in items.private_dirs)}", items.private_dirs)
+    if not survey.manifest:
+        server.shell(
+            name="kubeadm init phase etcd local (first start)",
+            commands=[kubeadm_etcd_local(cluster)],
+            _if=lambda: not joining,
         )
-    converge.ensure("etcd is running and enabled", items.etcd_service, _if=lambda: not joining)
-elif not survey.manifest:
-    server.shell(
-        name="kubeadm init phase etcd local (first start)",
-        commands=[kubeadm_etcd_local(cluster)],
-        _if=lambda: not joining,
-    )
 
 if run_changes(state):
     join_members(name="New members join as learners and are promoted, one at a time")

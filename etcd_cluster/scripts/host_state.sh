@@ -1,43 +1,40 @@
 # host-state: the state of the files, directories and systemd units the deploy manages,
 # for host_state.parse_host_state, so a converged host needs no per-operation facts.
+# A handful of processes whatever the number of paths: one stat, one sha256sum, one
+# systemctl.
 #
 # Arguments: "path:<path>", "stat:<path>" (no checksum: private keys are not read) or
 # "unit:<unit>".
-# stdout, one line per argument that exists:
-#   path:<kind> <mode> <user> <group> <sha256 or -> <path>   kind: f file, d directory, o other
-#   unit:<unit> <SubState> <UnitFileState>                   (empty fields print as -)
+# stdout:
+#   stat:<file type>|<mode>|<user>|<group>|<path>   per existing path (stat's %F, no links
+#                                                  followed)
+#   sha256:<hex>  <path>                           per regular file of a "path:" argument
+#   unit:<property>=<value>                        systemctl show's Id, SubState and
+#                                                  UnitFileState of each unit, in blocks
 set -u
 export LC_ALL=C
+
 for item in "$@"; do
-    kind=${item%%:*}
-    name=${item#*:}
-    case "$kind" in
-    path | stat)
-        if [ -L "$name" ]; then
-            type=o
-        elif [ -f "$name" ]; then
-            type=f
-        elif [ -d "$name" ]; then
-            type=d
-        elif [ -e "$name" ]; then
-            type=o
-        else
-            continue
-        fi
-        digest=-
-        if [ "$type" = f ] && [ "$kind" = path ]; then
-            digest=$(sha256sum <"$name" 2>/dev/null) && digest=${digest%% *} || digest=-
-        fi
-        echo "path:$type $(stat -c '%a %U %G' "$name") $digest $name"
-        ;;
-    unit)
-        sub=$(systemctl show -p SubState --value "$name" 2>/dev/null)
-        file=$(systemctl show -p UnitFileState --value "$name" 2>/dev/null)
-        echo "unit:$name ${sub:--} ${file:--}"
-        ;;
+    case "$item" in
+    path:* | stat:*) printf '%s\0' "${item#*:}" ;;
+    esac
+done | xargs -0 -r stat -c 'stat:%F|%a|%U|%G|%n' -- 2>/dev/null
+
+for item in "$@"; do
+    case "$item" in
+    path:*) [ -f "${item#path:}" ] && [ ! -L "${item#path:}" ] && printf '%s\0' "${item#path:}" ;;
+    esac
+done | xargs -0 -r sha256sum -- 2>/dev/null | sed 's/^/sha256:/'
+
+for item in "$@"; do
+    case "$item" in
+    unit:*) printf '%s\0' "${item#unit:}" ;;
+    path:* | stat:*) ;;
     *)
         echo "host-state: unknown kind in $item" >&2
         exit 2
         ;;
     esac
-done
+done | xargs -0 -r systemctl show -p Id -p SubState -p UnitFileState -- 2>/dev/null |
+    sed 's/^/unit:/'
+exit 0

@@ -1,7 +1,8 @@
 # observe-etcd: what this member's etcd runs right now, for the restart decision.
 #
 # Arguments: runtime (systemd|static-pod), systemd unit, static pod manifest, CRI
-# endpoint, then the CA, server and peer certificates etcd is configured with, the
+# endpoint, then the CA, server and peer certificates etcd is configured with (server and
+# peer "" when the caller fingerprints the files itself), the
 # healthcheck client pair (to complete a TLS handshake), the client and peer
 # addresses (host:port, IPv6 in brackets), the snapshot directory and the member name.
 # stdout, one "key:value" per line:
@@ -57,8 +58,10 @@ fi
 [ -f "$ca" ] && echo "ca_mtime:$(stat -c %.9Y "$ca")"
 [ -f "$server" ] && echo "file_server:$(fingerprint <"$server")"
 [ -f "$peer" ] && echo "file_peer:$(fingerprint <"$peer")"
-echo "served_client:$(served "$client_addr")"
-echo "served_peer:$(served "$peer_addr")"
+# Both handshakes at once; each prints one line.
+echo "served_client:$(served "$client_addr")" &
+echo "served_peer:$(served "$peer_addr")" &
+wait
 if [ -n "$backup_dir" ]; then
     # The backup script's names sort in time order: the last match is the newest.
     d8='[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' d6='[0-9][0-9][0-9][0-9][0-9][0-9]'

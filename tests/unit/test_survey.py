@@ -9,14 +9,16 @@ survey command runs under ``sh`` on this machine against a temporary PKI directo
 from __future__ import annotations
 
 import dataclasses
+import grp
 import hashlib
 import os
+import pwd
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from etcd_cluster import managed
+from etcd_cluster import managed, scripts
 from etcd_cluster.certlist import ETCD_CA, ETCD_SERVER
 from etcd_cluster.cluster import Cluster
 from etcd_cluster.host_state import (
@@ -28,7 +30,7 @@ from etcd_cluster.host_state import (
 )
 from etcd_cluster.member_survey import parse_report, sections, survey_command
 from etcd_cluster.membership import ADD, Change, MembershipPlan
-from etcd_cluster.observe import Observation
+from etcd_cluster.observe import Observation, certificate_sha256
 from etcd_cluster.pki_plan import MemberPlan
 from etcd_cluster.plan import Plan
 from etcd_cluster.preflight import Survey
@@ -37,10 +39,16 @@ from etcd_cluster.remote import Wanted
 from etcd_cluster.restarts import Decision
 
 FAKE_SYSTEMCTL = """#!/bin/sh
-# Stand-in for systemctl: "show -p PROPERTY --value UNIT" prints $STATE/UNIT.PROPERTY.
-[ "$1 $2" = "show -p" ] && [ "$4" = --value ] || exit 2
-cat "$STATE/$5.$3" 2>/dev/null
-exit 0
+# Stand-in for systemctl: "show -p Id -p SubState -p UnitFileState -- UNIT..." prints a
+# block per unit, as systemctl does, from $STATE/UNIT.PROPERTY (empty when missing).
+[ "$*" = "${*#show -p Id -p SubState -p UnitFileState -- }" ] && exit 2
+shift 8
+for unit; do
+    echo "SubState=$(cat "$STATE/$unit.SubState" 2>/dev/null)"
+    echo "Id=$unit"
+    echo "UnitFileState=$(cat "$STATE/$unit.UnitFileState" 2>/dev/null)"
+    echo
+done
 """
 
 
@@ -84,8 +92,8 @@ def test_host_state_reports_files_directories_links_and_units(tmp_path, stand_in
 
     assert result.returncode == 0, result.stderr
     state = parse_host_state(result.stdout.splitlines(), asked=[*paths, str(key), *units])
-    user = result.stdout.split()[2]  # whoever runs the tests owns the files
-    group = result.stdout.split()[3]
+    user = pwd.getpwuid(os.getuid()).pw_name  # whoever runs the tests owns the files
+    group = grp.getgrgid(os.getgid()).gr_name
     digest = hashlib.sha256(b"kind: InitConfiguration\n").hexdigest()
     assert state.paths[str(config)] == PathState("f", "640", user, group, digest)
     assert state.paths[str(key)] == PathState("f", "600", user, group, "")  # never hashed
@@ -273,3 +281,102 @@ def test_the_whole_survey_runs_under_sh_and_parses(tmp_path, make_settings, make
     assert report.observation.clock is not None  # observe ran
     assert report.survey.machine  # the survey ran
     assert len(report.probe) == len(cluster.members)  # one line per endpoint, unanswered
+
+
+def test_certificate_fingerprints_match_the_observe_scripts(ca):
+    """The survey fingerprints the certificate files it read in Python, as observe_etcd.sh
+    does with openssl on the host: sha256 of the DER."""
+    pem = ca.cert_pem
+    der = subprocess.run(
+        ["openssl", "x509", "-outform", "DER"], input=pem, capture_output=True, check=True
+    ).stdout
+    assert certificate_sha256(pem) == hashlib.sha256(der).hexdigest()
+    assert certificate_sha256(b"not a certificate") == ""
+    assert certificate_sha256(None) == ""
+
+
+def test_changes_write_drifted_files_and_touch_units_only_as_needed(systemd_cluster):
+    cluster = systemd_cluster
+    host = cluster.members[1].host
+    items = managed.member_items(cluster, cluster.member(host), SURVEY)
+    state = converged_state(cluster, host, SURVEY)
+    step7 = [*items.private_dirs, items.etcd_unit, items.etcd_service]
+    assert not managed.changes(step7, state)  # in place: nothing
+
+    unit = items.etcd_unit
+    assert unit is not None
+    stale = {**state.paths, unit.dest: dataclasses.replace(state.paths[unit.dest], sha256="0")}
+    stopped = {"etcd.service": UnitState("dead", "disabled")}
+    todo = managed.changes(step7, HostState(stale, stopped, state.asked))
+    assert list(todo.files) == [unit.dest]
+    assert todo.files[unit.dest].content == unit.content()
+    assert todo.directives == (
+        "daemon-reload",  # a unit file was written: before any unit is touched
+        *("systemctl", "start", "etcd.service"),
+        *("systemctl", "enable", "etcd.service"),
+    )
+
+    data = items.private_dirs[0]
+    loose = {**state.paths, data.path: dataclasses.replace(state.paths[data.path], mode="755")}
+    assert managed.changes(step7, HostState(loose, state.units, state.asked)).directives == (
+        *("dir", "700", "root", "root", data.path),
+    )
+    # systemd still holds an older unit: reload although no file is written
+    assert managed.changes(step7, state, reload=True).directives == ("daemon-reload",)
+
+
+def test_changes_restart_kubelet_when_its_files_are_written(cluster):
+    host = cluster.members[0].host
+    items = managed.member_items(cluster, cluster.member(host), SURVEY)
+    state = converged_state(cluster, host, SURVEY)
+    kubelet = [*items.kubelet_files, items.kubelet_service]
+    assert not managed.changes(kubelet, state, restart_when_written=["kubelet.service"])
+    config = items.kubelet_files[0]
+    gone = {p: s for p, s in state.paths.items() if p != config.dest}
+    todo = managed.changes(
+        kubelet, HostState(gone, state.units, state.asked), restart_when_written=["kubelet.service"]
+    )
+    assert list(todo.files) == [config.dest]
+    assert todo.directives == ("daemon-reload", "systemctl", "restart", "kubelet.service")
+
+
+APPLY_LOG_SYSTEMCTL = """#!/bin/sh
+echo "$*" >> "$STATE/systemctl.log"
+"""
+
+
+def test_apply_state_runs_its_directives_in_order_and_stops_at_the_first_failure(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "systemctl").write_text(APPLY_LOG_SYSTEMCTL)
+    (bin_dir / "systemctl").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "STATE": str(tmp_path)}
+    user = pwd.getpwuid(os.getuid()).pw_name
+    group = grp.getgrgid(os.getgid()).gr_name
+    target = tmp_path / "a" / "b"
+    stray = tmp_path / "ca.key"
+    stray.write_text("x")
+    directives = ["dir", "700", user, group, str(target), "absent", str(stray), "daemon-reload"]
+    directives += ["systemctl", "start", "etcd.service", "systemctl", "enable", "etcd.service"]
+
+    result = run_sh(scripts.command("apply_state", *directives), env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert oct(target.stat().st_mode & 0o777) == "0o700"
+    assert oct(target.parent.stat().st_mode & 0o777) == "0o755"  # parents as mkdir -p makes them
+    assert not stray.exists()
+    assert (tmp_path / "systemctl.log").read_text().splitlines() == [
+        "daemon-reload",
+        "start -- etcd.service",
+        "enable -- etcd.service",
+    ]
+    refused = run_sh(scripts.command("apply_state", "systemctl", "mask", "etcd"), env=env)
+    assert refused.returncode == 2 and "unknown systemctl verb mask" in refused.stderr
+    failed = run_sh(
+        scripts.command(
+            "apply_state", "dir", "700", "no-such-user", group, str(target), "daemon-reload"
+        ),
+        env=env,
+    )
+    assert failed.returncode != 0
+    assert (tmp_path / "systemctl.log").read_text().count("daemon-reload") == 1  # not reached

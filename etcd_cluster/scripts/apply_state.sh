@@ -1,0 +1,43 @@
+# apply-state: directories, absent paths and systemd units as the deploy wants them, in one
+# command, for converge.install (its files go through install_files.sh just before).
+#
+# Arguments, one directive after another, applied in order:
+#   dir MODE USER GROUP PATH    make the directory as needed, then set its mode and owner
+#   absent PATH                 remove the file (ca.key on a member that is not the first)
+#   daemon-reload               systemctl daemon-reload
+#   systemctl VERB UNIT         VERB: start, restart, enable, stop or disable
+# The first failure stops it with a non-zero exit.
+set -eu
+while [ $# -gt 0 ]; do
+    case "$1" in
+    dir)
+        [ $# -ge 5 ] || { echo "apply-state: dir needs MODE USER GROUP PATH" >&2; exit 2; }
+        mkdir -p -- "$5"
+        chmod "$2" -- "$5"
+        chown "$3:$4" -- "$5"
+        shift 5
+        ;;
+    absent)
+        [ $# -ge 2 ] || { echo "apply-state: absent needs PATH" >&2; exit 2; }
+        rm -f -- "$2"
+        shift 2
+        ;;
+    daemon-reload)
+        systemctl daemon-reload
+        shift
+        ;;
+    systemctl)
+        [ $# -ge 3 ] || { echo "apply-state: systemctl needs VERB UNIT" >&2; exit 2; }
+        case "$2" in
+        start | restart | enable | stop | disable) ;;
+        *) echo "apply-state: unknown systemctl verb $2" >&2; exit 2 ;;
+        esac
+        systemctl "$2" -- "$3"
+        shift 3
+        ;;
+    *)
+        echo "apply-state: unknown directive $1" >&2
+        exit 2
+        ;;
+    esac
+done
