@@ -12,11 +12,12 @@ quiet channel: none of it is secret, but certificates need not fill a ``-vvv`` l
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pyinfra.api.host import Host
 
 from etcd_cluster import kubeadm_config as kc
+from etcd_cluster import release, scripts
 from etcd_cluster.certlist import ALL_CERTS, ETCD_PEER, ETCD_SERVER
 from etcd_cluster.cluster import Cluster, Member
 from etcd_cluster.host_state import HostState, host_state_command, parse_host_state
@@ -52,7 +53,8 @@ def pki_paths(cluster: Cluster) -> tuple[list[str], set[str]]:
 
 
 def survey_command(cluster: Cluster, member: Member, with_probe: bool) -> str:
-    """The one command: each part prints after a ``SECTION`` line naming it."""
+    """The one command: its parts run at once (``scripts/sections.sh``), each part's output
+    after a ``SECTION`` line naming it."""
     s = cluster.settings
     files, keys = pki_paths(cluster)
     paths, units = paths_and_units(cluster)
@@ -60,12 +62,12 @@ def survey_command(cluster: Cluster, member: Member, with_probe: bool) -> str:
         "files": read_files_command([*files, s.kubeadm_config_path], private_keys=keys),
         "survey": survey_script(s, kc.manifest_path(cluster), SYSTEMD_UNIT)
         + "; "
-        + observe_command(cluster, member, file_fingerprints=False),
+        + observe_command(cluster, member, files_read=True, binary=release.etcd_binary(s)),
         "state": host_state_command(paths, units, stat_only=files),
     }
     if with_probe:
         parts["probe"] = probe_script(cluster, with_members=True)
-    return "; ".join(f"echo {SECTION}{name}; {command}" for name, command in parts.items())
+    return scripts.command("sections", *(arg for part in parts.items() for arg in part))
 
 
 def sections(lines: Sequence[str]) -> dict[str, list[str]]:
@@ -86,6 +88,10 @@ def parse_report(
     """The report from the command's output; raises ``OSError`` if the file read was cut."""
     parts = sections(lines)
     survey_lines = parts.get("survey", [])
+    survey = parse_survey(survey_lines)
+    observation = parse_observation(survey_lines)
+    if "running_binary:yes" in survey_lines:  # the binary the survey asked for its version
+        observation = replace(observation, running_version=survey.etcd_version)
     paths, units = paths_and_units(cluster)
     files, _ = pki_paths(cluster)
     read = parse_read_files(host_name, parts.get("files", []), stderr)
@@ -93,9 +99,9 @@ def parse_report(
     server, peer = (read.get(spec.cert_path(pki)) for spec in (ETCD_SERVER, ETCD_PEER))
     return MemberReport(
         files=read,
-        survey=parse_survey(survey_lines),
+        survey=survey,
         observation=with_file_fingerprints(
-            parse_observation(survey_lines),
+            observation,
             server.content if server else None,
             peer.content if peer else None,
         ),

@@ -61,9 +61,13 @@ class Observation:
         return version_text(self.manifest_image.rpartition(":")[2])
 
 
-def observe_command(cluster: Cluster, member: Member, file_fingerprints: bool = True) -> str:
-    """``file_fingerprints=False``: the caller has read the certificate files already
-    (``certificate_sha256``), and the script need not run openssl on them again."""
+def observe_command(
+    cluster: Cluster, member: Member, files_read: bool = False, binary: str = ""
+) -> str:
+    """``files_read``: the caller has read the certificate files already
+    (``certificate_sha256``), the script need not run openssl on them again. ``binary``:
+    the caller asks it for its version already; a process running it is not asked again
+    (``running_binary:yes``)."""
     s = cluster.settings
     pki = s.pki_dir
     return scripts.command(
@@ -73,14 +77,16 @@ def observe_command(cluster: Cluster, member: Member, file_fingerprints: bool = 
         manifest_path(cluster),
         s.kubelet_container_runtime_endpoint,
         ETCD_CA.cert_path(pki),
-        ETCD_SERVER.cert_path(pki) if file_fingerprints else "",
-        ETCD_PEER.cert_path(pki) if file_fingerprints else "",
+        ETCD_SERVER.cert_path(pki),
+        ETCD_PEER.cert_path(pki),
         ETCD_HEALTHCHECK_CLIENT.cert_path(pki),
         ETCD_HEALTHCHECK_CLIENT.key_path(pki),
         join_host_port(member.address, s.client_port),
         join_host_port(member.address, s.peer_port),
         s.backup_dir,
         member.name,
+        "yes" if files_read else "",
+        binary,
     )
 
 

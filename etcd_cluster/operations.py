@@ -154,6 +154,12 @@ def _report(state: State, host: Host, message: str, logs_command: str) -> bool:
     return _fail(host, message, logs_command, get_plan(state).cluster.settings.log_lines)
 
 
+def survey_healthy(plan: Plan) -> bool:
+    """Whether the survey's probe found every member healthy with one leader."""
+    statuses = status.parse_probe(plan.cluster, plan.survey_probe)
+    return bool(plan.survey_probe) and not status.problems(statuses)
+
+
 def _survey_health(state: State, plan: Plan) -> tuple[list[str], list[status.MemberStatus]]:
     """The cluster's health as the survey probed it, while it still holds: when nothing
     changed on any host in this run (no file, no restart, no member), the health read a

@@ -1,20 +1,23 @@
 # observe-etcd: what this member's etcd runs right now, for the restart decision.
 #
 # Arguments: runtime (systemd|static-pod), systemd unit, static pod manifest, CRI
-# endpoint, then the CA, server and peer certificates etcd is configured with (server and
-# peer "" when the caller fingerprints the files itself), the
+# endpoint, then the CA, server and peer certificates etcd is configured with, the
 # healthcheck client pair (to complete a TLS handshake), the client and peer
-# addresses (host:port, IPv6 in brackets), the snapshot directory and the member name.
+# addresses (host:port, IPv6 in brackets), the snapshot directory, the member name,
+# "yes" when the caller fingerprints the certificate files itself, and the etcd binary
+# the caller asks for its version itself.
 # stdout, one "key:value" per line:
 #   now:<epoch>                    this host's clock
 #   pid:/arg:/started:/exe:        systemd: the unit's main process, its argv, start, binary
 #   running_version:               systemd: what that binary says its version is
+#   running_binary:yes             systemd: instead, when it runs the binary the caller named
 #   need_reload:                   systemd: yes when the unit file changed since systemd read it
 #   container:/inspect:/manifest_b64:  static-pod: the running etcd container (crictl inspect,
 #                                  base64) and the manifest (base64); runtime_error: when
 #                                  crictl cannot reach the container runtime
 #   ca_mtime:                      when the CA file last changed (etcd reads it at start only)
-#   served_client:/served_peer:    sha256 of the certificate served on each port
+#   served_client:/served_peer:    sha256 of the certificate served on each port (only when a
+#                                  certificate file changed since etcd started)
 #   file_server:/file_peer:        sha256 of the certificate files on disk
 #   snapshot:<file> <mtime>        this member's newest scheduled snapshot (etcd-backup)
 set -u
@@ -22,7 +25,7 @@ export LC_ALL=C
 runtime=$1 unit=$2 manifest=$3 endpoint=$4 ca=$5 server=$6 peer=$7
 client_cert=$8 client_key=$9
 shift 9
-client_addr=$1 peer_addr=$2 backup_dir=${3:-} member=${4:-}
+client_addr=$1 peer_addr=$2 backup_dir=${3:-} member=${4:-} files_read=${5:-} binary=${6:-}
 
 fingerprint() { openssl x509 -outform DER 2>/dev/null | sha256sum | cut -d' ' -f1; }
 served() {
@@ -38,10 +41,16 @@ if [ "$runtime" = systemd ]; then
     if [ "${pid:-0}" -gt 0 ] 2>/dev/null && [ -r "/proc/$pid/cmdline" ]; then
         tr '\0' '\n' <"/proc/$pid/cmdline" | sed 's/^/arg:/'
         boot=$(awk '/^btime/ {print $2}' /proc/stat)
-        sed 's/.*) //' "/proc/$pid/stat" |
-            awk -v hz="$(getconf CLK_TCK)" -v boot="$boot" '{printf "started:%.2f\n", boot + $20 / hz}'
-        echo "exe:$(readlink "/proc/$pid/exe")"
-        echo "running_version:$("/proc/$pid/exe" --version 2>/dev/null | head -n 1)"
+        started=$(sed 's/.*) //' "/proc/$pid/stat" |
+            awk -v hz="$(getconf CLK_TCK)" -v boot="$boot" '{printf "%.2f", boot + $20 / hz}')
+        echo "started:$started"
+        exe=$(readlink "/proc/$pid/exe")
+        echo "exe:$exe"
+        if [ -n "$binary" ] && [ "$exe" = "$binary" ]; then
+            echo "running_binary:yes"  # the survey asked this binary for its version already
+        else
+            echo "running_version:$("/proc/$pid/exe" --version 2>/dev/null | head -n 1)"
+        fi
     fi
 else
     if ids=$(crictl --runtime-endpoint "$endpoint" ps -q --name '^etcd$' --state running 2>&1); then
@@ -56,12 +65,25 @@ else
     [ -f "$manifest" ] && echo "manifest_b64:$(base64 -w0 "$manifest")"
 fi
 [ -f "$ca" ] && echo "ca_mtime:$(stat -c %.9Y "$ca")"
-[ -f "$server" ] && echo "file_server:$(fingerprint <"$server")"
-[ -f "$peer" ] && echo "file_peer:$(fingerprint <"$peer")"
-# Both handshakes at once; each prints one line.
-echo "served_client:$(served "$client_addr")" &
-echo "served_peer:$(served "$peer_addr")" &
-wait
+if [ "$files_read" != yes ]; then
+    [ -f "$server" ] && echo "file_server:$(fingerprint <"$server")"
+    [ -f "$peer" ] && echo "file_peer:$(fingerprint <"$peer")"
+fi
+# etcd loads its certificates at start and on each new handshake: what it serves can only
+# differ from the files if they changed since it started (systemd: the process's start;
+# static-pod: always asked). Both handshakes at once, each printing one line.
+newer=yes
+if [ -n "${started:-}" ]; then
+    newer=
+    for f in "$server" "$peer"; do
+        [ -f "$f" ] && [ "$(stat -c %Y "$f")" -ge "${started%.*}" ] && newer=yes
+    done
+fi
+if [ -n "$newer" ]; then
+    echo "served_client:$(served "$client_addr")" &
+    echo "served_peer:$(served "$peer_addr")" &
+    wait
+fi
 if [ -n "$backup_dir" ]; then
     # The backup script's names sort in time order: the last match is the newest.
     d8='[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' d6='[0-9][0-9][0-9][0-9][0-9][0-9]'

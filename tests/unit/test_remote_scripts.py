@@ -227,21 +227,14 @@ esac
 """
 
 
-def test_observe_reports_the_running_process_and_the_certificate_files(tmp_path: Path):
+def run_observe(tmp_path: Path, *extra: str, before_start=None) -> subprocess.CompletedProcess:
+    """observe_etcd.sh against a stand-in etcd (a real process), real certificate files under
+    tmp/pki and snapshots under tmp/backups; ``extra``: its optional last arguments."""
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
+    bin_dir.mkdir(exist_ok=True)
     (bin_dir / "systemctl").write_text(FAKE_SYSTEMCTL)
     (bin_dir / "systemctl").chmod(0o755)
-    now = datetime.datetime.now(datetime.UTC)
-    ca = pki.new_ca(ETCD_CA, "ECDSA-P256", datetime.timedelta(days=1), now)
     pki_dir = tmp_path / "pki"
-    (pki_dir / "etcd").mkdir(parents=True)
-    Path(ETCD_CA.cert_path(str(pki_dir))).write_bytes(ca.cert_pem)
-    Path(ETCD_SERVER.cert_path(str(pki_dir))).write_bytes(ca.cert_pem)
-    backups = tmp_path / "backups"  # the newest of this member's snapshots is reported
-    backups.mkdir()
-    for name in ("infra0-20260102T000000Z", "infra0-20260101T000000Z", "infra00-20270101T000000Z"):
-        (backups / f"etcd-snapshot-{name}.db").write_text("x")
     code = "import time; time.sleep(30)"
     stand_in = subprocess.Popen([sys.executable, "-c", code, "--name=infra0"])
     try:
@@ -264,19 +257,69 @@ def test_observe_reports_the_running_process_and_the_certificate_files(tmp_path:
             f"{pki_dir}/etcd/healthcheck-client.key",
             "127.0.0.1:1",
             "127.0.0.1:1",
-            str(backups),
+            str(tmp_path / "backups"),
             "infra0",
+            *extra,
         ]
-        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30, check=True)
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30, check=True)
     finally:
         stand_in.kill()
+
+
+@pytest.fixture
+def member_files(tmp_path: Path) -> pki.KeyPair:
+    """tmp/pki with the CA and a server certificate (the CA's, for the test), tmp/backups."""
+    now = datetime.datetime.now(datetime.UTC)
+    ca = pki.new_ca(ETCD_CA, "ECDSA-P256", datetime.timedelta(days=1), now)
+    pki_dir = tmp_path / "pki"
+    (pki_dir / "etcd").mkdir(parents=True)
+    Path(ETCD_CA.cert_path(str(pki_dir))).write_bytes(ca.cert_pem)
+    Path(ETCD_SERVER.cert_path(str(pki_dir))).write_bytes(ca.cert_pem)
+    backups = tmp_path / "backups"  # the newest of this member's snapshots is reported
+    backups.mkdir()
+    for name in ("infra0-20260102T000000Z", "infra0-20260101T000000Z", "infra00-20270101T000000Z"):
+        (backups / f"etcd-snapshot-{name}.db").write_text("x")
+    return ca
+
+
+def test_observe_reports_the_running_process_and_the_certificate_files(tmp_path, member_files):
+    done = run_observe(tmp_path)
     observation = parse_observation(done.stdout.splitlines())
-    assert observation.args == (sys.executable, "-c", code, "--name=infra0")
+    assert observation.args == (
+        sys.executable,
+        "-c",
+        "import time; time.sleep(30)",
+        "--name=infra0",
+    )
     assert observation.started_at is not None and abs(observation.started_at - time.time()) < 30
     assert observation.clock is not None and abs(observation.clock - time.time()) < 30
     assert observation.ca_mtime is not None and abs(observation.ca_mtime - time.time()) < 30
-    assert observation.file_server == hashlib.sha256(ca.cert.public_bytes(Encoding.DER)).hexdigest()
+    der = member_files.cert.public_bytes(Encoding.DER)
+    assert observation.file_server == hashlib.sha256(der).hexdigest()
     assert observation.file_peer == "" and observation.served_client == ""
     assert not observation.binary_replaced and not observation.needs_daemon_reload
     assert observation.latest_snapshot == "etcd-snapshot-infra0-20260102T000000Z.db"
     assert observation.latest_snapshot_mtime is not None
+    assert "running_version:" in done.stdout  # the process was asked for its version
+
+
+def test_observe_skips_what_the_survey_knows_and_handshakes_that_cannot_differ(
+    tmp_path, member_files
+):
+    """Called from the survey: the files were read (no fingerprints), the binary asked for
+    its version (not asked again); certificate files older than the process: etcd serves
+    them, no handshake is needed. A file newer than the process: both ports are asked."""
+    server = Path(ETCD_SERVER.cert_path(str(tmp_path / "pki")))
+    old = time.time() - 3600
+    os.utime(server, (old, old))
+    binary = os.path.realpath(sys.executable)
+    done = run_observe(tmp_path, "yes", binary)
+    assert "running_binary:yes" in done.stdout.splitlines()
+    assert "running_version:" not in done.stdout and "file_server:" not in done.stdout
+    assert "served_client:" not in done.stdout and "served_peer:" not in done.stdout
+
+    os.utime(server, (time.time() + 60, time.time() + 60))  # renewed after etcd started
+    renewed = run_observe(tmp_path, "yes", "/usr/bin/another-etcd")
+    lines = renewed.stdout.splitlines()
+    assert "served_client:" in "\n".join(lines) and "served_peer:" in "\n".join(lines)
+    assert any(line.startswith("running_version:") for line in lines)

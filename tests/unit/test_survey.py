@@ -14,6 +14,7 @@ import hashlib
 import os
 import pwd
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -380,3 +381,16 @@ def test_apply_state_runs_its_directives_in_order_and_stops_at_the_first_failure
     )
     assert failed.returncode != 0
     assert (tmp_path / "systemctl.log").read_text().count("daemon-reload") == 1  # not reached
+
+
+def test_sections_run_at_once_and_print_in_argument_order():
+    """Three parts of 0.4 s each take about 0.4 s, not 1.2 s; outputs keep their order."""
+    parts = ["slow", "sleep 0.4; echo a", "err", "sleep 0.4; echo b; echo oops >&2", "fast"]
+    parts += ["sleep 0.4; echo c"]
+    start = time.monotonic()
+    result = run_sh(scripts.command("sections", *parts))
+    elapsed = time.monotonic() - start
+    assert result.returncode == 0
+    assert sections(result.stdout.splitlines()) == {"slow": ["a"], "err": ["b"], "fast": ["c"]}
+    assert result.stderr == "oops\n"
+    assert elapsed < 1.0, f"parts ran one after the other ({elapsed:.2f} s)"
