@@ -247,9 +247,10 @@ def changes(
 ) -> Changes:
     """The changes that put ``items`` in place on a host in ``state``.
 
-    A unit file written (or ``reload``) reloads systemd before any unit is touched; a unit
-    in ``restart_when_written`` restarts when any file was written (kubelet reads its
-    config only at start).
+    A unit file written (or ``reload``) reloads systemd before any unit starts: through
+    ``systemctl enable`` (which reloads as ``daemon-reload`` does) when a unit is to be
+    enabled, else ``daemon-reload``. A unit in ``restart_when_written`` restarts when any
+    file was written (kubelet reads its config only at start).
     """
     present = [item for item in items if item is not None]  # None: no such item here
     out_of_place = drifted(present, state)
@@ -264,26 +265,31 @@ def changes(
             paths += ["dir", item.mode, item.user, item.group, item.path]
         elif isinstance(item, Absent):
             paths += ["absent", item.path]
-    units: list[str] = []
+    enabling: list[str] = []  # enable and disable reload systemd as daemon-reload does
+    running: list[str] = []
     for item in present:
         if isinstance(item, Service):
-            units += _unit_directives(
-                item, state, restart=bool(files) and item.unit in restart_when_written
-            )
-    if reload or any(path.startswith(SYSTEMD_DIR) for path in files):
-        units = ["daemon-reload", *units]
-    return Changes(files, tuple(paths + units))
+            restart = bool(files) and item.unit in restart_when_written
+            enable, run = _unit_directives(item, state, restart)
+            enabling += enable
+            running += run
+    wrote_unit = any(path.startswith(SYSTEMD_DIR) for path in files)
+    reloads = ["daemon-reload"] if (reload or wrote_unit) and not enabling else []
+    return Changes(files, tuple(paths + enabling + reloads + running))
 
 
-def _unit_directives(service: Service, state: HostState, restart: bool) -> list[str]:
+def _unit_directives(
+    service: Service, state: HostState, restart: bool
+) -> tuple[list[str], list[str]]:
+    """(enable or disable, start, restart or stop) directives for one unit."""
     found = state.units.get(service.unit)
     running = found is not None and found.running
     enabled = found is not None and found.enabled
-    directives = []
-    if service.running and (restart or not running):
-        directives += ["systemctl", "restart" if restart else "start", service.unit]
-    elif not service.running and running:
-        directives += ["systemctl", "stop", service.unit]
+    enable = []
     if service.enabled != enabled:
-        directives += ["systemctl", "enable" if service.enabled else "disable", service.unit]
-    return directives
+        enable = ["systemctl", "enable" if service.enabled else "disable", service.unit]
+    if service.running and (restart or not running):
+        return enable, ["systemctl", "restart" if restart else "start", service.unit]
+    if not service.running and running:
+        return enable, ["systemctl", "stop", service.unit]
+    return enable, []

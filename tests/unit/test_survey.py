@@ -311,10 +311,14 @@ def test_changes_write_drifted_files_and_touch_units_only_as_needed(systemd_clus
     todo = managed.changes(step7, HostState(stale, stopped, state.asked))
     assert list(todo.files) == [unit.dest]
     assert todo.files[unit.dest].content == unit.content()
-    assert todo.directives == (
-        "daemon-reload",  # a unit file was written: before any unit is touched
-        *("systemctl", "start", "etcd.service"),
+    assert todo.directives == (  # enabling reloads systemd: the new unit file counts
         *("systemctl", "enable", "etcd.service"),
+        *("systemctl", "start", "etcd.service"),
+    )
+    enabled = {"etcd.service": UnitState("dead", "enabled")}
+    assert managed.changes(step7, HostState(stale, enabled, state.asked)).directives == (
+        "daemon-reload",  # nothing enabled: reload before the unit starts
+        *("systemctl", "start", "etcd.service"),
     )
 
     data = items.private_dirs[0]
