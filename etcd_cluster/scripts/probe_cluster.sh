@@ -1,38 +1,73 @@
 # probe-cluster: every endpoint's /health and status, asked of all endpoints at once, for
-# status.parse_probe; with "members", then the live member list and the alarms.
+# status.parse_probe; with "members", also the live member list and the alarms.
 #
 # Arguments: curl's --max-time, the CA, the healthcheck client's certificate and key,
 # "members" or "", then the client endpoints (https://host:port, IPv6 in brackets).
 # stdout: one line per endpoint, "<endpoint>\t<health body or error>\t<status body or error>"
-# (in any order); with "members", "members\t<endpoint>\t<body>" and "alarms\t<endpoint>\t<body>"
-# from the first endpoint that lists the members, healthy endpoints asked first.
+# (in endpoint order); with "members", then "members\t<endpoint>\t<body>" and
+# "alarms\t<endpoint>\t<body>" of the first endpoint that listed the members, healthy
+# endpoints first.
+# One curl per endpoint, all at once, each asking its questions over one TLS connection;
+# the first failed request ends that curl (--fail-early): a member that cannot be reached
+# costs one timeout, not one per question.
 set -u
 max_time=$1 ca=$2 cert=$3 key=$4 with_members=$5
 shift 5
 
-ask() { curl -gsS --max-time "$max_time" --cacert "$ca" --cert "$cert" --key "$key" "$@"; }
-flat() { tr -d '\n\t'; }
-
 dir=$(mktemp -d) || exit 1
 trap 'rm -rf "$dir"' EXIT
+
+ask() { # ask endpoint $1, writing the answers to $2.<question>
+    ep=$1 out=$2
+    set -- --fail-early \
+        -gsS --max-time "$max_time" --cacert "$ca" --cert "$cert" --key "$key" \
+        -o "$out.health" "$ep/health" \
+        --next -gsS --max-time "$max_time" --cacert "$ca" --cert "$cert" --key "$key" \
+        -X POST -d '{}' -o "$out.status" "$ep/v3/maintenance/status"
+    if [ "$with_members" = members ]; then
+        set -- "$@" \
+            --next -gsS --max-time "$max_time" --cacert "$ca" --cert "$cert" --key "$key" \
+            -X POST -d '{"action":"GET"}' -o "$out.alarms" "$ep/v3/maintenance/alarm" \
+            --next -gsS --max-time "$max_time" --cacert "$ca" --cert "$cert" --key "$key" \
+            -f -X POST -d '{}' -o "$out.members" "$ep/v3/cluster/member/list"
+    fi
+    curl "$@" 2>"$out.err"
+}
+
+answer() { # the body in $1 on one line, else the first error its curl printed
+    if [ -s "$1" ]; then
+        tr -d '\n\t' <"$1"
+    else
+        head -n 1 "$2" | tr -d '\n\t'
+    fi
+}
+
 i=0
 for ep in "$@"; do
     i=$((i + 1))
-    (
-        h=$(ask "$ep/health" 2>&1 | flat)
-        s=$(ask -X POST -d '{}' "$ep/v3/maintenance/status" 2>&1 | flat)
-        printf '%s\t%s\t%s\n' "$ep" "$h" "$s"
-    ) >"$dir/$i" &
+    ask "$ep" "$dir/$i" &
 done
 wait
-cat "$dir"/* 2>/dev/null
+
+i=0
+healthy= others=
+for ep in "$@"; do
+    i=$((i + 1))
+    printf '%s\t%s\t%s\n' "$ep" "$(answer "$dir/$i.health" "$dir/$i.err")" \
+        "$(answer "$dir/$i.status" "$dir/$i.err")"
+    if grep -q '"health":"true"' "$dir/$i.health" 2>/dev/null; then
+        healthy="$healthy $i"
+    else
+        others="$others $i"
+    fi
+done
 
 [ "$with_members" = members ] || exit 0
-healthy=$(grep -h '"health":"true"' "$dir"/* 2>/dev/null | cut -f1)
-for ep in $healthy "$@"; do
-    m=$(ask -f -X POST -d '{}' "$ep/v3/cluster/member/list" 2>/dev/null | flat) && [ -n "$m" ] || continue
-    a=$(ask -X POST -d '{"action":"GET"}' "$ep/v3/maintenance/alarm" 2>&1 | flat)
-    printf 'members\t%s\t%s\nalarms\t%s\t%s\n' "$ep" "$m" "$ep" "$a"
+for i in $healthy $others; do
+    [ -s "$dir/$i.members" ] || continue
+    eval "ep=\${$i}"
+    printf 'members\t%s\t%s\n' "$ep" "$(tr -d '\n\t' <"$dir/$i.members")"
+    printf 'alarms\t%s\t%s\n' "$ep" "$(answer "$dir/$i.alarms" "$dir/$i.err")"
     break
 done
 exit 0

@@ -80,13 +80,15 @@ def pyinfra(
     timeout: int = 600,
     tmpdir: Path | None = None,
     deploy: str = "deploy.py",
+    env: dict[str, str] | None = None,
 ) -> Run:
     """Run the deploy (or another deploy file, e.g. ``restore.py``); ``tmpdir`` gives
-    pyinfra (and its connectors) a temp dir of its own."""
+    pyinfra (and its connectors) a temp dir of its own; ``env``: its whole environment."""
     # --dry shows the plan only without -y (which skips change detection).
     yes = [] if "--dry" in args else ["-y"]
     command = [sys.executable, "-m", "pyinfra", *yes, str(inventory), deploy, *args]
-    env = {**os.environ, "TMPDIR": str(tmpdir)} if tmpdir else None
+    if tmpdir:
+        env = {**(env or os.environ), "TMPDIR": str(tmpdir)}
     proc = subprocess.run(
         command, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False, env=env
     )

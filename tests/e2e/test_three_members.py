@@ -1,7 +1,8 @@
 """Three members, IPv4, systemd runtime: the guide's cluster, end to end.
 
 The tests run in file order on one bed: refusals and ``--dry`` first (the hosts
-must stay untouched), then the deploy, the no-op rerun, a member that is down,
+must stay untouched), then the deploy, the no-op rerun (one remote command per member),
+drift shown by ``--dry --diff`` and repaired by a ``--serial`` run, a member that is down,
 and a rename that must be refused (a replacement) without touching data.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from bench.counting import count_over_docker
 from sandbox import bed
 from tests.e2e.conftest import (
     PKI,
@@ -100,6 +102,42 @@ def test_second_run_reports_zero_changes(three: Bed):
     changed = [op["name"] for op in run.json()["results"]["operations"] if op["success"]]
     assert totals["success"] == 0, changed
     assert totals["error"] == 0
+
+
+def test_a_run_that_changes_nothing_costs_one_remote_command_per_member(three: Bed, tmp_path):
+    """One survey per member is the whole cost of a converged run: one ``docker exec`` each
+    (counted by a logging ``docker`` shim, as the benchmark counts), no upload."""
+    runs = []
+    counts = count_over_docker(
+        three.nodes, tmp_path, lambda env: runs.append(pyinfra(three.inventory, "--json", env=env))
+    )
+    (run,) = runs
+    assert run.returncode == 0, run.output[-3000:]
+    assert run.json()["results"]["totals"]["success"] == 0
+    assert "nothing to change, checks only" in run.output
+    assert counts.commands == {node.container: 1 for node in three.nodes}
+    assert not counts.transfers
+
+
+def test_drift_shows_in_dry_diff_and_a_serial_run_repairs_it(three: Bed):
+    """``--dry --diff`` shows a drifted file's diff and changes nothing; ``--serial`` repairs
+    it (and a mode), and the next run changes nothing."""
+    first = three.nodes[0]
+    timer = "/etc/systemd/system/etcd-backup.timer"
+    config = "/etc/kubernetes/kubeadmcfg.yaml"
+    sh(first, f"echo '# drifted by hand' >> {timer}; chmod 600 {config}")
+
+    dry = pyinfra(three.inventory, "--dry", "--diff")
+    assert dry.returncode == 0, dry.output[-3000:]
+    assert f"Will modify {timer}" in dry.output and "# drifted by hand" in dry.output
+    assert out(first, f"tail -n 1 {timer}") == "# drifted by hand"
+    assert out(first, f"stat -c %a {config}") == "600"
+
+    deploy_ok(three.inventory, "--serial")
+    assert "# drifted by hand" not in out(first, f"cat {timer}")
+    assert out(first, f"stat -c %a {config}") == "644"
+    assert out(first, "systemctl is-active etcd-backup.timer") == "active"
+    assert deploy_ok(three.inventory, "--json").json()["results"]["totals"]["success"] == 0
 
 
 def test_hosts_hold_the_guides_files_with_kubeadms_modes(three: Bed):

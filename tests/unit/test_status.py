@@ -146,14 +146,32 @@ def test_noise_and_other_endpoints_are_ignored(cluster):
 # --- The probe script ------------------------------------------------------------------------
 
 FAKE_CURL = r"""#!/bin/sh
-# Stand-in for curl: logs its argv (one per line), answers like etcd, fails for fd00::7.
+# Stand-in for curl: logs its argv (one per line), then answers each transfer (they are
+# separated by --next) like etcd into its -o file; fd00::7 cannot be reached, which ends
+# the run at once (--fail-early).
 printf '%s\n' "$@" --- >> "$CURL_LOG"
-for url; do :; done
-case "$url" in
-  'https://[fd00::7]:2379/'*) echo "curl: (7) Failed to connect to fd00::7 port 2379" >&2; exit 7 ;;
-  */health) printf '{"health":"true",\n"reason":""}\n' ;;
-  */v3/maintenance/status) echo '{"header":{"member_id":"11"},"leader":"11","version":"3.6.9"}' ;;
-esac
+answer() {
+    case "$url" in
+      'https://[fd00::7]:2379/'*)
+        echo "curl: (7) Failed to connect to fd00::7 port 2379" >&2
+        exit 7 ;;
+      */health) printf '{"health":"true",\n"reason":""}\n' >"$out" ;;
+      */v3/maintenance/status)
+        echo '{"header":{"member_id":"11"},"leader":"11","version":"3.6.9"}' >"$out" ;;
+      */v3/cluster/member/list) echo '{"members":[{"ID":"11","name":"infra0"}]}' >"$out" ;;
+      */v3/maintenance/alarm) echo '{"header":{}}' >"$out" ;;
+    esac
+}
+prev= out= url=
+for arg; do
+    [ "$prev" = -o ] && out=$arg
+    case "$arg" in
+      https://*) url=$arg ;;
+      --next) answer; out= url= ;;
+    esac
+    prev=$arg
+done
+answer
 """
 
 
@@ -165,7 +183,7 @@ def ipv6_cluster(make_cluster, make_settings) -> Cluster:
 
 def test_probe_script_quotes_endpoints_and_uses_the_healthcheck_client(ipv6_cluster):
     script = probe_script(ipv6_cluster, timeout=7)
-    assert 'curl -gsS --max-time "$max_time"' in script  # -g: [IPv6] brackets are not globs
+    assert '-gsS --max-time "$max_time"' in script  # -g: [IPv6] brackets are not globs
     assert script.endswith(
         "probe_cluster 7 /srv/etcd-pki/etcd/ca.crt /srv/etcd-pki/etcd/healthcheck-client.crt "
         "/srv/etcd-pki/etcd/healthcheck-client.key '' "
@@ -173,34 +191,45 @@ def test_probe_script_quotes_endpoints_and_uses_the_healthcheck_client(ipv6_clus
     )
 
 
-def test_probe_script_output_parses_into_one_status_per_member(ipv6_cluster, tmp_path: Path):
+def run_probe(cluster: Cluster, tmp_path: Path, with_members: bool) -> tuple[str, list[list[str]]]:
+    """The probe's stdout against the stand-in curl, and each curl's argv."""
     fake = tmp_path / "curl"
     fake.write_text(FAKE_CURL)
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     log = tmp_path / "curl.log"
     env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "CURL_LOG": str(log)}
     result = subprocess.run(
-        ["sh", "-c", probe_script(ipv6_cluster)],
+        ["sh", "-c", probe_script(cluster, with_members=with_members)],
         env=env,
         capture_output=True,
         text=True,
         check=True,
         timeout=10,
     )
-    statuses = parse_probe(ipv6_cluster, result.stdout.splitlines())
+    calls = [call.strip("\n").split("\n") for call in log.read_text().split("---\n") if call]
+    return result.stdout, calls
+
+
+def test_probe_script_output_parses_into_one_status_per_member(ipv6_cluster, tmp_path: Path):
+    stdout, calls = run_probe(ipv6_cluster, tmp_path, with_members=False)
+    statuses = parse_probe(ipv6_cluster, stdout.splitlines())
     assert [s.healthy for s in statuses] == [True, False, True]
     assert "curl: (7) Failed to connect to fd00::7" in statuses[1].error
     assert statuses[0].version == "3.6.9" and statuses[0].is_leader
 
-    calls = [call.strip("\n").split("\n") for call in log.read_text().split("---\n") if call]
-    assert len(calls) == 6  # /health and status for each member
+    assert len(calls) == 3  # one curl per member: /health and status on one connection
     for argv in calls:
-        assert argv[0] == "-gsS"
-        assert argv[argv.index("--cert") + 1] == "/srv/etcd-pki/etcd/healthcheck-client.crt"
-        assert argv[argv.index("--key") + 1] == "/srv/etcd-pki/etcd/healthcheck-client.key"
-        assert argv[argv.index("--cacert") + 1] == "/srv/etcd-pki/etcd/ca.crt"
-    urls = [argv[-1] for argv in calls]  # every endpoint asked at once: any order
-    assert sorted(urls) == sorted(
+        assert argv[0] == "--fail-early"  # an unreachable member costs one timeout
+        transfers = " ".join(argv).split(" --next ")
+        assert len(transfers) == 2
+        for transfer in transfers:
+            words = transfer.split()
+            assert "-gsS" in words
+            assert words[words.index("--cert") + 1] == "/srv/etcd-pki/etcd/healthcheck-client.crt"
+            assert words[words.index("--key") + 1] == "/srv/etcd-pki/etcd/healthcheck-client.key"
+            assert words[words.index("--cacert") + 1] == "/srv/etcd-pki/etcd/ca.crt"
+    urls = sorted(word for argv in calls for word in argv if word.startswith("https://"))
+    assert urls == sorted(
         f"{endpoint}{path}"
         for endpoint in ipv6_cluster.client_endpoints
         for path in ("/health", "/v3/maintenance/status")
@@ -208,30 +237,13 @@ def test_probe_script_output_parses_into_one_status_per_member(ipv6_cluster, tmp
 
 
 def test_the_member_list_is_asked_of_a_healthy_endpoint_first(ipv6_cluster, tmp_path: Path):
-    fake = tmp_path / "curl"
-    fake.write_text(
-        FAKE_CURL.replace(
-            "esac",
-            """  */v3/cluster/member/list) echo '{"members":[{"ID":"11","name":"infra0"}]}' ;;
-  */v3/maintenance/alarm) echo '{"header":{}}' ;;
-esac""",
-        )
-    )
-    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
-    log = tmp_path / "curl.log"
-    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "CURL_LOG": str(log)}
-    result = subprocess.run(
-        ["sh", "-c", probe_script(ipv6_cluster, with_members=True)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=10,
-    )
-    view = parse_view(ipv6_cluster, result.stdout.splitlines())
+    stdout, calls = run_probe(ipv6_cluster, tmp_path, with_members=True)
+    view = parse_view(ipv6_cluster, stdout.splitlines())
     assert [m.name for m in view.members] == ["infra0"]
     assert view.source == "https://[fd00::6]:2379"  # healthy, so asked first
     assert len(view.statuses) == 3
+    assert view.alarms == ()
+    assert len(calls) == 3  # the member list and alarms on the same connections
 
 
 def test_learners_show_as_such_in_the_leader_column(cluster):
