@@ -9,7 +9,8 @@
 # endpoints first.
 # One curl per endpoint, all at once, each asking its questions over one TLS connection;
 # the first failed request ends that curl (--fail-early): a member that cannot be reached
-# costs one timeout, not one per question.
+# costs one timeout, not one per question. The member list comes before the alarms: a
+# member without quorum still lists the members, but may not answer for the alarms.
 set -u
 max_time=$1 ca=$2 cert=$3 key=$4 with_members=$5
 shift 5
@@ -27,9 +28,9 @@ ask() { # ask endpoint $1, writing the answers to $2.<question>
     if [ "$with_members" = members ]; then
         set -- "$@" \
             --next -gsS --max-time "$max_time" --cacert "$ca" --cert "$cert" --key "$key" \
-            -X POST -d '{"action":"GET"}' -o "$out.alarms" "$ep/v3/maintenance/alarm" \
+            -f -X POST -d '{}' -o "$out.members" "$ep/v3/cluster/member/list" \
             --next -gsS --max-time "$max_time" --cacert "$ca" --cert "$cert" --key "$key" \
-            -f -X POST -d '{}' -o "$out.members" "$ep/v3/cluster/member/list"
+            -X POST -d '{"action":"GET"}' -o "$out.alarms" "$ep/v3/maintenance/alarm"
     fi
     curl "$@" 2>"$out.err"
 }

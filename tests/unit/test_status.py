@@ -191,10 +191,12 @@ def test_probe_script_quotes_endpoints_and_uses_the_healthcheck_client(ipv6_clus
     )
 
 
-def run_probe(cluster: Cluster, tmp_path: Path, with_members: bool) -> tuple[str, list[list[str]]]:
+def run_probe(
+    cluster: Cluster, tmp_path: Path, with_members: bool, fake_curl: str = FAKE_CURL
+) -> tuple[str, list[list[str]]]:
     """The probe's stdout against the stand-in curl, and each curl's argv."""
     fake = tmp_path / "curl"
-    fake.write_text(FAKE_CURL)
+    fake.write_text(fake_curl)
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     log = tmp_path / "curl.log"
     env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "CURL_LOG": str(log)}
@@ -244,6 +246,18 @@ def test_the_member_list_is_asked_of_a_healthy_endpoint_first(ipv6_cluster, tmp_
     assert len(view.statuses) == 3
     assert view.alarms == ()
     assert len(calls) == 3  # the member list and alarms on the same connections
+
+
+def test_a_member_without_quorum_still_gives_the_member_list(ipv6_cluster, tmp_path: Path):
+    """Without quorum etcd may not answer for the alarms (a timeout ends that curl): the
+    member list is asked before them, so the refusals can still name the members."""
+    alarm = """*/v3/maintenance/alarm) echo '{"header":{}}' >"$out" ;;"""
+    assert alarm in FAKE_CURL
+    timeout = """*/v3/maintenance/alarm) echo 'curl: (28) Operation timed out' >&2; exit 28 ;;"""
+    stdout, _ = run_probe(ipv6_cluster, tmp_path, True, FAKE_CURL.replace(alarm, timeout))
+    view = parse_view(ipv6_cluster, stdout.splitlines())
+    assert [m.name for m in view.members] == ["infra0"]
+    assert view.alarms == ()
 
 
 def test_learners_show_as_such_in_the_leader_column(cluster):
