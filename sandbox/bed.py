@@ -95,6 +95,9 @@ class Node:
         object.__setattr__(self, "pyinfra_host", f"@docker/{self.container}")
 
 
+NETWORK_RM_TRIES = 5
+
+
 class BedError(RuntimeError):
     """A docker command or a container boot failed."""
 
@@ -213,6 +216,11 @@ def down(prefix: str) -> None:
     if containers:
         _docker("rm", "-f", "-v", *containers)
     if _docker("network", "inspect", prefix, check=False).returncode == 0:
+        # dockerd can take a moment to release the endpoints of containers just removed
+        for _ in range(NETWORK_RM_TRIES - 1):
+            if _docker("network", "rm", prefix, check=False).returncode == 0:
+                return
+            time.sleep(1)
         _docker("network", "rm", prefix)
 
 
