@@ -90,6 +90,11 @@ class ExpectedFile:
     secret: bool
 
 
+def key_paths(pki_dir: str) -> list[str]:
+    """Every private key of the table, in table order."""
+    return [spec.key_path(pki_dir) for spec in ALL_CERTS]
+
+
 def files_read_by_etcd(pki_dir: str) -> set[str]:
     """The certificate files etcd itself loads (its CA, server and peer pairs)."""
     paths = {ETCD_CA.cert_path(pki_dir)}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from etcd_cluster import backup, release
@@ -60,6 +61,11 @@ class TemplateFile:
         return self.dest
 
     def content(self) -> bytes:
+        """Rendered once: the drift check, the quiet-run decision and the write all ask."""
+        return self._rendered
+
+    @cached_property
+    def _rendered(self) -> bytes:
         return render(self.template, **self.context()).encode()
 
     def in_place(self, state: HostState) -> bool:

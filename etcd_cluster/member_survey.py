@@ -18,7 +18,7 @@ from pyinfra.api.host import Host
 
 from etcd_cluster import kubeadm_config as kc
 from etcd_cluster import release, scripts
-from etcd_cluster.certlist import ALL_CERTS, ETCD_PEER, ETCD_SERVER
+from etcd_cluster.certlist import ALL_CERTS, ETCD_PEER, ETCD_SERVER, key_paths
 from etcd_cluster.cluster import Cluster, Member
 from etcd_cluster.host_state import HostState, host_state_command, parse_host_state
 from etcd_cluster.managed import paths_and_units
@@ -48,8 +48,9 @@ class MemberReport:
 def pki_paths(cluster: Cluster) -> tuple[list[str], set[str]]:
     """Every certificate and key path of the table, and which of them are private keys."""
     pki = cluster.settings.pki_dir
-    keys = {spec.key_path(pki) for spec in ALL_CERTS}
-    return [p for spec in ALL_CERTS for p in (spec.cert_path(pki), spec.key_path(pki))], keys
+    return [p for spec in ALL_CERTS for p in (spec.cert_path(pki), spec.key_path(pki))], set(
+        key_paths(pki)
+    )
 
 
 def survey_command(cluster: Cluster, member: Member, with_probe: bool) -> str:

@@ -19,8 +19,7 @@ from pyinfra.api import FunctionCommand, operation
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
-from etcd_cluster import scripts, status
-from etcd_cluster.certlist import ALL_CERTS
+from etcd_cluster import certlist, scripts, status
 from etcd_cluster.membership import ADD, PROMOTE, REMOVE, Change
 from etcd_cluster.operations import cluster_view, wait_for
 from etcd_cluster.plan import Plan, etcd_hosts, get_plan
@@ -234,7 +233,7 @@ def retire(data_dir: str, key_paths: list[str]):
 
 
 def member_key_paths(plan: Plan) -> list[str]:
-    return [spec.key_path(plan.cluster.settings.pki_dir) for spec in ALL_CERTS]
+    return certlist.key_paths(plan.cluster.settings.pki_dir)
 
 
 def is_retiring(target: Host) -> bool:

@@ -154,20 +154,18 @@ def _report(state: State, host: Host, message: str, logs_command: str) -> bool:
     return _fail(host, message, logs_command, get_plan(state).cluster.settings.log_lines)
 
 
-def survey_healthy(plan: Plan) -> bool:
-    """Whether the survey's probe found every member healthy with one leader."""
-    statuses = status.parse_probe(plan.cluster, plan.survey_probe)
-    return bool(plan.survey_probe) and not status.problems(statuses)
-
-
-def _survey_health(state: State, plan: Plan) -> tuple[list[str], list[status.MemberStatus]]:
-    """The cluster's health as the survey probed it, while it still holds: when nothing
-    changed on any host in this run (no file, no restart, no member), the health read a
-    few seconds ago is the health now, and a run that changes nothing reads it once."""
-    if not plan.survey_probe or any(changed_this_run(h) for h in state.inventory):
+def survey_health(plan: Plan) -> tuple[list[str], list[status.MemberStatus]]:
+    """The problems and statuses the survey's probe found (both empty without a probe)."""
+    if not plan.survey_probe:
         return [], []
     statuses = status.parse_probe(plan.cluster, plan.survey_probe)
     return status.problems(statuses), statuses
+
+
+def survey_healthy(plan: Plan) -> bool:
+    """Whether the survey's probe found every member healthy with one leader."""
+    found, statuses = survey_health(plan)
+    return bool(statuses) and not found
 
 
 @operation(is_idempotent=True)
@@ -182,7 +180,10 @@ def cluster_healthy(logs_command: str, print_table: bool):
         return
     plan = get_plan(host.state)
     settings = plan.cluster.settings
-    found, statuses = _survey_health(host.state, plan)
+    # When nothing changed on any host in this run (no file, no restart, no member), the
+    # health the survey read a few seconds ago is the health now: read once per run.
+    unchanged = not any(changed_this_run(h) for h in host.state.inventory)
+    found, statuses = survey_health(plan) if unchanged else ([], [])
     if found or not statuses:
         found, statuses = wait_for(host, status.problems, settings.health_timeout)
     if print_table:
