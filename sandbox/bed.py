@@ -40,6 +40,7 @@ when needed (see :mod:`sandbox.image`).
 from __future__ import annotations
 
 import json
+import os
 import pprint
 import re
 import subprocess
@@ -109,10 +110,29 @@ def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return result
 
 
+LANE = int(os.environ.get("ETCD_BED_LANE", "0") or 0)
+"""A developer's parallel lane (``ETCD_BED_LANE=N``, 0 by default): beds of lane N get the
+prefix suffix ``-lN`` and the networks ``10.(231+N).x.0/24`` / ``fd00:e7cd:N:x::/64``, so
+several checkouts can run their end-to-end tests on one dockerd at once.  Tests that
+spell an address out assume lane 0."""
+
+
+def _lane_prefix(prefix: str) -> str:
+    return f"{prefix}-l{LANE}" if LANE else prefix
+
+
+def _ipv4_net(subnet_index: int) -> str:
+    return f"10.{231 + LANE}.{subnet_index}"
+
+
+def _ipv6_net(subnet_index: int) -> str:
+    return f"fd00:e7cd:{LANE:x}:{subnet_index}"
+
+
 def _make_node(prefix: str, index: int, subnet_index: int, ipv6: bool) -> Node:
     host = 10 + index
-    ipv4 = f"10.231.{subnet_index}.{host}"
-    ipv6_address = f"fd00:e7cd:0:{subnet_index}::{host}" if ipv6 else None
+    ipv4 = f"{_ipv4_net(subnet_index)}.{host}"
+    ipv6_address = f"{_ipv6_net(subnet_index)}::{host}" if ipv6 else None
     return Node(
         container=f"{prefix}-{index}",
         address=ipv6_address or ipv4,
@@ -192,11 +212,12 @@ def up(prefix: str, count: int, ipv6: bool = False, subnet_index: int = 0) -> li
     if not 0 <= subnet_index <= 255:
         raise ValueError(f"subnet_index must be within 0..255, not {subnet_index}")
     ensure_image()
+    prefix = _lane_prefix(prefix)
     down(prefix)
     network = ["network", "create", "--driver", "bridge", "--label", f"{LABEL}.bed={prefix}"]
-    network += ["--subnet", f"10.231.{subnet_index}.0/24"]
+    network += ["--subnet", f"{_ipv4_net(subnet_index)}.0/24"]
     if ipv6:
-        network += ["--ipv6", "--subnet", f"fd00:e7cd:0:{subnet_index}::/64"]
+        network += ["--ipv6", "--subnet", f"{_ipv6_net(subnet_index)}::/64"]
     _docker(*network, prefix)
     bed = [_make_node(prefix, index, subnet_index, ipv6) for index in range(count)]
     try:
@@ -212,6 +233,8 @@ def up(prefix: str, count: int, ipv6: bool = False, subnet_index: int = 0) -> li
 def down(prefix: str) -> None:
     """Remove the bed's containers and network; nothing to remove is fine."""
     ensure_dockerd()
+    if LANE and not prefix.endswith(f"-l{LANE}"):
+        prefix = _lane_prefix(prefix)
     containers = _containers(prefix)
     if containers:
         _docker("rm", "-f", "-v", *containers)
