@@ -39,11 +39,13 @@ PACKAGES = (
     "haproxy",
     "keepalived",
     "python3-yaml",
+    "iptables",
 )
 """What a host needs: systemd as PID 1 (the systemd runtime is tested end to
 end), the etcd 3.4 binaries the deploy configures, tools to look around, sudo
 for the ssh tests, haproxy and keepalived for the load balancer, and Python with
-PyYAML for the static-pod stand-ins (tests/standins)."""
+PyYAML for the static-pod stand-ins (tests/standins), iptables to cut one port
+off from one peer in the fault tests."""
 
 IMAGE = f"etcd-testbed-host:{SUITE}-{hashlib.sha256(' '.join(PACKAGES).encode()).hexdigest()[:10]}"
 """Tag of the locally built host image: named after its package list, so a
