@@ -18,8 +18,6 @@ from etcd_cluster.plan import is_member
 
 if etcd_steps_wanted(state):
     local.include("tasks/preflight.py")  # refuse bad input before any host changes
-    if is_member(host) or is_retiring(host):
-        local.include("tasks/membership.py")  # members no longer in the inventory are removed
     if is_member(host):
         local.include("tasks/packages.py")  # curl, openssl; etcd for the systemd runtime
         local.include("tasks/install_etcd.py")  # a chosen etcd version from its release archive
@@ -27,11 +25,16 @@ if etcd_steps_wanted(state):
         local.include("tasks/kubeadm_config.py")  # 2. one kubeadm config per host
         local.include("tasks/certificates.py")  # 3-5. CA, member certificates, distribution
         local.include("tasks/expected_files.py")  # 6. every expected file is in place
-        local.include("tasks/snapshot.py")  # a verified snapshot before upgrades, member changes
+    if is_member(host) or is_retiring(host):
+        local.include("tasks/snapshot.py")  # a verified snapshot, or nothing changes: a gate
+        local.include("tasks/membership.py")  # members no longer in the inventory are removed
+    if is_member(host):
         local.include("tasks/start_etcd.py")  # 7. start etcd; new members join; rolling restarts
         local.include("tasks/health.py")  # 8. all members healthy, one leader; status table
         local.include("tasks/backup.py")  # scheduled snapshots: etcd-backup.timer on every member
     local.include("tasks/control_plane.py")  # hand-off: etcd.external for the control plane
+    if is_member(host) or is_retiring(host):
+        local.include("tasks/ca_key.py")  # last: ca.key leaves every host but the first member
 
 # --- HA control-plane guide ---
 local.include("tasks/load_balancer.py")  # haproxy + keepalived VIP in front of the apiservers

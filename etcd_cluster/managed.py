@@ -109,7 +109,6 @@ class MemberItems:
     kubelet_service: Service | None
     kubeadm_config: TemplateFile  # step 2
     pki_dirs: tuple[Directory, ...]  # steps 3-5
-    ca_key_absent: Absent | None  # every member but the first
     private_dirs: tuple[Directory, ...]  # step 7: the data dir (and the manifests dir)
     etcd_unit: TemplateFile | None  # step 7, systemd only
     etcd_service: Service | None
@@ -121,7 +120,6 @@ class MemberItems:
         singles = [
             self.kubelet_service,
             self.kubeadm_config,
-            self.ca_key_absent,
             self.etcd_unit,
             self.etcd_service,
             self.backup_dir,
@@ -168,7 +166,6 @@ def member_items(cluster: Cluster, member: Member, survey: Survey) -> MemberItem
     def backup_units() -> dict[str, Any]:
         return backup.unit_context(cluster, member)
 
-    first = member.host == cluster.first.host
     return MemberItems(
         kubelet_files=kubelet_files,
         kubelet_service=Service(KUBELET_SERVICE) if static_pod else None,
@@ -179,7 +176,6 @@ def member_items(cluster: Cluster, member: Member, survey: Survey) -> MemberItem
             lambda: kc.kubeadm_config_context(cluster, member, survey.kubeadm_version),
         ),
         pki_dirs=(Directory(s.pki_dir, "755"), Directory(posixpath.join(s.pki_dir, "etcd"), "755")),
-        ca_key_absent=None if first else Absent(ETCD_CA.key_path(s.pki_dir)),
         private_dirs=tuple(private),
         etcd_unit=None
         if static_pod

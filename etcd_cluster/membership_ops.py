@@ -19,7 +19,8 @@ from pyinfra.api import FunctionCommand, operation
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
-from etcd_cluster import certlist, scripts, status
+from etcd_cluster import scripts, status
+from etcd_cluster.ca_key import retired_key_paths
 from etcd_cluster.membership import ADD, PROMOTE, REMOVE, Change
 from etcd_cluster.operations import cluster_view, wait_for
 from etcd_cluster.plan import Plan, etcd_hosts, get_plan
@@ -219,7 +220,7 @@ RETIRE_CHECK = "retire_member"
 @operation(is_idempotent=True)
 def retire(data_dir: str, key_paths: list[str]):
     """On a host removed from the cluster: stop and disable etcd, move its data dir aside,
-    remove its private keys; nothing when that is done already.
+    remove its private keys but ca.key; nothing when that is done already.
 
     + data_dir: etcd's data dir on the host
     + key_paths: the private keys to remove
@@ -233,7 +234,8 @@ def retire(data_dir: str, key_paths: list[str]):
 
 
 def member_key_paths(plan: Plan) -> list[str]:
-    return certlist.key_paths(plan.cluster.settings.pki_dir)
+    """What retire removes: every private key but ca.key (it goes last, ``ca_key.py``)."""
+    return retired_key_paths(plan.cluster.settings.pki_dir)
 
 
 def is_retiring(target: Host) -> bool:

@@ -165,7 +165,7 @@ def choose_ca(
         pair = pki.new_ca(ETCD_CA, s.key_algorithm, validity, now)
         return CertificateAuthority.from_pair(pair, f"the new CA for {first.host}"), True
     for host, files in current.items():
-        if cert_path in files and not _same_certificate(files[cert_path].content, ca.cert):
+        if cert_path in files and not same_certificate(files[cert_path].content, ca.cert):
             raise DeployInputError(
                 f"host {host} trusts another etcd CA than the {source} CA: "
                 "CA rotation is not automated; refusing to reissue every certificate"
@@ -189,7 +189,7 @@ def _ca_holder(
     return ""  # no one holds the key: ca.crt alone on the first member is refused below
 
 
-def _same_certificate(pem: bytes | None, cert: x509.Certificate) -> bool:
+def same_certificate(pem: bytes | None, cert: x509.Certificate) -> bool:
     """The same certificate, whatever its PEM layout (CRLF, text around the block)."""
     try:
         return x509.load_pem_x509_certificate(pem or b"") == cert

@@ -24,7 +24,7 @@ from pyinfra.api.exceptions import NoGroupError
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
-from etcd_cluster import release
+from etcd_cluster import ca_key, release
 from etcd_cluster.certlist import ETCD_CA
 from etcd_cluster.cluster import Cluster, MemberInput, build_cluster, require_members
 from etcd_cluster.errors import DeployInputError
@@ -71,6 +71,10 @@ class Plan:
     membership: MembershipPlan = field(default_factory=MembershipPlan)
     live_names: set[str] = field(default_factory=set)  # member names etcd lists now
     removals_done: bool = False  # set at execution once the plan's removals went through
+    # hosts but the first member that hold a ca.key: removed as the run's last act (ca_key.py)
+    ca_key_strays: tuple[str, ...] = ()
+    snapshot_taken: bool = False  # set at execution once this run's verified snapshot exists
+    snapshot_error: str = ""  # set at execution when it could not be made: "host: reason"
 
     def etcd_release(self, host: Host) -> tuple[str, str]:
         """The etcd binary the unit runs on ``host`` and its version (systemd runtime)."""
@@ -230,6 +234,7 @@ def _build(state: State) -> Plan:
         upgrading=upgrade,
         membership=membership,
         live_names={m.name for m in view.members if m.name} if view is not None else set(),
+        ca_key_strays=tuple(ca_key.strays(everywhere, cluster.first.host, s.pki_dir)),
     )
 
 

@@ -2,8 +2,9 @@
 
 Made in memory with ``cryptography`` on the machine running pyinfra, written to
 each member through a channel that prints nothing. ``ca.key`` goes to the first
-member only (and is removed from any other). Valid certificates are kept; the
-plan logged at prepare time names every reissue and its reason.
+member only; other copies (a first member that changed) are removed only as the run's
+last step, once this one is verified (``tasks/ca_key.py``). Valid certificates are
+kept; the plan logged at prepare time names every reissue and its reason.
 """
 
 from pyinfra import host, logger, state
@@ -22,5 +23,3 @@ converge.put(f"Directories {', '.join(d.path for d in items.pki_dirs)}", items.p
 
 if plan.for_host(host).pending():
     pki_files(name="Install the etcd CA and this member's certificates and keys")
-
-converge.put("ca.key stays on the first member only", [items.ca_key_absent])

@@ -18,7 +18,9 @@ is_first = host.name == plan.cluster.first.host
 expected = {
     f.path: f"{f.mode} root root" for f in expected_files(settings.pki_dir, is_first=is_first)
 } | {settings.kubeadm_config_path: "644 root root"}
-absent = [] if is_first else [ETCD_CA.key_path(settings.pki_dir)]
+# another copy of ca.key goes only as the run's last step (tasks/ca_key.py)
+moving = host.name in plan.ca_key_strays
+absent = [] if is_first or moving else [ETCD_CA.key_path(settings.pki_dir)]
 
 surveyed = plan.host_states[host.name].modes([*expected, *absent])
 if (

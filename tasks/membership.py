@@ -3,7 +3,9 @@
 The plan (logged while preparing, and shown by ``--dry``) removes live members named in
 ``etcd_remove_members`` through a member that had data, then retires the removed hosts
 that are still reachable (inventory group ``etcd_removed``): etcd stopped and disabled,
-data dir moved aside, private keys removed. Called on every host so that the order
+data dir moved aside, private keys removed but ca.key, which stays until the run's last
+step has verified the first member's copy (``tasks/ca_key.py``). Runs after this run's
+verified snapshot (``tasks/snapshot.py``). Called on every host so that the order
 holds across hosts (each operation acts only where it applies), and only when there is
 something to remove or retire.
 """
@@ -29,7 +31,7 @@ if is_retiring(host):
 if removed or retiring_hosts(state):  # else there is nothing to remove or retire
     remove_members(name="Remove members no longer in the inventory (etcd_remove_members)")
     retire(
-        name="Retire a removed member: etcd stopped, data moved aside, keys removed",
+        name="Retire a removed member: etcd stopped, data moved aside, keys but ca.key removed",
         data_dir=plan.cluster.settings.data_dir,
         key_paths=member_key_paths(plan),
         _if=[lambda: is_retiring(host), lambda: plan.removals_done],

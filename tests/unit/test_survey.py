@@ -188,7 +188,8 @@ def test_only_items_out_of_place_are_drifted(systemd_cluster):
     assert [i.target for i in managed.drifted(newer_items, state)] == [unit.dest]
 
 
-def test_a_stray_ca_key_on_another_member_is_drift(cluster):
+def test_a_stray_ca_key_is_not_a_managed_item_removed_with_the_step(cluster):
+    """ca.key on another host is removed only as the run's last step (ca_key.py)."""
     host = cluster.members[2].host
     state = converged_state(cluster, host, SURVEY)
     key = ETCD_CA.key_path(cluster.settings.pki_dir)
@@ -196,9 +197,8 @@ def test_a_stray_ca_key_on_another_member_is_drift(cluster):
         {**state.paths, key: PathState("f", "600", "root", "root")}, state.units, state.asked
     )
     items = managed.member_items(cluster, cluster.member(host), SURVEY).all()
-    assert managed.drifted(items, stray) == [managed.Absent(key)]
-    first = managed.member_items(cluster, cluster.first, SURVEY)
-    assert first.ca_key_absent is None  # the first member keeps it
+    assert managed.drifted(items, stray) == []
+    assert key not in [item.target for item in items]
 
 
 def quiet_plan(cluster: Cluster) -> Plan:
@@ -237,10 +237,12 @@ def test_a_converged_cluster_has_nothing_to_change_and_each_cause_is_named(syste
         changes=[Change(ADD, "infra3", "https://10.0.0.9:2380", "10.0.0.9")]
     )
     plan.upgrading = [host]
+    plan.ca_key_strays = (host,)
     reasons = change_reasons(plan, nothing)
-    assert reasons[:2] == [
+    assert reasons[:3] == [
         Change(ADD, "infra3", "https://10.0.0.9:2380", "10.0.0.9").describe(),
         f"upgrade of {host}",
+        f"ca.key to remove from {host}",
     ]
     assert f"{host}: packages or an etcd release to install" in reasons
     assert f"{host}: 1 certificate or key file(s) to write" in reasons
