@@ -11,7 +11,6 @@ import pytest
 
 from etcd_cluster import ca_key, pki
 from etcd_cluster.certlist import ETCD_CA, key_paths
-from etcd_cluster.pki_plan import choose_ca, plan_member
 from etcd_cluster.remote import RemoteFile
 from etcd_cluster.snapshot_gate import snapshot_reasons
 from tests.unit.guide import GUIDE_HOSTS
@@ -94,26 +93,6 @@ def test_every_copy_stays_unless_the_first_member_holds_a_verified_one(
         "no ca.crt": {"first_files": {CA_KEY: files[CA_KEY]}},
     }
     assert expected in blocker(ca, **cases[case])
-
-
-def test_the_next_run_reads_the_ca_key_from_a_retired_host_that_still_holds_it(ec_cluster, ca, now):
-    """A run failed after the old first member was retired: its ca.key is the only copy."""
-    current = {
-        RETIRED: ca_files(ca),
-        H0: ca_files(ca, with_key=False),
-        H1: ca_files(ca, with_key=False),
-    }
-    reads: list[str] = []
-
-    def read_key(holder: str) -> bytes:
-        reads.append(holder)
-        return ca.key_pem
-
-    chosen, created = choose_ca(ec_cluster, current, None, now, read_key)
-    assert not created and chosen.cert == ca.cert and not chosen.on_first_member
-    first = plan_member(ec_cluster, ec_cluster.first, chosen, {}, now)
-    assert first.wanted[CA_KEY].content == ca.key_pem and reads == [RETIRED]
-    assert ca_key.strays(current, ec_cluster.first.host, PKI) == [RETIRED]
 
 
 def test_a_snapshot_is_needed_before_upgrades_membership_changes_and_a_first_member_move():

@@ -560,14 +560,16 @@ def test_a_key_that_is_not_readable_is_reissued(ec_cluster, converged, ca, now):
     assert plan.reissued[ETCD_SERVER.name] == ["private key is not readable"]
 
 
-@pytest.mark.parametrize("new_first", ["fresh-host", "former-member"])
+@pytest.mark.parametrize("new_first", ["fresh-host", "former-member", "old-first-retired"])
 def test_a_new_first_member_gets_the_ca_key_from_the_host_that_holds_it(
     ec_cluster, converged, ca, now, new_first
 ):
     # The inventory's first host is new (or was a member without ca.key); the old first
-    # one is second now.
+    # one is second now, or retired (group etcd_removed) by a run that failed before the
+    # move finished: its ca.key is then the only copy.
     first_files = {} if new_first == "fresh-host" else converged[H1]
-    current = {H0: first_files, H1: converged[H0], H2: converged[H2]}
+    holder = "old-first.example.net" if new_first == "old-first-retired" else H1
+    current = {H0: first_files, holder: converged[H0], H2: converged[H2]}
     reads: list[str] = []
 
     def read_key(holder: str) -> bytes:
@@ -578,4 +580,4 @@ def test_a_new_first_member_gets_the_ca_key_from_the_host_that_holds_it(
     assert not created and chosen.cert == ca.cert and not chosen.on_first_member
     first = plan_member(ec_cluster, ec_cluster.first, chosen, {}, now)
     assert first.wanted[CA_KEY].content == ca.key_pem  # it moves: read to be copied
-    assert reads == [H1]
+    assert reads == [holder]
