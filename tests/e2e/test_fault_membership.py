@@ -1,14 +1,14 @@
 """Faults in the middle of lifecycle changes (systemd runtime): ca.key is never lost, and
-no membership change happens without a verified snapshot from the same run.
+no membership change or upgrade happens without a verified snapshot from the same run.
 
 One bed of five hosts, named ``infra<index>`` whatever the inventory's order, in file
-order: four members; a fifth host added while the executor's backup dir is read-only
-(the run fails naming the host and the reason, no member changes); a swap of the first
-member (the old first stays a member) whose new first member's PKI dir is read-only,
-under the poller (ca.key kept, then moved by the next run); removing the first member
-while the new first member's PKI dir is read-only, under the poller (the same); the
-first member's last step failing after the old first member was retired (ca.key stays
-on the retired host until a run completes).
+order: four members; a fifth host added, then an upgrade to 3.5.16 (``sandbox.releases``),
+while the executor's backup dir is read-only (each run fails naming the host and the
+reason; no member is added or restarted); a swap of the first member (the old first stays
+a member) whose new first member's PKI dir is read-only, under the poller (ca.key kept,
+then moved by the next run); removing the first member while the new first member's PKI
+dir is read-only, under the poller (the same); the new first member's last step failing
+after the old first member was retired (ca.key stays there until a run completes).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from sandbox import bed
+from sandbox import bed, releases
 from tests.e2e.conftest import (
     PKI,
     Bed,
@@ -30,9 +30,11 @@ from tests.e2e.conftest import (
     make_bed,
     out,
     pyinfra,
+    running_args,
     sh,
 )
 from tests.e2e.test_membership import keys_on, member_names, put_keys, view, write
+from tests.e2e.test_upgrade import release_data
 
 pytestmark = pytest.mark.e2e
 
@@ -87,6 +89,22 @@ def test_no_snapshot_no_membership_change(five: Bed):
     assert {n.container: etcd_times(n) for n in members} == times  # nothing restarted
     assert out(five.nodes[4], "systemctl is-active etcd || true") != "active"
     assert ca_key_holders(five) == [0]
+
+
+def test_no_snapshot_no_upgrade(five: Bed):
+    """The same before an upgrade to 3.5.16: no member restarts, each runs Debian's etcd."""
+    path, sha256 = releases.archive("3.5.16")
+    data = release_data({"3.5.16": (str(path), sha256)}, "3.5.16")
+    members = [five.nodes[i] for i in (0, 1, 2, 3)]
+    before = {n.container: (etcd_times(n), running_args(n)[0]) for n in members}
+    with read_only(five.nodes[0], BACKUPS):
+        run = pyinfra(write(five, "upgrade.py", [0, 1, 2, 3], **data))
+    assert run.returncode != 0, run.output[-3000:]
+    assert "no verified snapshot from this run" in run.output, run.output[-3000:]
+    assert f"{five.nodes[0].pyinfra_host}: " in run.output
+    assert "Read-only file system" in run.output
+    after = {n.container: (etcd_times(n), running_args(n)[0]) for n in members}
+    assert after == before and {argv for _, argv in after.values()} == {"/usr/bin/etcd"}
 
 
 def test_a_swapped_first_member_that_cannot_write_leaves_ca_key_then_gets_it(five: Bed):
