@@ -30,6 +30,11 @@ def _first_files(target: Host) -> dict[str, RemoteFile] | None:
         return None
 
 
+def _fail(target: Host, message: str) -> bool:
+    target.log_styled(message, fg="red", log_func=logger.error)
+    return False
+
+
 def _release(state: State, host: Host) -> bool:  # pyinfra passes these two by name
     plan = get_plan(state)
     pki = plan.cluster.settings.pki_dir
@@ -46,16 +51,10 @@ def _release(state: State, host: Host) -> bool:  # pyinfra passes these two by n
     )
     key_path = ETCD_CA.key_path(pki)
     if blocker:
-        host.log_styled(
-            f"{key_path} stays on {host.name}: {blocker}; the next run finishes the move",
-            fg="red",
-            log_func=logger.error,
-        )
-        return False
+        return _fail(host, f"{key_path} stays on {host.name}: {blocker}; the next run finishes it")
     ok, _, stderr = run_quietly(host, scripts.command("apply_state", "absent", key_path))
     if not ok:
-        host.log_styled(f"removing {key_path} failed: {stderr.strip()}", log_func=logger.error)
-        return False
+        return _fail(host, f"removing {key_path} failed: {stderr.strip()}")
     host.log_styled(
         f"removed {key_path}: {first.name} holds the verified copy", log_func=logger.info
     )
