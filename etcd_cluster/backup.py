@@ -11,7 +11,7 @@ import datetime
 import posixpath
 import re
 import shlex
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from etcd_cluster import release
@@ -34,33 +34,45 @@ TIMER_PATH = f"/etc/systemd/system/{TIMER}"
 PACKAGED_ETCDCTL = "/usr/bin/etcdctl"  # where Debian's etcd-client puts etcdctl
 ETCDCTL_PACKAGE = "etcd-client"
 _STAMP = "%Y%m%dT%H%M%SZ"
-_NAME = re.compile(r"etcd-snapshot-(?P<member>.+)-(?P<stamp>\d{8}T\d{6}Z)\.db")
+_NAME = re.compile(
+    r"etcd-snapshot-(?P<member>.+)-(?P<stamp>\d{8}T\d{6}Z)(?P<label>-before-.+)?\.db"
+)
 
 
 def snapshot_name(member: str, when: datetime.datetime) -> str:
-    """``etcd-snapshot-<member>-<UTC time>.db``: lexical order is time order."""
+    """``etcd-snapshot-<member>-<UTC time>.db``."""
     return f"etcd-snapshot-{member}-{when.astimezone(datetime.UTC):{_STAMP}}.db"
 
 
 def snapshot_time(name: str) -> datetime.datetime | None:
-    """The UTC time in a snapshot's file name (None: not a scheduled snapshot)."""
+    """The UTC time in a scheduled snapshot's file name (None: not a scheduled snapshot)."""
     match = _NAME.fullmatch(name)
-    if not match:
+    if not match or match["label"]:
         return None
     return datetime.datetime.strptime(match["stamp"], _STAMP).replace(tzinfo=datetime.UTC)
 
 
-def own_snapshots(names: Iterable[str], member: str) -> list[str]:
-    """This member's scheduled snapshots, oldest first (other files are never touched)."""
-    return sorted(
-        n for n in names if (m := _NAME.fullmatch(n)) is not None and m["member"] == member
-    )
+def own_snapshots(mtimes: Mapping[str, float], member: str, labelled: bool = False) -> list[str]:
+    """This member's scheduled (or, ``labelled``, pre-change) snapshots, newest first by
+    their time on disk (other files are never touched)."""
+    mine = [
+        name
+        for name in mtimes
+        if (m := _NAME.fullmatch(name)) is not None
+        and m["member"] == member
+        and bool(m["label"]) == labelled
+    ]
+    return sorted(mine, key=lambda name: (-mtimes[name], name))
 
 
-def to_prune(names: Iterable[str], member: str, keep: int) -> list[str]:
-    """The snapshots to remove so that the newest ``keep`` remain (what the script does)."""
-    mine = own_snapshots(names, member)
-    return mine[: max(len(mine) - keep, 0)]
+def to_prune(mtimes: Mapping[str, float], member: str, keep: int, saved: str) -> list[str]:
+    """What the script removes after saving ``saved`` (``{file name: mtime}`` of the
+    directory): ``saved`` is kept whatever its mtime (a clock step must not prune the
+    snapshot just made), and of the others of its kind the newest by mtime, ``keep`` in
+    all. Names are not trusted for order: they carry the clock of the moment."""
+    labelled = bool((m := _NAME.fullmatch(saved)) and m["label"])
+    others = [n for n in own_snapshots(mtimes, member, labelled) if n != saved]
+    return others[keep - 1 :]
 
 
 def etcdctl(settings: Settings) -> str:
@@ -84,6 +96,7 @@ def script_context(cluster: Cluster, member: Member) -> dict[str, Any]:
         "member_name": q(member.name),
         "backup_dir": q(s.backup_dir),
         "keep": s.backup_keep,
+        "keep_before_change": s.backup_keep_before_change,
         "endpoint": q(member.client_url(s.client_port)),
         "cacert": q(ETCD_CA.cert_path(s.pki_dir)),
         "cert": q(ETCD_HEALTHCHECK_CLIENT.cert_path(s.pki_dir)),

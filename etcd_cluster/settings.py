@@ -88,6 +88,7 @@ class Settings:
     backup_dir: str = "/var/backups/etcd"
     backup_schedule: str = "hourly"
     backup_keep: int = 24
+    backup_keep_before_change: int = 5
     etcdctl_binary: str = "/usr/bin/etcdctl"
     remove_members: tuple[str, ...] = ()
     replace_members: tuple[str, ...] = ()
@@ -317,6 +318,9 @@ def settings_from_data(get: DataGetter) -> Settings:
         backup_dir=_absolute_path("etcd_backup_dir", get("etcd_backup_dir")),
         backup_schedule=calendar("etcd_backup_schedule", get("etcd_backup_schedule")),
         backup_keep=_integer("etcd_backup_keep", get("etcd_backup_keep"), 1, 100000),
+        backup_keep_before_change=_integer(
+            "etcd_backup_keep_before_change", get("etcd_backup_keep_before_change"), 1, 100000
+        ),
         etcdctl_binary=_absolute_path("etcdctl_binary", get("etcdctl_binary")),
         remove_members=_member_names("etcd_remove_members", get("etcd_remove_members")),
         replace_members=_member_names("etcd_replace_members", get("etcd_replace_members")),

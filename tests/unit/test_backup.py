@@ -8,7 +8,6 @@ then renames it, as etcdctl does; ``snapshot status`` prints etcd's JSON or fail
 from __future__ import annotations
 
 import datetime
-import os
 import shlex
 import stat
 import subprocess
@@ -42,7 +41,9 @@ def test_a_malformed_or_dangerous_schedule_is_refused_naming_it(make_settings, s
 def test_defaults_and_bad_values(make_settings):
     s = make_settings()
     assert (s.backup_dir, s.backup_schedule, s.backup_keep) == ("/var/backups/etcd", "hourly", 24)
-    assert s.etcdctl_binary == "/usr/bin/etcdctl"
+    assert s.etcdctl_binary == "/usr/bin/etcdctl" and s.backup_keep_before_change == 5
+    with pytest.raises(DeployInputError, match="etcd_backup_keep_before_change=0"):
+        make_settings(etcd_backup_keep_before_change=0)
     with pytest.raises(DeployInputError, match="etcd_backup_keep=0"):
         make_settings(etcd_backup_keep=0)
     with pytest.raises(DeployInputError, match="etcd_backup_dir='backups'"):
@@ -59,11 +60,19 @@ def test_names_sort_in_time_order_and_carry_their_time():
     assert backup.snapshot_time("etcd-snapshot-infra0-latest.db") is None
 
 
-def test_retention_removes_only_this_members_oldest():
+def test_retention_goes_by_time_on_disk_and_keeps_the_snapshot_just_made():
     mine = [f"etcd-snapshot-infra1-2026010{d}T000000Z.db" for d in range(1, 6)]
-    others = ["etcd-snapshot-infra10-20250101T000000Z.db", "notes.txt", ".etcd-snapshot-x"]
-    assert backup.to_prune([*others, *mine[::-1]], "infra1", 2) == mine[:3]
-    assert backup.to_prune(mine, "infra1", 24) == []
+    # mtimes in the reverse order of the names: a clock that was ahead, then stepped back
+    mtimes = {name: 1000.0 - i for i, name in enumerate(mine)}
+    others = {"etcd-snapshot-infra10-20250101T000000Z.db": 1.0, "notes.txt": 2.0}
+    before = {"etcd-snapshot-infra1-20200101T000000Z-before-upgrade.db": 0.0}
+    saved = "etcd-snapshot-infra1-20260101T000000Z.db"  # its mtime is the oldest: still kept
+    mtimes[saved] = 0.5
+    found = {**mtimes, **others, **before}
+    assert backup.to_prune(found, "infra1", 2, saved) == mine[2:]
+    assert backup.to_prune(found, "infra1", 24, saved) == []
+    newest = "etcd-snapshot-infra1-20200102T000000Z-before-membership-change.db"
+    assert backup.to_prune({**found, newest: 5.0}, "infra1", 1, newest) == [*before]
 
 
 def test_age_is_short(make_settings):
@@ -207,36 +216,83 @@ def test_a_failed_or_bad_snapshot_fails_and_leaves_no_file(host, failure):
     assert list((tmp_path / "backups").iterdir()) == []
 
 
-def test_the_oldest_of_this_members_snapshots_are_pruned(host):
+def made_up(backups: Path, mtimes: dict[str, str]) -> None:
+    """Files named ``mtimes``' keys, each with its made-up time on disk (``touch -d``)."""
+    backups.mkdir(exist_ok=True)
+    for name, when in mtimes.items():
+        subprocess.run(["touch", "-d", when, str(backups / name)], check=True)
+
+
+def after_run(backups: Path, found: dict[str, float], *args: str) -> tuple[str, list[str]]:
+    """The snapshot the run saved, and what the Python model says it should have pruned."""
+    (saved,) = {p.name for p in backups.iterdir()} - set(found)
+    return saved, backup.to_prune({**found, saved: 0.0}, "infra0", 2 if not args else 3, saved)
+
+
+def test_the_oldest_by_time_on_disk_are_pruned_never_the_one_just_made(host):
     tmp_path, script, env, _ = host
     backups = tmp_path / "backups"
-    backups.mkdir()
-    old = [backups / f"etcd-snapshot-infra0-2020010{d}T000000Z.db" for d in (1, 2, 3)]
-    foreign = [backups / "etcd-snapshot-infra00-20190101T000000Z.db", backups / "keep.me"]
-    for path in [*old, *foreign]:
-        path.write_text("x")
+    # Names say 2030 (a clock that ran ahead); times on disk say otherwise.
+    files = {
+        "etcd-snapshot-infra0-20300101T000000Z.db": "2026-01-01 00:00",  # oldest on disk
+        "etcd-snapshot-infra0-20200101T000000Z.db": "2026-01-03 00:00",  # newest on disk
+        "etcd-snapshot-infra0-20300102T000000Z.db": "2026-01-02 00:00",
+        "etcd-snapshot-infra0-20300103T000000Z.db": "2099-01-01 00:00",  # mtime in the future
+        "etcd-snapshot-infra00-20190101T000000Z.db": "2000-01-01 00:00",  # another member's
+        "etcd-snapshot-infra0-20190101T000000Z-before-upgrade.db": "2000-01-01 00:00",
+        "keep.me": "2000-01-01 00:00",
+    }
+    made_up(backups, files)
+    found = {name: (backups / name).stat().st_mtime for name in files}
     done = run_backup(script, env)
     assert done.returncode == 0, done.stderr
-    names = sorted(p.name for p in backups.iterdir())
-    assert old[2].name in names and old[0].name not in names and old[1].name not in names
-    assert {p.name for p in foreign} <= set(names)
-    assert len([n for n in names if n.startswith("etcd-snapshot-infra0-")]) == 2
-    assert os.path.exists(foreign[0])
+    saved, predicted = after_run(backups, found)
+    left = {p.name for p in backups.iterdir()}
+    # keep=2: the one just made (older on disk than the future-dated one) and the newest other
+    assert left == {*files, saved} - set(predicted)
+    assert saved in left and "etcd-snapshot-infra0-20300103T000000Z.db" in left
+    assert sorted(predicted) == sorted(
+        [
+            "etcd-snapshot-infra0-20300101T000000Z.db",
+            "etcd-snapshot-infra0-20200101T000000Z.db",
+            "etcd-snapshot-infra0-20300102T000000Z.db",
+        ]
+    )
+    assert "removed" in done.stdout and "(keeping 2)" in done.stdout
 
 
-def test_a_labelled_snapshot_before_a_change_is_named_so_and_prunes_nothing(host):
+def test_a_labelled_snapshot_before_a_change_prunes_only_labelled_ones_by_their_own_count(
+    host, make_cluster, make_settings
+):
     tmp_path, script, env, _ = host
     backups = tmp_path / "backups"
-    backups.mkdir()
-    old = [backups / f"etcd-snapshot-infra0-2020010{d}T000000Z.db" for d in (1, 2, 3)]
-    for path in old:
-        path.write_text("x")
+    labelled = {
+        f"etcd-snapshot-infra0-2020010{d}T000000Z-before-upgrade.db": f"2026-01-0{d} 00:00"
+        for d in (1, 2, 3, 4)
+    }
+    scheduled = {f"etcd-snapshot-infra0-2020010{d}T000000Z.db": "2000-01-01" for d in (1, 2, 3)}
+    made_up(backups, {**labelled, **scheduled})
+    found = {name: (backups / name).stat().st_mtime for name in {**labelled, **scheduled}}
+    settings = make_settings(
+        etcd_backup_dir=str(backups),
+        etcd_backup_keep=2,
+        etcd_backup_keep_before_change=3,
+        etcdctl_binary=env["PATH"].split(":")[0] + "/etcdctl",
+    )
+    cluster = make_cluster(settings_=settings)
+    script.write_text(
+        render(backup.SCRIPT_TEMPLATE, **backup.script_context(cluster, cluster.first))
+    )
     done = run_backup(script, env, "before-upgrade")
     assert done.returncode == 0, done.stderr
-    (labelled,) = [p for p in backups.iterdir() if p.name.endswith("-before-upgrade.db")]
-    assert labelled.name.startswith("etcd-snapshot-infra0-")
-    assert stat.S_IMODE(labelled.stat().st_mode) == 0o600
-    assert all(path.exists() for path in old)  # pruning is the timer's, not this one's
+    saved, predicted = after_run(backups, found, "before-upgrade")
+    assert saved.startswith("etcd-snapshot-infra0-") and saved.endswith("-before-upgrade.db")
+    assert stat.S_IMODE((backups / saved).stat().st_mode) == 0o600
+    left = {p.name for p in backups.iterdir()}
+    assert left == {*labelled, *scheduled, saved} - set(predicted)
+    assert set(scheduled) <= left  # pruning scheduled snapshots is the timer's, not this one's
+    oldest = sorted(labelled)[:2]
+    assert sorted(predicted) == oldest and not set(oldest) & left
 
 
 def test_the_deploy_runs_the_same_script_for_its_own_snapshots(make_cluster):
