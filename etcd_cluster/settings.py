@@ -51,6 +51,11 @@ OWNED_FLAGS = (
     "advertise-client-urls",
     "initial-advertise-peer-urls",
 )
+# Flags the deploy cannot honour. wal-dir keeps the WAL outside the data dir, while every
+# data check looks for it inside (the survey's has_data, the data-safety rule, a join's
+# clean start) and restore and retire move only the data dir aside: members would look
+# empty after bootstrap and a restore would leave the old WAL in place.
+UNSUPPORTED_FLAGS = ("wal-dir",)
 
 DataGetter = Callable[[str], Any]
 
@@ -229,6 +234,20 @@ def extra_args(key: str, value: Any) -> tuple[tuple[str, str], ...]:
             )
         result[name] = str(flag_value)
     return tuple(result.items())
+
+
+def refuse_unsupported_flags(host: str, value: Any) -> None:
+    """One host's ``etcd_extra_args``, refused naming the host and the value when it sets a
+    flag the deploy cannot honour (every host is checked: settings come from the first,
+    and a value on another host would be silently ignored)."""
+    key = f"host {host}: etcd_extra_args"
+    for name, flag_value in extra_args(key, value):
+        if name in UNSUPPORTED_FLAGS:
+            raise DeployInputError(
+                f"{key}: {name}={flag_value!r} is not supported: the deploy keeps the WAL "
+                "inside etcd_data_dir (its data checks, restore and retire look there); "
+                "remove it, and put the data dir itself on the disk you meant for the WAL"
+            )
 
 
 def kubernetes_version(key: str, value: Any) -> str:
