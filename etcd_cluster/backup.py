@@ -34,6 +34,7 @@ TIMER_PATH = f"/etc/systemd/system/{TIMER}"
 PACKAGED_ETCDCTL = "/usr/bin/etcdctl"  # where Debian's etcd-client puts etcdctl
 ETCDCTL_PACKAGE = "etcd-client"
 _STAMP = "%Y%m%dT%H%M%SZ"
+UTC = datetime.UTC
 _NAME = re.compile(
     r"etcd-snapshot-(?P<member>.+)-(?P<stamp>\d{8}T\d{6}Z)(?P<label>-before-.+)?\.db"
 )
@@ -166,16 +167,73 @@ def format_age(seconds: float | None) -> str:
     return f"{days}d{hours % 24:02d}h"
 
 
-def latest_snapshots(observations: Mapping[str, Observation]) -> dict[str, tuple[str, str]]:
-    """``{host: (latest snapshot file, its age)}`` for the status table, from what each
-    member reported when the run started (its newest snapshot's mtime, its own clock)."""
+# A scheduled run may start up to the timer's RandomizedDelaySec (60 s) late and take up
+# to the snapshot's --command-timeout (300 s): only later than that has a run been missed.
+LATE_AFTER = 60 + 300
+
+
+def is_stale(observation: Observation) -> bool:
+    """The schedule came due twice since the newest snapshot (or, with none, since the
+    timer started) and no snapshot came of it: two runs missed, or failed."""
+    clock, due = observation.clock, observation.backup_due
+    return clock is not None and due is not None and clock > due + LATE_AFTER
+
+
+def last_run_failed(observation: Observation) -> bool:
+    """The last etcd-backup.service run failed (systemd's Result, or its exit status)."""
+    return observation.backup_result not in (
+        "",
+        "success",
+    ) or observation.backup_exit_status not in (
+        "",
+        "0",
+    )
+
+
+def latest_snapshots(observations: Mapping[str, Observation]) -> dict[str, tuple[str, str, str]]:
+    """``{host: (latest snapshot file, its age, the last backup run)}`` for the status table,
+    from what each member reported when the run started (its newest snapshot's mtime, its
+    own clock); an age past two schedule intervals says "(old)"."""
     result = {}
-    for host, observation in observations.items():
-        if not observation.latest_snapshot:
-            result[host] = ("-", "-")
-            continue
+    for host, o in observations.items():
         age = None
-        if observation.clock is not None and observation.latest_snapshot_mtime is not None:
-            age = observation.clock - observation.latest_snapshot_mtime
-        result[host] = (observation.latest_snapshot, format_age(age))
+        if o.clock is not None and o.latest_snapshot_mtime is not None:
+            age = o.clock - o.latest_snapshot_mtime
+        age_text = format_age(age) if o.latest_snapshot else "-"
+        if is_stale(o):
+            age_text += " (old)"
+        ran = "FAILED" if last_run_failed(o) else "ok" if o.backup_exit_at else "-"
+        result[host] = (o.latest_snapshot or "-", age_text, ran)
     return result
+
+
+def backup_warnings(cluster: Cluster, observations: Mapping[str, Observation]) -> list[str]:
+    """What the run says about each member's backups: a failed last run, a newest snapshot
+    older than two schedule intervals (or none that long after the timer started)."""
+    schedule = f"etcd_backup_schedule={cluster.settings.backup_schedule!r}"
+    found = []
+    for member in cluster.members:
+        o = observations.get(member.host)
+        if o is None:
+            continue
+        who = f"member {member.name} ({member.host})"
+        if last_run_failed(o):
+            ended = o.backup_exit_at and datetime.datetime.fromtimestamp(o.backup_exit_at, UTC)
+            when = f" at {ended:%Y-%m-%d %H:%M} UTC" if ended else ""
+            found.append(
+                f"{who}: the last {SERVICE} run failed ({o.backup_result or 'exit-code'}, "
+                f"exit status {o.backup_exit_status or '?'}{when}); "
+                f"`journalctl -u {SERVICE}` on that host says why"
+            )
+        if is_stale(o) and o.latest_snapshot:
+            age = format_age((o.clock or 0) - (o.latest_snapshot_mtime or 0))
+            found.append(
+                f"{who}: its newest snapshot {o.latest_snapshot} is {age} old, older than two "
+                f"intervals of {schedule}"
+            )
+        elif is_stale(o):
+            found.append(
+                f"{who}: no snapshot in {cluster.settings.backup_dir} although {TIMER} started "
+                f"more than two intervals of {schedule} ago"
+            )
+    return found

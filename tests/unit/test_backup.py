@@ -80,19 +80,76 @@ def test_age_is_short(make_settings):
     assert [backup.format_age(a) for a in ages] == ["-", "0s", "45s", "12m", "3h05m", "2d04h"]
 
 
-def test_the_table_shows_each_members_latest_snapshot_and_age(cluster):
+def test_the_table_shows_each_members_latest_snapshot_age_and_last_run(cluster):
     observations = {
         "10.0.0.6": Observation(
-            clock=10_000.0, latest_snapshot="etcd-snapshot-infra0-x.db", latest_snapshot_mtime=9_280
+            clock=10_000.0,
+            latest_snapshot="etcd-snapshot-infra0-x.db",
+            latest_snapshot_mtime=9_280,
+            backup_result="success",
+            backup_exit_status="0",
+            backup_exit_at=9_280,
         ),
         "10.0.0.7": Observation(clock=10_000.0),
+        "10.0.0.8": Observation(
+            clock=100_000.0,
+            latest_snapshot="etcd-snapshot-infra2-y.db",
+            latest_snapshot_mtime=10_000,
+            backup_due=17_200,
+            backup_result="exit-code",
+            backup_exit_status="1",
+            backup_exit_at=99_000,
+        ),
     }
     snapshots = backup.latest_snapshots(observations)
-    assert snapshots == {"10.0.0.6": ("etcd-snapshot-infra0-x.db", "12m"), "10.0.0.7": ("-", "-")}
+    assert snapshots == {
+        "10.0.0.6": ("etcd-snapshot-infra0-x.db", "12m", "ok"),
+        "10.0.0.7": ("-", "-", "-"),
+        "10.0.0.8": ("etcd-snapshot-infra2-y.db", "1d01h (old)", "FAILED"),
+    }
     table = format_table(parse_probe(cluster, []), {}, snapshots).splitlines()
-    assert table[0].split()[-3:] == ["LATEST", "SNAPSHOT", "AGE"]
-    assert table[1].split()[-2:] == ["etcd-snapshot-infra0-x.db", "12m"]
-    assert table[2].split()[-2:] == ["-", "-"] and table[3].split()[-2:] == ["-", "-"]
+    assert table[0].split()[-5:] == ["LATEST", "SNAPSHOT", "AGE", "LAST", "BACKUP"]
+    assert table[1].split()[-3:] == ["etcd-snapshot-infra0-x.db", "12m", "ok"]
+    assert table[2].split()[-3:] == ["-", "-", "-"]
+    assert table[3].split()[-4:] == ["etcd-snapshot-infra2-y.db", "1d01h", "(old)", "FAILED"]
+
+
+def test_backups_warn_naming_the_member_when_the_last_run_failed_or_snapshots_are_old(cluster):
+    healthy = Observation(
+        clock=10_000.0, latest_snapshot="s0.db", latest_snapshot_mtime=9_000, backup_due=16_200
+    )
+    due = 20_000.0  # the schedule came due twice after the newest snapshot
+    observations = {
+        "10.0.0.6": healthy,
+        "10.0.0.7": Observation(
+            clock=due + backup.LATE_AFTER + 1,
+            latest_snapshot="etcd-snapshot-infra1-20260101T000000Z.db",
+            latest_snapshot_mtime=due - 7_200,
+            backup_due=due,
+        ),
+        "10.0.0.8": Observation(
+            clock=due,
+            backup_due=due - backup.LATE_AFTER - 1,  # none since the timer started
+            backup_result="exit-code",
+            backup_exit_status="1",
+            backup_exit_at=1_764_590_000,
+        ),
+    }
+    found = backup.backup_warnings(cluster, observations)
+    assert found == [
+        "member infra1 (10.0.0.7): its newest snapshot etcd-snapshot-infra1-20260101T000000Z.db"
+        " is 2h06m old, older than two intervals of etcd_backup_schedule='hourly'",
+        "member infra2 (10.0.0.8): the last etcd-backup.service run failed (exit-code, exit "
+        "status 1 at 2025-12-01 11:53 UTC); `journalctl -u etcd-backup.service` on that host "
+        "says why",
+        "member infra2 (10.0.0.8): no snapshot in /var/backups/etcd although etcd-backup.timer "
+        "started more than two intervals of etcd_backup_schedule='hourly' ago",
+    ]
+    # A run that is merely late (the timer's random delay, a slow snapshot) is no warning;
+    # neither is a member that never ran a backup yet.
+    late = Observation(clock=due + backup.LATE_AFTER, latest_snapshot="s", backup_due=due)
+    assert backup.backup_warnings(cluster, {"10.0.0.6": late, "10.0.0.7": Observation()}) == []
+    assert backup.backup_warnings(cluster, {"10.0.0.6": healthy}) == []
 
 
 def test_the_observation_reads_the_newest_snapshot_line():
