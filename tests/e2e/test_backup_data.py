@@ -18,6 +18,7 @@ import pytest
 from sandbox import bed
 from tests.e2e.conftest import (
     Bed,
+    ClusterPoller,
     assert_healthy_cluster,
     deploy_ok,
     etcdctl,
@@ -136,3 +137,32 @@ def test_a_newest_snapshot_older_than_two_intervals_is_named(bd: Bed):
     assert "(old)" in status_row(run.output, "infra2")
     take_snapshot(node)  # a fresh snapshot: the warning goes away
     assert "etcd backups:" not in deploy_ok(bd.inventory).output
+
+
+def test_a_removed_member_is_retired_under_load_and_its_mount_point_stays(bd: Bed):
+    stay, gone = bd.nodes[:2], bd.nodes[2]
+    entries = bed.inventory(stay, {**bd.host_data, "etcd_remove_members": ["infra2"]})
+    removed = [(gone.pyinfra_host, {"etcd_name": "infra2"})]
+    inventory = bd.workdir / "inventory-retire.py"
+    inventory.write_text(
+        f"etcd = {pprint.pformat(entries, sort_dicts=False)}\n"
+        f"etcd_removed = {pprint.pformat(removed)}\n"
+    )
+    two = Bed(stay, inventory, bd.workdir, bd.host_data)
+    with ClusterPoller(stay[0], two.endpoints()) as poller:
+        run = deploy_ok(inventory)
+    assert poller.failures == [] and poller.ok > 0, poller.failures
+    assert_healthy_cluster(two, run)
+    assert is_mount(gone)
+    (aside,) = out(gone, f"ls -d {DATA}/.removed-*").split()
+    assert out(gone, f"test -d {aside}/member/wal && echo kept") == "kept"
+    assert out(gone, f"ls -A {DATA}").split() == sorted(
+        [aside.rsplit("/", 1)[1], *out(gone, f"ls -A {DATA} | grep before-restore").split()]
+    )
+    assert out(gone, "systemctl is-active etcd || true") in ("inactive", "failed")
+    before_change = [
+        out(node, f"ls {BACKUPS} | grep -c -- '-before-membership-change.db$' || true")
+        for node in stay
+    ]
+    assert "1" in before_change, before_change  # the snapshot before the change
+    assert_no_changes(two)
