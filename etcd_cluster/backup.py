@@ -34,7 +34,6 @@ TIMER_PATH = f"/etc/systemd/system/{TIMER}"
 PACKAGED_ETCDCTL = "/usr/bin/etcdctl"  # where Debian's etcd-client puts etcdctl
 ETCDCTL_PACKAGE = "etcd-client"
 _STAMP = "%Y%m%dT%H%M%SZ"
-UTC = datetime.UTC
 _NAME = re.compile(
     r"etcd-snapshot-(?P<member>.+)-(?P<stamp>\d{8}T\d{6}Z)(?P<label>-before-.+)?\.db"
 )
@@ -181,13 +180,8 @@ def is_stale(observation: Observation) -> bool:
 
 def last_run_failed(observation: Observation) -> bool:
     """The last etcd-backup.service run failed (systemd's Result, or its exit status)."""
-    return observation.backup_result not in (
-        "",
-        "success",
-    ) or observation.backup_exit_status not in (
-        "",
-        "0",
-    )
+    result, status = observation.backup_result, observation.backup_exit_status
+    return result not in {"", "success"} or status not in {"", "0"}
 
 
 def latest_snapshots(observations: Mapping[str, Observation]) -> dict[str, tuple[str, str, str]]:
@@ -218,8 +212,10 @@ def backup_warnings(cluster: Cluster, observations: Mapping[str, Observation]) -
             continue
         who = f"member {member.name} ({member.host})"
         if last_run_failed(o):
-            ended = o.backup_exit_at and datetime.datetime.fromtimestamp(o.backup_exit_at, UTC)
-            when = f" at {ended:%Y-%m-%d %H:%M} UTC" if ended else ""
+            when = ""
+            if o.backup_exit_at:
+                ended = datetime.datetime.fromtimestamp(o.backup_exit_at, datetime.UTC)
+                when = f" at {ended:%Y-%m-%d %H:%M} UTC"
             found.append(
                 f"{who}: the last {SERVICE} run failed ({o.backup_result or 'exit-code'}, "
                 f"exit status {o.backup_exit_status or '?'}{when}); "
