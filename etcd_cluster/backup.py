@@ -11,7 +11,7 @@ import datetime
 import posixpath
 import re
 import shlex
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from etcd_cluster import release
@@ -34,33 +34,45 @@ TIMER_PATH = f"/etc/systemd/system/{TIMER}"
 PACKAGED_ETCDCTL = "/usr/bin/etcdctl"  # where Debian's etcd-client puts etcdctl
 ETCDCTL_PACKAGE = "etcd-client"
 _STAMP = "%Y%m%dT%H%M%SZ"
-_NAME = re.compile(r"etcd-snapshot-(?P<member>.+)-(?P<stamp>\d{8}T\d{6}Z)\.db")
+_NAME = re.compile(
+    r"etcd-snapshot-(?P<member>.+)-(?P<stamp>\d{8}T\d{6}Z)(?P<label>-before-.+)?\.db"
+)
 
 
 def snapshot_name(member: str, when: datetime.datetime) -> str:
-    """``etcd-snapshot-<member>-<UTC time>.db``: lexical order is time order."""
+    """``etcd-snapshot-<member>-<UTC time>.db``."""
     return f"etcd-snapshot-{member}-{when.astimezone(datetime.UTC):{_STAMP}}.db"
 
 
 def snapshot_time(name: str) -> datetime.datetime | None:
-    """The UTC time in a snapshot's file name (None: not a scheduled snapshot)."""
+    """The UTC time in a scheduled snapshot's file name (None: not a scheduled snapshot)."""
     match = _NAME.fullmatch(name)
-    if not match:
+    if not match or match["label"]:
         return None
     return datetime.datetime.strptime(match["stamp"], _STAMP).replace(tzinfo=datetime.UTC)
 
 
-def own_snapshots(names: Iterable[str], member: str) -> list[str]:
-    """This member's scheduled snapshots, oldest first (other files are never touched)."""
-    return sorted(
-        n for n in names if (m := _NAME.fullmatch(n)) is not None and m["member"] == member
-    )
+def own_snapshots(mtimes: Mapping[str, float], member: str, labelled: bool = False) -> list[str]:
+    """This member's scheduled (or, ``labelled``, pre-change) snapshots, newest first by
+    their time on disk (other files are never touched)."""
+    mine = [
+        name
+        for name in mtimes
+        if (m := _NAME.fullmatch(name)) is not None
+        and m["member"] == member
+        and bool(m["label"]) == labelled
+    ]
+    return sorted(mine, key=lambda name: (-mtimes[name], name))
 
 
-def to_prune(names: Iterable[str], member: str, keep: int) -> list[str]:
-    """The snapshots to remove so that the newest ``keep`` remain (what the script does)."""
-    mine = own_snapshots(names, member)
-    return mine[: max(len(mine) - keep, 0)]
+def to_prune(mtimes: Mapping[str, float], member: str, keep: int, saved: str) -> list[str]:
+    """What the script removes after saving ``saved`` (``{file name: mtime}`` of the
+    directory): ``saved`` is kept whatever its mtime (a clock step must not prune the
+    snapshot just made), and of the others of its kind the newest by mtime, ``keep`` in
+    all. Names are not trusted for order: they carry the clock of the moment."""
+    labelled = bool((m := _NAME.fullmatch(saved)) and m["label"])
+    others = [n for n in own_snapshots(mtimes, member, labelled) if n != saved]
+    return others[keep - 1 :]
 
 
 def etcdctl(settings: Settings) -> str:
@@ -84,6 +96,7 @@ def script_context(cluster: Cluster, member: Member) -> dict[str, Any]:
         "member_name": q(member.name),
         "backup_dir": q(s.backup_dir),
         "keep": s.backup_keep,
+        "keep_before_change": s.backup_keep_before_change,
         "endpoint": q(member.client_url(s.client_port)),
         "cacert": q(ETCD_CA.cert_path(s.pki_dir)),
         "cert": q(ETCD_HEALTHCHECK_CLIENT.cert_path(s.pki_dir)),
@@ -153,16 +166,70 @@ def format_age(seconds: float | None) -> str:
     return f"{days}d{hours % 24:02d}h"
 
 
-def latest_snapshots(observations: Mapping[str, Observation]) -> dict[str, tuple[str, str]]:
-    """``{host: (latest snapshot file, its age)}`` for the status table, from what each
-    member reported when the run started (its newest snapshot's mtime, its own clock)."""
+# A scheduled run may start up to the timer's RandomizedDelaySec (60 s) late and take up
+# to the snapshot's --command-timeout (300 s): only later than that has a run been missed.
+LATE_AFTER = 60 + 300
+
+
+def is_stale(observation: Observation) -> bool:
+    """The schedule came due twice since the newest snapshot (or, with none, since the
+    timer started) and no snapshot came of it: two runs missed, or failed."""
+    clock, due = observation.clock, observation.backup_due
+    return clock is not None and due is not None and clock > due + LATE_AFTER
+
+
+def last_run_failed(observation: Observation) -> bool:
+    """The last etcd-backup.service run failed (systemd's Result, or its exit status)."""
+    result, status = observation.backup_result, observation.backup_exit_status
+    return result not in {"", "success"} or status not in {"", "0"}
+
+
+def latest_snapshots(observations: Mapping[str, Observation]) -> dict[str, tuple[str, str, str]]:
+    """``{host: (latest snapshot file, its age, the last backup run)}`` for the status table,
+    from what each member reported when the run started (its newest snapshot's mtime, its
+    own clock); an age past two schedule intervals says "(old)"."""
     result = {}
-    for host, observation in observations.items():
-        if not observation.latest_snapshot:
-            result[host] = ("-", "-")
-            continue
+    for host, o in observations.items():
         age = None
-        if observation.clock is not None and observation.latest_snapshot_mtime is not None:
-            age = observation.clock - observation.latest_snapshot_mtime
-        result[host] = (observation.latest_snapshot, format_age(age))
+        if o.clock is not None and o.latest_snapshot_mtime is not None:
+            age = o.clock - o.latest_snapshot_mtime
+        age_text = format_age(age) if o.latest_snapshot else "-"
+        if is_stale(o):
+            age_text += " (old)"
+        ran = "FAILED" if last_run_failed(o) else "ok" if o.backup_exit_at else "-"
+        result[host] = (o.latest_snapshot or "-", age_text, ran)
     return result
+
+
+def backup_warnings(cluster: Cluster, observations: Mapping[str, Observation]) -> list[str]:
+    """What the run says about each member's backups: a failed last run, a newest snapshot
+    older than two schedule intervals (or none that long after the timer started)."""
+    schedule = f"etcd_backup_schedule={cluster.settings.backup_schedule!r}"
+    found = []
+    for member in cluster.members:
+        o = observations.get(member.host)
+        if o is None:
+            continue
+        who = f"member {member.name} ({member.host})"
+        if last_run_failed(o):
+            when = ""
+            if o.backup_exit_at:
+                ended = datetime.datetime.fromtimestamp(o.backup_exit_at, datetime.UTC)
+                when = f" at {ended:%Y-%m-%d %H:%M} UTC"
+            found.append(
+                f"{who}: the last {SERVICE} run failed ({o.backup_result or 'exit-code'}, "
+                f"exit status {o.backup_exit_status or '?'}{when}); "
+                f"`journalctl -u {SERVICE}` on that host says why"
+            )
+        if is_stale(o) and o.latest_snapshot:
+            age = format_age((o.clock or 0) - (o.latest_snapshot_mtime or 0))
+            found.append(
+                f"{who}: its newest snapshot {o.latest_snapshot} is {age} old, older than two "
+                f"intervals of {schedule}"
+            )
+        elif is_stale(o):
+            found.append(
+                f"{who}: no snapshot in {cluster.settings.backup_dir} although {TIMER} started "
+                f"more than two intervals of {schedule} ago"
+            )
+    return found

@@ -49,6 +49,10 @@ class Observation:
     served_peer: str = ""
     latest_snapshot: str = ""  # newest scheduled snapshot file in etcd_backup_dir
     latest_snapshot_mtime: float | None = None
+    backup_result: str = ""  # the last etcd-backup.service run: systemd's Result ("" unknown)
+    backup_exit_status: str = ""  # its main process's exit status
+    backup_exit_at: float | None = None  # when it ended
+    backup_due: float | None = None  # the schedule came due twice after the newest snapshot
 
     @property
     def running(self) -> bool:
@@ -87,6 +91,7 @@ def observe_command(
         member.name,
         "yes" if files_read else "",
         binary,
+        s.backup_schedule,
     )
 
 
@@ -132,6 +137,10 @@ def parse_observation(lines: Sequence[str]) -> Observation:
     snapshot, _, mtime = values.get("snapshot", "").rpartition(" ")
     if snapshot:
         fields["latest_snapshot"], fields["latest_snapshot_mtime"] = snapshot, _float(mtime)
+    fields["backup_result"] = values.get("backup_Result", "")
+    fields["backup_exit_status"] = values.get("backup_ExecMainStatus", "")
+    fields["backup_exit_at"] = _float(values.get("backup_ExecMainExitTimestamp", "").lstrip("@"))
+    fields["backup_due"] = _float(values.get("backup_due"))
     if "pid" in values:  # systemd
         fields["args"] = tuple(args)
         fields["started_at"] = _float(values.get("started"))

@@ -18,7 +18,7 @@ from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
 from etcd_cluster import status
-from etcd_cluster.backup import latest_snapshots
+from etcd_cluster.backup import backup_warnings, latest_snapshots
 from etcd_cluster.cluster import Cluster
 from etcd_cluster.facts import FileModes
 from etcd_cluster.flags import etcd_command, guide_extra_args
@@ -193,6 +193,8 @@ def cluster_healthy(logs_command: str, print_table: bool):
         learners = {m.name for m in cluster_view(host).members if m.is_learner} if joined else set()
         table = status.format_table(statuses, plan.expiries(), snapshots, learners)
         logger.info(f"--> etcd cluster status:\n{table}")
+        for warning in backup_warnings(plan.cluster, plan.observations):
+            logger.warning(f"--> etcd backups: {warning}")
     if found:
         me = plan.cluster.member(host.name)
         own = [s for s in statuses if s.member == me and not s.healthy]

@@ -39,7 +39,7 @@ from etcd_cluster.preflight import Survey
 from etcd_cluster.quorum import ClusterView, parse_view, unstarted_peer_urls
 from etcd_cluster.remote import RemoteFile, Wanted, read_files, read_secret, run_quietly
 from etcd_cluster.safety import data_dir_refusals, recorded_bootstrap
-from etcd_cluster.settings import settings_from_data
+from etcd_cluster.settings import refuse_unsupported_flags, settings_from_data
 from etcd_cluster.status import parse_probe, probe_script
 from etcd_cluster.status import problems as status_problems
 
@@ -134,6 +134,8 @@ def cluster_of(state: State) -> Cluster:
     """Inventory and data checks only, without touching any host."""
     hosts = etcd_hosts(state)
     require_members(hosts)  # before settings, which come from the first member
+    for h in hosts:
+        refuse_unsupported_flags(h.name, h.data.get("etcd_extra_args"))
     settings = settings_from_data(lambda key: hosts[0].data.get(key))
     inputs = [
         MemberInput(

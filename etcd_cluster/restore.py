@@ -42,6 +42,7 @@ class MemberSurvey:
     kind: str = ""  # "etcdutl" or "etcdctl"
     bump: bool = False  # the tool has --bump-revision and --mark-compacted
     has_data: bool = False  # the data dir exists (it is moved aside)
+    data_mount: bool = False  # the data dir is a mount point (its contents are moved aside)
     snapshot_sha256: str = ""  # first member only
     status: dict = field(default_factory=dict)  # `snapshot status -w json` of the snapshot
     status_error: str = ""
@@ -62,6 +63,7 @@ def parse_member_survey(lines: Sequence[str]) -> MemberSurvey:
         kind=values.get("kind", ""),
         bump=values.get("bump") == "yes",
         has_data=values.get("data") == "yes",
+        data_mount=values.get("data_mount") == "yes",
         snapshot_sha256=values.get("snapshot_sha256", ""),
         status=status if isinstance(status, dict) else {},
         status_error=values.get("status_error", ""),
@@ -103,6 +105,12 @@ def aside_path(data_dir: str, now: datetime.datetime) -> str:
     return f"{data_dir}.before-restore-{stamp(now)}"
 
 
+def inner_aside_path(data_dir: str, now: datetime.datetime) -> str:
+    """Where the old data goes when the data dir is a mount point (a dedicated disk): a
+    mount point cannot be renamed, so its contents move into this directory inside it."""
+    return f"{data_dir}/.before-restore-{stamp(now)}"
+
+
 def staged_path(backup_dir: str, token: str) -> str:
     """Where the other members receive their copy of the snapshot (removed once restored)."""
     return posixpath.join(backup_dir, f".{token}.db")
@@ -138,6 +146,7 @@ def plan_lines(
     surveys: Mapping[str, MemberSurvey],
     token: str,
     aside: str,
+    inner: str = "",
 ) -> list[str]:
     """The restore plan, as printed before anything changes (and by ``--dry``)."""
     s = cluster.settings
@@ -153,6 +162,11 @@ def plan_lines(
         survey = surveys[member.host]
         source = "" if member == cluster.first else " (copy received from the first member)"
         old = f"move {s.data_dir} aside to {aside}" if survey.has_data else "no data dir"
+        if survey.data_mount:
+            old = (
+                f"move the contents of {s.data_dir} aside to {inner} "
+                f"({s.data_dir} is a mount point: it stays)"
+            )
         lines.append(
             f"{member.host}: stop etcd; {old}; {survey.kind} snapshot restore{source} as "
             f"{member.name}"

@@ -41,6 +41,7 @@ class RestorePlan:
     snapshot: str  # on the first member
     token: str
     aside: str
+    inner_aside: str  # used instead of ``aside`` where the data dir is a mount point
     bump: int
     surveys: dict[str, restore.MemberSurvey]
     failed: list[str] = field(default_factory=list)  # hosts whose phase failed
@@ -95,10 +96,12 @@ def _build(state: State) -> RestorePlan:
         snapshot=snapshot,
         token=restore.new_token(now),
         aside=restore.aside_path(s.data_dir, now),
+        inner_aside=restore.inner_aside_path(s.data_dir, now),
         bump=restore.bump_revision(surveys),
         surveys=surveys,
     )
-    for line in restore.plan_lines(cluster, snapshot, surveys, plan.token, plan.aside):
+    lines = restore.plan_lines(cluster, snapshot, surveys, plan.token, plan.aside, plan.inner_aside)
+    for line in lines:
         logger.warning(f"--> etcd restore: {line}")
     refusal = restore.confirm_refusal(first.data.get("etcd_restore_confirm"))
     if refusal:
@@ -148,6 +151,7 @@ def _phase_command(plan: RestorePlan, target: Host, phase: str) -> str:
             plan.cluster.initial_cluster,
             plan.token,
             plan.bump,
+            plan.inner_aside,
         )
     return scripts.command(
         "restore_member", "start", s.runtime, SYSTEMD_UNIT, manifest_path(plan.cluster), PARKING_DIR

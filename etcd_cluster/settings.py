@@ -51,6 +51,11 @@ OWNED_FLAGS = (
     "advertise-client-urls",
     "initial-advertise-peer-urls",
 )
+# Flags the deploy cannot honour. wal-dir keeps the WAL outside the data dir, while every
+# data check looks for it inside (the survey's has_data, the data-safety rule, a join's
+# clean start) and restore and retire move only the data dir aside: members would look
+# empty after bootstrap and a restore would leave the old WAL in place.
+UNSUPPORTED_FLAGS = ("wal-dir",)
 
 DataGetter = Callable[[str], Any]
 
@@ -88,6 +93,7 @@ class Settings:
     backup_dir: str = "/var/backups/etcd"
     backup_schedule: str = "hourly"
     backup_keep: int = 24
+    backup_keep_before_change: int = 5
     etcdctl_binary: str = "/usr/bin/etcdctl"
     remove_members: tuple[str, ...] = ()
     replace_members: tuple[str, ...] = ()
@@ -230,6 +236,20 @@ def extra_args(key: str, value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(result.items())
 
 
+def refuse_unsupported_flags(host: str, value: Any) -> None:
+    """One host's ``etcd_extra_args``, refused naming the host and the value when it sets a
+    flag the deploy cannot honour (every host is checked: settings come from the first,
+    and a value on another host would be silently ignored)."""
+    key = f"host {host}: etcd_extra_args"
+    for name, flag_value in extra_args(key, value):
+        if name in UNSUPPORTED_FLAGS:
+            raise DeployInputError(
+                f"{key}: {name}={flag_value!r} is not supported: the deploy keeps the WAL "
+                "inside etcd_data_dir (its data checks, restore and retire look there); "
+                "remove it, and put the data dir itself on the disk you meant for the WAL"
+            )
+
+
 def kubernetes_version(key: str, value: Any) -> str:
     """A Kubernetes release such as 'v1.34.2' (a leading 'v' is added), or '' for unset.
 
@@ -317,6 +337,9 @@ def settings_from_data(get: DataGetter) -> Settings:
         backup_dir=_absolute_path("etcd_backup_dir", get("etcd_backup_dir")),
         backup_schedule=calendar("etcd_backup_schedule", get("etcd_backup_schedule")),
         backup_keep=_integer("etcd_backup_keep", get("etcd_backup_keep"), 1, 100000),
+        backup_keep_before_change=_integer(
+            "etcd_backup_keep_before_change", get("etcd_backup_keep_before_change"), 1, 100000
+        ),
         etcdctl_binary=_absolute_path("etcdctl_binary", get("etcdctl_binary")),
         remove_members=_member_names("etcd_remove_members", get("etcd_remove_members")),
         replace_members=_member_names("etcd_replace_members", get("etcd_replace_members")),

@@ -157,12 +157,13 @@ def unhealthy_members(statuses: Sequence[MemberStatus]) -> list[Member]:
 def format_table(
     statuses: Sequence[MemberStatus],
     expiries: dict[str, datetime.datetime],
-    snapshots: dict[str, tuple[str, str]] | None = None,
+    snapshots: dict[str, tuple[str, str, str]] | None = None,
     learners: Collection[str] = (),
 ) -> str:
     """The status table printed at the end of a deploy, one row per member.
 
-    ``snapshots`` (``{host: (latest snapshot file, age)}``) adds two columns; members
+    ``snapshots`` (``{host: (latest snapshot file, age, last backup run)}``) adds three
+    columns; members
     named in ``learners`` show "learner" as their role in the LEADER column.
     """
     header: tuple[str, ...] = (
@@ -175,7 +176,7 @@ def format_table(
         "EARLIEST CERT EXPIRY",
     )
     if snapshots is not None:
-        header += ("LATEST SNAPSHOT", "AGE")
+        header += ("LATEST SNAPSHOT", "AGE", "LAST BACKUP")
     rows = [header]
     for s in statuses:
         expiry = expiries.get(s.member.host)
@@ -189,7 +190,7 @@ def format_table(
             f"{expiry:%Y-%m-%d %H:%M} UTC" if expiry else "-",
         )
         if snapshots is not None:
-            row += snapshots.get(s.member.host, ("-", "-"))
+            row += snapshots.get(s.member.host, ("-", "-", "-"))
         rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]

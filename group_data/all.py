@@ -130,10 +130,16 @@ etcd_backup_dir = "/var/backups/etcd"
 # Each member snapshots itself (its own client endpoint, the healthcheck-client
 # certificate) into etcd_backup_dir as etcd-snapshot-<member>-<UTC time>.db: written
 # to a temporary file there, verified with `snapshot status`, then renamed; mode 600
-# in a mode 700 directory (a snapshot holds every Kubernetes Secret). The oldest are
-# pruned down to etcd_backup_keep. The schedule is a systemd OnCalendar value.
+# in a mode 700 directory (a snapshot holds every Kubernetes Secret). The oldest (by the
+# files' time on disk, never the one just made) are pruned down to etcd_backup_keep. The
+# schedule is a systemd OnCalendar value; the run warns when a member's newest snapshot
+# is older than two intervals of it, or its last etcd-backup.service run failed.
 etcd_backup_schedule = "hourly"
 etcd_backup_keep = 24
+# The deploy's own snapshots before an upgrade or a membership change
+# (...-before-upgrade.db, ...-before-membership-change.db): this many of each member's
+# are kept, the oldest pruned when a new one is made.
+etcd_backup_keep_before_change = 5
 # etcdctl for snapshots and restores (etcdutl is used instead when it sits next to it
 # or is on PATH). Installed from Debian's etcd-client when it is /usr/bin/etcdctl,
 # missing, and apt-get is there; the static-pod runtime's hosts usually lack it.

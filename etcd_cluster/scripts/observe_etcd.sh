@@ -4,8 +4,8 @@
 # endpoint, then the CA, server and peer certificates etcd is configured with, the
 # healthcheck client pair (to complete a TLS handshake), the client and peer
 # addresses (host:port, IPv6 in brackets), the snapshot directory, the member name,
-# "yes" when the caller fingerprints the certificate files itself, and the etcd binary
-# the caller asks for its version itself.
+# "yes" when the caller fingerprints the certificate files itself, the etcd binary
+# the caller asks for its version itself, and the snapshot schedule (systemd OnCalendar).
 # stdout, one "key:value" per line:
 #   now:<epoch>                    this host's clock
 #   pid:/arg:/started:/exe:        systemd: the unit's main process, its argv, start, binary
@@ -19,13 +19,19 @@
 #   served_client:/served_peer:    sha256 of the certificate served on each port (only when a
 #                                  certificate file changed since etcd started)
 #   file_server:/file_peer:        sha256 of the certificate files on disk
-#   snapshot:<file> <mtime>        this member's newest scheduled snapshot (etcd-backup)
+#   snapshot:<file> <mtime>        this member's newest scheduled snapshot (etcd-backup), by
+#                                  its time on disk
+#   backup_Result:/backup_ExecMainStatus:/backup_ExecMainExitTimestamp:  the last run of
+#                                  <unit>-backup.service (systemctl show, @epoch)
+#   backup_due:<epoch>             when the schedule has come due twice since that snapshot
+#                                  (none yet: since the timer started)
 set -u
 export LC_ALL=C
 runtime=$1 unit=$2 manifest=$3 endpoint=$4 ca=$5 server=$6 peer=$7
 client_cert=$8 client_key=$9
 shift 9
 client_addr=$1 peer_addr=$2 backup_dir=${3:-} member=${4:-} files_read=${5:-} binary=${6:-}
+schedule=${7:-}
 
 fingerprint() { openssl x509 -outform DER 2>/dev/null | sha256sum | cut -d' ' -f1; }
 served() {
@@ -85,12 +91,24 @@ if [ -n "$newer" ]; then
     wait
 fi
 if [ -n "$backup_dir" ]; then
-    # The backup script's names sort in time order: the last match is the newest.
+    # Newest by time on disk: a name carries the clock of its moment, which may have stepped.
     d8='[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' d6='[0-9][0-9][0-9][0-9][0-9][0-9]'
-    newest=
-    for f in "$backup_dir"/etcd-snapshot-"$member"-${d8}T${d6}Z.db; do
-        [ -f "$f" ] && newest=$f
-    done
-    [ -n "$newest" ] && echo "snapshot:$(basename "$newest") $(stat -c %Y "$newest")"
+    # shellcheck disable=SC2086 # the pattern must stay a glob
+    newest=$(ls -1t -- "$backup_dir"/etcd-snapshot-"$member"-${d8}T${d6}Z.db 2>/dev/null | head -n 1)
+    base=
+    if [ -f "$newest" ]; then
+        base=$(stat -c %Y "$newest")
+        echo "snapshot:$(basename "$newest") $base"
+    fi
+    systemctl show --timestamp=unix -p Result -p ExecMainStatus -p ExecMainExitTimestamp \
+        "$unit-backup.service" 2>/dev/null | sed -n 's/^\([A-Za-z]*\)=/backup_\1:/p'
+    [ -n "$base" ] || base=$(systemctl show --timestamp=unix -p ActiveEnterTimestamp --value \
+        "$unit-backup.timer" 2>/dev/null)
+    base=${base#@}
+    if [ -n "$schedule" ] && [ -n "$base" ]; then
+        due=$(TZ=UTC systemd-analyze calendar --iterations=2 --base-time="@$base" "$schedule" \
+            2>/dev/null | sed -n 's/^ *Iter\. #2: //p')
+        [ -n "$due" ] && echo "backup_due:$(date -u -d "$due" +%s)"
+    fi
 fi
 exit 0

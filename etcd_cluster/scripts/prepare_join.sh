@@ -10,6 +10,8 @@ if [ "$runtime" = systemd ]; then
 fi
 if [ -e "$data/member" ]; then
     aside="$data.before-join-$(date -u +%Y%m%dT%H%M%SZ)"
+    # a data dir that is its own mount (a dedicated disk): keep the old data on that disk
+    mountpoint -q "$data" 2>/dev/null && aside="$data/.before-join-${aside##*-}"
     mkdir -p "$aside"
     mv "$data/member" "$aside/"
     echo "moved $data/member aside to $aside"

@@ -3,17 +3,21 @@
 # Phases (first argument), each failing non-zero with the reason on stderr:
 #   survey SNAPSHOT ETCDCTL ETCDUTL DATA_DIR
 #       tool:<path> kind:<etcdutl|etcdctl> bump:<yes|no>  the restore tool here and whether
-#       it has --bump-revision/--mark-compacted; data:yes when DATA_DIR exists; with a
-#       SNAPSHOT ("" for none): snapshot_sha256:<hex> and status:<json> or status_error:<text>
+#       it has --bump-revision/--mark-compacted; data:yes when DATA_DIR exists, data_mount:yes
+#       when it is a mount point; with a SNAPSHOT ("" for none): snapshot_sha256:<hex> and
+#       status:<json> or status_error:<text>
 #   receive DEST SHA256
 #       stdin to DEST (mode 600, via a temporary file beside it), kept only if its sha256 is SHA256
 #   stop RUNTIME UNIT MANIFEST PARK_DIR CRI_ENDPOINT TIMEOUT
 #       systemd: stop the unit. static-pod: move the manifest out of kubelet's directory into
 #       PARK_DIR and wait until crictl shows no running etcd container.
-#   restore SNAPSHOT DATA_DIR ASIDE KIND TOOL NAME PEER_URL INITIAL_CLUSTER TOKEN BUMP
+#   restore SNAPSHOT DATA_DIR ASIDE KIND TOOL NAME PEER_URL INITIAL_CLUSTER TOKEN BUMP INNER
 #       move DATA_DIR aside to ASIDE (never deleted), then restore SNAPSHOT into DATA_DIR as
 #       member NAME of INITIAL_CLUSTER with the new TOKEN (BUMP > 0: --bump-revision BUMP
-#       --mark-compacted); the data dir ends up mode 700.
+#       --mark-compacted); the data dir ends up mode 700. When DATA_DIR is a mount point (a
+#       dedicated disk, which cannot be renamed), its contents go aside into INNER inside it
+#       (earlier asides and lost+found stay), the snapshot is restored next to them and its
+#       member/ moved in: renames within the mount, and the mount point stays.
 #   start RUNTIME UNIT MANIFEST PARK_DIR
 #       systemd: start the unit without waiting (all members must come up together).
 #       static-pod: move the parked manifest back; kubelet starts the pod.
@@ -42,6 +46,7 @@ survey)
     *) echo "bump:no" ;;
     esac
     [ -e "$data_dir" ] && echo "data:yes"
+    mountpoint -q "$data_dir" 2>/dev/null && echo "data_mount:yes"
     if [ -n "$snapshot" ]; then
         if [ ! -f "$snapshot" ]; then
             echo "status_error:no such file"
@@ -103,13 +108,21 @@ restore)
     snapshot=$1 data_dir=$2 aside=$3 kind=$4 tool=$5 name=$6 peer_url=$7 cluster=$8
     token=$9
     shift 9
-    bump=$1
-    if [ -e "$data_dir" ]; then
+    bump=$1 inner=${2:-}
+    target=$data_dir
+    if [ -n "$inner" ] && mountpoint -q "$data_dir" 2>/dev/null; then
+        [ -e "$inner" ] && { echo "$inner exists already" >&2 && exit 1; }
+        mkdir "$inner"
+        find "$data_dir" -mindepth 1 -maxdepth 1 ! -name lost+found ! -name '.before-*' \
+            ! -name '.removed-*' -exec mv -t "$inner" -- {} +
+        echo "moved the contents of $data_dir (a mount point: it stays) aside to $inner"
+        target=$data_dir/.$token
+    elif [ -e "$data_dir" ]; then
         [ -e "$aside" ] && { echo "$aside exists already" >&2 && exit 1; }
         mv "$data_dir" "$aside"
         echo "moved $data_dir aside to $aside"
     fi
-    set -- snapshot restore "$snapshot" --name="$name" --data-dir="$data_dir" \
+    set -- snapshot restore "$snapshot" --name="$name" --data-dir="$target" \
         --initial-cluster="$cluster" --initial-advertise-peer-urls="$peer_url" \
         --initial-cluster-token="$token"
     [ "$bump" -gt 0 ] && set -- "$@" --bump-revision="$bump" --mark-compacted
@@ -117,6 +130,10 @@ restore)
         out=$("$tool" "$@" 2>&1) || { echo "$tool $1 $2 failed: $out" >&2 && exit 1; }
     else
         out=$(ETCDCTL_API=3 "$tool" "$@" 2>&1) || { echo "$tool $1 $2 failed: $out" >&2 && exit 1; }
+    fi
+    if [ "$target" != "$data_dir" ]; then
+        mv "$target/member" "$data_dir/member"
+        rmdir "$target"
     fi
     chmod 700 "$data_dir"
     echo "restored $data_dir as $name"

@@ -8,7 +8,6 @@ then renames it, as etcdctl does; ``snapshot status`` prints etcd's JSON or fail
 from __future__ import annotations
 
 import datetime
-import os
 import shlex
 import stat
 import subprocess
@@ -42,7 +41,9 @@ def test_a_malformed_or_dangerous_schedule_is_refused_naming_it(make_settings, s
 def test_defaults_and_bad_values(make_settings):
     s = make_settings()
     assert (s.backup_dir, s.backup_schedule, s.backup_keep) == ("/var/backups/etcd", "hourly", 24)
-    assert s.etcdctl_binary == "/usr/bin/etcdctl"
+    assert s.etcdctl_binary == "/usr/bin/etcdctl" and s.backup_keep_before_change == 5
+    with pytest.raises(DeployInputError, match="etcd_backup_keep_before_change=0"):
+        make_settings(etcd_backup_keep_before_change=0)
     with pytest.raises(DeployInputError, match="etcd_backup_keep=0"):
         make_settings(etcd_backup_keep=0)
     with pytest.raises(DeployInputError, match="etcd_backup_dir='backups'"):
@@ -59,11 +60,19 @@ def test_names_sort_in_time_order_and_carry_their_time():
     assert backup.snapshot_time("etcd-snapshot-infra0-latest.db") is None
 
 
-def test_retention_removes_only_this_members_oldest():
+def test_retention_goes_by_time_on_disk_and_keeps_the_snapshot_just_made():
     mine = [f"etcd-snapshot-infra1-2026010{d}T000000Z.db" for d in range(1, 6)]
-    others = ["etcd-snapshot-infra10-20250101T000000Z.db", "notes.txt", ".etcd-snapshot-x"]
-    assert backup.to_prune([*others, *mine[::-1]], "infra1", 2) == mine[:3]
-    assert backup.to_prune(mine, "infra1", 24) == []
+    # mtimes in the reverse order of the names: a clock that was ahead, then stepped back
+    mtimes = {name: 1000.0 - i for i, name in enumerate(mine)}
+    others = {"etcd-snapshot-infra10-20250101T000000Z.db": 1.0, "notes.txt": 2.0}
+    before = {"etcd-snapshot-infra1-20200101T000000Z-before-upgrade.db": 0.0}
+    saved = "etcd-snapshot-infra1-20260101T000000Z.db"  # its mtime is the oldest: still kept
+    mtimes[saved] = 0.5
+    found = {**mtimes, **others, **before}
+    assert backup.to_prune(found, "infra1", 2, saved) == mine[2:]
+    assert backup.to_prune(found, "infra1", 24, saved) == []
+    newest = "etcd-snapshot-infra1-20200102T000000Z-before-membership-change.db"
+    assert backup.to_prune({**found, newest: 5.0}, "infra1", 1, newest) == [*before]
 
 
 def test_age_is_short(make_settings):
@@ -71,19 +80,76 @@ def test_age_is_short(make_settings):
     assert [backup.format_age(a) for a in ages] == ["-", "0s", "45s", "12m", "3h05m", "2d04h"]
 
 
-def test_the_table_shows_each_members_latest_snapshot_and_age(cluster):
+def test_the_table_shows_each_members_latest_snapshot_age_and_last_run(cluster):
     observations = {
         "10.0.0.6": Observation(
-            clock=10_000.0, latest_snapshot="etcd-snapshot-infra0-x.db", latest_snapshot_mtime=9_280
+            clock=10_000.0,
+            latest_snapshot="etcd-snapshot-infra0-x.db",
+            latest_snapshot_mtime=9_280,
+            backup_result="success",
+            backup_exit_status="0",
+            backup_exit_at=9_280,
         ),
         "10.0.0.7": Observation(clock=10_000.0),
+        "10.0.0.8": Observation(
+            clock=100_000.0,
+            latest_snapshot="etcd-snapshot-infra2-y.db",
+            latest_snapshot_mtime=10_000,
+            backup_due=17_200,
+            backup_result="exit-code",
+            backup_exit_status="1",
+            backup_exit_at=99_000,
+        ),
     }
     snapshots = backup.latest_snapshots(observations)
-    assert snapshots == {"10.0.0.6": ("etcd-snapshot-infra0-x.db", "12m"), "10.0.0.7": ("-", "-")}
+    assert snapshots == {
+        "10.0.0.6": ("etcd-snapshot-infra0-x.db", "12m", "ok"),
+        "10.0.0.7": ("-", "-", "-"),
+        "10.0.0.8": ("etcd-snapshot-infra2-y.db", "1d01h (old)", "FAILED"),
+    }
     table = format_table(parse_probe(cluster, []), {}, snapshots).splitlines()
-    assert table[0].split()[-3:] == ["LATEST", "SNAPSHOT", "AGE"]
-    assert table[1].split()[-2:] == ["etcd-snapshot-infra0-x.db", "12m"]
-    assert table[2].split()[-2:] == ["-", "-"] and table[3].split()[-2:] == ["-", "-"]
+    assert table[0].split()[-5:] == ["LATEST", "SNAPSHOT", "AGE", "LAST", "BACKUP"]
+    assert table[1].split()[-3:] == ["etcd-snapshot-infra0-x.db", "12m", "ok"]
+    assert table[2].split()[-3:] == ["-", "-", "-"]
+    assert table[3].split()[-4:] == ["etcd-snapshot-infra2-y.db", "1d01h", "(old)", "FAILED"]
+
+
+def test_backups_warn_naming_the_member_when_the_last_run_failed_or_snapshots_are_old(cluster):
+    healthy = Observation(
+        clock=10_000.0, latest_snapshot="s0.db", latest_snapshot_mtime=9_000, backup_due=16_200
+    )
+    due = 20_000.0  # the schedule came due twice after the newest snapshot
+    observations = {
+        "10.0.0.6": healthy,
+        "10.0.0.7": Observation(
+            clock=due + backup.LATE_AFTER + 1,
+            latest_snapshot="etcd-snapshot-infra1-20260101T000000Z.db",
+            latest_snapshot_mtime=due - 7_200,
+            backup_due=due,
+        ),
+        "10.0.0.8": Observation(
+            clock=due,
+            backup_due=due - backup.LATE_AFTER - 1,  # none since the timer started
+            backup_result="exit-code",
+            backup_exit_status="1",
+            backup_exit_at=1_764_590_000,
+        ),
+    }
+    found = backup.backup_warnings(cluster, observations)
+    assert found == [
+        "member infra1 (10.0.0.7): its newest snapshot etcd-snapshot-infra1-20260101T000000Z.db"
+        " is 2h06m old, older than two intervals of etcd_backup_schedule='hourly'",
+        "member infra2 (10.0.0.8): the last etcd-backup.service run failed (exit-code, exit "
+        "status 1 at 2025-12-01 11:53 UTC); `journalctl -u etcd-backup.service` on that host "
+        "says why",
+        "member infra2 (10.0.0.8): no snapshot in /var/backups/etcd although etcd-backup.timer "
+        "started more than two intervals of etcd_backup_schedule='hourly' ago",
+    ]
+    # A run that is merely late (the timer's random delay, a slow snapshot) is no warning;
+    # neither is a member that never ran a backup yet.
+    late = Observation(clock=due + backup.LATE_AFTER, latest_snapshot="s", backup_due=due)
+    assert backup.backup_warnings(cluster, {"10.0.0.6": late, "10.0.0.7": Observation()}) == []
+    assert backup.backup_warnings(cluster, {"10.0.0.6": healthy}) == []
 
 
 def test_the_observation_reads_the_newest_snapshot_line():
@@ -207,36 +273,83 @@ def test_a_failed_or_bad_snapshot_fails_and_leaves_no_file(host, failure):
     assert list((tmp_path / "backups").iterdir()) == []
 
 
-def test_the_oldest_of_this_members_snapshots_are_pruned(host):
+def made_up(backups: Path, mtimes: dict[str, str]) -> None:
+    """Files named ``mtimes``' keys, each with its made-up time on disk (``touch -d``)."""
+    backups.mkdir(exist_ok=True)
+    for name, when in mtimes.items():
+        subprocess.run(["touch", "-d", when, str(backups / name)], check=True)
+
+
+def after_run(backups: Path, found: dict[str, float], *args: str) -> tuple[str, list[str]]:
+    """The snapshot the run saved, and what the Python model says it should have pruned."""
+    (saved,) = {p.name for p in backups.iterdir()} - set(found)
+    return saved, backup.to_prune({**found, saved: 0.0}, "infra0", 2 if not args else 3, saved)
+
+
+def test_the_oldest_by_time_on_disk_are_pruned_never_the_one_just_made(host):
     tmp_path, script, env, _ = host
     backups = tmp_path / "backups"
-    backups.mkdir()
-    old = [backups / f"etcd-snapshot-infra0-2020010{d}T000000Z.db" for d in (1, 2, 3)]
-    foreign = [backups / "etcd-snapshot-infra00-20190101T000000Z.db", backups / "keep.me"]
-    for path in [*old, *foreign]:
-        path.write_text("x")
+    # Names say 2030 (a clock that ran ahead); times on disk say otherwise.
+    files = {
+        "etcd-snapshot-infra0-20300101T000000Z.db": "2026-01-01 00:00",  # oldest on disk
+        "etcd-snapshot-infra0-20200101T000000Z.db": "2026-01-03 00:00",  # newest on disk
+        "etcd-snapshot-infra0-20300102T000000Z.db": "2026-01-02 00:00",
+        "etcd-snapshot-infra0-20300103T000000Z.db": "2099-01-01 00:00",  # mtime in the future
+        "etcd-snapshot-infra00-20190101T000000Z.db": "2000-01-01 00:00",  # another member's
+        "etcd-snapshot-infra0-20190101T000000Z-before-upgrade.db": "2000-01-01 00:00",
+        "keep.me": "2000-01-01 00:00",
+    }
+    made_up(backups, files)
+    found = {name: (backups / name).stat().st_mtime for name in files}
     done = run_backup(script, env)
     assert done.returncode == 0, done.stderr
-    names = sorted(p.name for p in backups.iterdir())
-    assert old[2].name in names and old[0].name not in names and old[1].name not in names
-    assert {p.name for p in foreign} <= set(names)
-    assert len([n for n in names if n.startswith("etcd-snapshot-infra0-")]) == 2
-    assert os.path.exists(foreign[0])
+    saved, predicted = after_run(backups, found)
+    left = {p.name for p in backups.iterdir()}
+    # keep=2: the one just made (older on disk than the future-dated one) and the newest other
+    assert left == {*files, saved} - set(predicted)
+    assert saved in left and "etcd-snapshot-infra0-20300103T000000Z.db" in left
+    assert sorted(predicted) == sorted(
+        [
+            "etcd-snapshot-infra0-20300101T000000Z.db",
+            "etcd-snapshot-infra0-20200101T000000Z.db",
+            "etcd-snapshot-infra0-20300102T000000Z.db",
+        ]
+    )
+    assert "removed" in done.stdout and "(keeping 2)" in done.stdout
 
 
-def test_a_labelled_snapshot_before_a_change_is_named_so_and_prunes_nothing(host):
+def test_a_labelled_snapshot_before_a_change_prunes_only_labelled_ones_by_their_own_count(
+    host, make_cluster, make_settings
+):
     tmp_path, script, env, _ = host
     backups = tmp_path / "backups"
-    backups.mkdir()
-    old = [backups / f"etcd-snapshot-infra0-2020010{d}T000000Z.db" for d in (1, 2, 3)]
-    for path in old:
-        path.write_text("x")
+    labelled = {
+        f"etcd-snapshot-infra0-2020010{d}T000000Z-before-upgrade.db": f"2026-01-0{d} 00:00"
+        for d in (1, 2, 3, 4)
+    }
+    scheduled = {f"etcd-snapshot-infra0-2020010{d}T000000Z.db": "2000-01-01" for d in (1, 2, 3)}
+    made_up(backups, {**labelled, **scheduled})
+    found = {name: (backups / name).stat().st_mtime for name in {**labelled, **scheduled}}
+    settings = make_settings(
+        etcd_backup_dir=str(backups),
+        etcd_backup_keep=2,
+        etcd_backup_keep_before_change=3,
+        etcdctl_binary=env["PATH"].split(":")[0] + "/etcdctl",
+    )
+    cluster = make_cluster(settings_=settings)
+    script.write_text(
+        render(backup.SCRIPT_TEMPLATE, **backup.script_context(cluster, cluster.first))
+    )
     done = run_backup(script, env, "before-upgrade")
     assert done.returncode == 0, done.stderr
-    (labelled,) = [p for p in backups.iterdir() if p.name.endswith("-before-upgrade.db")]
-    assert labelled.name.startswith("etcd-snapshot-infra0-")
-    assert stat.S_IMODE(labelled.stat().st_mode) == 0o600
-    assert all(path.exists() for path in old)  # pruning is the timer's, not this one's
+    saved, predicted = after_run(backups, found, "before-upgrade")
+    assert saved.startswith("etcd-snapshot-infra0-") and saved.endswith("-before-upgrade.db")
+    assert stat.S_IMODE((backups / saved).stat().st_mode) == 0o600
+    left = {p.name for p in backups.iterdir()}
+    assert left == {*labelled, *scheduled, saved} - set(predicted)
+    assert set(scheduled) <= left  # pruning scheduled snapshots is the timer's, not this one's
+    oldest = sorted(labelled)[:2]
+    assert sorted(predicted) == oldest and not set(oldest) & left
 
 
 def test_the_deploy_runs_the_same_script_for_its_own_snapshots(make_cluster):

@@ -26,6 +26,7 @@ from etcd_cluster.preflight import (
     survey_script,
 )
 from etcd_cluster.safety import data_dir_refusals, recorded_initial_cluster, same_members
+from etcd_cluster.settings import refuse_unsupported_flags
 from etcd_cluster.templates import render
 from tests.unit.guide import GUIDE_HOSTS
 
@@ -479,3 +480,16 @@ def test_missing_openssl_is_installed_or_refused_without_apt_get(settings):
     assert packages_to_install(settings, present - {"openssl"}) == ["openssl"]
     (missing,) = missing_requirements(settings, present - {"openssl", "apt-get"})
     assert missing.startswith("openssl (key fingerprints")
+
+
+@pytest.mark.parametrize(
+    "value", [{"wal-dir": "/mnt/wal"}, [{"name": "wal-dir", "value": "/mnt/wal"}]]
+)
+def test_wal_dir_is_refused_naming_host_and_value(value):
+    with pytest.raises(DeployInputError) as refused:
+        refuse_unsupported_flags("etcd-b", value)
+    message = str(refused.value)
+    assert "host etcd-b: etcd_extra_args: wal-dir='/mnt/wal' is not supported" in message
+    assert "etcd_data_dir" in message
+    refuse_unsupported_flags("etcd-b", {"quota-backend-bytes": "8589934592"})  # others pass
+    refuse_unsupported_flags("etcd-b", None)

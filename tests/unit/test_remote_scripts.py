@@ -219,11 +219,28 @@ def test_a_container_that_is_not_replaced_in_time_fails_and_the_manifest_is_back
 # --- observe_etcd ----------------------------------------------------------------------------
 
 FAKE_SYSTEMCTL = """#!/bin/sh
-# Stand-in for systemctl show: the "etcd" unit's main process is $ETCD_PID.
+# Stand-in for systemctl show: the "etcd" unit's main process is $ETCD_PID; the backup
+# service's last run failed; the backup timer started at 1764500000.
 case "$*" in
+*etcd-backup.service*) printf 'Result=exit-code\\nExecMainStatus=1\\n'
+    echo ExecMainExitTimestamp=@1764590000 ;;
+*etcd-backup.timer*) echo @1764500000 ;;
 *MainPID*) echo "$ETCD_PID" ;;
 *NeedDaemonReload*) echo no ;;
 esac
+"""
+
+
+FAKE_SYSTEMD_ANALYZE = """#!/bin/sh
+# Stand-in for systemd-analyze calendar --iterations=2: logs its arguments, prints
+# systemd 252's lines for two elapses (in UTC, as TZ=UTC asks).
+echo "$*" >"$(dirname "$0")/analyze-args"
+echo '  Original form: hourly'
+echo 'Normalized form: *-*-* *:00:00'
+echo '    Next elapse: Mon 2025-12-01 12:00:00 UTC'
+echo '       From now: 11 months 30 days ago'
+echo '       Iter. #2: Mon 2025-12-01 13:00:00 UTC'
+echo '       From now: 11 months 30 days ago'
 """
 
 
@@ -234,6 +251,8 @@ def run_observe(tmp_path: Path, *extra: str, before_start=None) -> subprocess.Co
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "systemctl").write_text(FAKE_SYSTEMCTL)
     (bin_dir / "systemctl").chmod(0o755)
+    (bin_dir / "systemd-analyze").write_text(FAKE_SYSTEMD_ANALYZE)
+    (bin_dir / "systemd-analyze").chmod(0o755)
     pki_dir = tmp_path / "pki"
     code = "import time; time.sleep(30)"
     stand_in = subprocess.Popen([sys.executable, "-c", code, "--name=infra0"])
@@ -275,10 +294,13 @@ def member_files(tmp_path: Path) -> pki.KeyPair:
     (pki_dir / "etcd").mkdir(parents=True)
     Path(ETCD_CA.cert_path(str(pki_dir))).write_bytes(ca.cert_pem)
     Path(ETCD_SERVER.cert_path(str(pki_dir))).write_bytes(ca.cert_pem)
-    backups = tmp_path / "backups"  # the newest of this member's snapshots is reported
+    backups = tmp_path / "backups"  # the newest on disk of this member's snapshots is reported
     backups.mkdir()
-    for name in ("infra0-20260102T000000Z", "infra0-20260101T000000Z", "infra00-20270101T000000Z"):
-        (backups / f"etcd-snapshot-{name}.db").write_text("x")
+    names = ("infra0-20260102T000000Z", "infra0-20260101T000000Z", "infra00-20270101T000000Z")
+    for age, name in enumerate(names):  # 20260101 is newer on disk than its name says
+        path = backups / f"etcd-snapshot-{name}.db"
+        path.write_text("x")
+        os.utime(path, (1764000000 + age, 1764000000 + age))
     return ca
 
 
@@ -298,9 +320,26 @@ def test_observe_reports_the_running_process_and_the_certificate_files(tmp_path,
     assert observation.file_server == hashlib.sha256(der).hexdigest()
     assert observation.file_peer == "" and observation.served_client == ""
     assert not observation.binary_replaced and not observation.needs_daemon_reload
-    assert observation.latest_snapshot == "etcd-snapshot-infra0-20260102T000000Z.db"
-    assert observation.latest_snapshot_mtime is not None
+    assert observation.latest_snapshot == "etcd-snapshot-infra0-20260101T000000Z.db"
+    assert observation.latest_snapshot_mtime == 1764000001
     assert "running_version:" in done.stdout  # the process was asked for its version
+    assert (observation.backup_result, observation.backup_exit_status) == ("exit-code", "1")
+    assert observation.backup_exit_at == 1764590000
+    assert observation.backup_due is None  # no schedule given: no due time
+
+
+def test_observe_says_when_the_schedule_came_due_twice_after_the_newest_snapshot(
+    tmp_path, member_files
+):
+    done = run_observe(tmp_path, "yes", "", "hourly")
+    observation = parse_observation(done.stdout.splitlines())
+    assert observation.backup_due == 1764594000  # 2025-12-01 13:00:00 UTC, systemd's 2nd
+    args = (tmp_path / "bin/analyze-args").read_text().split()
+    assert args == ["calendar", "--iterations=2", "--base-time=@1764000001", "hourly"]
+    for path in (tmp_path / "backups").iterdir():
+        path.unlink()
+    run_observe(tmp_path, "yes", "", "hourly")  # no snapshot: since the timer started
+    assert "--base-time=@1764500000" in (tmp_path / "bin/analyze-args").read_text()
 
 
 def test_observe_skips_what_the_survey_knows_and_handshakes_that_cannot_differ(
