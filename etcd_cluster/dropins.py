@@ -27,11 +27,17 @@ DROPIN_ROOTS = (
     "/usr/lib/systemd/system",
 )
 
-# Settings a drop-in may hold and stay: limits, scheduling, restart policy, descriptions.
+# Settings a drop-in may hold and stay: limits, scheduling, restart policy, descriptions,
+# ordering and mounts (a dedicated data disk: RequiresMountsFor=/var/lib/etcd).
 KEPT_NAMES = frozenset(
     {
         "Description",
         "Documentation",
+        "After",
+        "Before",
+        "Wants",
+        "Requires",
+        "RequiresMountsFor",
         "Nice",
         "OOMScoreAdjust",
         "OOMPolicy",

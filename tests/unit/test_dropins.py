@@ -15,6 +15,7 @@ from tests.unit.test_survey import SURVEY, converged_state, run_sh
 
 NO_FSYNC = b"[Service]\nEnvironment=ETCD_UNSAFE_NO_FSYNC=true\n"
 LIMITS = b"# more files\n[Service]\nLimitNOFILE=70000\nNice=-1\nMemoryMax=2G\nRestartSec=9\n"
+DISK = b"[Unit]\nRequiresMountsFor=/var/lib/etcd\nAfter=var-lib-etcd.mount\n"
 
 
 def test_a_units_drop_in_directories_include_prefix_and_type_forms():
@@ -43,9 +44,11 @@ def test_only_limits_and_the_like_keep_a_drop_in():
         "/etc/systemd/system/etcd.service.d/notes.txt": b"[Service]\nExecStart=/x\n",  # no .conf
         "/etc/systemd/system/kubelet.service.d/10.conf": b"[Service]\nExecStart=/k\n",  # other
         "/etc/systemd/system/etcd.service.d/user.conf": b"[Service]\nUser=nobody\n",  # unknown
+        "/etc/systemd/system/etcd.service.d/disk.conf": DISK,
     }
     verdicts = dropins.judge(found, ["etcd.service"])
     assert {v.path: v.changes for v in verdicts} == {
+        "/etc/systemd/system/etcd.service.d/disk.conf": (),
         "/etc/systemd/system/etcd.service.d/env.conf": ("Environment",),
         "/etc/systemd/system/etcd.service.d/limits.conf": (),
         "/etc/systemd/system/etcd.service.d/user.conf": ("User",),
@@ -57,8 +60,10 @@ def test_only_limits_and_the_like_keep_a_drop_in():
         "/run/systemd/system/etcd.service.d/pre.conf",
     ]
     assert dropins.kept_warnings("h", verdicts) == [
+        "h: /etc/systemd/system/etcd.service.d/disk.conf (etcd.service) kept: it only sets "
+        "RequiresMountsFor, After",
         "h: /etc/systemd/system/etcd.service.d/limits.conf (etcd.service) kept: it only sets "
-        "LimitNOFILE, Nice, MemoryMax, RestartSec"
+        "LimitNOFILE, Nice, MemoryMax, RestartSec",
     ]
 
 
