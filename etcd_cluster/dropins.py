@@ -17,14 +17,21 @@ import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-# Where systemd looks for a unit's drop-ins (systemd.unit(5)), highest priority first.
-# /lib/systemd/system is /usr/lib/systemd/system on merged-/usr systems: not listed twice.
+# Where systemd looks for a unit's drop-ins (systemd.unit(5)'s unit search path), highest
+# priority first. /lib/systemd/system is /usr/lib/systemd/system on merged-/usr systems.
 DROPIN_ROOTS = (
     "/etc/systemd/system.control",
     "/run/systemd/system.control",
+    "/run/systemd/transient",
+    "/run/systemd/generator.early",
     "/etc/systemd/system",
+    "/etc/systemd/system.attached",
     "/run/systemd/system",
+    "/run/systemd/system.attached",
+    "/run/systemd/generator",
+    "/usr/local/lib/systemd/system",
     "/usr/lib/systemd/system",
+    "/run/systemd/generator.late",
 )
 
 # Settings a drop-in may hold and stay: limits, scheduling, restart policy, descriptions,

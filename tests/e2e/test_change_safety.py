@@ -40,9 +40,13 @@ from tests.e2e.conftest import (
 pytestmark = pytest.mark.e2e
 
 NEW_FLAG = "--heartbeat-interval=150"
-# Masked for this boot only: the deploy cannot start it (a drop-in would be moved aside).
-BLOCK_START = "systemctl stop etcd && systemctl mask --runtime etcd"
-UNBLOCK = "systemctl unmask --runtime etcd && systemctl daemon-reload"
+# Another process holds the member's peer port: etcd cannot start (a blocking drop-in
+# would be moved aside by the deploy, a runtime mask is shadowed by the unit in /etc).
+PORT_HOLDER = (
+    "nohup perl -MIO::Socket::INET -e "
+    "'$s = IO::Socket::INET->new(LocalAddr => shift, Listen => 1, ReuseAddr => 1) or die; "
+    "sleep 600' {address}:2380 >/dev/null 2>&1 & echo $!"
+)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +94,8 @@ def test_a_flag_change_the_quorum_gate_interrupted_is_completed_by_the_next_run(
     )
     assert etcdctl(nodes[0], bed3.endpoints(), "put e2e/before-flag kept").returncode == 0
     # infra2 is down and cannot start: only two of three voters are left.
-    assert sh(nodes[2], BLOCK_START).returncode == 0
+    assert sh(nodes[2], "systemctl stop etcd").returncode == 0
+    holder = out(nodes[2], PORT_HOLDER.format(address=nodes[2].address))
     try:
         run = pyinfra(changed)
         assert run.returncode != 0
@@ -100,7 +105,7 @@ def test_a_flag_change_the_quorum_gate_interrupted_is_completed_by_the_next_run(
             assert NEW_FLAG in out(node, "cat /etc/systemd/system/etcd.service")
             assert NEW_FLAG not in running_args(node), node.container
     finally:
-        sh(nodes[2], UNBLOCK)
+        sh(nodes[2], f"kill {holder}")
     times_before = {n.container: etcd_times(n) for n in nodes[:2]}
     with ClusterPoller(nodes[0], bed3.endpoints()) as poller:
         run = deploy_ok(changed)
@@ -120,13 +125,6 @@ def test_a_flag_change_the_quorum_gate_interrupted_is_completed_by_the_next_run(
         assert got.stdout.decode().strip() == "kept", node.container
     rerun = deploy_ok(changed, "--json")
     assert rerun.json()["results"]["totals"]["success"] == 0
-
-
-PORT_HOLDER = (
-    "nohup perl -MIO::Socket::INET -e "
-    "'$s = IO::Socket::INET->new(LocalAddr => shift, Listen => 1, ReuseAddr => 1) or die; "
-    "sleep 600' {address}:2380 >/dev/null 2>&1 & echo $!"
-)
 
 
 def test_a_half_finished_first_bootstrap_is_finished_by_a_rerun(bed3: Bed):
