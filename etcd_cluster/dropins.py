@@ -70,11 +70,11 @@ def dropin_dirs(unit: str) -> list[str]:
     dash-prefix forms (``etcd-.service.d`` applies to ``etcd-backup.service``) and the
     per-type ``service.d``, under each of ``DROPIN_ROOTS``."""
     stem, dot, kind = unit.rpartition(".")
+    assert dot, unit
     names = [f"{unit}.d"]
     parts = stem.split("-")
     names += [f"{'-'.join(parts[:i])}-.{kind}.d" for i in range(len(parts) - 1, 0, -1)]
     names.append(f"{kind}.d")
-    assert dot, unit
     return [posixpath.join(root, name) for root in DROPIN_ROOTS for name in names]
 
 

@@ -1,4 +1,5 @@
-"""What the deploy's own files, directories and units look like on a host, read in the survey.
+"""What the deploy's own files, directories and units look like on a host, read in the survey,
+and what else changes what those units run: their drop-ins and systemd's manager environment.
 
 pyinfra's file and service operations each ask the host for facts (a ``stat``, a
 checksum, ``systemctl show``): some fifteen round trips per member on a run that

@@ -19,6 +19,7 @@ import pytest
 
 from tests.e2e.conftest import (
     PKI,
+    PORT_HOLDER,
     Bed,
     ClusterPoller,
     assert_healthy_cluster,
@@ -40,13 +41,6 @@ from tests.e2e.conftest import (
 pytestmark = pytest.mark.e2e
 
 NEW_FLAG = "--heartbeat-interval=150"
-# Another process holds the member's peer port: etcd cannot start (a blocking drop-in
-# would be moved aside by the deploy, a runtime mask is shadowed by the unit in /etc).
-PORT_HOLDER = (
-    "nohup perl -MIO::Socket::INET -e "
-    "'$s = IO::Socket::INET->new(LocalAddr => shift, Listen => 1, ReuseAddr => 1) or die; "
-    "sleep 600' {address}:2380 >/dev/null 2>&1 & echo $!"
-)
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +87,8 @@ def test_a_flag_change_the_quorum_gate_interrupted_is_completed_by_the_next_run(
         host_data={"etcd_extra_args": {"heartbeat-interval": "150"}, "etcd_health_timeout": 10},
     )
     assert etcdctl(nodes[0], bed3.endpoints(), "put e2e/before-flag kept").returncode == 0
-    # infra2 is down and cannot start: only two of three voters are left.
+    # infra2 is down and cannot start (its peer port held; a blocking drop-in would be moved
+    # aside, a runtime mask is shadowed by the unit in /etc): two of three voters are left.
     assert sh(nodes[2], "systemctl stop etcd").returncode == 0
     holder = out(nodes[2], PORT_HOLDER.format(address=nodes[2].address))
     try:

@@ -5,8 +5,9 @@ notices it (a change it names, or a refusal naming it), repairs it (or refuses b
 any host changes), restarts only the member whose running etcd differs (etcd's start
 times compared), and that the rerun changes nothing:
 - a drop-in setting ``Environment=ETCD_UNSAFE_NO_FSYNC=true``, loaded and running: shown
-  by ``--dry --diff`` without a change, then moved aside and the member restarted through
-  the gated restart under a write/read poller;
+  by ``--dry --diff`` without a change; a run the quorum gate stops (another member down)
+  moves it aside but keeps the member running; the next run restarts it, under a
+  write/read poller;
 - the same drop-in not yet loaded (no daemon-reload): moved aside before the deploy's own
   reload could load it, no restart;
 - ``systemctl set-environment ETCD_UNSAFE_NO_FSYNC=true`` and etcd restarted into it:
@@ -32,6 +33,7 @@ import pytest
 from sandbox import bed
 from tests.e2e.conftest import (
     PKI,
+    PORT_HOLDER,
     Bed,
     ClusterPoller,
     Run,
@@ -78,12 +80,16 @@ def moved_aside(node: bed.Node, path: str) -> list[str]:
     return out(node, f"ls -1 {path}.moved-aside-* 2>/dev/null || true").splitlines()
 
 
-def restart_etcd(node: bed.Node) -> None:
-    assert sh(node, "systemctl daemon-reload && systemctl restart etcd").returncode == 0
+def start_etcd(node: bed.Node, verb: str = "start") -> None:
+    assert sh(node, f"systemctl daemon-reload && systemctl {verb} etcd").returncode == 0
     for _ in range(60):  # until it serves again: the next case's gate needs all three
         if sh(node, "systemctl is-active -q etcd").returncode == 0:
             break
         time.sleep(1)
+
+
+def restart_etcd(node: bed.Node) -> None:
+    start_etcd(node, "restart")
 
 
 def converges_with_no_change(b: Bed) -> None:
@@ -128,10 +134,24 @@ def test_a_loaded_environment_drop_in_is_moved_aside_and_its_member_restarted(be
     assert "Environment=ETCD_UNSAFE_NO_FSYNC=true" in dry.output  # the diff
     assert sh(node, f"test -f {dropin}").returncode == 0  # --dry changed nothing
 
-    run = deploy_under_poller(bed3)
+    # Interrupted: infra2 is down and cannot start, the gate keeps infra1 running.
+    down = bed3.nodes[2]
+    assert sh(down, "systemctl stop etcd").returncode == 0
+    holder = out(down, PORT_HOLDER.format(address=down.address))
+    try:
+        run = pyinfra(bed3.inventory, "--data", "etcd_health_timeout=10")
+        assert run.returncode != 0
+        assert "not restarting infra1" in run.output, run.output[-3000:]
+        assert sh(node, f"test -e {dropin}").returncode != 0
+        assert len(moved_aside(node, dropin)) == 1  # kept, under a name systemd ignores
+        assert "ETCD_UNSAFE_NO_FSYNC" in etcd_env(node)  # not restarted yet
+    finally:
+        sh(down, f"kill {holder}")
+    start_etcd(down)
+    before = times(bed3)
+
+    run = deploy_under_poller(bed3)  # the next run finishes the change
     assert "ETCD_UNSAFE_NO_FSYNC in its environment" in run.output, run.output[-3000:]
-    assert sh(node, f"test -e {dropin}").returncode != 0
-    assert len(moved_aside(node, dropin)) == 1  # kept, under a name systemd ignores
     assert "ETCD_UNSAFE_NO_FSYNC" not in etcd_env(node)
     only_restarted(bed3, before, node)
     converges_with_no_change(bed3)
