@@ -19,7 +19,8 @@ times compared), and that the rerun changes nothing:
   extra subject, nothing copied anywhere;
 - a key replaced by a symbolic link: replaced by a regular file, the link's target not
   chmodded or chowned, no restart;
-- ``chmod 600`` on ca.crt: a chmod back, not a rewrite (same mtime), no restart.
+- ``chmod 600`` on ca.crt, the unit and the kubeadm config: a chmod back, not a rewrite
+  (same inode and mtime), no restart.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ DROPIN_DIR = "/etc/systemd/system/etcd.service.d"
 NO_FSYNC = "[Service]\nEnvironment=ETCD_UNSAFE_NO_FSYNC=true\n"
 LIMITS = "[Service]\nLimitNOFILE=70000\nNice=-1\nTasksMax=4096\n"
 CA = f"{PKI}/etcd/ca.crt"
+UNIT = "/etc/systemd/system/etcd.service"
 
 
 @pytest.fixture(scope="module")
@@ -270,14 +272,17 @@ def test_a_key_replaced_by_a_link_becomes_a_regular_file_again(bed3: Bed):
 
 
 def test_a_chmod_on_ca_crt_is_a_chmod_back_without_restart(bed3: Bed):
+    """The same for the unit and the kubeadm config: a chmod, no rewrite (same inode)."""
     node = bed3.nodes[2]
-    mtime = out(node, f"stat -c %Y {CA}")
-    assert sh(node, f"chmod 600 {CA}").returncode == 0
+    paths = [CA, UNIT, "/etc/kubernetes/kubeadmcfg.yaml"]
+    stat = f"stat -c '%a %i %Y' {' '.join(paths)}"
+    was = out(node, stat)
+    assert sh(node, f"chmod 600 {' '.join(paths)}").returncode == 0
     before = times(bed3)
 
     run = deploy_ok(bed3.inventory)
     assert f"set mode and owner of {CA}" in run.output, run.output[-3000:]
-    assert out(node, f"stat -c '%a %Y' {CA}") == f"644 {mtime}"  # no rewrite
+    assert out(node, stat) == was  # modes back, no file rewritten
     assert "restarting etcd member" not in run.output
     only_restarted(bed3, before)
     converges_with_no_change(bed3)
