@@ -26,7 +26,15 @@ from pyinfra.operations.util.files import generate_color_diff
 
 from etcd_cluster import scripts
 from etcd_cluster.host_state import HostState, host_state_command, parse_host_state
-from etcd_cluster.managed import Changes, Item, Service, changes, drifted
+from etcd_cluster.managed import (
+    Changes,
+    Item,
+    Overrides,
+    Service,
+    changes,
+    drifted,
+    overrides_asked,
+)
 from etcd_cluster.operations import changed_this_run
 from etcd_cluster.plan import get_plan
 from etcd_cluster.remote import run_quietly, write_files
@@ -56,10 +64,11 @@ def current_state(target: Host, items: Sequence[Item]) -> HostState:
     surveyed = plan.host_states.get(target.name)
     if surveyed and plan.survey_holds(target.name) and not changed_this_run(target):
         return surveyed
-    paths = [item.target for item in items if not isinstance(item, Service)]
+    paths = [item.target for item in items if not isinstance(item, Service | Overrides)]
     units = [item.target for item in items if isinstance(item, Service)]
-    _, stdout, _ = run_quietly(target, host_state_command(paths, units))
-    return parse_host_state(stdout.splitlines(), asked=[*paths, *units])
+    overrides = overrides_asked(items)
+    _, stdout, _ = run_quietly(target, host_state_command(paths, units, overrides=overrides))
+    return parse_host_state(stdout.splitlines(), asked=[*paths, *units, *overrides])
 
 
 @operation(is_idempotent=True)
@@ -75,6 +84,7 @@ def install(items: Sequence[Item], reload: bool, restart_when_written: Collectio
     if not todo:
         host.noop("in place")
         return
+    _show_overrides(host, items, state, host.state.config.DIFF)
     if host.state.config.DIFF:
         _show_diff(host, todo, state)
     yield FunctionCommand(_apply, (todo,), {})
@@ -92,9 +102,35 @@ def _apply(state: State, host: Host, todo: Changes) -> bool:  # pyinfra passes t
     return ok
 
 
+def _show_overrides(target: Host, items: Sequence[Item], state: HostState, diff: bool) -> None:
+    """Each drop-in to move aside (with ``diff``: its lines, as removed) and each manager
+    environment variable to unset, like any other drift."""
+    for item in items:
+        if not isinstance(item, Overrides):
+            continue
+        for verdict in item.verdicts(state):
+            if verdict.kept:
+                continue
+            target.log(
+                f"Will move aside {verdict.path} ({verdict.unit}: sets "
+                f"{', '.join(verdict.changes)}): systemd ignores it from then on",
+                logger.info,
+            )
+            if diff:
+                old = state.dropins[verdict.path].decode(errors="replace")
+                lines = [f"{line}\n" for line in old.splitlines()]
+                for line in generate_color_diff(lines, []):
+                    logger.info("  %s", line)
+        for name in item.to_unset(state):
+            target.log(f"Will unset {name} in systemd's manager environment", logger.info)
+
+
 def _show_diff(target: Host, todo: Changes, state: HostState) -> None:
     """As ``files.template`` shows it: each file to create or modify, with its diff."""
     for path, want in todo.files.items():
+        if want.content is None:
+            target.log(f"Will change {path} to mode {want.mode}, owner {want.user}", logger.info)
+            continue
         exists = path in state.paths
         old = target.get_fact(FileContents, path=path) if exists else None
         target.log(f"Will {'modify' if exists else 'create'} {path}", logger.info)

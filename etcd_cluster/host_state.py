@@ -1,4 +1,5 @@
-"""What the deploy's own files, directories and units look like on a host, read in the survey.
+"""What the deploy's own files, directories and units look like on a host, read in the survey,
+and what else changes what those units run: their drop-ins and systemd's manager environment.
 
 pyinfra's file and service operations each ask the host for facts (a ``stat``, a
 checksum, ``systemctl show``): some fifteen round trips per member on a run that
@@ -9,6 +10,7 @@ pyinfra's own operation asked (``converge.py``).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +54,8 @@ class HostState:
     paths: dict[str, PathState] = field(default_factory=dict)
     units: dict[str, UnitState] = field(default_factory=dict)
     asked: frozenset[str] = frozenset()  # the paths and units the survey asked about
+    dropins: dict[str, bytes] = field(default_factory=dict)  # drop-in path -> content
+    manager_env: tuple[str, ...] = ()  # names in systemd's manager environment
 
     def knows(self, path_or_unit: str) -> bool:
         return path_or_unit in self.asked
@@ -59,12 +63,20 @@ class HostState:
     def absent(self, path: str) -> bool:
         return self.knows(path) and path not in self.paths
 
-    def file_matches(self, path: str, content: bytes, mode: str, user: str, group: str) -> bool:
+    def content_matches(self, path: str, content: bytes) -> bool:
+        """A regular file (not a link) with this content, whatever its mode and owner."""
         found = self.paths.get(path)
         return (
             found is not None
             and found.kind == "f"
             and found.sha256 == hashlib.sha256(content).hexdigest()
+        )
+
+    def file_matches(self, path: str, content: bytes, mode: str, user: str, group: str) -> bool:
+        found = self.paths.get(path)
+        return (
+            found is not None
+            and self.content_matches(path, content)
             and (found.mode, found.user, found.group) == (mode.zfill(3), user, group)
         )
 
@@ -93,12 +105,17 @@ class HostState:
 
 
 def host_state_command(
-    paths: Iterable[str], units: Iterable[str], stat_only: Iterable[str] = ()
+    paths: Iterable[str],
+    units: Iterable[str],
+    stat_only: Iterable[str] = (),
+    overrides: Iterable[str] = (),
 ) -> str:
     """The survey's part that reads ``paths``, ``units`` and, without checksums, the mode
-    and owner of ``stat_only`` (one line each that exists)."""
+    and owner of ``stat_only`` (one line each that exists); ``overrides``: the
+    ``dropins:<dir>`` and ``manager-env`` arguments (``managed.overrides_asked``), passed
+    as they are and named so in ``asked``."""
     items = [f"path:{p}" for p in paths] + [f"stat:{p}" for p in stat_only]
-    return scripts.command("host_state", *items, *(f"unit:{u}" for u in units))
+    return scripts.command("host_state", *items, *(f"unit:{u}" for u in units), *overrides)
 
 
 def parse_host_state(lines: Sequence[str], asked: Iterable[str] = ()) -> HostState:
@@ -106,6 +123,8 @@ def parse_host_state(lines: Sequence[str], asked: Iterable[str] = ()) -> HostSta
     stats: dict[str, tuple[str, str, str, str]] = {}
     digests: dict[str, str] = {}
     unit_blocks: list[dict[str, str]] = [{}]
+    dropins: dict[str, bytes] = {}
+    manager_env: list[str] = []
     for line in lines:
         key, _, value = line.partition(":")
         if key == "stat":
@@ -122,6 +141,11 @@ def parse_host_state(lines: Sequence[str], asked: Iterable[str] = ()) -> HostSta
                 unit_blocks[-1][name] = setting
             else:  # systemctl ends each unit's block with an empty line
                 unit_blocks.append({})
+        elif key == "dropin":
+            encoded, _, path = value.partition(" ")
+            dropins[path] = base64.b64decode(encoded)
+        elif key == "env" and value:
+            manager_env.append(value)
     paths = {
         path: PathState(kind, mode, user, group, digests.get(path, "") if kind == "f" else "")
         for path, (kind, mode, user, group) in stats.items()
@@ -131,4 +155,4 @@ def parse_host_state(lines: Sequence[str], asked: Iterable[str] = ()) -> HostSta
         for block in unit_blocks
         if block.get("Id")
     }
-    return HostState(paths, units, frozenset(asked))
+    return HostState(paths, units, frozenset(asked), dropins, tuple(manager_env))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from etcd_cluster import backup, release
+from etcd_cluster import backup, dropins, release
 from etcd_cluster import kubeadm_config as kc
 from etcd_cluster.certlist import ETCD_CA
 from etcd_cluster.cluster import Cluster, Member
@@ -98,7 +98,40 @@ class Service:
         return state.unit_matches(self.unit, self.running, self.enabled)
 
 
-Item = Directory | TemplateFile | Absent | Service
+@dataclass(frozen=True)
+class Overrides:
+    """What may change what ``units`` run besides their unit files (``dropins.py``): drop-ins
+    that change more than limits are moved aside; with ``manager_env``, the watched
+    variables of systemd's manager environment are unset (the first step to run does it)."""
+
+    units: tuple[str, ...]
+    manager_env: bool = False
+
+    @property
+    def target(self) -> str:
+        env = " and systemd's manager environment" if self.manager_env else ""
+        return f"drop-ins of {', '.join(self.units)}{env}"
+
+    def asked(self) -> list[str]:
+        """The ``host_state.sh`` arguments that read them."""
+        dirs = dict.fromkeys(d for unit in self.units for d in dropins.dropin_dirs(unit))
+        return [f"dropins:{d}" for d in dirs] + (["manager-env"] if self.manager_env else [])
+
+    def verdicts(self, state: HostState) -> list[dropins.DropInVerdict]:
+        return dropins.judge(state.dropins, self.units)
+
+    def to_move(self, state: HostState) -> list[str]:
+        return dropins.to_move_aside(self.verdicts(state))
+
+    def to_unset(self, state: HostState) -> list[str]:
+        return dropins.watched_env(state.manager_env) if self.manager_env else []
+
+    def in_place(self, state: HostState) -> bool:
+        known = all(state.knows(arg) for arg in self.asked())
+        return known and not self.to_move(state) and not self.to_unset(state)
+
+
+Item = Directory | TemplateFile | Absent | Service | Overrides
 
 
 @dataclass(frozen=True)
@@ -115,6 +148,8 @@ class MemberItems:
     backup_dir: Directory  # scheduled snapshots
     backup_files: tuple[TemplateFile, ...]  # the script, then its service and timer units
     backup_timer: Service
+    etcd_overrides: Overrides | None = None  # systemd only
+    backup_overrides: Overrides | None = None
 
     def all(self) -> list[Item]:
         singles = [
@@ -124,6 +159,8 @@ class MemberItems:
             self.etcd_service,
             self.backup_dir,
             self.backup_timer,
+            self.etcd_overrides,
+            self.backup_overrides,
         ]
         return [
             *self.kubelet_files,
@@ -193,7 +230,21 @@ def member_items(cluster: Cluster, member: Member, survey: Survey) -> MemberItem
             TemplateFile(backup.TIMER_PATH, backup.TIMER_TEMPLATE, "644", backup_units),
         ),
         backup_timer=Service(backup.TIMER),
+        etcd_overrides=None if static_pod else Overrides((ETCD_SERVICE,), manager_env=True),
+        backup_overrides=Overrides((backup.SERVICE, backup.TIMER), manager_env=static_pod),
     )
+
+
+def override_warnings(host: str, items: MemberItems, state: HostState) -> list[str]:
+    """The drop-ins that stay (limits and the like), each named once."""
+    found = [
+        v
+        for o in (items.etcd_overrides, items.backup_overrides)
+        if o is not None
+        for v in o.verdicts(state)
+    ]
+    unique = {v.path: v for v in found}  # service.d applies to both units: say it once
+    return dropins.kept_warnings(host, unique.values())
 
 
 def survey_holds(settings: Settings, survey: Survey) -> bool:
@@ -214,11 +265,22 @@ def paths_and_units(cluster: Cluster) -> tuple[list[str], list[str]]:
     every member but the first, which is asked about ca.key too, as the others are)."""
     s = cluster.settings
     items = member_items(cluster, cluster.members[-1], Survey()).all()
-    paths = [i.target for i in items if not isinstance(i, Service)]
+    paths = [i.target for i in items if not isinstance(i, Service | Overrides)]
     if ETCD_CA.key_path(s.pki_dir) not in paths:
         paths.append(ETCD_CA.key_path(s.pki_dir))
     units = [i.target for i in items if isinstance(i, Service)]
     return paths, units
+
+
+def overrides_asked(items: Sequence[Item]) -> list[str]:
+    """The ``host_state.sh`` arguments that read the drop-ins and manager environment of
+    the ``Overrides`` among ``items``."""
+    return [arg for i in items if isinstance(i, Overrides) for arg in i.asked()]
+
+
+def survey_overrides(cluster: Cluster) -> list[str]:
+    """``overrides_asked`` for every member (the same for all)."""
+    return overrides_asked(member_items(cluster, cluster.members[-1], Survey()).all())
 
 
 def drifted(items: list[Item], state: HostState) -> list[Item]:
@@ -257,7 +319,13 @@ def changes(
     present = [item for item in items if item is not None]  # None: no such item here
     out_of_place = drifted(present, state)
     files = {
-        i.dest: Wanted(i.content(), i.mode, i.user, i.group)
+        # content right: a mode or owner change only (chmod/chown, no rewrite)
+        i.dest: Wanted(
+            None if state.content_matches(i.dest, i.content()) else i.content(),
+            i.mode,
+            i.user,
+            i.group,
+        )
         for i in out_of_place
         if isinstance(i, TemplateFile)
     }
@@ -267,15 +335,23 @@ def changes(
             paths += ["dir", item.mode, item.user, item.group, item.path]
         elif isinstance(item, Absent):
             paths += ["absent", item.path]
+        elif isinstance(item, Overrides):
+            moved = item.to_move(state)
+            paths += [arg for path in moved for arg in ("move-aside", path)]
+            paths += [arg for name in item.to_unset(state) for arg in ("unset-env", name)]
+            reload = reload or bool(moved)
     enabling: list[str] = []  # enable and disable reload systemd as daemon-reload does
     running: list[str] = []
     for item in present:
         if isinstance(item, Service):
-            restart = bool(files) and item.unit in restart_when_written
+            written = any(want.content is not None for want in files.values())
+            restart = written and item.unit in restart_when_written
             enable, run = _unit_directives(item, state, restart)
             enabling += enable
             running += run
-    wrote_unit = any(path.startswith(SYSTEMD_DIR) for path in files)
+    wrote_unit = any(
+        path.startswith(SYSTEMD_DIR) and want.content is not None for path, want in files.items()
+    )
     reloads = ["daemon-reload"] if (reload or wrote_unit) and not enabling else []
     return Changes(files, tuple(paths + enabling + reloads + running))
 

@@ -21,7 +21,7 @@ from etcd_cluster import release, scripts
 from etcd_cluster.certlist import ALL_CERTS, ETCD_PEER, ETCD_SERVER, key_paths
 from etcd_cluster.cluster import Cluster, Member
 from etcd_cluster.host_state import HostState, host_state_command, parse_host_state
-from etcd_cluster.managed import paths_and_units
+from etcd_cluster.managed import paths_and_units, survey_overrides
 from etcd_cluster.observe import (
     Observation,
     observe_command,
@@ -64,7 +64,9 @@ def survey_command(cluster: Cluster, member: Member, with_probe: bool) -> str:
         "survey": survey_script(s, kc.manifest_path(cluster), SYSTEMD_UNIT)
         + "; "
         + observe_command(cluster, member, files_read=True, binary=release.etcd_binary(s)),
-        "state": host_state_command(paths, units, stat_only=files),
+        "state": host_state_command(
+            paths, units, stat_only=files, overrides=survey_overrides(cluster)
+        ),
     }
     if with_probe:
         parts["probe"] = probe_script(cluster, with_members=True)
@@ -106,7 +108,10 @@ def parse_report(
             server.content if server else None,
             peer.content if peer else None,
         ),
-        state=parse_host_state(parts.get("state", []), asked=[*paths, *units, *files]),
+        state=parse_host_state(
+            parts.get("state", []),
+            asked=[*paths, *units, *files, *survey_overrides(cluster)],
+        ),
         probe=tuple(parts.get("probe", [])),
     )
 

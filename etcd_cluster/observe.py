@@ -34,6 +34,7 @@ class Observation:
 
     clock: float | None = None  # the host's time, epoch seconds
     args: tuple[str, ...] = ()  # argv of the running etcd; empty: not running
+    env: tuple[str, ...] = ()  # systemd: the names in the running etcd's environment
     started_at: float | None = None  # epoch seconds
     binary_replaced: bool = False  # the running binary was deleted or replaced on disk
     needs_daemon_reload: bool = False  # systemd: the unit file changed since systemd read it
@@ -117,12 +118,15 @@ def with_file_fingerprints(
 def parse_observation(lines: Sequence[str]) -> Observation:
     values: dict[str, str] = {}
     args: list[str] = []
+    env: list[str] = []
     for line in lines:
         key, sep, value = line.partition(":")
         if not sep:
             continue
         if key == "arg":
             args.append(value)
+        elif key == "env":
+            env.append(value)
         else:
             values[key] = value.strip()
     fields: dict = {
@@ -143,6 +147,7 @@ def parse_observation(lines: Sequence[str]) -> Observation:
     fields["backup_due"] = _float(values.get("backup_due"))
     if "pid" in values:  # systemd
         fields["args"] = tuple(args)
+        fields["env"] = tuple(env)
         fields["started_at"] = _float(values.get("started"))
         fields["binary_replaced"] = values.get("exe", "").endswith(" (deleted)")
         fields["needs_daemon_reload"] = values.get("need_reload") == "yes"

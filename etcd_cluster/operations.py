@@ -68,8 +68,13 @@ def _pending(role: str, target: Host) -> tuple[dict[str, Wanted], dict[str, Remo
 
 
 def _with_content(state: State, want: Wanted, current: RemoteFile | None) -> Wanted:
-    """A key to copy (content None, another key on the host): read it from the first member."""
-    if want.content is not None or want.same_content(current):
+    """What to send: nothing of the content when the host holds it already (a mode or
+    owner change is a chmod or chown, no rewrite that would make ca.crt look newer than
+    etcd; a link is replaced by what it points to on the host); a key to copy (content
+    None, another key on the host): read from the first member."""
+    if want.same_content(current):
+        return replace(want, content=None)
+    if want.content is not None:
         return want
     plan = get_plan(state)
     first = state.inventory.get_host(plan.cluster.first.host)
@@ -78,11 +83,12 @@ def _with_content(state: State, want: Wanted, current: RemoteFile | None) -> Wan
 
 def _write_pending(state: State, host: Host, role: str) -> bool:
     pending, current = _pending(role, host)
-    pending = {p: _with_content(state, w, current.get(p)) for p, w in pending.items()}
-    ok, error = write_files(host, pending)
+    sent = {p: _with_content(state, w, current.get(p)) for p, w in pending.items()}
+    ok, error = write_files(host, sent)
     if not ok:
         host.log_styled(error, fg="red", log_func=logger.error)
         return False
+    done = {path: _what_was_done(sent[path], current.get(path)) for path in pending}
     if role == PKI_ROLE:  # later operations of this run see the files as written
         member = get_plan(state).for_host(host)
         for path, want in pending.items():
@@ -90,9 +96,15 @@ def _write_pending(state: State, host: Host, role: str) -> bool:
             member.current[path] = RemoteFile(
                 content, want.mode, want.user, want.group, want.public_key_sha256
             )
-    for path in sorted(pending):
-        host.log_styled(f"wrote {path}", log_func=logger.info)
+    for path in sorted(done):
+        host.log_styled(f"{done[path]} {path}", log_func=logger.info)
     return True
+
+
+def _what_was_done(sent: Wanted, found: RemoteFile | None) -> str:
+    if sent.content is not None:
+        return "wrote"
+    return "replaced the link" if found is not None and found.link else "set mode and owner of"
 
 
 @operation(is_idempotent=True)

@@ -202,9 +202,28 @@ def _check_ca(cert_pem: bytes, key_sha256: str, where: str) -> None:
         cert = x509.load_pem_x509_certificate(cert_pem)
     except ValueError as error:
         raise DeployInputError(f"{where}: not a readable PEM certificate ({error})") from None
+    extra = extra_certificates(cert_pem)
+    if extra:
+        raise DeployInputError(
+            f"{where}: the CA file holds {len(extra)} more certificate(s) after the etcd CA, "
+            f"which etcd would trust too: {'; '.join(extra)}; remove them (refusing to copy "
+            "the bundle to every member)"
+        )
     problems = pki.ca_problems(cert, key_sha256)
     if problems:
         raise DeployInputError(f"{where}: unusable etcd CA: {'; '.join(problems)}")
+
+
+def extra_certificates(pem: bytes) -> list[str]:
+    """The subjects of the certificates after the first in ``pem`` (a CA file must hold
+    exactly one: etcd trusts every certificate in its ``--trusted-ca-file``)."""
+    try:
+        certificates = x509.load_pem_x509_certificates(pem)
+    except ValueError:
+        certificates = []
+    extra = [f"subject {c.subject.rfc4514_string()!r}" for c in certificates[1:]]
+    others = pem.count(b"-----BEGIN ") - max(len(certificates), 1)
+    return extra + [f"{others} other PEM block(s)"] * (others > 0)
 
 
 def _load_operator_ca(cert_pem: bytes, key_pem: bytes, where: str) -> pki.KeyPair:

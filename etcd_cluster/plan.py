@@ -30,7 +30,13 @@ from etcd_cluster.cluster import Cluster, MemberInput, build_cluster, require_me
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.flags import version_text
 from etcd_cluster.host_state import HostState
-from etcd_cluster.managed import MemberItems, etcd_release, member_items, survey_holds
+from etcd_cluster.managed import (
+    MemberItems,
+    etcd_release,
+    member_items,
+    override_warnings,
+    survey_holds,
+)
 from etcd_cluster.member_survey import MemberReport, read_member
 from etcd_cluster.membership import MembershipPlan, plan_membership
 from etcd_cluster.observe import Observation
@@ -223,6 +229,10 @@ def _build(state: State) -> Plan:
         for name, reasons in plan.reissued.items():
             if plan.current:  # only worth saying when the member had certificates before
                 logger.info(f"--> etcd: {plan.member.host}: reissue {name}: {'; '.join(reasons)}")
+    items = {m.host: member_items(cluster, m, surveys[m.host]) for m in cluster.members}
+    for name, member_items_ in items.items():
+        for warning in override_warnings(name, member_items_, reports[name].state):
+            logger.warning(f"--> etcd: {warning}")
     return Plan(
         cluster=cluster,
         members=members,
@@ -231,7 +241,7 @@ def _build(state: State) -> Plan:
         surveys=surveys,
         observations=observations,
         host_states={name: r.state for name, r in reports.items()},
-        items={m.host: member_items(cluster, m, surveys[m.host]) for m in cluster.members},
+        items=items,
         survey_probe=probe,
         upgrading=upgrade,
         membership=membership,

@@ -25,6 +25,7 @@ from pyinfra.api.host import Host
 from etcd_cluster import scripts
 
 _FILE = "@@file@@"
+_LINK = "@@link@@"
 _END = "@@end@@"
 
 
@@ -37,11 +38,12 @@ class RemoteFile:
     user: str
     group: str
     public_key_sha256: str = ""  # private keys: sha256 of the DER public key; "" unreadable
+    link: bool = False  # a symbolic link (mode and owner are the link's): never in place
 
     def __repr__(self) -> str:  # content may be a key: never show it
         owner = f"{self.user}:{self.group}"
         size = "key" if self.content is None else f"{len(self.content)} bytes"
-        return f"RemoteFile(mode={self.mode}, owner={owner}, {size})"
+        return f"RemoteFile(mode={self.mode}, owner={owner}, {size}{', link' * self.link})"
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class Wanted:
     def satisfied_by(self, current: RemoteFile | None) -> bool:
         return (
             current is not None
+            and not current.link
             and self.same_content(current)
             and current.mode == self.mode
             and (current.user, current.group) == (self.user, self.group)
@@ -122,13 +125,15 @@ def parse_read_files(host_name: str, lines: list[str], stderr: str = "") -> dict
     files: dict[str, RemoteFile] = {}
     for header, body in zip(lines[:-1:2], lines[1:-1:2], strict=True):
         mark, mode, user, group, path = header.split(" ", 4)
-        if mark != _FILE:
+        if mark not in (_FILE, _LINK):
             raise OSError(f"{host_name}: could not read files: unexpected output {mark!r}")
+        link = mark == _LINK
         if body.startswith("k:"):
-            files[path] = RemoteFile(None, mode.zfill(3), user, group, body.removeprefix("k:"))
+            key_sha256 = body.removeprefix("k:")
+            files[path] = RemoteFile(None, mode.zfill(3), user, group, key_sha256, link)
         else:
             content = base64.b64decode(body.removeprefix("b:"))
-            files[path] = RemoteFile(content, mode.zfill(3), user, group)
+            files[path] = RemoteFile(content, mode.zfill(3), user, group, link=link)
     return files
 
 
@@ -143,7 +148,8 @@ def read_secret(host: Host, path: str) -> bytes:
 def write_files(host: Host, wanted: Mapping[str, Wanted], then: str = "") -> tuple[bool, str]:
     """Install the files in one command: all staged, then renamed together (``install_files``).
 
-    A ``Wanted`` without content keeps the file's content and fixes mode and owner.
+    A ``Wanted`` without content keeps the file's content and fixes mode and owner (a
+    link is replaced by a regular file holding what it points to).
     ``then``: a command run in the same round trip once the files are in place.
     """
     lines = []

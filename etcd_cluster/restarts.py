@@ -2,6 +2,8 @@
 
 A member restarts when what it runs differs from what it should run, whatever this
 run changed: its flags (the unit's command, or the static pod manifest), its binary,
+an environment variable the unit does not set (from a drop-in or systemd's manager
+environment, ``dropins.py``),
 a CA file written after it started (etcd reads its trusted CA only at start), or a
 certificate it still serves although a newer one is on disk (etcd reloads its own
 certificate and key on each new TLS handshake, so a renewal alone needs no restart).
@@ -14,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from etcd_cluster.dropins import watched_env
 from etcd_cluster.observe import Observation
 from etcd_cluster.status import MemberStatus
 
@@ -96,6 +99,9 @@ def systemd_decision(
         reasons.append(f"runs {observation.args[0]}, the unit says {wanted_command[0]}")
     if observation.binary_replaced:
         reasons.append("its etcd binary was replaced on disk since it started")
+    extra_env = watched_env(observation.env)  # the deploy's unit sets none of them
+    if extra_env:
+        reasons.append(f"runs with {', '.join(extra_env)} in its environment, not set by the unit")
     reasons += _common_reasons(observation)
     return Decision(RESTART if reasons else "", tuple(reasons))
 

@@ -20,6 +20,6 @@ items = plan.items[host.name]
 converge.put(
     f"Snapshot directory {settings.backup_dir} (root only: snapshots hold every Secret), "
     f"the snapshot script, {backup.SERVICE} and {backup.TIMER} ({settings.backup_schedule}) "
-    "enabled and active",
-    [items.backup_dir, *items.backup_files, items.backup_timer],
+    "enabled and active, no drop-in changing what they run",
+    [items.backup_dir, *items.backup_files, items.backup_overrides, items.backup_timer],
 )

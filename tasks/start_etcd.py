@@ -3,7 +3,9 @@
 static-pod: ``kubeadm init phase etcd local --config=...`` when the manifest is
 missing (all members at once, so the new cluster reaches quorum).
 systemd: a unit whose flags are exactly kubeadm's for the same config and etcd
-version, reloaded when it changed or systemd still holds an older copy.
+version, reloaded when it changed or systemd still holds an older copy; drop-ins that
+change what it runs moved aside and etcd's variables unset from systemd's manager
+environment first (``dropins.py``), loaded or not.
 Restarts are decided at execution from what each member's etcd runs then (flags,
 binary, a CA file newer than the process, a stale served certificate), so a change an
 interrupted run left pending is completed by the next one. They go through
@@ -35,9 +37,15 @@ if cluster.settings.runtime == "systemd":
     _, version = plan.etcd_release(host)
     converge.put(
         f"{', '.join(d.path for d in items.private_dirs)}; etcd unit with kubeadm's flags for "
-        f"etcd {version or '(unknown version)'}; etcd running and enabled",
+        f"etcd {version or '(unknown version)'}, no drop-in or manager environment changing "
+        "what it runs; etcd running and enabled",
         # a joining member is started by join_members, with the live member list
-        [*items.private_dirs, items.etcd_unit, None if joining else items.etcd_service],
+        [
+            *items.private_dirs,
+            items.etcd_unit,
+            items.etcd_overrides,
+            None if joining else items.etcd_service,
+        ],
         reload=observation.needs_daemon_reload,
     )
 else:

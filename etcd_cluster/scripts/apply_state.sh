@@ -4,6 +4,9 @@
 # Arguments, one directive after another, applied in order:
 #   dir MODE USER GROUP PATH    make the directory as needed, then set its mode and owner
 #   absent PATH                 remove the file (ca.key on a member that is not the first)
+#   move-aside PATH             rename a drop-in to PATH.moved-aside-<UTC time>: kept, but
+#                               no longer a *.conf file systemd reads
+#   unset-env NAME              systemctl unset-environment NAME (systemd's manager env)
 #   daemon-reload               systemctl daemon-reload
 #   systemctl VERB UNIT         VERB: start, restart, enable, stop or disable
 # The first failure stops it with a non-zero exit.
@@ -20,6 +23,16 @@ while [ $# -gt 0 ]; do
     absent)
         [ $# -ge 2 ] || { echo "apply-state: absent needs PATH" >&2; exit 2; }
         rm -f -- "$2"
+        shift 2
+        ;;
+    move-aside)
+        [ $# -ge 2 ] || { echo "apply-state: move-aside needs PATH" >&2; exit 2; }
+        mv -- "$2" "$2.moved-aside-$(date -u +%Y%m%dT%H%M%SZ)"
+        shift 2
+        ;;
+    unset-env)
+        [ $# -ge 2 ] || { echo "apply-state: unset-env needs NAME" >&2; exit 2; }
+        systemctl unset-environment -- "$2"
         shift 2
         ;;
     daemon-reload)

@@ -1,7 +1,8 @@
 # install-files: install several files at once, for remote.write_files.
 #
 # stdin: two lines per file: "<mode> <user> <group> <path>", then the content
-# base64-encoded on one line, or "-" to keep the content and fix mode and owner only.
+# base64-encoded on one line, or "-" to keep the content and fix mode and owner only
+# (a symbolic link is then replaced by a regular file with the content it points to).
 # Every new content is staged first (a temp file beside the target, mode and owner
 # set before the content lands), and only once all are staged are they renamed into
 # place, one right after the other, so a certificate and its key change together.
@@ -16,7 +17,7 @@ trap cleanup EXIT
 umask 077
 while IFS=' ' read -r mode owner group path; do
     IFS= read -r body
-    if [ "$body" = "-" ]; then
+    if [ "$body" = "-" ] && [ ! -L "$path" ]; then
         chown "$owner:$group" "$path"
         chmod "$mode" "$path"
         continue
@@ -27,7 +28,12 @@ while IFS=' ' read -r mode owner group path; do
     : >"$temp"
     chown "$owner:$group" "$temp"
     chmod "$mode" "$temp"
-    printf '%s' "$body" | base64 -d >"$temp"
+    if [ "$body" = "-" ]; then  # a link: never chmod or chown through it; a regular file
+        cat -- "$path" >"$temp"  # with its target's content and time replaces it
+        touch -r "$path" "$temp"
+    else
+        printf '%s' "$body" | base64 -d >"$temp"
+    fi
 done
 while IFS= read -r f; do mv -f "$f.tmp-etcd-deploy" "$f"; done <"$staged"
 : >"$staged"

@@ -9,6 +9,7 @@
 # stdout, one "key:value" per line:
 #   now:<epoch>                    this host's clock
 #   pid:/arg:/started:/exe:        systemd: the unit's main process, its argv, start, binary
+#   env:<name>                     systemd: each variable of its environment (names only)
 #   running_version:               systemd: what that binary says its version is
 #   running_binary:yes             systemd: instead, when it runs the binary the caller named
 #   need_reload:                   systemd: yes when the unit file changed since systemd read it
@@ -46,6 +47,7 @@ if [ "$runtime" = systemd ]; then
     echo "need_reload:$(systemctl show -p NeedDaemonReload --value "$unit" 2>/dev/null)"
     if [ "${pid:-0}" -gt 0 ] 2>/dev/null && [ -r "/proc/$pid/cmdline" ]; then
         tr '\0' '\n' <"/proc/$pid/cmdline" | sed 's/^/arg:/'
+        tr '\0' '\n' <"/proc/$pid/environ" | sed -n 's/^\([^=]*\)=.*/env:\1/p'
         boot=$(awk '/^btime/ {print $2}' /proc/stat)
         started=$(sed 's/.*) //' "/proc/$pid/stat" |
             awk -v hz="$(getconf CLK_TCK)" -v boot="$boot" '{printf "%.2f", boot + $20 / hz}')

@@ -3,7 +3,8 @@
 # Arguments: "<kind>:<path>", kind "content" (certificates, configs: the bytes are
 # printed base64-encoded) or "key" (private keys: only the sha256 of the DER public
 # key is printed, so key material never leaves the host).
-# stdout: per existing file a header "@@file@@ <mode> <user> <group> <path>" and a
+# stdout: per existing file a header "@@file@@ <mode> <user> <group> <path>" ("@@link@@"
+# and the link's own mode and owner for a symbolic link to a regular file) and a
 # body line "b:<base64>" or "k:<sha256 hex, empty when unreadable>"; then "@@end@@".
 # Any failure exits non-zero before "@@end@@", so a partial read cannot pass.
 set -eu
@@ -11,7 +12,8 @@ for item in "$@"; do
     kind=${item%%:*}
     path=${item#*:}
     [ -f "$path" ] || continue
-    stat -c '@@file@@ %a %U %G %n' "$path"
+    if [ -L "$path" ]; then mark=@@link@@; else mark=@@file@@; fi
+    stat -c "$mark %a %U %G %n" "$path"
     case "$kind" in
     content)
         printf 'b:'

@@ -35,6 +35,14 @@ CLIENT_TLS = (
 
 pytestmark = pytest.mark.e2e
 
+# Another process holds a member's peer port (format with its address): its etcd cannot
+# start. Prints the holder's pid, to kill it.
+PORT_HOLDER = (
+    "nohup perl -MIO::Socket::INET -e "
+    "'$s = IO::Socket::INET->new(LocalAddr => shift, Listen => 1, ReuseAddr => 1) or die; "
+    "sleep 600' {address}:2380 >/dev/null 2>&1 & echo $!"
+)
+
 
 @dataclass
 class Run:

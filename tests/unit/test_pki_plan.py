@@ -227,6 +227,10 @@ def _first_ca_key_is_foreign(s: Issuer, c: Current) -> Current:
     return edited_host(c, H0, {CA_KEY: s.other_ca.key_pem})
 
 
+def _first_ca_is_a_bundle(s: Issuer, c: Current) -> Current:
+    return edited_host(c, H0, {CA_CRT: s.ca.cert_pem + s.other_ca.cert_pem + s.ca.key_pem})
+
+
 @pytest.mark.parametrize(
     ("situation", "named"),
     [
@@ -238,6 +242,10 @@ def _first_ca_key_is_foreign(s: Issuer, c: Current) -> Current:
             (_first_ca_unreadable, [f"{CA_CRT} and {CA_KEY} on {H0}", "not a readable PEM"]),
             (_first_ca_is_a_leaf, [f"on {H0}", "not a CA"]),
             (_first_ca_key_is_foreign, [f"on {H0}", "does not match"]),
+            (
+                _first_ca_is_a_bundle,
+                [f"{CA_CRT} and {CA_KEY} on {H0}", "subject 'CN=etcd-ca'; 1 other PEM block"],
+            ),
         ]
     ],
 )
@@ -282,6 +290,21 @@ def test_the_same_ca_in_another_pem_layout_is_not_another_ca(ec_cluster, converg
     current = {host: edited(files, {CA_CRT: crlf}) for host, files in converged.items()}
     chosen, created = choose_ca(ec_cluster, current, None, now, never_read)
     assert chosen.cert == ca.cert and not created
+
+
+def test_a_bundle_on_another_member_is_replaced_by_the_ca_alone(ec_cluster, converged, ca, now):
+    bundle = ca.cert_pem + pki.new_ca(ETCD_CA, "ECDSA-P256", CA_VALIDITY, now).cert_pem
+    current = edited_host(converged, H2, {CA_CRT: bundle})
+    chosen, _ = choose_ca(ec_cluster, current, None, now, never_read)
+    plan = plan_member(ec_cluster, ec_cluster.member(H2), chosen, current[H2], now)
+    assert plan.pending()[CA_CRT].content == ca.cert_pem
+    assert plan.content_changed({CA_CRT})  # etcd reads its CA at start: it restarts
+
+
+def test_an_operator_ca_bundle_is_refused(operator_cluster, issuer, now):
+    bundle = issuer.ca.cert_pem + issuer.other_ca.cert_pem
+    with pytest.raises(DeployInputError, match="1 more certificate"):
+        choose_ca(operator_cluster, {}, (bundle, issuer.ca.key_pem), now, never_read)
 
 
 def test_a_lone_ca_key_on_the_first_member_is_not_overwritten(ec_cluster, ca, now):

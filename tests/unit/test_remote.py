@@ -263,3 +263,48 @@ def test_directories_made_for_new_files_are_0755_like_kubeadms(host, tmp_path):
     assert write_files(host, {f"{tmp_path}/new/etcd/ca.key": Wanted(SECRET, "600")}) == (True, "")
     for directory in (tmp_path / "new", tmp_path / "new/etcd"):
         assert oct(directory.stat().st_mode & 0o777) == "0o755"
+
+
+@needs_root
+def test_a_link_is_read_as_a_link_and_replaced_by_a_regular_file(host, tmp_path):
+    """Never chmod or chown through a link: the link gives way to a regular file holding
+    what it pointed to (with its time: etcd need not think its CA changed)."""
+    real = Path(tmp_path, "elsewhere.key")
+    real.write_bytes(SECRET)
+    real.chmod(0o640)
+    os.utime(real, (1_000_000_000, 1_000_000_000))
+    link = Path(tmp_path, "server.key")
+    link.symlink_to(real)
+    found = read_files(host, [str(link)])[str(link)]
+    assert found.link and found.content == SECRET
+    assert not Wanted(SECRET, found.mode, found.user, found.group).satisfied_by(found)
+
+    assert write_files(host, {str(link): Wanted(None, "600")}) == (True, "")
+    assert not link.is_symlink() and link.read_bytes() == SECRET
+    assert oct(link.stat().st_mode & 0o777) == "0o600"
+    assert link.stat().st_mtime == 1_000_000_000
+    assert oct(real.stat().st_mode & 0o777) == "0o640"  # the target untouched
+    assert read_files(host, [str(link)]) == {str(link): RemoteFile(SECRET, "600", "root", "root")}
+
+
+@needs_root
+def test_a_mode_change_is_a_chmod_not_a_rewrite(host, tmp_path):
+    path = Path(tmp_path, "ca.crt")
+    path.write_bytes(b"cert")
+    path.chmod(0o600)
+    os.utime(path, (1_000_000_000, 1_000_000_000))
+    inode = path.stat().st_ino
+    assert write_files(host, {str(path): Wanted(None, "644")}) == (True, "")
+    assert oct(path.stat().st_mode & 0o777) == "0o644"
+    assert (path.stat().st_ino, path.stat().st_mtime) == (inode, 1_000_000_000)
+
+
+def test_the_pki_write_sends_only_what_the_host_lacks():
+    from etcd_cluster.operations import _with_content
+
+    state = cast(Any, None)  # read only to copy a key from the first member
+    held = RemoteFile(b"cert", "600", "root", "root")
+    assert _with_content(state, Wanted(b"cert", "644"), held) == Wanted(None, "644")
+    linked = RemoteFile(b"cert", "777", "root", "root", link=True)
+    assert _with_content(state, Wanted(b"cert", "644"), linked).content is None
+    assert _with_content(state, Wanted(b"new", "644"), held).content == b"new"

@@ -255,7 +255,10 @@ def run_observe(tmp_path: Path, *extra: str, before_start=None) -> subprocess.Co
     (bin_dir / "systemd-analyze").chmod(0o755)
     pki_dir = tmp_path / "pki"
     code = "import time; time.sleep(30)"
-    stand_in = subprocess.Popen([sys.executable, "-c", code, "--name=infra0"])
+    stand_in = subprocess.Popen(
+        [sys.executable, "-c", code, "--name=infra0"],
+        env={**os.environ, "ETCD_OBSERVED": "secret"},
+    )
     try:
         env = {
             **os.environ,
@@ -320,6 +323,8 @@ def test_observe_reports_the_running_process_and_the_certificate_files(tmp_path,
     assert observation.file_server == hashlib.sha256(der).hexdigest()
     assert observation.file_peer == "" and observation.served_client == ""
     assert not observation.binary_replaced and not observation.needs_daemon_reload
+    assert "PATH" in observation.env  # its environment, by name only
+    assert "ETCD_OBSERVED" in observation.env and "secret" not in done.stdout
     assert observation.latest_snapshot == "etcd-snapshot-infra0-20260101T000000Z.db"
     assert observation.latest_snapshot_mtime == 1764000001
     assert "running_version:" in done.stdout  # the process was asked for its version

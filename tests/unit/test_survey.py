@@ -143,7 +143,8 @@ def converged_state(cluster: Cluster, host: str, survey: Survey) -> HostState:
         elif isinstance(item, managed.Service):
             units[item.unit] = UnitState("running", "enabled")
     asked_paths, asked_units = managed.paths_and_units(cluster)
-    return HostState(paths, units, frozenset([*asked_paths, *asked_units]))
+    overrides = managed.survey_overrides(cluster)
+    return HostState(paths, units, frozenset([*asked_paths, *asked_units, *overrides]))
 
 
 SURVEY = Survey(present=["curl", "openssl", "etcdctl", "/usr/bin/etcd"], etcd_version="3.5.16")
@@ -153,9 +154,16 @@ SURVEY = Survey(present=["curl", "openssl", "etcdctl", "/usr/bin/etcd"], etcd_ve
 def test_the_survey_asks_about_every_managed_item(make_settings, make_cluster, runtime):
     cluster = make_cluster(settings_=make_settings(etcd_runtime=runtime))
     paths, units = managed.paths_and_units(cluster)
+    overrides = managed.survey_overrides(cluster)
     for member in cluster.members:
         for item in managed.member_items(cluster, member, SURVEY).all():
-            assert item.target in [*paths, *units]
+            if isinstance(item, managed.Overrides):
+                assert set(item.asked()) <= set(overrides)
+            else:
+                assert item.target in [*paths, *units]
+    assert "dropins:/etc/systemd/system/etcd-backup.timer.d" in overrides
+    assert ("dropins:/run/systemd/system/etcd.service.d" in overrides) == (runtime == "systemd")
+    assert overrides.count("manager-env") == 1
     assert ETCD_CA.key_path(cluster.settings.pki_dir) in paths  # the first member's too
     assert ("etcd.service" in units) == (runtime == "systemd")
     assert ("kubelet.service" in units) == (runtime == "static-pod")
