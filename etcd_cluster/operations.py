@@ -7,6 +7,7 @@ operation's result, not through a change.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -262,8 +263,10 @@ def decide_for(plan: Plan, host_name: str, observation: Observation) -> Decision
         binary, version = etcd_release(cluster.settings, survey)
         wanted = etcd_command(cluster, member, version, binary=binary)
         return systemd_decision(observation, wanted, has_data)
+    items = plan.items.get(host_name)
+    config = hashlib.sha256(items.kubeadm_config.content()).hexdigest() if items else ""
     return static_pod_decision(
-        observation, guide_extra_args(cluster, member), wanted_image(cluster), has_data
+        observation, guide_extra_args(cluster, member), wanted_image(cluster), has_data, config
     )
 
 
