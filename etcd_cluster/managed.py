@@ -205,12 +205,17 @@ def survey_holds(settings: Settings, survey: Survey) -> bool:
     package to install (its scripts may make directories), no etcd release to unpack."""
     packages = packages_to_install(settings, survey.present)
     packages += backup.etcdctl_package(settings, survey.present)
-    installs_release = (
+    return not packages and not release_to_install(settings, survey)
+
+
+def release_to_install(settings: Settings, survey: Survey) -> bool:
+    """Whether the chosen etcd release must be installed: it is not there yet, or it is no
+    longer what its verified archive held (``release_check``)."""
+    return (
         settings.runtime == "systemd"
         and bool(settings.etcd_version)
-        and settings.etcd_version not in survey.releases
+        and (settings.etcd_version not in survey.releases or bool(survey.release_problems))
     )
-    return not packages and not installs_release
 
 
 def paths_and_units(cluster: Cluster) -> tuple[list[str], list[str]]:

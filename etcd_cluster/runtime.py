@@ -5,9 +5,10 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from etcd_cluster import scripts
+from etcd_cluster import release_check, scripts
 from etcd_cluster.cluster import Cluster
 from etcd_cluster.kubeadm_config import manifest_path
+from etcd_cluster.release import etcd_binary
 
 SYSTEMD_UNIT = "etcd"
 # Where a static pod manifest waits while its pod is recreated: outside the directory
@@ -62,9 +63,13 @@ def runtime_commands(cluster: Cluster) -> RuntimeCommands:
     s = cluster.settings
     lines = max(s.log_lines, 1)
     if s.runtime == "systemd":
+        restart = f"systemctl restart {SYSTEMD_UNIT}"
+        if s.etcd_version:  # only into the binary the install verified (release_check)
+            record = release_check.record_path(s.etcd_version)
+            restart = scripts.command("restart_etcd", SYSTEMD_UNIT, etcd_binary(s), record)
         return RuntimeCommands(
             logs=f"journalctl -u {SYSTEMD_UNIT} -n {lines} --no-pager -o cat",
-            restart=f"systemctl restart {SYSTEMD_UNIT}",
+            restart=restart,
         )
     endpoint = shlex.quote(s.kubelet_container_runtime_endpoint)
     crictl = f"crictl --runtime-endpoint {endpoint}"

@@ -285,6 +285,16 @@ def test_step_7_command_uses_this_members_config(make_cluster, make_settings):
 def test_runtime_commands_per_runtime(make_cluster, make_settings):
     systemd = runtime_commands(make_cluster(settings_=make_settings(etcd_runtime="systemd")))
     assert systemd.restart == "systemctl restart etcd"
+    chosen = make_settings(
+        etcd_runtime="systemd", etcd_version="3.5.16", etcd_archive_sha256={"3.5.16": "a" * 64}
+    )
+    argv = shlex.split(runtime_commands(make_cluster(settings_=chosen)).restart)
+    assert argv[3:] == [
+        "restart_etcd",
+        "etcd",
+        "/opt/etcd/v3.5.16/etcd",
+        "/opt/etcd/archives/v3.5.16.sha256",
+    ]
     assert systemd.logs.startswith("journalctl -u etcd -n 30 ")
     static_pod = runtime_commands(make_cluster())
     for mode in ("rewrite", "render", "bounce"):

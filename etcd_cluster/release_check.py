@@ -1,0 +1,100 @@
+"""Whether the installed etcd release is still what its verified archive held.
+
+``install_release.sh`` verifies the archive against ``etcd_archive_sha256``, unpacks it
+and records the sha256 of each binary it held, with the archive's sha256, in a record
+beside the archives (outside the release directory, which an install replaces whole).
+Each run's survey (``check_release.sh``, no extra command) hashes the installed
+binaries and reads that record and the directory's mode and owner; any difference is
+a reason to install the release again from the archive, before anything restarts.
+The restart itself (``restart_etcd.sh``) checks the binary against the record once
+more, so etcd is never restarted into a binary that was not verified.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from etcd_cluster import release, scripts
+
+BINARIES = ("etcd", "etcdctl", "etcdutl")  # etcdutl only in etcd 3.5+ archives
+REQUIRED = ("etcd", "etcdctl")
+DIRECTORY = "755 root root"
+
+
+def record_path(version: str) -> str:
+    """The install's record of the archive's checksums (one per version)."""
+    return posixpath.join(release.ARCHIVE_DIR, f"v{version}.sha256")
+
+
+def check_command(version: str) -> str:
+    """The survey's part for the chosen release (``check_release.sh``)."""
+    return scripts.command("check_release", release.install_dir(version), record_path(version))
+
+
+@dataclass(frozen=True)
+class ReleaseCheck:
+    """What ``check_release.sh`` found."""
+
+    directory: str = ""  # "mode user group"; "" when the release is not installed
+    archive_sha256: str = ""  # the archive the record was made from ("" no record)
+    recorded: dict[str, str] = field(default_factory=dict)  # binary -> sha256 at install
+    found: dict[str, str] = field(default_factory=dict)  # binary -> sha256 now
+    modes: dict[str, str] = field(default_factory=dict)  # binary -> "mode user group"
+
+
+def parse_check(lines: Sequence[str]) -> ReleaseCheck:
+    directory, archive = "", ""
+    recorded: dict[str, str] = {}
+    found: dict[str, str] = {}
+    modes: dict[str, str] = {}
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key == "dir":
+            directory = value.strip()
+        elif key == "record":
+            first, _, rest = value.partition(" ")
+            if first == "archive":
+                archive = rest.strip()
+            elif rest.strip():
+                recorded[rest.strip()] = first
+        elif key == "sum":
+            digest, _, name = value.partition(" ")
+            found[name.strip()] = digest
+        elif key == "file":
+            stat, _, name = value.rpartition(" ")
+            modes[name] = stat
+    return ReleaseCheck(directory, archive, recorded, found, modes)
+
+
+def _binary_problem(check: ReleaseCheck, where: str, name: str) -> str:
+    want, have, stat = check.recorded.get(name), check.found.get(name), check.modes.get(name, "")
+    if want is None:
+        return f"{where}/{name} is not in the record" if have or name in REQUIRED else ""
+    if have is None:
+        return f"{where}/{name} is missing"
+    if have != want:
+        return f"{where}/{name} has sha256 {have}, the archive's is {want}"
+    mode, _, owner = stat.partition(" ")
+    if owner != "root root" or not mode.isdigit() or int(mode, 8) & 0o022:
+        return f"{where}/{name} is {stat}: owned by root, writable by root only"
+    return ""
+
+
+def release_problems(check: ReleaseCheck, version: str, archive_sha256: str) -> list[str]:
+    """Why the installed ``version`` must be installed again from its archive (empty: it
+    is what the archive of sha256 ``archive_sha256`` held). Not installed: nothing here
+    (the install step installs it anyway)."""
+    if not check.directory:
+        return []
+    where = release.install_dir(version)
+    if not check.archive_sha256:
+        return [f"no record of the archive {where} was installed from"]
+    if check.archive_sha256 != archive_sha256:
+        return [f"{where} was installed from another archive (sha256 {check.archive_sha256})"]
+    problems = []
+    if check.directory != DIRECTORY:
+        problems.append(f"{where} is {check.directory}, wanted {DIRECTORY}")
+    problems += [p for name in BINARIES if (p := _binary_problem(check, where, name))]
+    return problems
