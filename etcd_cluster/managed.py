@@ -202,10 +202,12 @@ def member_items(cluster: Cluster, member: Member, survey: Survey) -> MemberItem
 
 def survey_holds(settings: Settings, survey: Survey) -> bool:
     """Whether no step before the managed items changes things under the survey: no
-    package to install (its scripts may make directories), no etcd release to unpack."""
+    package to install (its scripts may make directories), no etcd release to unpack,
+    no etcd binary to install again."""
     packages = packages_to_install(settings, survey.present)
     packages += backup.etcdctl_package(settings, survey.present)
-    return not packages and not release_to_install(settings, survey)
+    reinstall = release_to_install(settings, survey) or bool(survey.binary_problems)
+    return not packages and not reinstall
 
 
 def release_to_install(settings: Settings, survey: Survey) -> bool:
@@ -214,7 +216,7 @@ def release_to_install(settings: Settings, survey: Survey) -> bool:
     return (
         settings.runtime == "systemd"
         and bool(settings.etcd_version)
-        and (settings.etcd_version not in survey.releases or bool(survey.release_problems))
+        and (settings.etcd_version not in survey.releases or bool(survey.binary_problems))
     )
 
 

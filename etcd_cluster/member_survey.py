@@ -69,6 +69,8 @@ def survey_command(cluster: Cluster, member: Member, with_probe: bool) -> str:
     }
     if s.runtime == "systemd" and s.etcd_version:
         parts["release"] = release_check.check_command(s.etcd_version)
+    elif release_check.packaged(s):
+        parts["package"] = scripts.command("verify_package", s.etcd_package)
     if with_probe:
         parts["probe"] = probe_script(cluster, with_members=True)
     return scripts.command("sections", *(arg for part in parts.items() for arg in part))
@@ -102,7 +104,11 @@ def parse_report(
         problems = release_check.release_problems(
             check, version, cluster.settings.archive_sha256(version)
         )
-        survey = replace(survey, release_problems=tuple(problems))
+        survey = replace(survey, binary_problems=tuple(problems))
+    elif "package" in parts:
+        s = cluster.settings
+        problems = release_check.package_problems(parts["package"], s.etcd_binary, s.etcd_package)
+        survey = replace(survey, binary_problems=tuple(problems))
     paths, units = paths_and_units(cluster)
     files, _ = pki_paths(cluster)
     read = parse_read_files(host_name, parts.get("files", []), stderr)

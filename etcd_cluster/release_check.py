@@ -8,6 +8,10 @@ binaries and reads that record and the directory's mode and owner; any differenc
 a reason to install the release again from the archive, before anything restarts.
 The restart itself (``restart_etcd.sh``) checks the binary against the record once
 more, so etcd is never restarted into a binary that was not verified.
+
+Debian's etcd-server (no ``etcd_version``) is checked with dpkg's own checksums
+(``verify_package.sh``: ``dpkg --verify``); a changed /usr/bin/etcd has the same version
+of the package installed again (``reinstall_package.sh``) before anything restarts.
 """
 
 from __future__ import annotations
@@ -17,10 +21,41 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from etcd_cluster import release, scripts
+from etcd_cluster.preflight import PACKAGED_ETCD_BINARY
+from etcd_cluster.settings import Settings
 
 BINARIES = ("etcd", "etcdctl", "etcdutl")  # etcdutl only in etcd 3.5+ archives
 REQUIRED = ("etcd", "etcdctl")
 DIRECTORY = "755 root root"
+
+
+def packaged(settings: Settings) -> bool:
+    """Whether the unit runs the etcd that ``etcd_package`` installs (checked by dpkg)."""
+    return (
+        settings.runtime == "systemd"
+        and not settings.etcd_version
+        and bool(settings.etcd_package)
+        and settings.etcd_binary == PACKAGED_ETCD_BINARY
+    )
+
+
+def verification(settings: Settings) -> str:
+    """How a restart verifies the binary first (``restart_etcd.sh``): the release's record,
+    ``dpkg:<package>``, or "" (a binary of the operator's: not verified)."""
+    if settings.etcd_version:
+        return record_path(settings.etcd_version)
+    return f"dpkg:{settings.etcd_package}" if packaged(settings) else ""
+
+
+def package_problems(lines: Sequence[str], binary: str, package: str) -> list[str]:
+    """Why ``package`` must be installed again: ``verify_package.sh`` says the etcd binary
+    it installed was changed or removed (other files of the package are not etcd's to run)."""
+    for line in lines:
+        kind, _, path = line.partition(":")
+        if path.strip() == binary and kind in ("changed", "missing"):
+            state = "is not" if kind == "changed" else "is missing, not"
+            return [f"{binary} {state} the file package {package} installed (dpkg --verify)"]
+    return []
 
 
 def record_path(version: str) -> str:

@@ -64,9 +64,9 @@ def runtime_commands(cluster: Cluster) -> RuntimeCommands:
     lines = max(s.log_lines, 1)
     if s.runtime == "systemd":
         restart = f"systemctl restart {SYSTEMD_UNIT}"
-        if s.etcd_version:  # only into the binary the install verified (release_check)
-            record = release_check.record_path(s.etcd_version)
-            restart = scripts.command("restart_etcd", SYSTEMD_UNIT, etcd_binary(s), record)
+        verified = release_check.verification(s)
+        if verified:  # only into the binary the install verified
+            restart = scripts.command("restart_etcd", SYSTEMD_UNIT, etcd_binary(s), verified)
         return RuntimeCommands(
             logs=f"journalctl -u {SYSTEMD_UNIT} -n {lines} --no-pager -o cat",
             restart=restart,

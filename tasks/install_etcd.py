@@ -21,7 +21,7 @@ settings = plan.cluster.settings
 survey = plan.surveys[host.name]
 version = settings.etcd_version
 
-for problem in survey.release_problems:
+for problem in survey.binary_problems:
     logger.warning(f"--> etcd: {host.name}: {problem}: installing it again from the archive")
 
 if release_to_install(settings, survey):

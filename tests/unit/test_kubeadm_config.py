@@ -284,7 +284,14 @@ def test_step_7_command_uses_this_members_config(make_cluster, make_settings):
 
 def test_runtime_commands_per_runtime(make_cluster, make_settings):
     systemd = runtime_commands(make_cluster(settings_=make_settings(etcd_runtime="systemd")))
-    assert systemd.restart == "systemctl restart etcd"
+    assert shlex.split(systemd.restart)[3:] == [
+        "restart_etcd",
+        "etcd",
+        "/usr/bin/etcd",
+        "dpkg:etcd-server",  # Debian's etcd: dpkg's checksums
+    ]
+    own = make_settings(etcd_runtime="systemd", etcd_binary="/usr/local/bin/etcd")
+    assert runtime_commands(make_cluster(settings_=own)).restart == "systemctl restart etcd"
     chosen = make_settings(
         etcd_runtime="systemd", etcd_version="3.5.16", etcd_archive_sha256={"3.5.16": "a" * 64}
     )

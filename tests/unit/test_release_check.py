@@ -18,9 +18,12 @@ from etcd_cluster.member_survey import parse_report, survey_command
 from etcd_cluster.release_check import (
     ReleaseCheck,
     check_command,
+    package_problems,
+    packaged,
     parse_check,
     record_path,
     release_problems,
+    verification,
 )
 from etcd_cluster.remote import _END
 
@@ -193,10 +196,114 @@ def test_the_survey_asks_only_with_a_chosen_release_and_a_mismatch_reinstalls(
         f"sum:{sha('etcdctl')} etcdctl",
     ]
     intact = parse_report(cluster.first.host, cluster, [*lines, f"sum:{sha('etcd')} etcd"])
-    assert intact.survey.release_problems == ()
+    assert intact.survey.binary_problems == ()
     assert not release_to_install(settings, intact.survey)
     swapped = parse_report(cluster.first.host, cluster, [*lines, f"sum:{'f' * 64} etcd"])
-    assert swapped.survey.release_problems == (
+    assert swapped.survey.binary_problems == (
         f"{WHERE}/etcd has sha256 {'f' * 64}, the archive's is {sha('etcd')}",
     )
     assert release_to_install(settings, swapped.survey)  # so survey_holds says no: not quiet
+
+
+# --- Debian's package: dpkg's own checksums ---------------------------------------------------
+
+FAKE_DPKG = """#!/bin/sh
+# Stand-in for dpkg --verify and dpkg-query: $STATE/verify is what dpkg --verify prints.
+case "$1" in
+--verify) cat "$STATE/verify" ;;
+-W)
+    [ -f "$STATE/installed" ] || exit 1
+    case "$3" in
+    *Status*) printf 'install ok installed 3.4.23-1+b4' ;;
+    *) printf '3.4.23-1+b4' ;;
+    esac
+    ;;
+esac
+"""
+FAKE_APT = """#!/bin/sh
+# Stand-in for apt-get: records its arguments and whether policy-rc.d held services off.
+echo "$* policy=$("$POLICY" 2>/dev/null; echo $?)" >>"$STATE/apt"
+[ "$1" = update ] || [ ! -f "$STATE/no-lists" ] || { rm "$STATE/no-lists"; exit 100; }
+"""
+
+
+@pytest.fixture
+def dpkg_env(tmp_path: Path) -> dict[str, str]:
+    bin_dir, state = tmp_path / "bin", tmp_path / "state"
+    bin_dir.mkdir()
+    state.mkdir()
+    for name, text in (("dpkg", FAKE_DPKG), ("dpkg-query", FAKE_DPKG), ("apt-get", FAKE_APT)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    (state / "installed").write_text("")
+    (state / "verify").write_text(
+        "??5??????   /usr/bin/etcd\n??5?????? c /etc/default/etcd\n"
+        "missing     /usr/share/doc/etcd-server/README.md\n"
+    )
+    return {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "STATE": str(state),
+        "POLICY": str(tmp_path / "policy-rc.d"),
+    }
+
+
+def run_script(name: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    argv = ["sh", str(scripts.path(name)), *args]
+    return subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+
+
+def test_dpkg_verify_names_a_changed_etcd_and_leaves_conffiles_and_docs_alone(dpkg_env):
+    lines = run_script("verify_package", dpkg_env, "etcd-server").stdout.splitlines()
+    assert lines == [
+        "installed:3.4.23-1+b4",
+        "changed:/usr/bin/etcd",
+        "missing:/usr/share/doc/etcd-server/README.md",
+    ]
+    assert package_problems(lines, "/usr/bin/etcd", "etcd-server") == [
+        "/usr/bin/etcd is not the file package etcd-server installed (dpkg --verify)"
+    ]
+    assert package_problems(lines[2:], "/usr/bin/etcd", "etcd-server") == []  # a doc file
+    (Path(dpkg_env["STATE"]) / "installed").unlink()
+    assert run_script("verify_package", dpkg_env, "etcd-server").stdout == ""
+
+
+def test_reinstall_installs_the_same_version_with_services_held_off(dpkg_env):
+    state = Path(dpkg_env["STATE"])
+    (state / "no-lists").write_text("")  # the first try fails: apt-get update, then again
+    policy = dpkg_env["POLICY"]
+    done = run_script("reinstall_package", dpkg_env, "etcd-server", policy)
+    assert done.returncode == 0, done.stderr
+    calls = (state / "apt").read_text().splitlines()
+    install = "install -y -q --reinstall --no-install-recommends etcd-server=3.4.23-1+b4"
+    assert calls == [f"{install} policy=101", "update -q policy=101", f"{install} policy=101"]
+    assert not Path(policy).exists()  # removed again: there was none before
+
+
+def test_a_restart_refuses_a_packaged_etcd_dpkg_says_was_changed(dpkg_env, tmp_path):
+    bin_dir = Path(dpkg_env["PATH"].split(":")[0])
+    (bin_dir / "systemctl").write_text('#!/bin/sh\necho "systemctl $*"\n')
+    (bin_dir / "systemctl").chmod(0o755)
+    args = ("etcd", "/usr/bin/etcd", "dpkg:etcd-server")
+    refused = run_script("restart_etcd", dpkg_env, *args)
+    assert refused.returncode == 1 and "is not the one package etcd-server installed" in (
+        refused.stderr
+    )
+    (Path(dpkg_env["STATE"]) / "verify").write_text("??5?????? c /etc/default/etcd\n")
+    done = run_script("restart_etcd", dpkg_env, *args)
+    assert done.returncode == 0 and done.stdout.strip() == "systemctl restart etcd"
+
+
+def test_the_survey_asks_dpkg_about_debians_etcd_only(make_settings, make_cluster):
+    debian = make_cluster(settings_=make_settings(etcd_runtime="systemd"))
+    assert "verify_package" in survey_command(debian, debian.first, with_probe=False)
+    own = make_settings(etcd_runtime="systemd", etcd_binary="/usr/local/bin/etcd")
+    assert verification(own) == "" and not packaged(own)
+    static_pod = make_cluster()
+    assert "verify_package" not in survey_command(static_pod, static_pod.first, False)
+    lines = ["@@section@@files", _END, "@@section@@package", "installed:3.4.23-1+b4"]
+    changed = parse_report(debian.first.host, debian, [*lines, "changed:/usr/bin/etcd"])
+    assert changed.survey.binary_problems == (
+        "/usr/bin/etcd is not the file package etcd-server installed (dpkg --verify)",
+    )
+    assert parse_report(debian.first.host, debian, lines).survey.binary_problems == ()
