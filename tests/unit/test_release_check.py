@@ -222,8 +222,13 @@ esac
 """
 FAKE_APT = """#!/bin/sh
 # Stand-in for apt-get: records its arguments and whether policy-rc.d held services off.
+# Like apt, an install it cannot download (no package lists) does nothing and exits 0.
 echo "$* policy=$("$POLICY" 2>/dev/null; echo $?)" >>"$STATE/apt"
-[ "$1" = update ] || [ ! -f "$STATE/no-lists" ] || { rm "$STATE/no-lists"; exit 100; }
+case "$1" in
+update) rm -f "$STATE/no-lists" ;;
+install) [ -f "$STATE/no-lists" ] || [ -f "$STATE/bad-mirror" ] || : >"$STATE/verify" ;;
+esac
+exit 0
 """
 
 
@@ -278,6 +283,19 @@ def test_reinstall_installs_the_same_version_with_services_held_off(dpkg_env):
     install = "install -y -q --reinstall --no-install-recommends etcd-server=3.4.23-1+b4"
     assert calls == [f"{install} policy=101", "update -q policy=101", f"{install} policy=101"]
     assert not Path(policy).exists()  # removed again: there was none before
+    assert (state / "verify").read_text() == ""  # dpkg --verify finds nothing changed
+
+
+def test_a_reinstall_that_leaves_a_changed_file_fails_and_puts_policy_back(dpkg_env):
+    state = Path(dpkg_env["STATE"])
+    (state / "bad-mirror").write_text("")
+    policy = Path(dpkg_env["POLICY"])
+    policy.write_text("#!/bin/sh\nexit 0\n")  # the host's own policy-rc.d
+    done = run_script("reinstall_package", dpkg_env, "etcd-server", str(policy))
+    assert done.returncode == 1
+    assert "dpkg --verify still finds changed files" in done.stderr
+    assert "/usr/bin/etcd" in done.stderr
+    assert policy.read_text() == "#!/bin/sh\nexit 0\n"
 
 
 def test_a_restart_refuses_a_packaged_etcd_dpkg_says_was_changed(dpkg_env, tmp_path):
