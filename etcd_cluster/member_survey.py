@@ -67,10 +67,7 @@ def survey_command(cluster: Cluster, member: Member, with_probe: bool) -> str:
         + observe_command(cluster, member, files_read=True, binary=release.etcd_binary(s)),
         "state": host_state_command(paths, units, stat_only=files),
     }
-    if s.runtime == "systemd" and s.etcd_version:
-        parts["release"] = release_check.check_command(s.etcd_version)
-    elif release_check.packaged(s):
-        parts["package"] = scripts.command("verify_package", s.etcd_package)
+    parts.update(release_check.survey_parts(s))
     if with_probe:
         parts["probe"] = probe_script(cluster, with_members=True)
     return scripts.command("sections", *(arg for part in parts.items() for arg in part))
@@ -98,17 +95,8 @@ def parse_report(
     observation = parse_observation(survey_lines)
     if "running_binary:yes" in survey_lines:  # the binary the survey asked for its version
         observation = replace(observation, running_version=survey.etcd_version)
-    version = cluster.settings.etcd_version
-    if "release" in parts:
-        check = release_check.parse_check(parts["release"])
-        problems = release_check.release_problems(
-            check, version, cluster.settings.archive_sha256(version)
-        )
-        survey = replace(survey, binary_problems=tuple(problems))
-    elif "package" in parts:
-        s = cluster.settings
-        problems = release_check.package_problems(parts["package"], s.etcd_binary, s.etcd_package)
-        survey = replace(survey, binary_problems=tuple(problems))
+    problems = release_check.survey_problems(cluster.settings, parts)
+    survey = replace(survey, binary_problems=tuple(problems))
     paths, units = paths_and_units(cluster)
     files, _ = pki_paths(cluster)
     read = parse_read_files(host_name, parts.get("files", []), stderr)

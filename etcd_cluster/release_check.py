@@ -17,7 +17,7 @@ of the package installed again (``reinstall_package.sh``) before anything restar
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from etcd_cluster import release, scripts
@@ -133,3 +133,24 @@ def release_problems(check: ReleaseCheck, version: str, archive_sha256: str) -> 
         problems.append(f"{where} is {check.directory}, wanted {DIRECTORY}")
     problems += [p for name in BINARIES if (p := _binary_problem(check, where, name))]
     return problems
+
+
+def survey_parts(settings: Settings) -> dict[str, str]:
+    """The survey's parts that check etcd's binary (``member_survey``): the chosen
+    release's, or the package's with dpkg; none for a binary of the operator's."""
+    if settings.runtime == "systemd" and settings.etcd_version:
+        return {"release": check_command(settings.etcd_version)}
+    if packaged(settings):
+        return {"package": scripts.command("verify_package", settings.etcd_package)}
+    return {}
+
+
+def survey_problems(settings: Settings, parts: Mapping[str, Sequence[str]]) -> list[str]:
+    """Why etcd's binary must be installed again, from the output of ``survey_parts``."""
+    if "release" in parts:
+        version = settings.etcd_version
+        check = parse_check(parts["release"])
+        return release_problems(check, version, settings.archive_sha256(version))
+    if "package" in parts:
+        return package_problems(parts["package"], settings.etcd_binary, settings.etcd_package)
+    return []
