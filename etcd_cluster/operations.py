@@ -335,11 +335,14 @@ def _restart_member(state: State, host: Host, decision: Decision, logs_command: 
         log_func=logger.info,
     )
     command = runtime_commands(cluster).for_action(decision.action)
-    ok, _, stderr = run_quietly(host, command)
+    ok, stdout, stderr = run_quietly(host, command)
     if not ok:
         return _fail(
             host, f"restart of {me.name} failed: {stderr.strip()}", logs_command, settings.log_lines
         )
+    # what the runtime's command says it did (a static pod: which container replaced
+    # which, or that kubeadm rendered the same manifest and nothing restarted)
+    done = (stdout.strip().splitlines() or ["restarted"])[-1]
     found, _ = wait_for(host, status.problems, settings.health_timeout)
     if found:
         message = f"after restarting {me.name} the cluster is not healthy: " + "; ".join(found)
@@ -349,7 +352,7 @@ def _restart_member(state: State, host: Host, decision: Decision, logs_command: 
         message = f"{me.name} restarted but still: {'; '.join(after.reasons)}"
         return _fail(host, message, logs_command, settings.log_lines)
     plan.restarted.add(host.name)
-    host.log_styled(f"etcd member {me.name} restarted; cluster healthy", log_func=logger.info)
+    host.log_styled(f"etcd member {me.name}: {done}; cluster healthy", log_func=logger.info)
     return True
 
 

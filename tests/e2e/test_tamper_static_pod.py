@@ -25,6 +25,7 @@ from tests.e2e.conftest import (
 pytestmark = pytest.mark.e2e
 
 MANIFEST = "/etc/kubernetes/manifests/etcd.yaml"
+RECORD = "/etc/kubernetes/etcd-deploy/etcd.yaml.rendered"
 EXTRA = {"etcd_extra_args": {"heartbeat-interval": "150"}}
 
 
@@ -71,7 +72,7 @@ def test_cold_deploy_records_what_kubeadm_rendered(pod_bed: Bed):
     run = deploy_ok(inventory)
     assert_healthy_cluster(pod_bed, run)
     for node in pod_bed.nodes:
-        config, manifest = out(node, "cat /etc/kubernetes/etcd-deploy/etcd.yaml.rendered").split()
+        config, manifest = out(node, f"cat {RECORD}").split()
         assert manifest == out(node, f"sha256sum {MANIFEST}").split()[0]
         assert config == out(node, "sha256sum /etc/kubernetes/kubeadmcfg.yaml").split()[0]
         assert "--heartbeat-interval=150" in running_args(node)
@@ -120,4 +121,21 @@ def test_a_flag_removed_from_etcd_extra_args_leaves_the_running_process(pod_bed:
     for node in pod_bed.nodes:
         assert not any(a.startswith("--heartbeat-interval") for a in running_args(node))
         assert "heartbeat-interval" not in out(node, f"cat {MANIFEST}")
+    assert_rerun_changes_nothing(pod_bed, pod_bed.inventory)
+
+
+def test_a_member_without_a_record_is_rendered_again_and_restarts_nothing(pod_bed: Bed):
+    """A member deployed before the record existed (or a run that stopped between kubeadm
+    and the record): kubeadm renders the same manifest, the record is written, no pod is
+    replaced."""
+    node = pod_bed.nodes[2]
+    out(node, f"rm {RECORD}")
+    before = {n.container: standins.events(n) for n in pod_bed.nodes}
+    run = deploy_ok(pod_bed.inventory)
+    assert "no record of what kubeadm rendered" in run.output
+    assert "kubeadm wrote the same manifest" in run.output and "runs it already" in run.output
+    assert {n.container: standins.events(n) for n in pod_bed.nodes} == before
+    config, manifest = out(node, f"cat {RECORD}").split()
+    assert manifest == out(node, f"sha256sum {MANIFEST}").split()[0]
+    assert config == out(node, "sha256sum /etc/kubernetes/kubeadmcfg.yaml").split()[0]
     assert_rerun_changes_nothing(pod_bed, pod_bed.inventory)
