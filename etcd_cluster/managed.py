@@ -249,15 +249,22 @@ def override_warnings(host: str, items: MemberItems, state: HostState) -> list[s
 
 def survey_holds(settings: Settings, survey: Survey) -> bool:
     """Whether no step before the managed items changes things under the survey: no
-    package to install (its scripts may make directories), no etcd release to unpack."""
+    package to install (its scripts may make directories), no etcd release to unpack,
+    no etcd binary to install again."""
     packages = packages_to_install(settings, survey.present)
     packages += backup.etcdctl_package(settings, survey.present)
-    installs_release = (
+    reinstall = release_to_install(settings, survey) or bool(survey.binary_problems)
+    return not packages and not reinstall
+
+
+def release_to_install(settings: Settings, survey: Survey) -> bool:
+    """Whether the chosen etcd release must be installed: it is not there yet, or it is no
+    longer what its verified archive held (``release_check``)."""
+    return (
         settings.runtime == "systemd"
         and bool(settings.etcd_version)
-        and settings.etcd_version not in survey.releases
+        and (settings.etcd_version not in survey.releases or bool(survey.binary_problems))
     )
-    return not packages and not installs_release
 
 
 def paths_and_units(cluster: Cluster) -> tuple[list[str], list[str]]:

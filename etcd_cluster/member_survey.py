@@ -2,7 +2,8 @@
 
 Over ssh every command is a round trip, so a run that changes nothing should cost
 one per host: its certificates and kubeadm config (``read_files``, keys only as
-public-key hashes), the tools and versions present (``preflight.Survey``), what its
+public-key hashes), the tools and versions present (``preflight.Survey``) and whether
+the chosen etcd release is still what its archive held (``release_check``), what its
 etcd runs (``observe``), the state of every file, directory and unit the deploy
 manages (``host_state``) and, on one member, the cluster's health and live member
 list (``status.probe_script``). The parts print into sections of one output, over the
@@ -17,7 +18,7 @@ from dataclasses import dataclass, replace
 from pyinfra.api.host import Host
 
 from etcd_cluster import kubeadm_config as kc
-from etcd_cluster import release, scripts
+from etcd_cluster import release, release_check, scripts
 from etcd_cluster.certlist import ALL_CERTS, ETCD_PEER, ETCD_SERVER, key_paths
 from etcd_cluster.cluster import Cluster, Member
 from etcd_cluster.host_state import HostState, host_state_command, parse_host_state
@@ -68,6 +69,7 @@ def survey_command(cluster: Cluster, member: Member, with_probe: bool) -> str:
             paths, units, stat_only=files, overrides=survey_overrides(cluster)
         ),
     }
+    parts.update(release_check.survey_parts(s))
     if with_probe:
         parts["probe"] = probe_script(cluster, with_members=True)
     return scripts.command("sections", *(arg for part in parts.items() for arg in part))
@@ -95,6 +97,8 @@ def parse_report(
     observation = parse_observation(survey_lines)
     if "running_binary:yes" in survey_lines:  # the binary the survey asked for its version
         observation = replace(observation, running_version=survey.etcd_version)
+    problems = release_check.survey_problems(cluster.settings, parts)
+    survey = replace(survey, binary_problems=tuple(problems))
     paths, units = paths_and_units(cluster)
     files, _ = pki_paths(cluster)
     read = parse_read_files(host_name, parts.get("files", []), stderr)

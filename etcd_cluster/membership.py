@@ -14,11 +14,12 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from etcd_cluster.cluster import Cluster, Member
-from etcd_cluster.quorum import ClusterView
+from etcd_cluster.quorum import ClusterView, LiveMember
 
 REMOVE = "remove"
 ADD = "add"  # as a learner, then start it
 PROMOTE = "promote"  # a learner that is already running
+UPDATE = "update"  # set a member's peer URLs to exactly the wanted one
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,8 @@ class Change:
     name: str
     peer_url: str
     host: str = ""  # the inventory host (add, promote)
-    member_id: str = ""  # the live member (remove, promote)
+    member_id: str = ""  # the live member (remove, promote, update)
+    listed: tuple[str, ...] = ()  # update: the peer URLs etcd lists now
 
     def describe(self) -> str:
         where = f" ({self.host})" if self.host else ""
@@ -37,6 +39,8 @@ class Change:
             REMOVE: f"remove {self.name}{where}",
             ADD: f"add {self.name}{where} as a learner, start it, promote it",
             PROMOTE: f"promote the learner {self.name}{where}",
+            UPDATE: f"set the peer URLs of {self.name}{where} to exactly {self.peer_url} "
+            f"(etcd lists {', '.join(self.listed)})",
         }[self.kind]
 
 
@@ -48,6 +52,8 @@ class MembershipPlan:
     refusals: list[str] = field(default_factory=list)
     # per joining host: the --initial-cluster it must start with (live members then)
     join_initial_cluster: dict[str, str] = field(default_factory=dict)
+    # members listed with peer URLs besides the wanted one (member update, no restart)
+    url_updates: list[Change] = field(default_factory=list)
 
     @property
     def joining(self) -> list[str]:
@@ -114,6 +120,9 @@ def plan_membership(
             pending_learners[member.host] = live.member_id
         elif live.is_learner:
             plan.changes.append(Change(PROMOTE, member.name, peer_url, member.host, live.member_id))
+        update = peer_url_update(member, live, peer_url)
+        if update is not None and not lost:
+            plan.url_updates.append(update)
     for live in view.members:
         if live.member_id in matched:
             continue
@@ -128,6 +137,15 @@ def plan_membership(
     _join_order(cluster, view, plan, additions, pending_learners)
     plan.refusals += _quorum_refusals(view, plan)
     return plan
+
+
+def peer_url_update(member: Member, live: LiveMember, peer_url: str) -> Change | None:
+    """A member's peer URLs are exactly the wanted one: an extra URL (``etcdctl member
+    update``) would have the others dial an address the deploy never chose. etcd's member
+    update sets the list whole, without a restart (None: nothing to change)."""
+    if live.peer_urls == (peer_url,) or peer_url not in live.peer_urls:
+        return None  # in place, or an address change (refused above)
+    return Change(UPDATE, member.name, peer_url, member.host, live.member_id, live.peer_urls)
 
 
 def _join_order(

@@ -122,6 +122,33 @@ def _remove(state: State, host: Host, changes: list[Change]) -> bool:
     return True
 
 
+def _update_peer_urls(state: State, host: Host, updates: list[Change]) -> bool:
+    """Set each member's peer URLs to exactly the wanted one (etcd's member update)."""
+    for change in updates:
+        body = {"ID": change.member_id, "peerURLs": [change.peer_url]}
+        ok, answer = _api_patiently(state, "/v3/cluster/member/update", body, UNHEALTHY)
+        if not ok:
+            return _fail(host, f"updating the peer URLs of {change.name} failed: {answer}")
+        host.log_styled(
+            f"peer URLs of {change.name} set to {change.peer_url} (were "
+            f"{', '.join(change.listed)})",
+            log_func=logger.info,
+        )
+    return True
+
+
+@operation(is_idempotent=True)
+def update_peer_urls():
+    """Members listed with peer URLs besides the wanted one get exactly the wanted one
+    (runs on the executor only; no member restarts)."""
+    plan = get_plan(host.state)
+    updates = plan.membership.url_updates
+    if not updates or host.name != executor(plan):
+        host.noop("every member's peer URLs are the wanted ones")
+        return
+    yield FunctionCommand(_update_peer_urls, (updates,), {})
+
+
 @operation(is_idempotent=True)
 def remove_members():
     """Remove the live members the plan removes (runs on the executor only)."""

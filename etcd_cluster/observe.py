@@ -23,7 +23,7 @@ from etcd_cluster.certlist import ETCD_CA, ETCD_HEALTHCHECK_CLIENT, ETCD_PEER, E
 from etcd_cluster.cluster import Cluster, Member, join_host_port
 from etcd_cluster.flags import version_text
 from etcd_cluster.kubeadm_config import manifest_path
-from etcd_cluster.runtime import SYSTEMD_UNIT
+from etcd_cluster.runtime import RENDERED_RECORD, SYSTEMD_UNIT
 
 NOTHING_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
@@ -42,6 +42,11 @@ class Observation:
     container_id: str = ""  # static-pod: the running etcd container
     manifest_args: tuple[str, ...] = ()  # static-pod: the manifest's command
     manifest_image: str = ""
+    manifest_sha256: str = ""  # static-pod: the manifest file's sha256 ("" no manifest)
+    # static-pod: what kubeadm last rendered for the deploy (RENDERED_RECORD): the sha256
+    # of the kubeadm config it read and of the manifest it wrote ("" no record)
+    rendered_config_sha256: str = ""
+    rendered_manifest_sha256: str = ""
     runtime_error: str = ""  # static-pod: crictl could not reach the container runtime
     ca_mtime: float | None = None
     file_server: str = ""  # sha256 of the certificate files on disk
@@ -93,6 +98,7 @@ def observe_command(
         "yes" if files_read else "",
         binary,
         s.backup_schedule,
+        RENDERED_RECORD,
     )
 
 
@@ -138,6 +144,8 @@ def parse_observation(lines: Sequence[str]) -> Observation:
         "served_peer": _digest(values.get("served_peer")),
         "runtime_error": values.get("runtime_error", ""),
     }
+    config, _, manifest = values.get("rendered", "").partition(" ")
+    fields["rendered_config_sha256"], fields["rendered_manifest_sha256"] = config, manifest
     snapshot, _, mtime = values.get("snapshot", "").rpartition(" ")
     if snapshot:
         fields["latest_snapshot"], fields["latest_snapshot_mtime"] = snapshot, _float(mtime)
@@ -209,18 +217,23 @@ def _rfc3339(text: object) -> float | None:
 
 
 def _manifest(encoded: str) -> dict:
-    """The static pod manifest's etcd command and image."""
+    """The static pod manifest's sha256, etcd command and image."""
+    if not encoded:
+        return {}
+    content = _decoded(encoded)
+    found: dict = {"manifest_sha256": hashlib.sha256(content).hexdigest()}
     try:
-        pod = yaml.safe_load(_decoded(encoded)) if encoded else None
+        pod = yaml.safe_load(content)
     except yaml.YAMLError:
         pod = None
     if not isinstance(pod, dict):
-        return {}
+        return found
     for container in (pod.get("spec") or {}).get("containers") or []:
         if isinstance(container, dict) and container.get("name") == "etcd":
             command = [*(container.get("command") or []), *(container.get("args") or [])]
             return {
+                **found,
                 "manifest_args": tuple(str(a) for a in command),
                 "manifest_image": str(container.get("image", "")),
             }
-    return {}
+    return found

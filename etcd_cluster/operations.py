@@ -7,6 +7,7 @@ operation's result, not through a change.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -276,8 +277,10 @@ def decide_for(plan: Plan, host_name: str, observation: Observation) -> Decision
         binary, version = etcd_release(cluster.settings, survey)
         wanted = etcd_command(cluster, member, version, binary=binary)
         return systemd_decision(observation, wanted, has_data)
+    items = plan.items.get(host_name)
+    config = hashlib.sha256(items.kubeadm_config.content()).hexdigest() if items else ""
     return static_pod_decision(
-        observation, guide_extra_args(cluster, member), wanted_image(cluster), has_data
+        observation, guide_extra_args(cluster, member), wanted_image(cluster), has_data, config
     )
 
 
@@ -346,11 +349,14 @@ def _restart_member(state: State, host: Host, decision: Decision, logs_command: 
         log_func=logger.info,
     )
     command = runtime_commands(cluster).for_action(decision.action)
-    ok, _, stderr = run_quietly(host, command)
+    ok, stdout, stderr = run_quietly(host, command)
     if not ok:
         return _fail(
             host, f"restart of {me.name} failed: {stderr.strip()}", logs_command, settings.log_lines
         )
+    # what the runtime's command says it did (a static pod: which container replaced
+    # which, or that kubeadm rendered the same manifest and nothing restarted)
+    done = (stdout.strip().splitlines() or ["restarted"])[-1]
     found, _ = wait_for(host, status.problems, settings.health_timeout)
     if found:
         message = f"after restarting {me.name} the cluster is not healthy: " + "; ".join(found)
@@ -360,7 +366,7 @@ def _restart_member(state: State, host: Host, decision: Decision, logs_command: 
         message = f"{me.name} restarted but still: {'; '.join(after.reasons)}"
         return _fail(host, message, logs_command, settings.log_lines)
     plan.restarted.add(host.name)
-    host.log_styled(f"etcd member {me.name} restarted; cluster healthy", log_func=logger.info)
+    host.log_styled(f"etcd member {me.name}: {done}; cluster healthy", log_func=logger.info)
     return True
 
 

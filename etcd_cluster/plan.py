@@ -202,7 +202,7 @@ def _build(state: State) -> Plan:
                 f"--> etcd: {member.host}: {member.name} is listed by the cluster but never "
                 "started: it starts with the bootstrap's flags and joins"
             )
-    for change in membership.changes:
+    for change in [*membership.changes, *membership.url_updates]:
         logger.info(f"--> etcd: membership: {change.describe()}")
     cluster = with_bootstrap_flags(cluster, configs, had_data, membership)
 

@@ -119,6 +119,9 @@ class Survey:
     has_data: bool = False  # the data dir holds an initialised member (a WAL)
     machine: str = ""  # uname -m
     releases: list[str] = field(default_factory=list)  # versions unpacked under /opt/etcd
+    # why etcd's binary must be installed again: the chosen release no longer what its
+    # archive held, or the package's binary not what dpkg installed (release_check)
+    binary_problems: tuple[str, ...] = ()
     # static-pod only (empty otherwise, or when the tool is missing):
     kubeadm_version: str = ""  # `kubeadm version -o short`, e.g. "v1.34.2"
     kubelet_version: str = ""  # from `kubelet --version`, e.g. "1.34.2"

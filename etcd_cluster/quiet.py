@@ -22,6 +22,7 @@ def change_reasons(plan: Plan, decisions: Mapping[str, Decision]) -> list[str]:
     ``decisions``: by host, what the restart decision says of the etcd the survey saw.
     """
     reasons = [change.describe() for change in plan.membership.changes]
+    reasons += [change.describe() for change in plan.membership.url_updates]
     if plan.upgrading:
         reasons.append(f"upgrade of {', '.join(plan.upgrading)}")
     if plan.ca_key_strays:

@@ -1,7 +1,8 @@
 """Which members must restart, how, and in what order: pure decisions over observations.
 
 A member restarts when what it runs differs from what it should run, whatever this
-run changed: its flags (the unit's command, or the static pod manifest), its binary,
+run changed: its flags (the unit's command, or the static pod manifest compared whole
+with what kubeadm rendered from the wanted config: ``manifest_drift``), its binary,
 an environment variable the unit does not set (from a drop-in or systemd's manager
 environment, ``dropins.py``),
 a CA file written after it started (etcd reads its trusted CA only at start), or a
@@ -31,6 +32,7 @@ BOOTSTRAP_ONLY_FLAGS = frozenset(
 
 RESTART = "restart"  # systemd: restart the unit
 REWRITE = "rewrite"  # static-pod: rerun kubeadm to rewrite the manifest, wait for the new pod
+RENDER = "render"  # static-pod: the same, but a manifest kubeadm leaves as it was is kept
 BOUNCE = "bounce"  # static-pod: recreate the pod from an unchanged manifest
 
 # Rolling restart passes, in order: members already failing cost nothing to restart;
@@ -106,23 +108,48 @@ def systemd_decision(
     return Decision(RESTART if reasons else "", tuple(reasons))
 
 
+def manifest_drift(observation: Observation, wanted_config_sha256: str) -> list[str]:
+    """Why the live manifest is not what kubeadm rendered from the wanted kubeadm config.
+
+    The manifest is compared whole, through kubeadm itself: each time kubeadm renders it,
+    the deploy records the sha256 of the config kubeadm read and of the manifest it wrote
+    (``runtime.RENDERED_RECORD``). A manifest whose sha256 is not the recorded one was
+    changed by something else (a flag, the image, a volume, env); a record of another
+    config means the wanted config changed since (a flag added or removed). Rendering
+    locally instead would have to copy kubeadm's every version's defaults; what kubeadm
+    varies between its versions is thereby kubeadm's, never a difference.
+    """
+    if not observation.manifest_sha256 or not wanted_config_sha256:
+        return []
+    if not observation.rendered_manifest_sha256:
+        return ["no record of what kubeadm rendered: kubeadm renders the manifest again"]
+    if observation.manifest_sha256 != observation.rendered_manifest_sha256:
+        return ["the manifest is not the one kubeadm rendered (changed by hand?)"]
+    if observation.rendered_config_sha256 != wanted_config_sha256:
+        return ["kubeadm rendered the manifest from another kubeadm config"]
+    return []
+
+
 def static_pod_decision(
     observation: Observation,
     wanted_extra_args: Sequence[tuple[str, str]],
     wanted_image: str,
     has_data: bool,
+    wanted_config_sha256: str = "",
 ) -> Decision:
-    """Rewrite the manifest when it does not say what the kubeadm config says; recreate
+    """Render the manifest through kubeadm again when it is not what kubeadm rendered from
+    the wanted config (``manifest_drift``) or does not say what the config says; recreate
     the pod when the running container does not run the manifest (or must reload its CA).
 
-    Only the config's extraArgs (which kubeadm copies verbatim) and a pinned image are
-    compared with the manifest: kubeadm's own base flags depend on its version.
+    A manifest kubeadm must render again is rendered with ``render`` when the container
+    runs it (a new manifest replaces the pod; the same one restarts nothing), else with
+    ``rewrite`` (the same manifest then bounces the pod).
     """
     if observation.runtime_error:
         return Decision(
             "error", (f"crictl cannot reach the container runtime: {observation.runtime_error}",)
         )
-    if not observation.manifest_args:
+    if not observation.manifest_sha256 and not observation.manifest_args:
         return Decision()  # no manifest: the first start writes it
     manifest = _flags(observation.manifest_args[1:])
     ignored = BOOTSTRAP_ONLY_FLAGS if has_data else frozenset()
@@ -131,18 +158,19 @@ def static_pod_decision(
         for name, value in wanted_extra_args
         if name not in ignored and value not in manifest.get(name, [])
     ]
-    reasons = []
+    to_render = manifest_drift(observation, wanted_config_sha256)
     if stale:
-        reasons.append(f"the manifest lacks {', '.join(stale)} from the kubeadm config")
+        to_render.append(f"the manifest lacks {', '.join(stale)} from the kubeadm config")
     if wanted_image and observation.manifest_image != wanted_image:
-        reasons.append(f"the manifest runs {observation.manifest_image}, wanted {wanted_image}")
-    if reasons:
-        return Decision(REWRITE, tuple(reasons))
+        to_render.append(f"the manifest runs {observation.manifest_image}, wanted {wanted_image}")
     if not observation.running:
-        return Decision()  # kubelet starts it from the manifest
+        return Decision(RENDER if to_render else "", tuple(to_render))  # kubelet starts it
+    reasons = []
     if list(observation.args[1:]) != list(observation.manifest_args[1:]):
         reasons.append("the running container does not run the current manifest")
     reasons += _common_reasons(observation)
+    if to_render:
+        return Decision(REWRITE if reasons else RENDER, tuple(to_render + reasons))
     return Decision(BOUNCE if reasons else "", tuple(reasons))
 
 

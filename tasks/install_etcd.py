@@ -2,14 +2,18 @@
 
 Each version is unpacked side by side under /opt/etcd/v<version>/ (the previous one
 stays until the upgrade is done), from an archive verified against
-``etcd_archive_sha256`` before anything is unpacked. The unit (step 7) then points at
+``etcd_archive_sha256`` before anything is unpacked; the install records the archive's
+checksums, and a release that no longer matches them (a swapped binary, another mode
+or owner: ``release_check.py``, read by the survey) is installed again before step 7
+restarts anything. The unit (step 7) then points at
 the chosen version, and the rolling restart moves each member over, one at a time.
 """
 
-from pyinfra import host, state
+from pyinfra import host, logger, state
 from pyinfra.operations import files, server
 
-from etcd_cluster import release, scripts
+from etcd_cluster import release, release_check, scripts
+from etcd_cluster.managed import release_to_install
 from etcd_cluster.plan import get_plan
 
 plan = get_plan(state)
@@ -17,7 +21,10 @@ settings = plan.cluster.settings
 survey = plan.surveys[host.name]
 version = settings.etcd_version
 
-if settings.runtime == "systemd" and version and version not in survey.releases:
+for problem in survey.binary_problems:
+    logger.warning(f"--> etcd: {host.name}: {problem}: installing it again from the archive")
+
+if release_to_install(settings, survey):
     arch = release.release_arch(survey.machine)
     source = release.archive_source(settings, arch)
     archive = release.archive_path(version, arch)
@@ -51,6 +58,14 @@ if settings.runtime == "systemd" and version and version not in survey.releases:
     server.shell(
         name=f"Install etcd {version} in {release.install_dir(version)} (archive verified first)",
         commands=[
-            scripts.command("install_release", archive, sha256, version, arch, release.INSTALL_ROOT)
+            scripts.command(
+                "install_release",
+                archive,
+                sha256,
+                version,
+                arch,
+                release.INSTALL_ROOT,
+                release_check.record_path(version),
+            )
         ],
     )

@@ -1,5 +1,7 @@
 """Membership from the inventory: removals first (joins happen in step 7, one at a time).
 
+Members that etcd lists with a peer URL besides the wanted one get exactly the
+wanted one (etcd's member update; nothing restarts).
 The plan (logged while preparing, and shown by ``--dry``) removes live members named in
 ``etcd_remove_members`` through a member that had data, then retires the removed hosts
 that are still reachable (inventory group ``etcd_removed``): etcd stopped and disabled,
@@ -14,7 +16,13 @@ from pyinfra import host, logger, state
 
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.membership import REMOVE
-from etcd_cluster.membership_ops import is_retiring, member_key_paths, remove_members, retire
+from etcd_cluster.membership_ops import (
+    is_retiring,
+    member_key_paths,
+    remove_members,
+    retire,
+    update_peer_urls,
+)
 from etcd_cluster.plan import get_plan, retiring_hosts
 
 plan = get_plan(state)
@@ -36,6 +44,9 @@ if removed or retiring_hosts(state):  # else there is nothing to remove or retir
         key_paths=member_key_paths(plan),
         _if=[lambda: is_retiring(host), lambda: plan.removals_done],
     )
+
+if plan.membership.url_updates:  # an extra peer URL: the list is set whole, nobody restarts
+    update_peer_urls(name="Each member's peer URLs exactly the wanted one (member update)")
 
 if plan.membership.changes and host.name == plan.cluster.first.host:
     logger.warning(

@@ -3,13 +3,15 @@ systemd runtime.
 
 Only what is missing is installed, so a converged host runs no apt at all. A freshly
 installed etcd package starts its own default instance: it is stopped at once, the
-deploy's unit takes over in step 7.
+deploy's unit takes over in step 7. A packaged etcd that dpkg says is not the file the
+package installed (the survey's ``dpkg --verify``) has the same package version installed
+again, with its service scripts held off, before step 7 restarts anything.
 """
 
-from pyinfra import host, state
-from pyinfra.operations import apt, systemd
+from pyinfra import host, logger, state
+from pyinfra.operations import apt, server, systemd
 
-from etcd_cluster import backup
+from etcd_cluster import backup, release_check, scripts
 from etcd_cluster.plan import get_plan
 from etcd_cluster.preflight import packages_to_install
 
@@ -35,3 +37,12 @@ if packages:
             enabled=False,
             _if=installed.did_change,
         )
+
+survey = plan.surveys[host.name]
+if release_check.packaged(settings) and survey.binary_problems:
+    for problem in survey.binary_problems:
+        logger.warning(f"--> etcd: {host.name}: {problem}: installing the package again")
+    server.shell(
+        name=f"Install {settings.etcd_package} again (its etcd is not the package's)",
+        commands=[scripts.command("reinstall_package", settings.etcd_package)],
+    )

@@ -5,7 +5,8 @@
 # healthcheck client pair (to complete a TLS handshake), the client and peer
 # addresses (host:port, IPv6 in brackets), the snapshot directory, the member name,
 # "yes" when the caller fingerprints the certificate files itself, the etcd binary
-# the caller asks for its version itself, and the snapshot schedule (systemd OnCalendar).
+# the caller asks for its version itself, the snapshot schedule (systemd OnCalendar), and
+# the static-pod record of what kubeadm rendered (restart_static_pod writes it).
 # stdout, one "key:value" per line:
 #   now:<epoch>                    this host's clock
 #   pid:/arg:/started:/exe:        systemd: the unit's main process, its argv, start, binary
@@ -16,6 +17,8 @@
 #   container:/inspect:/manifest_b64:  static-pod: the running etcd container (crictl inspect,
 #                                  base64) and the manifest (base64); runtime_error: when
 #                                  crictl cannot reach the container runtime
+#   rendered:<config> <manifest>   static-pod: the record's sha256 of the kubeadm config
+#                                  kubeadm last rendered from, and of the manifest it wrote
 #   ca_mtime:                      when the CA file last changed (etcd reads it at start only)
 #   served_client:/served_peer:    sha256 of the certificate served on each port (only when a
 #                                  certificate file changed since etcd started)
@@ -32,7 +35,7 @@ runtime=$1 unit=$2 manifest=$3 endpoint=$4 ca=$5 server=$6 peer=$7
 client_cert=$8 client_key=$9
 shift 9
 client_addr=$1 peer_addr=$2 backup_dir=${3:-} member=${4:-} files_read=${5:-} binary=${6:-}
-schedule=${7:-}
+schedule=${7:-} record=${8:-}
 
 fingerprint() { openssl x509 -outform DER 2>/dev/null | sha256sum | cut -d' ' -f1; }
 served() {
@@ -71,6 +74,7 @@ else
         echo "runtime_error:$(echo "$ids" | tr '\n' ' ')"
     fi
     [ -f "$manifest" ] && echo "manifest_b64:$(base64 -w0 "$manifest")"
+    [ -n "$record" ] && [ -f "$record" ] && echo "rendered:$(head -n 1 "$record")"
 fi
 [ -f "$ca" ] && echo "ca_mtime:$(stat -c %.9Y "$ca")"
 if [ "$files_read" != yes ]; then

@@ -1,21 +1,42 @@
-# restart-static-pod: replace this member's etcd pod and wait until the new container runs.
+# restart-static-pod: render this member's manifest through kubeadm and/or replace its etcd
+# pod, and wait until the new container runs.
 #
-# Arguments: mode (rewrite|bounce), manifest, kubeadm config, CRI endpoint, parking
-# directory (outside the manifest directory), timeout in seconds.
-#   rewrite: `kubeadm init phase etcd local` rewrites the manifest from the config;
-#            kubelet replaces the pod when the manifest changed. If kubeadm wrote the
-#            same manifest, fall through to bounce.
+# Arguments: mode (start|render|rewrite|bounce), manifest, kubeadm config, CRI endpoint,
+# parking directory (outside the manifest directory), timeout in seconds, record file.
+#   start:   `kubeadm init phase etcd local` writes the manifest (a first start or a
+#            join); kubelet starts the pod. No wait.
+#   render:  kubeadm rewrites the manifest from the config; kubelet replaces the pod when
+#            the manifest changed, and then the script waits for it. If kubeadm wrote
+#            the same manifest, nothing is restarted (the pod already runs it).
+#   rewrite: as render, but if kubeadm wrote the same manifest, fall through to bounce.
 #   bounce:  move the manifest out of kubelet's directory (never to a name inside it:
 #            kubelet loads every file there whose name does not start with a dot; a
 #            same-named copy takes the pod over, a restart outside the quorum gate, and
 #            removing it stops etcd until kubelet re-reads the directory), wait until
 #            the container is gone, move it back.
+# Each time kubeadm rendered, the record file gets one line "<sha256 of the config>
+# <sha256 of the manifest>": the survey compares the live manifest with it, so a manifest
+# changed by anything but kubeadm from the deploy's config is seen (restarts.py).
 # Then wait until a running etcd container other than the old one exists. Fails
 # (non-zero, reason on stderr) when crictl cannot reach the runtime, kubeadm fails,
 # or the container is not replaced in time; a parked manifest is always put back.
 set -eu
-mode=$1 manifest=$2 config=$3 endpoint=$4 park=$5 timeout=$6
+mode=$1 manifest=$2 config=$3 endpoint=$4 park=$5 timeout=$6 record=${7:-}
 parked="$park/$(basename "$manifest")"
+
+digest() { sha256sum <"$1" | cut -d' ' -f1; }
+# kubeadm renders the manifest from the config; the record says what it rendered.
+render() {
+    if ! out=$(kubeadm init phase etcd local --config="$config" 2>&1); then
+        echo "kubeadm init phase etcd local --config=$config failed: $out" >&2
+        exit 1
+    fi
+    if [ -n "$record" ]; then
+        mkdir -p "$(dirname "$record")"
+        echo "$(digest "$config") $(digest "$manifest")" >"$record.tmp"
+        mv -f "$record.tmp" "$record"
+    fi
+}
 
 # Sets $id to the running etcd container ("" none); exits when crictl fails.
 current() {
@@ -32,16 +53,23 @@ restore() {
 }
 trap restore EXIT
 
+if [ "$mode" = start ]; then
+    render
+    echo "kubeadm wrote $manifest"
+    exit 0
+fi
 current
 old=$id
-if [ "$mode" = rewrite ]; then
-    before=$(sha256sum <"$manifest" 2>/dev/null || true)
-    if ! out=$(kubeadm init phase etcd local --config="$config" 2>&1); then
-        echo "kubeadm init phase etcd local --config=$config failed: $out" >&2
-        exit 1
+if [ "$mode" = rewrite ] || [ "$mode" = render ]; then
+    before=$(digest "$manifest" 2>/dev/null || true)
+    render
+    if [ "$before" = "$(digest "$manifest")" ]; then
+        if [ "$mode" = render ]; then
+            echo "kubeadm wrote the same manifest: etcd container ${old:-none} runs it already"
+            exit 0
+        fi
+        mode=bounce
     fi
-    after=$(sha256sum <"$manifest")
-    [ "$before" = "$after" ] && mode=bounce
 fi
 if [ "$mode" = bounce ]; then
     mkdir -p "$park"

@@ -102,7 +102,7 @@ def test_a_flag_change_under_load_loses_nothing(static_pod: Bed):
         time.sleep(1)
     assert poller.ok >= 5, "the poller barely ran"
     assert poller.failures == [], poller.failures
-    assert "(rewrite)" in run.output
+    assert "(render)" in run.output
     assert all("--heartbeat-interval=150" in running_args(n) for n in static_pod.nodes)
     rerun = deploy_ok(inventory, "--json")
     assert rerun.json()["results"]["totals"]["success"] == 0

@@ -274,20 +274,38 @@ def test_systemd_unit_runs_kubeadms_command_with_the_binary(cluster, index, vers
 
 
 def test_step_7_command_uses_this_members_config(make_cluster, make_settings):
-    assert kubeadm_etcd_local(make_cluster()) == (
-        "kubeadm init phase etcd local --config=/etc/kubernetes/kubeadmcfg.yaml"
-    )
+    argv = shlex.split(kubeadm_etcd_local(make_cluster()))
+    assert argv[3:6] == ["restart_static_pod", "start", "/etc/kubernetes/manifests/etcd.yaml"]
+    assert argv[6] == "/etc/kubernetes/kubeadmcfg.yaml"
+    assert "kubeadm init phase etcd local --config=" in argv[2]
     moved = make_cluster(settings_=make_settings(etcd_kubeadm_config_path="/srv/kubeadm.yaml"))
-    assert shlex.split(kubeadm_etcd_local(moved))[-1] == "--config=/srv/kubeadm.yaml"
+    assert shlex.split(kubeadm_etcd_local(moved))[6] == "/srv/kubeadm.yaml"
 
 
 def test_runtime_commands_per_runtime(make_cluster, make_settings):
     systemd = runtime_commands(make_cluster(settings_=make_settings(etcd_runtime="systemd")))
-    assert systemd.restart == "systemctl restart etcd"
+    assert shlex.split(systemd.restart)[3:] == [
+        "restart_etcd",
+        "etcd",
+        "/usr/bin/etcd",
+        "dpkg:etcd-server",  # Debian's etcd: dpkg's checksums
+    ]
+    own = make_settings(etcd_runtime="systemd", etcd_binary="/usr/local/bin/etcd")
+    assert runtime_commands(make_cluster(settings_=own)).restart == "systemctl restart etcd"
+    chosen = make_settings(
+        etcd_runtime="systemd", etcd_version="3.5.16", etcd_archive_sha256={"3.5.16": "a" * 64}
+    )
+    argv = shlex.split(runtime_commands(make_cluster(settings_=chosen)).restart)
+    assert argv[3:] == [
+        "restart_etcd",
+        "etcd",
+        "/opt/etcd/v3.5.16/etcd",
+        "/opt/etcd/archives/v3.5.16.sha256",
+    ]
     assert systemd.logs.startswith("journalctl -u etcd -n 30 ")
     static_pod = runtime_commands(make_cluster())
-    for mode, command in (("rewrite", static_pod.rewrite), ("bounce", static_pod.bounce)):
-        argv = shlex.split(command)
+    for mode in ("rewrite", "render", "bounce"):
+        argv = shlex.split(static_pod.for_action(mode))
         assert argv[:2] == ["sh", "-c"] and argv[3] == "restart_static_pod"
         assert argv[4:] == [
             mode,
@@ -296,6 +314,7 @@ def test_runtime_commands_per_runtime(make_cluster, make_settings):
             "unix:///var/run/containerd/containerd.sock",
             "/etc/kubernetes/tmp/etcd-deploy-parked",
             "120",
+            "/etc/kubernetes/etcd-deploy/etcd.yaml.rendered",
         ]
     assert static_pod.for_action("bounce") == static_pod.bounce
     assert kc.manifest_path(make_cluster()) == "/etc/kubernetes/manifests/etcd.yaml"

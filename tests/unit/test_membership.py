@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from etcd_cluster.cluster import MemberInput
-from etcd_cluster.membership import ADD, PROMOTE, REMOVE, plan_membership
+from etcd_cluster.membership import ADD, PROMOTE, REMOVE, UPDATE, plan_membership
 from etcd_cluster.quorum import parse_view
 from tests.unit.test_status import HEALTHY, status_body
 
@@ -178,3 +178,37 @@ def test_each_change_describes_itself_for_the_dry_run(make_cluster):
         "remove infra0",
         "add infra3 (10.0.0.9) as a learner, start it, promote it",
     ]
+
+
+# --- peer URLs ------------------------------------------------------------------------------
+
+
+def test_an_extra_peer_url_is_set_back_to_exactly_the_wanted_one(make_cluster):
+    live = [live_member(n) for n in THREE]
+    live[1]["peerURLs"] = ["https://10.0.0.7:2380", "https://10.0.0.66:2380"]
+    result = plan(make_cluster, THREE, live)
+    assert steps(result) == [] and result.refusals == []  # no add, remove, or restart
+    (update,) = result.url_updates
+    assert (update.kind, update.name, update.member_id) == (UPDATE, "infra1", "101")
+    assert update.peer_url == "https://10.0.0.7:2380"
+    assert update.listed == ("https://10.0.0.7:2380", "https://10.0.0.66:2380")
+    assert "to exactly https://10.0.0.7:2380 (etcd lists" in update.describe()
+
+
+def test_the_wanted_peer_url_listed_after_an_extra_one_is_still_an_update(make_cluster):
+    live = [live_member(n) for n in THREE]
+    live[2]["peerURLs"] = ["https://10.0.0.66:2380", "https://10.0.0.8:2380"]
+    (update,) = plan(make_cluster, THREE, live).url_updates
+    assert update.name == "infra2"
+
+
+def test_a_wanted_peer_url_that_is_gone_is_an_address_change_not_an_update(make_cluster):
+    live = [live_member(n) for n in THREE]
+    live[1]["peerURLs"] = ["https://10.0.0.66:2380"]
+    result = plan(make_cluster, THREE, live)
+    assert result.url_updates == []
+    assert any("an address change is a replacement" in r for r in result.refusals)
+
+
+def test_exactly_the_wanted_peer_urls_need_no_update(make_cluster):
+    assert plan(make_cluster, THREE, [live_member(n) for n in THREE]).url_updates == []

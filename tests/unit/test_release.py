@@ -20,7 +20,7 @@ from etcd_cluster import release, scripts
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.observe import Observation
 from etcd_cluster.plan import target_version
-from etcd_cluster.restarts import REWRITE, static_pod_decision
+from etcd_cluster.restarts import RENDER, static_pod_decision
 from etcd_cluster.templates import render
 
 SHA = "a" * 64
@@ -164,7 +164,7 @@ def test_a_static_pod_upgrade_renders_the_new_image_and_rewrites_the_manifest(
     assert release.version_change_refusals({"h": running.version()}, "3.6.9") == []
     assert release.upgrading({"h": running.version()}, "3.6.9") == ["h"]
     decision = static_pod_decision(running, [("name", "infra0")], kc.wanted_image(cluster), True)
-    assert decision.action == REWRITE
+    assert decision.action == RENDER  # the container runs the old manifest: a new one replaces it
     assert (
         "runs registry.k8s.io/etcd:3.5.24-0, wanted registry.k8s.io/etcd:3.6.9-0"
         in (decision.reasons[0])

@@ -143,7 +143,9 @@ def node(tmp_path: Path) -> Iterator[Node]:
     thread.join(timeout=5)
 
 
-def restart(node: Node, mode: str, timeout: int = 10) -> tuple[subprocess.CompletedProcess, float]:
+def restart(
+    node: Node, mode: str, timeout: int = 10, *record: str
+) -> tuple[subprocess.CompletedProcess, float]:
     argv = [
         "sh",
         str(scripts.path("restart_static_pod")),
@@ -153,6 +155,7 @@ def restart(node: Node, mode: str, timeout: int = 10) -> tuple[subprocess.Comple
         f"unix://{node.socket}",
         str(node.park),
         str(timeout),
+        *record,
     ]
     done = subprocess.run(
         argv, env=node.env, capture_output=True, text=True, timeout=60, check=False
@@ -180,6 +183,74 @@ def test_an_unchanged_manifest_is_parked_outside_kubelets_directory_then_restore
     assert node.manifest.read_bytes() == before
     assert node.kubelet.pods_seen == {"etcd.yaml"}  # never a second pod
     assert list(node.park.iterdir()) == []
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_render_records_what_kubeadm_rendered_and_waits_for_the_new_container(node: Node):
+    record = node.root / "etc/kubernetes/etcd-deploy/etcd.yaml.rendered"
+    done, _ = restart(node, "render", 10, str(record))
+    assert done.returncode == 0, done.stderr
+    assert [kind for _, kind, _ in node.kubelet.events] == ["stop", "start"]
+    assert record.read_text() == f"{sha256(node.config)} {sha256(node.manifest)}\n"
+
+
+def test_render_of_an_unchanged_manifest_records_it_and_restarts_nothing(node: Node):
+    """A member whose manifest kubeadm wrote but never recorded (an older deploy, a run
+    interrupted between kubeadm and the record): rendering again changes nothing."""
+    node.config.write_text("version 1\n")  # kubeadm writes what is there already
+    record = node.root / "record"
+    done, _ = restart(node, "render", 10, str(record))
+    assert done.returncode == 0, done.stderr
+    assert "runs it already" in done.stdout
+    assert node.kubelet.events == []
+    assert record.read_text().split() == [sha256(node.config), sha256(node.manifest)]
+
+
+def test_start_writes_and_records_the_manifest_without_asking_crictl(node: Node):
+    node.socket.unlink()  # a first start: nothing to wait for
+    record = node.root / "record"
+    done, _ = restart(node, "start", 10, str(record))
+    assert done.returncode == 0, done.stderr
+    assert "version 2" in node.manifest.read_text()
+    assert record.read_text().split() == [sha256(node.config), sha256(node.manifest)]
+
+
+def test_a_failing_kubeadm_records_nothing(node: Node):
+    (Path(node.env["STATE"]) / "kubeadm-fails").write_text("")
+    record = node.root / "record"
+    done, _ = restart(node, "render", 10, str(record))
+    assert done.returncode == 1 and not record.exists()
+
+
+def test_observe_reports_the_manifest_and_the_record_of_what_kubeadm_rendered(node: Node):
+    record = node.root / "record"
+    record.write_text("c" * 64 + " " + "e" * 64 + "\n")
+    argv = [
+        "sh",
+        str(scripts.path("observe_etcd")),
+        "static-pod",
+        "etcd",
+        str(node.manifest),
+        f"unix://{node.socket}",
+        *(str(node.root / name) for name in ("ca", "server", "peer", "client", "key")),
+        "127.0.0.1:1",
+        "127.0.0.1:1",
+        "",
+        "infra0",
+        "yes",
+        "",
+        "",  # no snapshot schedule
+        str(record),
+    ]
+    done = subprocess.run(argv, env=node.env, capture_output=True, text=True, check=True)
+    observation = parse_observation(done.stdout.splitlines())
+    assert observation.container_id == "c0"
+    assert observation.manifest_sha256 == sha256(node.manifest)
+    assert observation.rendered_config_sha256 == "c" * 64
+    assert observation.rendered_manifest_sha256 == "e" * 64
 
 
 def test_bounce_recreates_the_pod_from_the_same_manifest(node: Node):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -17,10 +19,12 @@ from etcd_cluster.quorum import parse_view, restart_refusals, unstarted_peer_url
 from etcd_cluster.restarts import (
     BOUNCE,
     PASSES,
+    RENDER,
     RESTART,
     REWRITE,
     flag_differences,
     in_pass,
+    manifest_drift,
     static_pod_decision,
     systemd_decision,
 )
@@ -109,21 +113,74 @@ def test_static_pod_in_step_does_nothing():
     assert static_pod_decision(pod(), EXTRA, "registry.k8s.io/etcd:3.6.9-0", True).action == ""
 
 
-def test_a_manifest_missing_a_config_flag_is_rewritten_by_kubeadm():
+def test_a_manifest_missing_a_config_flag_is_rendered_by_kubeadm():
     decision = static_pod_decision(pod(), [*EXTRA, ("heartbeat-interval", "150")], "", True)
-    assert decision.action == REWRITE
+    assert decision.action == RENDER  # the container runs the manifest: a new one replaces it
     assert "lacks --heartbeat-interval=150" in decision.reasons[0]
+    old_container = pod(args=("etcd", "--name=infra0"))
+    decision = static_pod_decision(old_container, [*EXTRA, ("heartbeat-interval", "150")], "", True)
+    assert decision.action == REWRITE  # kubeadm may write the same manifest: then a bounce
 
 
-def test_a_pinned_image_the_manifest_does_not_run_is_rewritten():
+def test_a_pinned_image_the_manifest_does_not_run_is_rendered():
     decision = static_pod_decision(pod(), EXTRA, "registry.k8s.io/etcd:3.6.10-0", True)
-    assert decision.action == REWRITE
+    assert decision.action == RENDER
 
 
 def test_bootstrap_flags_of_a_member_with_data_do_not_rewrite_the_manifest():
     other = [("name", "infra0"), ("initial-cluster", "infra0=https://10.0.0.6:2380,x=y")]
     assert static_pod_decision(pod(), other, "", has_data=True).action == ""
-    assert static_pod_decision(pod(), other, "", has_data=False).action == REWRITE
+    assert static_pod_decision(pod(), other, "", has_data=False).action == RENDER
+
+
+CONFIG = "c" * 64
+LIVE = "e" * 64
+
+
+def recorded(manifest=LIVE, config=CONFIG, **fields) -> Observation:
+    """A pod whose manifest (sha256 ``LIVE``) kubeadm rendered as the record says."""
+    return pod(
+        manifest_sha256=LIVE,
+        rendered_manifest_sha256=manifest,
+        rendered_config_sha256=config,
+        **fields,
+    )
+
+
+def test_a_manifest_kubeadm_rendered_from_the_wanted_config_stays():
+    assert manifest_drift(recorded(), CONFIG) == []
+    assert static_pod_decision(recorded(), EXTRA, "", True, CONFIG).action == ""
+
+
+@pytest.mark.parametrize(
+    ("observation", "reason"),
+    [
+        (recorded(manifest="f" * 64), "not the one kubeadm rendered"),
+        (recorded(config="d" * 64), "from another kubeadm config"),
+        (recorded(manifest="", config=""), "no record of what kubeadm rendered"),
+    ],
+    ids=["edited", "config-changed", "no-record"],
+)
+def test_a_manifest_that_is_not_kubeadms_for_the_wanted_config_is_rendered_again(
+    observation, reason
+):
+    """An edit dropping --client-cert-auth, a flag removed from etcd_extra_args, another
+    image or volume: the presence checks cannot see them, the whole-file comparison does."""
+    decision = static_pod_decision(observation, EXTRA, "", True, CONFIG)
+    assert decision.action == RENDER
+    assert reason in decision.reasons[0]
+    bounced = replace(observation, args=("etcd", "--name=infra0", "--client-cert-auth=false"))
+    assert static_pod_decision(bounced, EXTRA, "", True, CONFIG).action == REWRITE
+
+
+def test_a_drifted_manifest_of_a_stopped_pod_is_rendered_and_kubelet_starts_it():
+    decision = static_pod_decision(recorded(manifest="f" * 64, args=()), EXTRA, "", True, CONFIG)
+    assert decision.action == RENDER
+
+
+def test_a_manifest_without_an_etcd_container_is_still_compared():
+    broken = Observation(manifest_sha256=LIVE, rendered_manifest_sha256="f" * 64)
+    assert static_pod_decision(broken, EXTRA, "", True, CONFIG).action == RENDER
 
 
 @pytest.mark.parametrize(
@@ -289,6 +346,11 @@ def test_a_static_pod_observation_reads_crictl_inspect_and_the_manifest():
     assert observation.container_id == "abc" and observation.args == ("etcd", "--name=infra0")
     assert observation.manifest_args == ("etcd", "--name=infra0")
     assert observation.manifest_image == "registry.k8s.io/etcd:3.6.9-0"
+    assert observation.manifest_sha256 == hashlib.sha256(manifest.encode()).hexdigest()
+    assert observation.rendered_manifest_sha256 == ""
+    with_record = parse_observation([*lines, f"rendered:{CONFIG} {LIVE}"])
+    assert with_record.rendered_config_sha256 == CONFIG
+    assert with_record.rendered_manifest_sha256 == LIVE
     assert observation.started_at == pytest.approx(
         datetime.datetime(2026, 11, 22, 18, 0, 1, 123456, tzinfo=datetime.UTC).timestamp()
     )

@@ -1,0 +1,21 @@
+# verify-package: the files of an installed Debian package that differ from dpkg's own
+# checksums (the md5sums the package shipped), for the survey (release_check.py).
+#
+# Arguments: package.
+# stdout, nothing when the package is not installed, else:
+#   installed:<version>   the installed version
+#   changed:<path>        a file whose content is not the package's (conffiles, which an
+#                         operator may edit, are left out)
+#   missing:<path>        a file of the package that is gone
+set -u
+export LC_ALL=C
+package=$1
+status=$(dpkg-query -W -f '${Status} ${Version}' "$package" 2>/dev/null) || exit 0
+case "$status" in
+"install ok installed "*) echo "installed:${status##* }" ;;
+*) exit 0 ;;
+esac
+dpkg --verify "$package" 2>/dev/null | awk '
+    $1 == "missing" { print "missing:" $NF; next }
+    substr($1, 3, 1) == "5" && $2 != "c" { print "changed:" $NF }'
+exit 0
