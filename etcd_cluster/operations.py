@@ -277,15 +277,22 @@ def cluster_view(target: Host) -> ClusterView:
 def _gate(target: Host) -> list[str]:
     """Why ``target`` must not restart now, asked from itself and, if that refuses, from
     each other member: a member cut off from the others sees no quorum, while the
-    others can see that they keep it without it."""
+    others can see that they keep it without it. Its endpoint's silence never exempts
+    it: only its own host, looked at now, showing its etcd stopped does."""
     plan = get_plan(target.state)
     me = plan.cluster.member(target.name)
-    refusals = restart_refusals(plan.cluster, cluster_view(target), me)
+    view = cluster_view(target)
+    refusals = restart_refusals(plan.cluster, view, me, running=True)
     if not refusals:
         return []
+    running = not observe(target).shows_stopped
+    if not running:
+        refusals = restart_refusals(plan.cluster, view, me, running=False)
+        if not refusals:
+            return []
     others = [h for h in etcd_hosts(target.state) if h.name != target.name and h.connected]
     for other in others:
-        if not restart_refusals(plan.cluster, cluster_view(other), me):
+        if not restart_refusals(plan.cluster, cluster_view(other), me, running=running):
             return []
     return refusals
 
