@@ -13,6 +13,8 @@ SYSTEMD_UNIT = "etcd"
 # Where a static pod manifest waits while its pod is recreated: outside the directory
 # kubelet watches (kubeadm's own upgrade keeps its backups under /etc/kubernetes/tmp).
 PARKING_DIR = "/etc/kubernetes/tmp/etcd-deploy-parked"
+# Where a retired member's manifest is kept (timestamped, never put back by a run).
+RETIRED_DIR = "/etc/kubernetes/tmp/etcd-deploy-removed"
 
 
 @dataclass(frozen=True)
