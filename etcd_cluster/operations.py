@@ -290,11 +290,14 @@ def _gate(target: Host) -> list[str]:
         refusals = restart_refusals(plan.cluster, view, me, running=False)
         if not refusals:
             return []
+    seen = {me.name: refusals}
     others = [h for h in etcd_hosts(target.state) if h.name != target.name and h.connected]
     for other in others:
-        if not restart_refusals(plan.cluster, cluster_view(other), me, running=running):
+        found = restart_refusals(plan.cluster, cluster_view(other), me, running=running)
+        if not found:
             return []
-    return refusals
+        seen[plan.cluster.member(other.name).name] = found
+    return [f"seen from {name}: {'; '.join(found)}" for name, found in seen.items()]
 
 
 def _report_cluster_version(target: Host, plan: Plan) -> None:
