@@ -31,6 +31,7 @@ from etcd_cluster import pki, scripts
 from etcd_cluster.certlist import ETCD_CA, ETCD_SERVER
 from etcd_cluster.membership_ops import retire_commands, start_command
 from etcd_cluster.observe import parse_observation
+from tests.unit.conftest import stand_in_tools
 
 FAKE_KUBEADM = """#!/bin/sh
 # Stand-in for kubeadm: "init phase etcd local --config=F" writes $MANIFEST from F.
@@ -430,14 +431,10 @@ exit 0
 @pytest.fixture
 def join_host(tmp_path: Path) -> dict[str, str]:
     """A PATH with the stand-in systemctl, a state dir, and a data dir holding member/."""
-    bin_dir, state = tmp_path / "bin", tmp_path / "state"
-    bin_dir.mkdir()
-    state.mkdir()
-    (bin_dir / "systemctl").write_text(JOIN_SYSTEMCTL)
-    (bin_dir / "systemctl").chmod(0o755)
-    (state / "active-state").write_text("inactive\n")
+    env = stand_in_tools(tmp_path, systemctl=JOIN_SYSTEMCTL)
+    (Path(env["STATE"]) / "active-state").write_text("inactive\n")
     (tmp_path / "data/member/snap").mkdir(parents=True)
-    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "STATE": str(state)}
+    return env
 
 
 def prepare_join(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
