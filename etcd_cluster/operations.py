@@ -35,7 +35,7 @@ from etcd_cluster.plan import (
 )
 from etcd_cluster.polling import poll
 from etcd_cluster.quiet import change_reasons
-from etcd_cluster.quorum import ClusterView, parse_view, restart_refusals
+from etcd_cluster.quorum import ClusterView, gate, parse_view
 from etcd_cluster.remote import (
     RemoteFile,
     Wanted,
@@ -275,29 +275,16 @@ def cluster_view(target: Host) -> ClusterView:
 
 
 def _gate(target: Host) -> list[str]:
-    """Why ``target`` must not restart now, asked from itself and, if that refuses, from
-    each other member: a member cut off from the others sees no quorum, while the
-    others can see that they keep it without it. Its endpoint's silence never exempts
-    it: only its own host, looked at now, showing its etcd stopped does."""
+    """Why ``target`` must not restart now (``quorum.gate``): asked from itself and, if
+    that refuses, from each other member; its own host is looked at only then."""
     plan = get_plan(target.state)
-    me = plan.cluster.member(target.name)
-    view = cluster_view(target)
-    refusals = restart_refusals(plan.cluster, view, me, running=True)
-    if not refusals:
-        return []
-    running = not observe(target).shows_stopped
-    if not running:
-        refusals = restart_refusals(plan.cluster, view, me, running=False)
-        if not refusals:
-            return []
-    seen = {me.name: refusals}
     others = [h for h in etcd_hosts(target.state) if h.name != target.name and h.connected]
-    for other in others:
-        found = restart_refusals(plan.cluster, cluster_view(other), me, running=running)
-        if not found:
-            return []
-        seen[plan.cluster.member(other.name).name] = found
-    return [f"seen from {name}: {'; '.join(found)}" for name, found in seen.items()]
+    views = (
+        (plan.cluster.member(viewer.name).name, cluster_view(viewer))
+        for viewer in (target, *others)
+    )
+    me = plan.cluster.member(target.name)
+    return gate(plan.cluster, me, views, lambda: observe(target).shows_stopped)
 
 
 def _report_cluster_version(target: Host, plan: Plan) -> None:

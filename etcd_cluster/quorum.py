@@ -16,7 +16,7 @@ functions over that view, so the rules are unit-tested without hosts:
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from etcd_cluster.cluster import Cluster, Member
@@ -159,3 +159,27 @@ def restart_refusals(
         f"{silent}only {len(healthy_others)} other voting member(s) of {len(voters)} are "
         f"healthy, {quorum} needed to keep quorum while {member.name} restarts"
     ]
+
+
+def gate(
+    cluster: Cluster,
+    member: Member,
+    views: Iterable[tuple[str, ClusterView]],
+    shows_stopped: Callable[[], bool],
+) -> list[str]:
+    """Why ``member`` must not restart now, from ``views`` (``(viewer, view)``, its own
+    first, read lazily): one view that lets it is enough, since a member cut off from
+    the others sees no quorum while the others see they keep it. It counts as running
+    unless ``shows_stopped()`` (its own host, looked at now) says otherwise; that is
+    asked only when the first view refuses."""
+    seen: dict[str, list[str]] = {}
+    running = True
+    for viewer, view in views:
+        found = restart_refusals(cluster, view, member, running=running)
+        if found and not seen and shows_stopped():
+            running = False  # its own host shows etcd down: nothing to lose by starting it
+            found = restart_refusals(cluster, view, member, running=running)
+        if not found:
+            return []
+        seen[viewer] = found
+    return [f"seen from {viewer}: {'; '.join(found)}" for viewer, found in seen.items()]

@@ -5,8 +5,10 @@ stand-in kubelet (a thread here that watches the manifest directory the way kube
 does: every file whose name does not start with a dot is a pod; a changed or removed
 manifest stops its container after a delay, a new one starts a new container after
 another). They model timing and failure, not the real tools' every behaviour.
-``observe_etcd`` is run against a real process standing in for etcd (its argv and
-start time are read from /proc) and real certificate files.
+``retire_static_pod`` runs against the same stand-ins. ``observe_etcd`` is run against
+a real process standing in for etcd (its argv and start time are read from /proc) and
+real certificate files; ``prepare_join`` and a joining member's start against a
+stand-in ``systemctl`` whose stop or enable can fail.
 """
 
 from __future__ import annotations

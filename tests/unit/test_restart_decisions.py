@@ -9,11 +9,12 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+from collections.abc import Callable
 
 import pytest
 
 from etcd_cluster.observe import NOTHING_SHA256, Observation, parse_observation
-from etcd_cluster.quorum import parse_view, restart_refusals, unstarted_peer_urls
+from etcd_cluster.quorum import gate, parse_view, restart_refusals, unstarted_peer_urls
 from etcd_cluster.restarts import (
     BOUNCE,
     PASSES,
@@ -235,6 +236,48 @@ def test_a_running_member_that_does_not_answer_the_prober_is_up_not_down(cluster
     assert "only 1 other voting member(s) of 3 are healthy, 2 needed" in reason
     # The same member, same silence, while both others are healthy: it may restart.
     assert refusals(cluster, "infra2", down={"infra2"}) == []
+
+
+def test_the_gate_counts_a_silent_member_as_up_unless_its_host_shows_etcd_stopped(cluster):
+    """infra1 answers its peers but not the prober on infra0; infra2 is down. Each view
+    is read only when needed, the host only when the first view refuses."""
+    infra1 = cluster.members[1]
+    read: list[str] = []
+    looks: list[bool] = []
+
+    def views():
+        for viewer, down in (("infra1", {"infra2"}), ("infra0", {"infra1", "infra2"})):
+            read.append(viewer)
+            yield viewer, parse_view(cluster, probe(cluster, down=down))
+
+    def host_shows(stopped: bool) -> Callable[[], bool]:
+        def look() -> bool:
+            looks.append(stopped)
+            return stopped
+
+        return look
+
+    reasons = gate(cluster, infra1, views(), host_shows(False))
+    assert [r.split(":")[0] for r in reasons] == ["seen from infra1", "seen from infra0"]
+    assert "only 1 other voting member(s) of 3 are healthy" in reasons[0]
+    assert "infra1's etcd runs but its endpoint does not answer here" in reasons[1]
+    assert read == ["infra1", "infra0"] and looks == [False]
+    read.clear()
+    assert gate(cluster, infra1, views(), host_shows(True)) == []  # down: it may start
+    assert read == ["infra1"]
+
+
+def test_the_gate_asks_no_further_once_one_view_lets_the_member_restart(cluster):
+    healthy = parse_view(cluster, probe(cluster))
+    cut_off = parse_view(cluster, probe(cluster, down={"infra0", "infra2"}))
+    member = cluster.members[1]
+
+    def never() -> bool:
+        raise AssertionError("its own view let it: its host need not be looked at")
+
+    assert gate(cluster, member, [("infra1", healthy)], never) == []
+    views = [("infra1", cut_off), ("infra0", healthy)]  # cut off, while the others keep quorum
+    assert gate(cluster, member, views, lambda: False) == []
 
 
 def test_a_running_member_whose_etcd_is_unhealthy_is_gated_like_any_other(cluster):
