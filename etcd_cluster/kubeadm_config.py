@@ -117,6 +117,7 @@ def etcd_unit_context(
         "member_name": member.name,
         "kubeadm_config_path": s.kubeadm_config_path,
         "etcd_version": etcd_version,
+        "start_timeout": s.start_timeout,
         "command": etcd_command(cluster, member, etcd_version, binary=binary or s.etcd_binary),
     }
 

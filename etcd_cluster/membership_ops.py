@@ -21,13 +21,15 @@ from pyinfra.api.state import State
 
 from etcd_cluster import scripts, status
 from etcd_cluster.ca_key import retired_key_paths
+from etcd_cluster.cluster import Cluster
+from etcd_cluster.kubeadm_config import manifest_path
 from etcd_cluster.membership import ADD, PROMOTE, REMOVE, Change
 from etcd_cluster.operations import cluster_view, wait_for
 from etcd_cluster.plan import Plan, etcd_hosts, get_plan
 from etcd_cluster.polling import poll
 from etcd_cluster.quorum import ClusterView
 from etcd_cluster.remote import run_quietly
-from etcd_cluster.runtime import SYSTEMD_UNIT, kubeadm_etcd_local
+from etcd_cluster.runtime import RETIRED_DIR, SYSTEMD_UNIT, kubeadm_etcd_local
 
 # etcd's answers worth waiting out (bounded): a learner still catching up, and the
 # leader not yet connected to every voter for 5 s (--strict-reconfig-check)
@@ -162,12 +164,12 @@ def remove_members():
     yield FunctionCommand(_remove, (removals,), {})
 
 
-def _start_command(plan: Plan) -> str:
-    if plan.cluster.settings.runtime == "systemd":
-        return (
-            f"systemctl enable --quiet {SYSTEMD_UNIT} 2>/dev/null; systemctl start {SYSTEMD_UNIT}"
-        )
-    return kubeadm_etcd_local(plan.cluster)
+def start_command(cluster: Cluster) -> str:
+    """Start a joining member's etcd. systemd: enabled first, and a failed enable fails
+    (a member that is not enabled would be gone after the host's next reboot)."""
+    if cluster.settings.runtime == "systemd":
+        return f"systemctl enable --quiet {SYSTEMD_UNIT} && systemctl start {SYSTEMD_UNIT}"
+    return kubeadm_etcd_local(cluster)
 
 
 def _fail(target: Host, message: str) -> bool:
@@ -192,7 +194,7 @@ def _join(state: State, target: Host, change: Change) -> bool:
                 return _fail(target, f"member add {change.name} failed: {answer.get('error')}")
             member_id = str((answer.get("member") or {}).get("ID", ""))
             target.log_styled(f"added {change.name} as a learner", log_func=logger.info)
-        ok, _, stderr = run_quietly(target, _start_command(plan))
+        ok, _, stderr = run_quietly(target, start_command(plan.cluster))
         if not ok:
             return _fail(target, f"starting etcd for {change.name} failed: {stderr.strip()}")
     body = {"ID": member_id}
@@ -244,20 +246,37 @@ def join_members():
 RETIRE_CHECK = "retire_member"
 
 
+def retire_commands(cluster: Cluster, data_dir: str, key_paths: list[str]) -> tuple[str, str]:
+    """The check (prints what is left, nothing when retired) and the retirement itself.
+    static-pod: the pod goes first (manifest moved away, container gone), so kubelet
+    stops restarting the removed member and its data is never moved from under it."""
+    member = (SYSTEMD_UNIT, data_dir, *key_paths)
+    check = scripts.command(RETIRE_CHECK, "check", *member)
+    retire = scripts.command(RETIRE_CHECK, "retire", *member)
+    s = cluster.settings
+    if s.runtime == "systemd":
+        return check, retire
+    pod = (manifest_path(cluster), s.kubelet_container_runtime_endpoint, RETIRED_DIR)
+    pod_check = scripts.command("retire_static_pod", "check", *pod, s.health_timeout)
+    pod_retire = scripts.command("retire_static_pod", "retire", *pod, s.health_timeout)
+    return f"{pod_check}; {check}", f"{pod_retire} && {retire}"
+
+
 @operation(is_idempotent=True)
 def retire(data_dir: str, key_paths: list[str]):
-    """On a host removed from the cluster: stop and disable etcd, move its data dir aside,
-    remove its private keys but ca.key; nothing when that is done already.
+    """On a host removed from the cluster: stop and disable etcd (static-pod: its manifest
+    moved away, its container gone), move its data dir aside, remove its private keys but
+    ca.key; nothing when that is done already.
 
     + data_dir: etcd's data dir on the host
     + key_paths: the private keys to remove
     """
-    check = scripts.command(RETIRE_CHECK, "check", SYSTEMD_UNIT, data_dir, *key_paths)
+    check, command = retire_commands(get_plan(host.state).cluster, data_dir, key_paths)
     _, stdout, _ = run_quietly(host, check) if host.state.is_executing else (True, "left", "")
     if not stdout.strip():
         host.noop("etcd retired already")
         return
-    yield scripts.command(RETIRE_CHECK, "retire", SYSTEMD_UNIT, data_dir, *key_paths)
+    yield command
 
 
 def member_key_paths(plan: Plan) -> list[str]:

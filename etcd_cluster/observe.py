@@ -64,6 +64,13 @@ class Observation:
     def running(self) -> bool:
         return bool(self.args)
 
+    @property
+    def shows_stopped(self) -> bool:
+        """Whether the host positively showed etcd not running: the script ran (it told
+        the time) and could see (crictl answered). A failed look shows nothing, and the
+        quorum gate must then count the member as up."""
+        return self.clock is not None and not self.runtime_error and not self.running
+
     def version(self) -> str:
         """The etcd version this member runs: the binary's, or the static pod image's tag."""
         if self.running_version:

@@ -36,7 +36,7 @@ from etcd_cluster.plan import (
 )
 from etcd_cluster.polling import poll
 from etcd_cluster.quiet import change_reasons
-from etcd_cluster.quorum import ClusterView, parse_view, restart_refusals
+from etcd_cluster.quorum import ClusterView, gate, parse_view
 from etcd_cluster.remote import (
     RemoteFile,
     Wanted,
@@ -292,19 +292,16 @@ def cluster_view(target: Host) -> ClusterView:
 
 
 def _gate(target: Host) -> list[str]:
-    """Why ``target`` must not restart now, asked from itself and, if that refuses, from
-    each other member: a member cut off from the others sees no quorum, while the
-    others can see that they keep it without it."""
+    """Why ``target`` must not restart now (``quorum.gate``): asked from itself and, if
+    that refuses, from each other member; its own host is looked at only then."""
     plan = get_plan(target.state)
-    me = plan.cluster.member(target.name)
-    refusals = restart_refusals(plan.cluster, cluster_view(target), me)
-    if not refusals:
-        return []
     others = [h for h in etcd_hosts(target.state) if h.name != target.name and h.connected]
-    for other in others:
-        if not restart_refusals(plan.cluster, cluster_view(other), me):
-            return []
-    return refusals
+    views = (
+        (plan.cluster.member(viewer.name).name, cluster_view(viewer))
+        for viewer in (target, *others)
+    )
+    me = plan.cluster.member(target.name)
+    return gate(plan.cluster, me, views, lambda: observe(target).shows_stopped)
 
 
 def _report_cluster_version(target: Host, plan: Plan) -> None:

@@ -18,6 +18,8 @@ PARKING_DIR = "/etc/kubernetes/tmp/etcd-deploy-parked"
 # the manifest>", written by restart_static_pod.sh each time kubeadm renders. Outside the
 # manifest directory (kubelet would read it as a pod), and the deploy's own.
 RENDERED_RECORD = "/etc/kubernetes/etcd-deploy/etcd.yaml.rendered"
+# Where a retired member's manifest is kept (timestamped, never put back by a run).
+RETIRED_DIR = "/etc/kubernetes/tmp/etcd-deploy-removed"
 
 
 @dataclass(frozen=True)

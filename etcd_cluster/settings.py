@@ -100,6 +100,7 @@ class Settings:
     etcd_version: str = ""
     etcd_archive_url: str = ""
     etcd_archive_sha256: tuple[tuple[str, str], ...] = ()
+    start_timeout: int = 900  # systemd: seconds etcd may take to start (TimeoutStartSec)
 
     def archive_sha256(self, version: str) -> str:
         return dict(self.etcd_archive_sha256).get(version, "")
@@ -328,6 +329,7 @@ def settings_from_data(get: DataGetter) -> Settings:
         ca_key_file=_text("etcd_ca_key_file", get("etcd_ca_key_file")),
         health_timeout=_integer("etcd_health_timeout", get("etcd_health_timeout"), 1, 3600),
         health_interval=_integer("etcd_health_interval", get("etcd_health_interval"), 1, 60),
+        start_timeout=_integer("etcd_start_timeout", get("etcd_start_timeout"), 90, 86400),
         etcd_binary=_absolute_path("etcd_binary", get("etcd_binary")),
         etcd_package=_text("etcd_package", get("etcd_package")),
         external_config_path=_text(

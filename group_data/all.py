@@ -149,6 +149,10 @@ etcdctl_binary = "/usr/bin/etcdctl"
 etcd_health_timeout = 120  # seconds to wait for a healthy cluster with one leader
 etcd_health_interval = 1  # seconds between probes
 etcd_log_lines = 30  # log lines shown for a member that fails
+# systemd runtime: seconds etcd may take to start (the unit's TimeoutStartSec, 90..86400).
+# etcd reports ready only once it has caught up with the cluster: a member joining a
+# cluster with a large database needs more than systemd's default 90 s.
+etcd_start_timeout = 900
 
 # --- Restore (restore.py only; see README "Backups and restore") -------------------------
 # etcd_restore_snapshot: path of a snapshot on the FIRST member.

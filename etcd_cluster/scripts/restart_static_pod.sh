@@ -19,7 +19,8 @@
 # changed by anything but kubeadm from the deploy's config is seen (restarts.py).
 # Then wait until a running etcd container other than the old one exists. Fails
 # (non-zero, reason on stderr) when crictl cannot reach the runtime, kubeadm fails,
-# or the container is not replaced in time; a parked manifest is always put back.
+# or the container is not replaced in time; a parked manifest is always put back, also
+# when the script is interrupted (HUP, INT, TERM).
 set -eu
 mode=$1 manifest=$2 config=$3 endpoint=$4 park=$5 timeout=$6 record=${7:-}
 parked="$park/$(basename "$manifest")"
@@ -51,7 +52,12 @@ restore() {
         mv -f "$parked" "$manifest"
     fi
 }
+# A run killed or cut off mid-way (Ctrl-C, pyinfra killed, ssh gone) must not leave
+# the member without its manifest: a signal exits through the EXIT trap too.
 trap restore EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 if [ "$mode" = start ]; then
     render

@@ -8,6 +8,7 @@ units, an etcd cluster answering over mutual TLS). Nothing here is a stand-in.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import subprocess
@@ -152,6 +153,16 @@ def etcd_times(node: bed.Node) -> tuple[int, int]:
     return int(values["InactiveEnterTimestampMonotonic"]), int(
         values["ActiveEnterTimestampMonotonic"]
     )
+
+
+def assert_restarted_one_at_a_time(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], output: str = ""
+) -> None:
+    """Every member's etcd.service restarted (``etcd_times`` before and after a run), and
+    never two at once: each one was active again before the next one went down."""
+    assert all(after[c] != before[c] for c in after), output[-3000:]
+    for (_, previous_active), (next_inactive, _) in itertools.pairwise(sorted(after.values())):
+        assert next_inactive >= previous_active  # one member at a time
 
 
 def untouched(node: bed.Node) -> bool:

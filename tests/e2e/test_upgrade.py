@@ -11,7 +11,6 @@ upgrade 3.5.16 -> 3.5.30 under the poller.
 
 from __future__ import annotations
 
-import itertools
 import time
 
 import pytest
@@ -21,6 +20,7 @@ from tests.e2e.conftest import (
     Bed,
     ClusterPoller,
     assert_healthy_cluster,
+    assert_restarted_one_at_a_time,
     deploy_ok,
     endpoint,
     etcd_times,
@@ -114,11 +114,7 @@ def upgrade_under_load(up: Bed, archives, version: str):
             f"etcd Version: {version}"
         )
     times_after = {n.container: etcd_times(n) for n in nodes}
-    assert all(times_after[c] != times_before[c] for c in times_after)
-    for (_, previous_active), (next_inactive, _) in itertools.pairwise(
-        sorted(times_after.values())
-    ):
-        assert next_inactive >= previous_active  # one member at a time
+    assert_restarted_one_at_a_time(times_before, times_after)
     assert_healthy_cluster(up, run)
     rerun = deploy_ok(inventory, "--json")
     assert rerun.json()["results"]["totals"]["success"] == 0

@@ -7,6 +7,7 @@ the certificate-plan tests use ECDSA-P256 wherever the algorithm does not matter
 from __future__ import annotations
 
 import datetime
+import os
 import runpy
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,6 +29,18 @@ LEAF_VALIDITY = datetime.timedelta(hours=8760)
 
 SettingsFactory = Callable[..., Settings]
 ClusterFactory = Callable[..., Cluster]
+
+
+def stand_in_tools(tmp_path: Path, **tools: str) -> dict[str, str]:
+    """An environment whose PATH starts with stand-in commands (``name=script text``, in
+    tmp/bin), with ``STATE`` naming an empty tmp/state they keep their state in."""
+    bin_dir, state = tmp_path / "bin", tmp_path / "state"
+    bin_dir.mkdir()
+    state.mkdir()
+    for name, text in tools.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "STATE": str(state)}
 
 
 @pytest.fixture(scope="session")

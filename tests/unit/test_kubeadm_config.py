@@ -16,6 +16,7 @@ import yaml
 
 from etcd_cluster import kubeadm_config as kc
 from etcd_cluster.cluster import Cluster, MemberInput
+from etcd_cluster.errors import DeployInputError
 from etcd_cluster.flags import etcd_command
 from etcd_cluster.runtime import kubeadm_etcd_local, runtime_commands
 from etcd_cluster.templates import render
@@ -271,6 +272,22 @@ def test_systemd_unit_runs_kubeadms_command_with_the_binary(cluster, index, vers
     unit = render(kc.ETCD_UNIT_TEMPLATE, **kc.etcd_unit_context(cluster, member, version))
     assert exec_start(unit) == etcd_command(cluster, member, version, binary="/usr/bin/etcd")
     assert f"Description=etcd member {member.name}" in unit.splitlines()
+
+
+def test_systemd_unit_gives_a_catching_up_member_time_to_start(make_cluster, make_settings):
+    """Type=notify: etcd is ready once it caught up; systemd's default 90 s is too short
+    for a large database, so the unit says how long (bounded, from etcd_start_timeout)."""
+    cluster = make_cluster(settings_=make_settings(etcd_runtime="systemd"))
+    member = cluster.members[0]
+    unit = render(kc.ETCD_UNIT_TEMPLATE, **kc.etcd_unit_context(cluster, member, "3.5.21"))
+    assert "Type=notify" in unit.splitlines()
+    assert "TimeoutStartSec=900" in unit.splitlines()
+    longer = make_cluster(settings_=make_settings(etcd_start_timeout=3600))
+    unit = render(kc.ETCD_UNIT_TEMPLATE, **kc.etcd_unit_context(longer, member, "3.5.21"))
+    assert "TimeoutStartSec=3600" in unit.splitlines()
+    for bad in (30, "soon", 0):
+        with pytest.raises(DeployInputError, match=f"etcd_start_timeout={bad!r}"):
+            make_settings(etcd_start_timeout=bad)
 
 
 def test_step_7_command_uses_this_members_config(make_cluster, make_settings):

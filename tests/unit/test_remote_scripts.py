@@ -5,8 +5,10 @@ stand-in kubelet (a thread here that watches the manifest directory the way kube
 does: every file whose name does not start with a dot is a pod; a changed or removed
 manifest stops its container after a delay, a new one starts a new container after
 another). They model timing and failure, not the real tools' every behaviour.
-``observe_etcd`` is run against a real process standing in for etcd (its argv and
-start time are read from /proc) and real certificate files.
+``retire_static_pod`` runs against the same stand-ins. ``observe_etcd`` is run against
+a real process standing in for etcd (its argv and start time are read from /proc) and
+real certificate files; ``prepare_join`` and a joining member's start against a
+stand-in ``systemctl`` whose stop or enable can fail.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
+import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -27,7 +31,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from etcd_cluster import pki, scripts
 from etcd_cluster.certlist import ETCD_CA, ETCD_SERVER
+from etcd_cluster.membership_ops import retire_commands, start_command
 from etcd_cluster.observe import parse_observation
+from tests.unit.conftest import stand_in_tools
 
 FAKE_KUBEADM = """#!/bin/sh
 # Stand-in for kubeadm: "init phase etcd local --config=F" writes $MANIFEST from F.
@@ -287,6 +293,89 @@ def test_a_container_that_is_not_replaced_in_time_fails_and_the_manifest_is_back
     assert node.manifest.exists() and not (node.park / "etcd.yaml").exists()
 
 
+@pytest.mark.parametrize(
+    ("sent", "code"), [(signal.SIGHUP, 129), (signal.SIGINT, 130), (signal.SIGTERM, 143)]
+)
+def test_an_interrupted_bounce_puts_the_parked_manifest_back(node: Node, sent: int, code: int):
+    node.kubelet.stop_delay = 3  # the old container lingers: the script waits, parked
+    before = node.manifest.read_bytes()
+    argv = ["sh", str(scripts.path("restart_static_pod")), "bounce", str(node.manifest)]
+    argv += [str(node.config), f"unix://{node.socket}", str(node.park), "60"]
+    proc = subprocess.Popen(argv, env=node.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    parked = node.park / "etcd.yaml"
+    deadline = time.monotonic() + 10
+    while not parked.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert parked.exists() and not node.manifest.exists()
+    proc.send_signal(sent)
+    assert proc.wait(timeout=10) == code
+    assert node.manifest.read_bytes() == before and not parked.exists()
+
+
+# --- retire_static_pod -----------------------------------------------------------------------
+
+
+def retire_pod(node: Node, mode: str, timeout: int = 10) -> subprocess.CompletedProcess:
+    argv = ["sh", str(scripts.path("retire_static_pod")), mode, str(node.manifest)]
+    argv += [f"unix://{node.socket}", str(node.root / "removed"), str(timeout)]
+    return subprocess.run(argv, env=node.env, capture_output=True, text=True, timeout=60)
+
+
+def test_retiring_a_static_pod_moves_the_manifest_away_and_waits_for_the_container(node: Node):
+    before = node.manifest.read_bytes()
+    assert retire_pod(node, "check").stdout.split() == ["manifest", "container"]
+    done = retire_pod(node, "retire")
+    assert done.returncode == 0, done.stderr
+    assert "no etcd container runs" in done.stdout
+    assert not node.manifest.exists()  # kubelet will not start the removed member again
+    (kept,) = (node.root / "removed").iterdir()  # kept, never deleted
+    assert kept.name.startswith("etcd.yaml.removed-") and kept.read_bytes() == before
+    assert [(kind, c) for _, kind, c in node.kubelet.events] == [("stop", "c0")]
+    assert (Path(node.env["STATE"]) / "running").read_text() == ""  # gone before it returned
+    assert retire_pod(node, "check").stdout.strip() == ""
+    again = retire_pod(node, "retire")
+    assert again.returncode == 0 and list((node.root / "removed").iterdir()) == [kept]
+
+
+def test_a_retired_pod_whose_container_lingers_fails_bounded_and_is_finished_later(node: Node):
+    node.kubelet.stop_delay = 4
+    done = retire_pod(node, "retire", timeout=1)
+    assert done.returncode == 1
+    assert "etcd container still running 1s after its manifest was moved away" in done.stderr
+    assert retire_pod(node, "check").stdout.split() == ["container"]  # the next run waits again
+    done = retire_pod(node, "retire", timeout=10)
+    assert done.returncode == 0, done.stderr
+
+
+def test_retiring_a_static_pod_without_the_container_runtime_fails_loudly(node: Node):
+    node.socket.unlink()
+    assert "runtime" in retire_pod(node, "check").stdout.split()
+    done = retire_pod(node, "retire")
+    assert done.returncode == 1 and "crictl cannot reach the container runtime" in done.stderr
+
+
+def test_retire_takes_a_static_pod_down_before_its_data_moves(make_cluster, make_settings):
+    """Each script runs as ``sh -c SCRIPT NAME ARGS``: compare the words after the texts."""
+
+    def runs(command: str) -> list[str]:
+        words = shlex.split(command)
+        return [" ".join(words[i + 2 : i + 5]) for i, w in enumerate(words) if w == "-c"]
+
+    check, retire = retire_commands(make_cluster(), "/var/lib/etcd", ["/pki/k.key"])
+    assert runs(retire) == [  # the data moves only once the pod is gone
+        "retire_static_pod retire /etc/kubernetes/manifests/etcd.yaml",
+        "retire_member retire etcd",
+    ]
+    assert shlex.split(retire)[shlex.split(retire).index("-c", 3) - 2] == "&&"
+    assert [run.split()[:2] for run in runs(check)] == [
+        ["retire_static_pod", "check"],
+        ["retire_member", "check"],
+    ]
+    systemd = make_cluster(settings_=make_settings(etcd_runtime="systemd"))
+    check, retire = retire_commands(systemd, "/var/lib/etcd", ["/pki/k.key"])
+    assert runs(retire) == ["retire_member retire etcd"] and len(runs(check)) == 1
+
+
 # --- observe_etcd ----------------------------------------------------------------------------
 
 FAKE_SYSTEMCTL = """#!/bin/sh
@@ -438,3 +527,72 @@ def test_observe_skips_what_the_survey_knows_and_handshakes_that_cannot_differ(
     lines = renewed.stdout.splitlines()
     assert "served_client:" in "\n".join(lines) and "served_peer:" in "\n".join(lines)
     assert any(line.startswith("running_version:") for line in lines)
+
+
+# --- prepare_join and a joining member's start ------------------------------------------------
+
+JOIN_SYSTEMCTL = """#!/bin/sh
+# Stand-in for systemctl: logs its arguments; "stop" fails when $STATE/stop-fails exists,
+# "enable" when $STATE/enable-fails does; "show -p ActiveState" prints $STATE/active-state.
+echo "$*" >>"$STATE/calls"
+case "$1" in
+stop) [ -f "$STATE/stop-fails" ] && { echo "Job for etcd.service canceled." >&2; exit 1; } ;;
+enable)
+    [ -f "$STATE/enable-fails" ] && { echo "Failed: Read-only file system" >&2; exit 1; } ;;
+show) cat "$STATE/active-state" ;;
+esac
+exit 0
+"""
+
+
+@pytest.fixture
+def join_host(tmp_path: Path) -> dict[str, str]:
+    """A PATH with the stand-in systemctl, a state dir, and a data dir holding member/."""
+    env = stand_in_tools(tmp_path, systemctl=JOIN_SYSTEMCTL)
+    (Path(env["STATE"]) / "active-state").write_text("inactive\n")
+    (tmp_path / "data/member/snap").mkdir(parents=True)
+    return env
+
+
+def prepare_join(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    argv = ["sh", str(scripts.path("prepare_join")), "systemd", "etcd", str(tmp_path / "data")]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_prepare_join_moves_old_member_data_aside_once_etcd_is_stopped(tmp_path, join_host):
+    done = prepare_join(tmp_path, join_host)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "data/member").exists()
+    (aside,) = tmp_path.glob("data.before-join-*")
+    assert (aside / "member/snap").is_dir()  # moved, never deleted
+    assert (tmp_path / "state/calls").read_text().startswith("stop etcd\n")
+
+
+def test_prepare_join_leaves_member_data_when_etcd_could_not_be_stopped(tmp_path, join_host):
+    state = tmp_path / "state"
+    (state / "stop-fails").write_text("")
+    (state / "active-state").write_text("active\n")
+    done = prepare_join(tmp_path, join_host)
+    assert done.returncode == 1
+    assert "stopping etcd failed (it is active)" in done.stderr and "canceled" in done.stderr
+    assert (tmp_path / "data/member/snap").is_dir()
+    assert list(tmp_path.glob("data.before-join-*")) == []
+    # A unit that is not there (the stop fails) is down anyway: the data may move.
+    (state / "active-state").write_text("inactive\n")
+    assert prepare_join(tmp_path, join_host).returncode == 0
+    assert not (tmp_path / "data/member").exists()
+
+
+def test_a_joining_member_whose_enable_fails_is_not_started(make_cluster, make_settings, join_host):
+    command = start_command(make_cluster(settings_=make_settings(etcd_runtime="systemd")))
+    calls = Path(join_host["STATE"]) / "calls"
+    done = subprocess.run(["sh", "-c", command], env=join_host, capture_output=True, text=True)
+    assert done.returncode == 0 and calls.read_text().split("\n")[:2] == [
+        "enable --quiet etcd",
+        "start etcd",
+    ]
+    calls.unlink()
+    (Path(join_host["STATE"]) / "enable-fails").write_text("")
+    done = subprocess.run(["sh", "-c", command], env=join_host, capture_output=True, text=True)
+    assert done.returncode == 1 and "Read-only file system" in done.stderr
+    assert calls.read_text() == "enable --quiet etcd\n"

@@ -10,12 +10,13 @@ import base64
 import datetime
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 
 from etcd_cluster.observe import NOTHING_SHA256, Observation, parse_observation
-from etcd_cluster.quorum import parse_view, restart_refusals, unstarted_peer_urls
+from etcd_cluster.quorum import gate, parse_view, restart_refusals, unstarted_peer_urls
 from etcd_cluster.restarts import (
     BOUNCE,
     PASSES,
@@ -257,13 +258,16 @@ def probe(cluster, *, down=(), unhealthy=(), alarms=(), members=None) -> list[st
     body = members if members is not None else member_list(cluster)
     alarm_list = [{"memberID": IDS["infra0"], "alarm": alarm} for alarm in alarms]
     lines.append(f"members\t{first}\t{body}")
-    lines.append(f"alarms\t{first}\t{json.dumps({'alarms': alarm_list})}")
+    answer = {"header": {"member_id": IDS["infra0"]}, "alarms": alarm_list}
+    lines.append(f"alarms\t{first}\t{json.dumps(answer)}")
     return lines
 
 
-def refusals(cluster, name, **kwargs) -> list[str]:
+def refusals(cluster, name, *, stopped=(), **kwargs) -> list[str]:
+    """The gate for ``name``; ``stopped``: members whose own host shows etcd not running."""
     member = next(m for m in cluster.members if m.name == name)
-    return restart_refusals(cluster, parse_view(cluster, probe(cluster, **kwargs)), member)
+    view = parse_view(cluster, probe(cluster, **kwargs))
+    return restart_refusals(cluster, view, member, running=name not in stopped)
 
 
 def test_a_healthy_cluster_lets_any_member_restart(cluster):
@@ -275,9 +279,68 @@ def test_with_one_member_down_no_healthy_member_may_restart(cluster):
     assert "only 1 other voting member(s) of 3 are healthy, 2 needed" in reason
 
 
-def test_a_member_that_does_not_answer_is_down_and_may_restart(cluster):
+def test_a_member_whose_own_host_shows_etcd_stopped_may_start(cluster):
+    assert refusals(cluster, "infra2", down={"infra2"}, stopped={"infra2"}) == []
+    assert refusals(cluster, "infra2", down={"infra1", "infra2"}, stopped={"infra2"}) == []
+
+
+def test_a_running_member_that_does_not_answer_the_prober_is_up_not_down(cluster):
+    """Silence is no proof: a slow member, or one the prober cannot reach while its peers
+    can, still votes. With another member down, restarting it would cost quorum."""
+    (reason,) = refusals(cluster, "infra2", down={"infra1", "infra2"})
+    assert "infra2's etcd runs but its endpoint does not answer here" in reason
+    assert "Failed to connect" in reason and "it counts as up" in reason
+    assert "only 1 other voting member(s) of 3 are healthy, 2 needed" in reason
+    # The same member, same silence, while both others are healthy: it may restart.
     assert refusals(cluster, "infra2", down={"infra2"}) == []
-    assert refusals(cluster, "infra2", down={"infra1", "infra2"}) == []
+
+
+def test_the_gate_counts_a_silent_member_as_up_unless_its_host_shows_etcd_stopped(cluster):
+    """infra1 answers its peers but not the prober on infra0; infra2 is down. Each view
+    is read only when needed, the host only when the first view refuses."""
+    infra1 = cluster.members[1]
+    read: list[str] = []
+    looks: list[bool] = []
+
+    def views():
+        for viewer, down in (("infra1", {"infra2"}), ("infra0", {"infra1", "infra2"})):
+            read.append(viewer)
+            yield viewer, parse_view(cluster, probe(cluster, down=down))
+
+    def host_shows(stopped: bool) -> Callable[[], bool]:
+        def look() -> bool:
+            looks.append(stopped)
+            return stopped
+
+        return look
+
+    reasons = gate(cluster, infra1, views(), host_shows(False))
+    assert [r.split(":")[0] for r in reasons] == ["seen from infra1", "seen from infra0"]
+    assert "only 1 other voting member(s) of 3 are healthy" in reasons[0]
+    assert "infra1's etcd runs but its endpoint does not answer here" in reasons[1]
+    assert read == ["infra1", "infra0"] and looks == [False]
+    read.clear()
+    assert gate(cluster, infra1, views(), host_shows(True)) == []  # down: it may start
+    assert read == ["infra1"]
+
+
+def test_the_gate_asks_no_further_once_one_view_lets_the_member_restart(cluster):
+    healthy = parse_view(cluster, probe(cluster))
+    cut_off = parse_view(cluster, probe(cluster, down={"infra0", "infra2"}))
+    member = cluster.members[1]
+
+    def never() -> bool:
+        raise AssertionError("its own view let it: its host need not be looked at")
+
+    assert gate(cluster, member, [("infra1", healthy)], never) == []
+    views = [("infra1", cut_off), ("infra0", healthy)]  # cut off, while the others keep quorum
+    assert gate(cluster, member, views, lambda: False) == []
+
+
+def test_a_running_member_whose_etcd_is_unhealthy_is_gated_like_any_other(cluster):
+    (reason,) = refusals(cluster, "infra2", unhealthy={"infra2"}, down={"infra1"})
+    assert "only 1 other voting member(s) of 3 are healthy" in reason
+    assert refusals(cluster, "infra2", unhealthy={"infra2"}) == []
 
 
 def test_a_cluster_wide_health_failure_never_restarts_a_member_that_answers(cluster):
@@ -289,7 +352,9 @@ def test_a_cluster_wide_health_failure_never_restarts_a_member_that_answers(clus
 @pytest.mark.parametrize("alarm", ["NOSPACE", "CORRUPT"])
 def test_an_active_alarm_refuses_every_restart_even_of_a_member_that_is_down(cluster, alarm):
     for member in cluster.members:
-        (reason,) = refusals(cluster, member.name, alarms=[alarm], down={"infra2"})
+        (reason,) = refusals(
+            cluster, member.name, alarms=[alarm], down={"infra2"}, stopped={"infra2"}
+        )
         assert f"active alarm ({alarm})" in reason and "alarm disarm" in reason
 
 
@@ -300,7 +365,7 @@ def test_quorum_comes_from_the_live_member_list_not_the_inventory(cluster):
     assert "2 other voting member(s) of 5" in refusals(cluster, "infra0", members=live)[0]
     # A learner does not vote: two voters, both needed... and a learner may always restart.
     with_learner = member_list(cluster, learners=("infra2",))
-    assert refusals(cluster, "infra2", members=with_learner, down=set()) == []
+    assert refusals(cluster, "infra2", members=with_learner) == []
     assert refusals(cluster, "infra0", members=with_learner) != []
 
 
@@ -308,8 +373,51 @@ def test_without_a_member_list_nothing_restarts(cluster):
     view = parse_view(cluster, [line for line in probe(cluster) if not line.startswith("members")])
     assert (
         "no member answered the member list"
-        in restart_refusals(cluster, view, cluster.members[0])[0]
+        in restart_refusals(cluster, view, cluster.members[0], running=True)[0]
     )
+
+
+@pytest.mark.parametrize(
+    ("answer", "shown"),
+    [
+        ("curl: (28) Operation timed out after 5000 milliseconds", "Operation timed out"),
+        ('{"error":"etcdserver: request timed out","code":14}', "request timed out"),
+        ('{"code":14,"message":"etcdserver: leader changed"}', "leader changed"),
+        ("", "no answer"),
+        ('{"header":{},"alarms":["NOSPACE"]}', "unreadable alarm entry"),
+        ("<html>garbage", "garbage"),
+    ],
+)
+def test_an_alarm_answer_that_failed_refuses_every_restart(cluster, answer, shown):
+    lines = [
+        f"alarms\t{cluster.members[0].client_url(2379)}\t{answer}"
+        if line.startswith("alarms")
+        else line
+        for line in probe(cluster)
+    ]
+    view = parse_view(cluster, lines)
+    assert view.alarms == ()
+    for member in cluster.members:
+        for running in (True, False):
+            (reason,) = restart_refusals(cluster, view, member, running=running)
+            assert "cannot tell whether an alarm is active" in reason and shown in reason
+
+
+def test_a_missing_alarm_answer_refuses_too(cluster):
+    view = parse_view(cluster, [line for line in probe(cluster) if not line.startswith("alarms")])
+    (reason,) = restart_refusals(cluster, view, cluster.members[0], running=True)
+    assert "cannot tell whether an alarm is active" in reason
+
+
+def test_no_active_alarm_reads_as_none(cluster):
+    assert parse_view(cluster, probe(cluster)).alarm_error == ""
+    # etcd 3.4's gateway answers a GET of no alarms with an empty object, no header.
+    lines = [line for line in probe(cluster) if not line.startswith("alarms")]
+    lines.append(f"alarms\t{cluster.members[0].client_url(2379)}\t{{}}")
+    view = parse_view(cluster, lines)
+    assert view.alarms == () and view.alarm_error == ""
+    assert restart_refusals(cluster, view, cluster.members[0], running=True) == []
+    assert parse_view(cluster, probe(cluster, alarms=["NONE"])).alarms == ()
 
 
 def test_members_listed_but_never_started_are_found_by_peer_url(cluster):
@@ -372,3 +480,13 @@ def test_a_systemd_observation_reads_argv_start_and_a_replaced_binary():
     assert observation.started_at == 1795360000.25
     assert observation.binary_replaced and observation.needs_daemon_reload
     assert parse_observation(["pid:0"]).running is False
+
+
+def test_only_a_look_that_worked_shows_etcd_stopped():
+    """The gate's one exemption: the host itself showed etcd not running."""
+    assert parse_observation(["now:1795370000.5", "pid:0"]).shows_stopped
+    assert parse_observation(["now:1795370000.5"]).shows_stopped  # static-pod: no container
+    assert not parse_observation([]).shows_stopped  # the look failed: nothing shown
+    assert not parse_observation(["now:1", "runtime_error:connection refused"]).shows_stopped
+    running = ["now:1795370000.5", "pid:42", "arg:/usr/bin/etcd", "arg:--name=infra0"]
+    assert not parse_observation(running).shows_stopped

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from etcd_cluster.cluster import Cluster, MemberInput
-from etcd_cluster.quorum import parse_view
+from etcd_cluster.quorum import parse_view, restart_refusals
 from etcd_cluster.status import format_table, parse_probe, probe_script, problems
 
 HEALTHY = '{"health":"true","reason":""}'
@@ -258,6 +258,10 @@ def test_a_member_without_quorum_still_gives_the_member_list(ipv6_cluster, tmp_p
     view = parse_view(ipv6_cluster, stdout.splitlines())
     assert [m.name for m in view.members] == ["infra0"]
     assert view.alarms == ()
+    # ... and the failed alarm request is no answer, never "no alarms": the gate refuses.
+    assert "Operation timed out" in view.alarm_error
+    (reason,) = restart_refusals(ipv6_cluster, view, ipv6_cluster.members[0], running=True)
+    assert "cannot tell whether an alarm is active" in reason
 
 
 def test_learners_show_as_such_in_the_leader_column(cluster):

@@ -38,6 +38,7 @@ from etcd_cluster.preflight import Survey
 from etcd_cluster.quiet import change_reasons
 from etcd_cluster.remote import Wanted
 from etcd_cluster.restarts import Decision
+from tests.unit.conftest import stand_in_tools
 
 FAKE_SYSTEMCTL = """#!/bin/sh
 # Stand-in for systemctl: "show -p Id -p SubState -p UnitFileState -- UNIT..." prints a
@@ -62,14 +63,11 @@ def run_sh(command: str, env: dict[str, str] | None = None) -> subprocess.Comple
 @pytest.fixture
 def stand_in_systemctl(tmp_path: Path) -> dict[str, str]:
     """An environment whose PATH starts with the stand-in systemctl (state in tmp/state)."""
-    bin_dir, state = tmp_path / "bin", tmp_path / "state"
-    bin_dir.mkdir()
-    state.mkdir()
-    (bin_dir / "systemctl").write_text(FAKE_SYSTEMCTL)
-    (bin_dir / "systemctl").chmod(0o755)
+    env = stand_in_tools(tmp_path, systemctl=FAKE_SYSTEMCTL)
+    state = Path(env["STATE"])
     (state / "etcd-backup.timer.SubState").write_text("waiting\n")
     (state / "etcd-backup.timer.UnitFileState").write_text("enabled\n")
-    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "STATE": str(state)}
+    return env
 
 
 def test_host_state_reports_files_directories_links_and_units(tmp_path, stand_in_systemctl):
