@@ -10,6 +10,7 @@ cached; apt runs with its own sources and state so the machine's apt is untouche
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import tarfile
 import tempfile
@@ -64,7 +65,7 @@ def _build(version: str, arch: str, path: Path) -> None:
             subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
         top = f"etcd-v{version}-linux-{arch}"
         CACHE.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
+        partial = path.with_suffix(f".partial-{os.getpid()}")  # test workers may build at once
         with tarfile.open(partial, "w:gz") as tar:
             for binary in ("etcd", "etcdctl", "etcdutl"):
                 source = root / "usr/bin" / binary
