@@ -4,15 +4,16 @@ Over ssh every command is a round trip, so a run that changes nothing should cos
 one per host: its certificates and kubeadm config (``read_files``, keys only as
 public-key hashes), the tools and versions present (``preflight.Survey``), what its
 etcd runs (``observe``), the state of every file, directory and unit the deploy
-manages (``host_state``) and, on one member, the cluster's health and live member
-list (``status.probe_script``). The parts print into sections of one output, over the
-quiet channel: none of it is secret, but certificates need not fill a ``-vvv`` log.
+manages (``host_state``), the run lock (``run_lock``) and, on one member, the
+cluster's health and live member list (``status.probe_script``). The parts print into
+sections of one output, over the quiet channel: none of it is secret, but
+certificates need not fill a ``-vvv`` log.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from pyinfra.api.host import Host
 
@@ -30,6 +31,7 @@ from etcd_cluster.observe import (
 )
 from etcd_cluster.preflight import Survey, parse_survey, survey_script
 from etcd_cluster.remote import RemoteFile, parse_read_files, read_files_command, run_quietly
+from etcd_cluster.run_lock import LockStatus, parse_status, status_command
 from etcd_cluster.runtime import SYSTEMD_UNIT
 from etcd_cluster.status import probe_script
 
@@ -43,6 +45,7 @@ class MemberReport:
     observation: Observation
     state: HostState
     probe: tuple[str, ...]  # probe_script(with_members=True) lines; () when not asked
+    lock: LockStatus = field(default_factory=LockStatus)  # the run lock here (run_lock.py)
 
 
 def pki_paths(cluster: Cluster) -> tuple[list[str], set[str]]:
@@ -65,6 +68,7 @@ def survey_command(cluster: Cluster, member: Member, with_probe: bool) -> str:
         + "; "
         + observe_command(cluster, member, files_read=True, binary=release.etcd_binary(s)),
         "state": host_state_command(paths, units, stat_only=files),
+        "lock": status_command(),
     }
     if with_probe:
         parts["probe"] = probe_script(cluster, with_members=True)
@@ -108,6 +112,7 @@ def parse_report(
         ),
         state=parse_host_state(parts.get("state", []), asked=[*paths, *units, *files]),
         probe=tuple(parts.get("probe", [])),
+        lock=parse_status(parts.get("lock", [])),
     )
 
 
