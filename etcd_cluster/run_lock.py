@@ -182,7 +182,10 @@ def plan_lock(
             )
             return plan
         plan.breaks[name] = holder.token
-        plan.notes.append(f"{name}: taking over the run lock of {holder.describe()}: {why}")
+        plan.notes.append(
+            f"{name}: the run lock of {holder.describe()} is stale ({why}): a run that "
+            "changes anything takes it over"
+        )
     return plan
 
 

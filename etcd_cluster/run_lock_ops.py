@@ -153,22 +153,30 @@ def _acquire_everywhere(state: State, lock: RunLock) -> str:
     return ""
 
 
-def _take(state: State, host: Host) -> bool:
-    lock = _run_lock(state)
-    with lock.guard:  # one attempt for the whole run; every host waits for it
-        if lock.outcome is None:
-            lock.outcome = _acquire_everywhere(state, lock)
-    if lock.outcome:
-        host.log_styled(f"refused: {lock.outcome}", fg="red", log_func=logger.error)
-        return False
-    return True
+def _refuse(state: State, host: Host, why: str) -> bool:
+    host.log_styled(f"refused: {why}", fg="red", log_func=logger.error)
+    return False
 
 
-@operation(is_idempotent=False)
+@operation(is_idempotent=True)
 def take_run_lock():
     """Take the cluster's run lock on every member, first member first (call on every host
-    of a run that changes the cluster, as its first operation)."""
-    yield FunctionCommand(_take, (), {})
+    of a run that changes the cluster, as its first operation).
+
+    The lock is not the cluster's state: taking it is no change (a run's other steps
+    judge "changed in this run" without it); failing to take it fails every host.
+    """
+    if not host.state.is_executing:
+        host.noop("taken when the run starts")
+        return
+    lock = _run_lock(host.state)
+    with lock.guard:  # one attempt for the whole run; every host waits for it
+        if lock.outcome is None:
+            lock.outcome = _acquire_everywhere(host.state, lock)
+    if lock.outcome:
+        yield FunctionCommand(_refuse, (lock.outcome,), {})
+        return
+    host.noop("run lock held")
 
 
 def _release(target: Host, lock: RunLock, untouched: bool = False) -> bool:
@@ -185,18 +193,22 @@ def _release(target: Host, lock: RunLock, untouched: bool = False) -> bool:
     return ok
 
 
-def _give_back(state: State, host: Host) -> bool:
-    return _release(host, _run_lock(state))
+def _failed(state: State, host: Host) -> bool:
+    return False
 
 
-@operation(is_idempotent=False)
+@operation(is_idempotent=True)
 def release_run_lock():
-    """Give back this member's part of the run lock (call on every host, last)."""
+    """Give back this member's part of the run lock (call on every host, last; no change,
+    as taking it is none)."""
     lock = _locks.get(id(host.state))
-    if host.state.is_executing and (lock is None or host.name not in lock.held):
+    if not host.state.is_executing or lock is None or host.name not in lock.held:
         host.noop("no run lock held here")
         return
-    yield FunctionCommand(_give_back, (), {})
+    if not _release(host, lock):
+        yield FunctionCommand(_failed, (), {})
+        return
+    host.noop("run lock given back")
 
 
 class _ReleaseOnFailure(BaseStateCallback):

@@ -75,7 +75,7 @@ def test_plan_takes_over_stale_locks_and_remembers_the_last_release():
     assert plan.refusal == ""
     assert plan.breaks == {"etcd-1": "dead", "etcd-2": "dead"}
     assert plan.last == {"etcd-0": "old", "etcd-1": "old", "etcd-2": "old"}
-    assert len(plan.notes) == 2 and "process 4242 is gone" in plan.notes[0]
+    assert len(plan.notes) == 2 and "(its process 4242 is gone from ops-1)" in plan.notes[0]
 
 
 def test_a_free_cluster_needs_nothing():
