@@ -7,6 +7,7 @@
   member restarted exactly once, the change complete, zero failed requests;
 - a lock planted by "another machine" refuses a deploy (nothing changes) until it is
   broken with ``etcd_lock_break=yes``, or has outlived ``etcd_lock_ttl``;
+- a run whose hosts fail (all of them, or one) leaves no lock behind;
 - a deploy killed with SIGKILL while it holds the lock does not block the next run
   from this machine, which completes the change (under the poller);
 - ``restore.py --dry`` shows the live cluster's health and revision, the snapshot's
@@ -172,6 +173,32 @@ def test_a_lock_from_another_machine_refuses_until_broken_or_expired(bed3: Bed):
     assert "older than etcd_lock_ttl=60s" in expired.output
     assert holders(bed3) == ["", "", ""]
     assert starts_since(bed3, since) == [0, 0, 0]
+
+
+def test_a_run_that_fails_gives_the_lock_back(bed3: Bed):
+    """Every host failing (pyinfra stops: "No hosts remaining"), then one host failing
+    while the others go on: either way no lock is left behind, and the next run works."""
+    scripts_dir = "/usr/local/lib/etcd-deploy"  # a failing disk: the backup script's
+    keep = bed3.write_inventory(
+        "keep-7.py",
+        host_data={"etcd_extra_args": {"heartbeat-interval": "150"}, "etcd_backup_keep": 7},
+    )
+    for node in bed3.nodes:
+        out(node, f"mount -t tmpfs -o ro tmpfs {scripts_dir}")
+    try:
+        every = pyinfra(keep)
+        assert every.returncode != 0 and "No hosts remaining" in every.output, every.output[-3000:]
+        assert holders(bed3) == ["", "", ""]
+        for node in (bed3.nodes[0], bed3.nodes[2]):
+            out(node, f"umount {scripts_dir}")
+        one = pyinfra(keep)
+        assert one.returncode != 0, one.output[-3000:]
+        assert holders(bed3) == ["", "", ""]
+    finally:
+        for node in bed3.nodes:
+            sh(node, f"umount {scripts_dir}")
+    deploy_ok(keep)
+    assert holders(bed3) == ["", "", ""]
 
 
 def test_a_killed_run_does_not_block_the_next_one(bed3: Bed):
