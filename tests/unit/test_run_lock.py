@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from etcd_cluster import scripts
+from etcd_cluster.errors import DeployInputError
 from etcd_cluster.run_lock import (
     Holder,
     LockStatus,
@@ -204,3 +205,14 @@ def test_a_holder_process_is_alive_here_only_with_its_own_start_time():
     gone = subprocess.Popen(["true"])
     gone.wait()
     assert not _alive_here(Holder("t", "here", "u", gone.pid, ""))
+
+
+def test_lock_settings_defaults_and_refusals(make_settings):
+    defaults = make_settings()
+    assert (defaults.lock_ttl, defaults.lock_break) == (3600, False)
+    assert make_settings(etcd_lock_break="yes", etcd_lock_ttl="120").lock_break is True
+    assert make_settings(etcd_lock_break=True).lock_break is True
+    with pytest.raises(DeployInputError, match="etcd_lock_break='sure'"):
+        make_settings(etcd_lock_break="sure")
+    with pytest.raises(DeployInputError, match="etcd_lock_ttl=5"):
+        make_settings(etcd_lock_ttl=5)
