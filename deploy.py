@@ -18,6 +18,7 @@ from etcd_cluster.plan import is_member
 
 if etcd_steps_wanted(state):
     local.include("tasks/preflight.py")  # refuse bad input before any host changes
+    local.include("tasks/run_lock.py")  # one run at a time: the lock, if this run changes anything
     if is_member(host):
         local.include("tasks/packages.py")  # curl, openssl; etcd for the systemd runtime
         local.include("tasks/install_etcd.py")  # a chosen etcd version from its release archive
@@ -41,3 +42,6 @@ local.include("tasks/load_balancer.py")  # haproxy + keepalived VIP in front of 
 if control_plane_wanted(state):
     local.include("tasks/kubernetes_pki.py")  # the shared CAs on every control-plane host
     local.include("tasks/kubeadm_control_plane.py")  # kubeadm init, CNI, kubeadm join
+
+if etcd_steps_wanted(state):
+    local.include("tasks/run_unlock.py")  # last: give the run lock back

@@ -5,15 +5,16 @@ one per host: its certificates and kubeadm config (``read_files``, keys only as
 public-key hashes), the tools and versions present (``preflight.Survey``) and whether
 the chosen etcd release is still what its archive held (``release_check``), what its
 etcd runs (``observe``), the state of every file, directory and unit the deploy
-manages (``host_state``) and, on one member, the cluster's health and live member
-list (``status.probe_script``). The parts print into sections of one output, over the
-quiet channel: none of it is secret, but certificates need not fill a ``-vvv`` log.
+manages (``host_state``), the run lock (``run_lock``) and, on one member, the
+cluster's health and live member list (``status.probe_script``). The parts print into
+sections of one output, over the quiet channel: none of it is secret, but
+certificates need not fill a ``-vvv`` log.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from pyinfra.api.host import Host
 
@@ -31,6 +32,7 @@ from etcd_cluster.observe import (
 )
 from etcd_cluster.preflight import Survey, parse_survey, survey_script
 from etcd_cluster.remote import RemoteFile, parse_read_files, read_files_command, run_quietly
+from etcd_cluster.run_lock import LockStatus, parse_status, status_command
 from etcd_cluster.runtime import SYSTEMD_UNIT
 from etcd_cluster.status import probe_script
 
@@ -44,6 +46,7 @@ class MemberReport:
     observation: Observation
     state: HostState
     probe: tuple[str, ...]  # probe_script(with_members=True) lines; () when not asked
+    lock: LockStatus = field(default_factory=LockStatus)  # the run lock here (run_lock.py)
 
 
 def pki_paths(cluster: Cluster) -> tuple[list[str], set[str]]:
@@ -68,6 +71,7 @@ def survey_command(cluster: Cluster, member: Member, with_probe: bool) -> str:
         "state": host_state_command(
             paths, units, stat_only=files, overrides=survey_overrides(cluster)
         ),
+        "lock": status_command(),
     }
     parts.update(release_check.survey_parts(s))
     if with_probe:
@@ -117,6 +121,7 @@ def parse_report(
             asked=[*paths, *units, *files, *survey_overrides(cluster)],
         ),
         probe=tuple(parts.get("probe", [])),
+        lock=parse_status(parts.get("lock", [])),
     )
 
 

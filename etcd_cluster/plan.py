@@ -178,6 +178,11 @@ def _build(state: State) -> Plan:
     }
     gevent.joinall(list(jobs.values()), raise_error=True)
     reports: dict[str, MemberReport] = {name: job.value for name, job in jobs.items()}
+    # Another run going on: refuse before anything else is judged from what it left midway.
+    from etcd_cluster.run_lock_ops import check_run_lock  # it needs once_per_run from here
+
+    locks = {name: r.lock for name, r in reports.items()}
+    check_run_lock(state, "deploy.py", [m.host for m in cluster.members], locks, s)
     current = {name: dict(r.files) for name, r in reports.items()}
     surveys = {name: r.survey for name, r in reports.items()}
     observations = {name: r.observation for name, r in reports.items()}

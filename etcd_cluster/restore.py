@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from etcd_cluster.cluster import Cluster
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.settings import _absolute_path
+from etcd_cluster.status import MemberStatus
 
 CONFIRM = "yes"
 # etcd's recovery guide: bump by more than the revisions written since the snapshot
@@ -181,3 +182,30 @@ def plan_lines(
             "kube-apiserver after the restore so that no watcher keeps newer revisions"
         )
     return lines
+
+
+def live_lines(live: Sequence[MemberStatus], snapshot_status: Mapping) -> list[str]:
+    """The live cluster next to the snapshot, before anything changes: its health, its
+    revision and the snapshot's, and how many revisions the restore takes back."""
+    healthy = [s for s in live if s.healthy]
+    leaders = sorted({s.member.name for s in live if s.is_leader})
+    revisions = [s.revision for s in live if s.revision is not None]
+    wanted = snapshot_status.get("revision")
+    snapshot = wanted if isinstance(wanted, int) and not isinstance(wanted, bool) else None
+    state = f"{len(healthy)}/{len(live)} members healthy"
+    state += f", leader {', '.join(leaders)}" if leaders else ", no leader"
+    if not revisions:
+        return [
+            f"live cluster: {state}; no member answers with its revision (quorum lost?): "
+            f"the snapshot's revision is {snapshot if snapshot is not None else '?'}, "
+            "how many revisions are lost cannot be told"
+        ]
+    current = max(revisions)
+    line = f"live cluster: {state}, revision {current}; the snapshot's revision is "
+    if snapshot is None:
+        return [line + "unknown: how many revisions are lost cannot be told"]
+    if current < snapshot:
+        return [
+            line + f"{snapshot}, NEWER than the live cluster's: is it a snapshot of this cluster?"
+        ]
+    return [line + f"{snapshot}: {current - snapshot} revision(s) written since it will be lost"]

@@ -30,6 +30,8 @@ from etcd_cluster.kubeadm_config import manifest_path
 from etcd_cluster.operations import probe_until
 from etcd_cluster.plan import cluster_of, etcd_hosts, once_per_run
 from etcd_cluster.remote import run_quietly
+from etcd_cluster.run_lock import LockStatus, parse_status, status_command
+from etcd_cluster.run_lock_ops import check_run_lock
 from etcd_cluster.runtime import PARKING_DIR, SYSTEMD_UNIT, runtime_commands
 
 PHASES = ("copy", "stop", "restore", "start")
@@ -74,19 +76,27 @@ def _build(state: State) -> RestorePlan:
             )
     s = cluster.settings
 
-    def survey(target: Host) -> restore.MemberSurvey:
+    def survey(target: Host) -> tuple[restore.MemberSurvey, LockStatus]:
         path = snapshot if target is first else ""
         command = scripts.command(
             "restore_member", "survey", path, etcdctl(s), etcdutl_path(s), s.data_dir
         )
-        ok, stdout, stderr = run_quietly(target, command)
+        ok, stdout, stderr = run_quietly(target, f"{command} && {status_command()}")
         if not ok:
             raise DeployInputError(f"host {target.name}: restore survey failed: {stderr.strip()}")
-        return restore.parse_member_survey(stdout.splitlines())
+        lines = stdout.splitlines()
+        return restore.parse_member_survey(lines), parse_status(lines)
+
+    def live() -> list[status.MemberStatus]:
+        _, stdout, _ = run_quietly(first, status.probe_script(cluster))
+        return status.parse_probe(cluster, stdout.splitlines())
 
     jobs = {m.host: gevent.spawn(survey, hosts[m.host]) for m in cluster.members}
-    gevent.joinall(list(jobs.values()), raise_error=True)
-    surveys = {name: job.value for name, job in jobs.items()}
+    probe = gevent.spawn(live)
+    gevent.joinall([*jobs.values(), probe], raise_error=True)
+    surveys = {name: job.value[0] for name, job in jobs.items()}
+    locks = {name: job.value[1] for name, job in jobs.items()}
+    check_run_lock(state, "restore.py", [m.host for m in cluster.members], locks, s)
     refusals = restore.refusals(cluster, snapshot, surveys)
     if refusals:
         raise DeployInputError("; ".join(refusals))
@@ -101,6 +111,7 @@ def _build(state: State) -> RestorePlan:
         surveys=surveys,
     )
     lines = restore.plan_lines(cluster, snapshot, surveys, plan.token, plan.aside, plan.inner_aside)
+    lines[1:1] = restore.live_lines(probe.value, surveys[first.name].status)
     for line in lines:
         logger.warning(f"--> etcd restore: {line}")
     refusal = restore.confirm_refusal(first.data.get("etcd_restore_confirm"))

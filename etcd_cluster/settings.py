@@ -101,6 +101,8 @@ class Settings:
     etcd_archive_url: str = ""
     etcd_archive_sha256: tuple[tuple[str, str], ...] = ()
     start_timeout: int = 900  # systemd: seconds etcd may take to start (TimeoutStartSec)
+    lock_ttl: int = 3600
+    lock_break: bool = False
 
     def archive_sha256(self, version: str) -> str:
         return dict(self.etcd_archive_sha256).get(version, "")
@@ -345,8 +347,23 @@ def settings_from_data(get: DataGetter) -> Settings:
         etcdctl_binary=_absolute_path("etcdctl_binary", get("etcdctl_binary")),
         remove_members=_member_names("etcd_remove_members", get("etcd_remove_members")),
         replace_members=_member_names("etcd_replace_members", get("etcd_replace_members")),
+        lock_ttl=_integer("etcd_lock_ttl", _or(get("etcd_lock_ttl"), 3600), 60, 7 * 24 * 3600),
+        lock_break=_yes_no("etcd_lock_break", get("etcd_lock_break")),
         **_release(get, runtime),
     )
+
+
+def _or(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+def _yes_no(key: str, value: Any) -> bool:
+    """A yes/no switch ("" or unset: no); pyinfra's --data may also give a bool."""
+    if value in (None, "", "no", False):
+        return False
+    if value in ("yes", True):
+        return True
+    raise DeployInputError(f"{key}={value!r} is not supported; use yes or no")
 
 
 def _member_names(key: str, value: Any) -> tuple[str, ...]:

@@ -83,6 +83,7 @@ class MemberStatus:
     version: str
     db_size: int | None
     answered: bool = True  # etcd itself answered /health (healthy or not), not a curl error
+    revision: int | None = None  # the store's revision this member has applied
 
     @property
     def is_leader(self) -> bool:
@@ -115,6 +116,7 @@ def parse_probe(cluster: Cluster, lines: Sequence[str]) -> list[MemberStatus]:
                 version=str(status.get("version", "")),
                 db_size=_number(status.get("dbSize")),
                 answered=bool(health),
+                revision=_number(header.get("revision")),
             )
         )
     return result

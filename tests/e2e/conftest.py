@@ -83,6 +83,13 @@ def endpoint(node: bed.Node) -> str:
     return f"https://{join_host_port(node.address, 2379)}"
 
 
+def pyinfra_command(inventory: Path, *args: str, deploy: str = "deploy.py") -> list[str]:
+    """The command line of a pyinfra run (run it from ``REPO``)."""
+    # --dry shows the plan only without -y (which skips change detection).
+    yes = [] if "--dry" in args else ["-y"]
+    return [sys.executable, "-m", "pyinfra", *yes, str(inventory), deploy, *args]
+
+
 def pyinfra(
     inventory: Path,
     *args: str,
@@ -93,9 +100,7 @@ def pyinfra(
 ) -> Run:
     """Run the deploy (or another deploy file, e.g. ``restore.py``); ``tmpdir`` gives
     pyinfra (and its connectors) a temp dir of its own; ``env``: its whole environment."""
-    # --dry shows the plan only without -y (which skips change detection).
-    yes = [] if "--dry" in args else ["-y"]
-    command = [sys.executable, "-m", "pyinfra", *yes, str(inventory), deploy, *args]
+    command = pyinfra_command(inventory, *args, deploy=deploy)
     if tmpdir:
         env = {**(env or os.environ), "TMPDIR": str(tmpdir)}
     proc = subprocess.run(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import stat
 import subprocess
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 
 from etcd_cluster import restore, scripts
 from etcd_cluster.errors import DeployInputError
+from etcd_cluster.status import parse_probe
 
 NOW = datetime.datetime(2026, 11, 22, 19, 30, 5, tzinfo=datetime.UTC)
 OK_STATUS = '{"hash":1,"revision":42,"totalKey":7,"totalSize":20480}'
@@ -267,3 +269,36 @@ def test_static_pod_members_park_the_manifest_until_the_container_is_gone(member
     assert list(manifest.parent.iterdir()) == []  # never a second pod in kubelet's dir
     start = phase(env, "start", "static-pod", "etcd", str(manifest), str(park))
     assert start.returncode == 0 and manifest.read_text() == "kind: Pod\n"
+
+
+def live(cluster, revisions: dict[str, int | None], leader: str = "infra0"):
+    """Statuses as parse_probe gives them: ``None`` for a member that does not answer."""
+    ids = {m.name: str(i + 11) for i, m in enumerate(cluster.members)}
+    found = []
+    for member, endpoint in zip(cluster.members, cluster.client_endpoints, strict=True):
+        revision = revisions.get(member.name)
+        if revision is None:
+            continue
+        header = {"member_id": ids[member.name], "revision": str(revision)}
+        body = json.dumps({"header": header, "leader": ids.get(leader, "0")})
+        found.append(f'{endpoint}\t{{"health":"true"}}\t{body}')
+    return parse_probe(cluster, found)
+
+
+def test_the_plan_shows_the_live_cluster_next_to_the_snapshot(cluster):
+    statuses = live(cluster, {"infra0": 130, "infra1": 130, "infra2": 129})
+    (line,) = restore.live_lines(statuses, {"revision": 42})
+    assert line == (
+        "live cluster: 3/3 members healthy, leader infra0, revision 130; the snapshot's "
+        "revision is 42: 88 revision(s) written since it will be lost"
+    )
+
+
+def test_the_plan_says_when_the_loss_cannot_be_told(cluster):
+    (line,) = restore.live_lines(live(cluster, {}), {"revision": 42})
+    assert "0/3 members healthy, no leader" in line and "quorum lost?" in line
+    assert "revision is 42" in line and "cannot be told" in line
+    (newer,) = restore.live_lines(live(cluster, {"infra1": 10}), {"revision": 42})
+    assert "1/3 members healthy" in newer and "42, NEWER than the live cluster's" in newer
+    (unknown,) = restore.live_lines(live(cluster, {"infra1": 10}), {})
+    assert "revision 10; the snapshot's revision is unknown" in unknown
