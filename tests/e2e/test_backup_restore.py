@@ -5,8 +5,10 @@ service writes verified mode-600 snapshots and keeps only ``etcd_backup_keep`` o
 them, a rerun changes nothing; then ``restore.py`` is refused without confirmation,
 shows its plan with ``--dry``, and restores (a key written before the snapshot is
 back, one written after it is gone, the old data dirs are kept aside, a deploy
-afterwards changes nothing); last, quorum is lost (two members stopped and wiped) and
-the cluster is restored from the survivor's latest scheduled snapshot.
+afterwards changes nothing); a restore that fails on one member after its data went
+aside (nothing starts, nothing is lost, the next run finishes it); last, quorum is lost
+(two members stopped and wiped) and the cluster is restored from the survivor's latest
+scheduled snapshot.
 Nothing here is a stand-in: real etcd 3.4 (Debian's), real systemd timers.
 """
 
@@ -175,6 +177,41 @@ def test_restore_takes_the_cluster_back_to_the_snapshot(bk: Bed):
         assert out(node, "stat -c '%a %U' /var/lib/etcd") == "700 root"
         assert not [n for n in snapshots(node) if n.startswith(".")]  # staged copies removed
     assert cluster_id(first) != before  # a new cluster (new token)
+    assert_no_changes(bk)
+
+
+FAILING_TOOL = "mount --bind /bin/false /usr/bin/etcdctl"  # the restore tool fails here
+
+
+def test_a_restore_that_fails_on_one_member_loses_nothing_and_the_next_run_finishes(bk: Bed):
+    """infra2's restore fails after its data dir went aside (its etcdctl fails, standing for
+    a full disk): no member starts, every old data dir is kept, the lock is given back, and
+    the next restore.py completes with the snapshot's data."""
+    first, _, third = bk.nodes
+    assert etcdctl(first, bk.endpoints(), "put e2e/in-second-snapshot kept").returncode == 0
+    snapshot = take_snapshot(first)
+    assert etcdctl(first, bk.endpoints(), "put e2e/after-second-snapshot lost").returncode == 0
+    asides = {n.container: out(n, "ls -d /var/lib/etcd.before-restore-*").split() for n in bk.nodes}
+    assert sh(third, FAILING_TOOL).returncode == 0
+    try:
+        run = restore(bk, snapshot, "--data", "etcd_restore_confirm=yes")
+    finally:
+        assert sh(third, "umount /usr/bin/etcdctl").returncode == 0
+    assert run.returncode != 0
+    assert "restore stopped before start" in run.output, run.output[-4000:]
+    for node in bk.nodes:  # nothing started on a half-restored cluster; old data all kept
+        assert out(node, "systemctl is-active etcd || true") != "active", node.container
+        new = set(out(node, "ls -d /var/lib/etcd.before-restore-*").split()) - set(
+            asides[node.container]
+        )
+        assert len(new) == 1, (node.container, new)
+        assert out(node, f"test -d {new.pop()}/member/wal && echo kept") == "kept"
+    run = restore(bk, snapshot, "--data", "etcd_restore_confirm=yes")
+    assert run.returncode == 0, run.output[-6000:]
+    for node in bk.nodes:
+        assert value(node, "e2e/in-second-snapshot") == "kept"
+        assert value(node, "e2e/before-snapshot") == "kept"
+        assert value(node, "e2e/after-second-snapshot") == ""
     assert_no_changes(bk)
 
 
