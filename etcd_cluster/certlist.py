@@ -3,7 +3,7 @@
 This one table drives generation (``pki``), verification and reissue decisions
 (``pki_plan``), the guide's expected-files check (``expected_files``) and the
 status table's earliest expiry. Names, base names, common names and usages are
-kubeadm's (``../shared/kubeadm-etcd-reference.md`` section 2).
+kubeadm's (``certlist.go`` and ``constants.go`` in kubernetes/kubernetes).
 """
 
 from __future__ import annotations

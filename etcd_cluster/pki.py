@@ -2,7 +2,8 @@
 
 Everything here works in memory: PEM bytes in, PEM bytes out. Nothing is written
 to disk and nothing is logged. The reference for every field is
-``../shared/kubeadm-etcd-reference.md`` sections 1 and 2.
+kubeadm's own source: ``cmd/kubeadm/app/phases/certs/certlist.go`` and
+``cmd/kubeadm/app/util/pkiutil/pki_helpers.go`` (kubernetes/kubernetes).
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ on the host (kubeadm rejecting its config, etcd rejecting a flag); warnings are 
 that work now but bite later (deprecated flags, an etcd the control plane's kubeadm
 refuses for ``etcd.external``). Every message names the host, the value and the fix.
 
-Sources: ``../shared/kubeadm-etcd-reference.md`` sections 3.2 (flag names per kubeadm
-version), 3.5 (SupportedEtcdVersion, MinExternalEtcdVersion) and 4.2 (API versions);
+Sources: kubeadm's ``phases/etcd/local.go`` (flag names per kubeadm version),
+``constants/constants.go`` (SupportedEtcdVersion, MinExternalEtcdVersion) and its config
+API reference (API versions);
 etcd's renamed flags from the "Difference in flags" list of etcd's v3.6-to-v3.5
 downgrade guide (etcd.io/docs/v3.6/downgrades/downgrade_3_6/, a diff of ``etcd -h``
 of v3.6.0 against v3.5.18), which matches CHANGELOG-3.6's deprecations.

@@ -154,7 +154,7 @@ etcd_log_lines = 30  # log lines shown for a member that fails
 # cluster with a large database needs more than systemd's default 90 s.
 etcd_start_timeout = 900
 
-# --- One run at a time (see README "One run at a time") -----------------------------------
+# --- One run at a time (see docs/design.md "One run at a time") --------------------------
 # A run that changes the cluster holds a lock on every member. A lock whose run was killed
 # on this machine is taken over at once; one from another machine after etcd_lock_ttl
 # seconds (make it longer than your longest run), or at once with etcd_lock_break=yes,
@@ -162,7 +162,7 @@ etcd_start_timeout = 900
 etcd_lock_ttl = 3600
 etcd_lock_break = "no"
 
-# --- Restore (restore.py only; see README "Backups and restore") -------------------------
+# --- Restore (restore.py only; see docs/design.md "Backups and restore") ----------------
 # etcd_restore_snapshot: path of a snapshot on the FIRST member.
 # etcd_restore_confirm: must be "yes": a restore takes the whole cluster back in time.
 etcd_restore_snapshot = ""

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Stand-in for ``kubeadm`` inside test-bed containers (installed as /usr/bin/kubeadm).
 
-Models, after kubeadm's source (reference: ../shared/kubeadm-etcd-reference.md, section 3):
+Models, after kubeadm's source (``cmd/kubeadm/app/phases/etcd/local.go``):
 
 - ``kubeadm version [-o short|json]``: the version from /etc/standins/kubeadm-version
   (default v1.34.1).

@@ -1,9 +1,9 @@
 """The oracles, copied verbatim: the guide's files and kubeadm's command for infra0.
 
-Sources: "Set up a High Availability etcd cluster with kubeadm" (newest version,
-``/work/shared/seeds/002_*.txt``) steps 1, 2 and 6, and the worked oracle of
-``/work/shared/kubeadm-etcd-reference.md`` section 4.4. Kept as the guide prints
-them (long lines included) so that a reader can diff them against the source.
+Sources: "Set up a High Availability etcd cluster with kubeadm" (newest version)
+steps 1, 2 and 6, and what kubeadm's ``getEtcdCommand`` (``phases/etcd/local.go``)
+gives for infra0. Kept as the guide prints them (long lines included) so that a
+reader can diff them against the source.
 """
 
 from __future__ import annotations

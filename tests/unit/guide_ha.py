@@ -1,7 +1,7 @@
 """The oracles of "Creating Highly Available Clusters with kubeadm", copied verbatim.
 
-Source: ``/work/shared/seeds/001_*.txt`` (an old version of the guide: kubeadm.k8s.io/
-v1beta1, ``--experimental-control-plane``), dedented. The tests replace its
+Source: an old version of the guide (kubeadm.k8s.io/v1beta1,
+``--experimental-control-plane``), dedented. The tests replace its
 placeholders and compare field by field, apart from the API version and the
 ``kubernetesVersion: stable`` the deploy pins to ``k8s_version``.
 """
