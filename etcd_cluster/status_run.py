@@ -83,8 +83,9 @@ def write_json(path: Path, result: dict[str, Any]) -> None:
     staged.replace(path)
 
 
-def _fail(state: State, target: Host, message: str) -> bool:
-    target.log_styled(message, fg="red", log_func=logger.error)
+def _fail(state: State, host: Host, message: str) -> bool:
+    """Fail the operation (pyinfra wants the parameters named ``state`` and ``host``)."""
+    host.log_styled(message, fg="red", log_func=logger.error)
     return False
 
 

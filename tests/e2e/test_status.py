@@ -117,7 +117,8 @@ def test_status_with_a_member_stopped_fails_and_names_it(cluster: Bed, tmp_path:
     assert members["infra0"]["healthy"] is True and members["infra1"]["healthy"] is True
     assert report["ok"] is False
     assert any("infra2" in problem for problem in report["problems"]), report
-    assert "member infra2" in run.output
+    assert "etcd status: member infra2" in run.output  # the verdict's own message
+    assert "Unexpected error" not in run.output
 
 
 def test_status_fails_when_a_certificate_is_inside_the_renewal_window(cluster: Bed, tmp_path: Path):
@@ -131,3 +132,4 @@ def test_status_fails_when_a_certificate_is_inside_the_renewal_window(cluster: B
     assert all(m["healthy"] for m in report["members"]), report
     renewals = [p for p in report["problems"] if "etcd_renew_before_days=400" in p]
     assert len(renewals) == len(cluster.nodes), report
+    assert "Unexpected error" not in run.output
