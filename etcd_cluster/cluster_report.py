@@ -21,7 +21,14 @@ from etcd_cluster.cluster import Cluster
 from etcd_cluster.observe import Observation
 from etcd_cluster.quorum import ClusterView, live_member_of
 from etcd_cluster.remote import RemoteFile
-from etcd_cluster.status import MemberStatus, aligned, problems, size_text
+from etcd_cluster.status import (
+    MEMBER_COLUMNS,
+    SNAPSHOT_COLUMNS,
+    MemberStatus,
+    aligned,
+    problems,
+    size_text,
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,7 @@ class MemberFacts:
 
     files: Mapping[str, RemoteFile]
     observation: Observation
+    run_lock: str = ""  # who holds the run lock here ("" nobody): a run is going on
 
 
 def earliest_expiry(cluster: Cluster, files: Mapping[str, RemoteFile]) -> tuple[str, Any]:
@@ -162,6 +170,7 @@ def report(
         "problems": found,
         "leader": next((row["name"] for row in rows if row["leader"]), None),
         "members": rows,
+        "runs_in_progress": sorted({f.run_lock for f in facts.values() if f and f.run_lock}),
         "other_live_members": [
             {"name": live.name, "id": live.member_id, "learner": live.is_learner}
             for live in view.members
@@ -184,20 +193,7 @@ def _in_use(row: Mapping[str, Any]) -> str:
 
 def table(result: Mapping[str, Any]) -> str:
     """The report as the operator reads it: one line per member."""
-    header = (
-        "NAME",
-        "ENDPOINT",
-        "HEALTHY",
-        "LEADER",
-        "VERSION",
-        "DB SIZE",
-        "IN USE",
-        "ALARMS",
-        "EARLIEST CERT EXPIRY",
-        "LATEST SNAPSHOT",
-        "AGE",
-        "LAST BACKUP",
-    )
+    header = (*MEMBER_COLUMNS, "IN USE", "ALARMS", "EARLIEST CERT EXPIRY", *SNAPSHOT_COLUMNS)
     lines = [header]
     for row in result["members"]:
         expiry = row["cert_expiry"]

@@ -158,6 +158,11 @@ def unhealthy_members(statuses: Sequence[MemberStatus]) -> list[Member]:
     return [s.member for s in statuses if not s.healthy]
 
 
+# The status table's columns, shared with status.py's report (cluster_report.table).
+MEMBER_COLUMNS = ("NAME", "ENDPOINT", "HEALTHY", "LEADER", "VERSION", "DB SIZE")
+SNAPSHOT_COLUMNS = ("LATEST SNAPSHOT", "AGE", "LAST BACKUP")
+
+
 def format_table(
     statuses: Sequence[MemberStatus],
     expiries: dict[str, datetime.datetime],
@@ -170,17 +175,9 @@ def format_table(
     columns; members
     named in ``learners`` show "learner" as their role in the LEADER column.
     """
-    header: tuple[str, ...] = (
-        "NAME",
-        "ENDPOINT",
-        "HEALTHY",
-        "LEADER",
-        "VERSION",
-        "DB SIZE",
-        "EARLIEST CERT EXPIRY",
-    )
+    header: tuple[str, ...] = (*MEMBER_COLUMNS, "EARLIEST CERT EXPIRY")
     if snapshots is not None:
-        header += ("LATEST SNAPSHOT", "AGE", "LAST BACKUP")
+        header += SNAPSHOT_COLUMNS
     rows = [header]
     for s in statuses:
         expiry = expiries.get(s.member.host)

@@ -5,7 +5,8 @@ Read only, at any time: no run lock (a status may be asked while a deploy runs),
 the deploy's data-safety refusals (they guard changes; a status makes none) and no
 operation that changes a host. Each member costs one remote command, the deploy's own
 survey (``member_survey.read_member``); the first reachable member's also probes the
-cluster (health and status of every endpoint, the live member list, the alarms).
+cluster (health and status of every endpoint, the live member list, the alarms). Only
+when that survey gets no answer does the next member probe, in a second command.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from etcd_cluster.cluster_report import MemberFacts
 from etcd_cluster.member_survey import read_member
 from etcd_cluster.plan import cluster_of, etcd_hosts, once_per_run
 from etcd_cluster.quorum import parse_view
+from etcd_cluster.remote import run_quietly
+from etcd_cluster.status import probe_script
 
 
 @dataclass
@@ -53,20 +56,18 @@ def _build(state: State) -> StatusRun:
         name: gevent.spawn(read_member, hosts[name], cluster, name == prober) for name in reachable
     }
     gevent.joinall(list(jobs.values()))
-    facts: dict[str, MemberFacts | None] = {}
-    probe: tuple[str, ...] = ()
-    for member in cluster.members:
-        job = jobs.get(member.host)
-        if job is None or not job.successful():
-            why = job.exception if job is not None else "not connected"
-            logger.warning(f"--> etcd status: {member.host}: could not be surveyed: {why}")
-            facts[member.host] = None
-            continue
-        facts[member.host] = MemberFacts(job.value.files, job.value.observation)
-        probe = probe or job.value.probe
+    facts = {m.host: _facts(m.host, jobs.get(m.host)) for m in cluster.members}
+    probe = jobs[prober].value.probe if facts.get(prober) else ()
+    if not probe:  # the prober's survey failed: ask the next member that answered (once)
+        prober = next((name for name in reachable if facts[name]), prober)
+        if facts.get(prober):
+            _, stdout, _ = run_quietly(hosts[prober], probe_script(cluster, with_members=True))
+            probe = tuple(stdout.splitlines())
     now = datetime.datetime.now(datetime.UTC)
     result = cluster_report.report(cluster, parse_view(cluster, probe), facts, now)
     logger.info(f"--> etcd cluster status:\n{cluster_report.table(result)}")
+    for run in result["runs_in_progress"]:
+        logger.info(f"--> etcd status: a run is going on: {run}")
     for problem in result["problems"]:
         logger.warning(f"--> etcd status: {problem}")
     path = cluster.settings.status_json
@@ -74,6 +75,20 @@ def _build(state: State) -> StatusRun:
         write_json(Path(path), result)
         logger.info(f"--> etcd: status written to {path}")
     return StatusRun(result, prober)
+
+
+def _facts(name: str, job: gevent.Greenlet | None) -> MemberFacts | None:
+    """What one member's survey said; None (and a warning why) when it said nothing."""
+    if job is None or not job.successful():
+        why = job.exception if job is not None else "not connected"
+    elif job.value.observation.clock is None:  # every survey tells the host's clock
+        why = "the survey command gave no answer"
+    else:
+        r = job.value
+        holder = r.lock.holder.describe(r.lock.now or None) if r.lock.holder else ""
+        return MemberFacts(r.files, r.observation, holder)
+    logger.warning(f"--> etcd status: {name}: could not be surveyed: {why}")
+    return None
 
 
 def write_json(path: Path, result: dict[str, Any]) -> None:

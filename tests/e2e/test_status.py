@@ -10,12 +10,14 @@ time and main pid are compared: nothing may change.
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from bench.counting import count_over_docker
-from tests.e2e.conftest import Bed, Run, deploy_ok, make_bed, out, pyinfra, sh
+from tests.e2e.conftest import Bed, Run, deploy_ok, endpoint, etcdctl, make_bed, out, pyinfra, sh
 
 pytestmark = pytest.mark.e2e
 
@@ -113,12 +115,38 @@ def test_status_with_a_member_stopped_fails_and_names_it(cluster: Bed, tmp_path:
     assert run.json()["results"]["totals"]["success"] == 0
     assert commands == {node.container: 1 for node in cluster.nodes}
     members = by_name(report)
-    assert members["infra2"]["healthy"] is False, report
+    assert members["infra2"]["healthy"] is False and members["infra2"]["reachable"], report
     assert members["infra0"]["healthy"] is True and members["infra1"]["healthy"] is True
     assert report["ok"] is False
     assert any("infra2" in problem for problem in report["problems"]), report
     assert "etcd status: member infra2" in run.output  # the verdict's own message
     assert "Unexpected error" not in run.output
+
+
+def test_status_with_the_first_host_frozen_probes_from_the_next(cluster: Bed, tmp_path: Path):
+    """The first member's container paused: its survey gets no answer, so the next member
+    probes the cluster (its one extra command); the frozen member is named, unhealthy."""
+    frozen = cluster.nodes[0]
+    before = host_states(cluster)
+    subprocess.run(["docker", "pause", frozen.container], check=True)
+    try:
+        others = ",".join(endpoint(n) for n in cluster.nodes[1:])
+        for _ in range(30):  # the others elect a leader among themselves if need be
+            if etcdctl(cluster.nodes[1], others, "endpoint health").returncode == 0:
+                break
+            time.sleep(1)
+        run, report, commands = status(cluster, tmp_path)
+    finally:
+        subprocess.run(["docker", "unpause", frozen.container], check=True)
+    assert host_states(cluster) == before
+    assert run.returncode != 0, run.output[-4000:]
+    members = by_name(report)
+    assert members["infra0"]["reachable"] is False and members["infra0"]["healthy"] is False
+    assert members["infra1"]["healthy"] and members["infra2"]["healthy"], report
+    assert report["leader"] in ("infra1", "infra2"), report
+    assert "host @docker/etcd-e2e-status-l" in " ".join(report["problems"]), report
+    assert "Unexpected error" not in run.output
+    assert commands[cluster.nodes[1].container] == 2 and commands[cluster.nodes[2].container] == 1
 
 
 def test_status_fails_when_a_certificate_is_inside_the_renewal_window(cluster: Bed, tmp_path: Path):

@@ -186,3 +186,14 @@ def test_the_json_file_is_written_whole(tmp_path: Path):
 def test_the_json_path_setting(make_settings):
     assert make_settings().status_json == ""
     assert make_settings(etcd_status_json="out/status.json").status_json == "out/status.json"
+
+
+def test_a_run_in_progress_is_shown_but_is_no_problem(cluster, ca, now):
+    facts = facts_for(cluster, ca, now)
+    holder = "deploy.py run by root@ctl pid 42, since 2026-12-01 16:00:00 UTC"
+    for host, found in list(facts.items()):
+        assert found is not None
+        facts[host] = MemberFacts(found.files, found.observation, holder)
+    result = make_report(cluster, [*probe_lines(cluster), *live_lines(cluster)], facts, now)
+    assert result["runs_in_progress"] == [holder]
+    assert result["ok"] is True
