@@ -102,6 +102,31 @@ def test_status_of_a_healthy_cluster(cluster: Bed, tmp_path: Path):
         assert m["snapshot_too_old"] is False
 
 
+def test_status_while_another_run_holds_the_lock(cluster: Bed, tmp_path: Path):
+    """Read only, at any time: a deploy of another machine holds every member's run lock
+    (as test_run_lock plants it); status.py neither waits, refuses nor touches it."""
+    lock = "/var/lib/etcd-deploy/run-lock"
+    holder = (
+        f"mkdir -p {lock} && printf 'token=planted\\ncontroller=elsewhere.example\\n"
+        f"user=alice\\npid=999\\npid_start=1\\nrun=deploy.py\\nsince=%s\\n' "
+        f"$(date +%s) >{lock}/holder"
+    )
+    for node in cluster.nodes:
+        out(node, holder)
+    try:
+        before = host_states(cluster)
+        run, report, commands = status(cluster, tmp_path)
+        assert host_states(cluster) == before
+    finally:
+        for node in cluster.nodes:
+            out(node, f"rm -f {lock}/holder")
+    assert run.returncode == 0, run.output[-4000:]
+    assert report["ok"] is True, report
+    (held,) = report["runs_in_progress"]
+    assert "deploy.py run by alice@elsewhere.example pid 999" in held
+    assert commands == {node.container: 1 for node in cluster.nodes}
+
+
 def test_status_with_a_member_stopped_fails_and_names_it(cluster: Bed, tmp_path: Path):
     down = cluster.nodes[2]
     sh(down, "systemctl stop etcd")
