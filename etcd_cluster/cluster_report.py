@@ -167,6 +167,7 @@ def report(
     return {
         "generated_at": now.isoformat(),
         "ok": not found,
+        "healthy": not problems(view.statuses),  # every member healthy, one leader
         "problems": found,
         "leader": next((row["name"] for row in rows if row["leader"]), None),
         "members": rows,

@@ -80,12 +80,13 @@ def _build(state: State) -> StatusRun:
 def _facts(name: str, job: gevent.Greenlet | None) -> MemberFacts | None:
     """What one member's survey said; None (and a warning why) when it said nothing."""
     if job is None or not job.successful():
-        why = job.exception if job is not None else "not connected"
+        why = job.exception if job is not None else "not connected (or left out by --limit)"
     elif job.value.observation.clock is None:  # every survey tells the host's clock
         why = "the survey command gave no answer"
     else:
         r = job.value
-        holder = r.lock.holder.describe(r.lock.now or None) if r.lock.holder else ""
+        # without its age, which differs by member: one line per run
+        holder = r.lock.holder.describe() if r.lock.holder else ""
         return MemberFacts(r.files, r.observation, holder)
     logger.warning(f"--> etcd status: {name}: could not be surveyed: {why}")
     return None

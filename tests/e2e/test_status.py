@@ -88,7 +88,8 @@ def test_status_of_a_healthy_cluster(cluster: Bed, tmp_path: Path):
     assert "etcd cluster status:" in run.output
     members = by_name(report)
     assert sorted(members) == ["infra0", "infra1", "infra2"], report
-    assert report["ok"] is True and report["problems"] == [], report
+    assert report["ok"] is True and report["healthy"] is True, report
+    assert report["problems"] == [], report
     assert all(m["healthy"] is True and m["reachable"] for m in members.values()), report
     assert [m["leader"] for m in members.values()].count(True) == 1, report
     assert report["leader"] in members
@@ -142,7 +143,7 @@ def test_status_with_a_member_stopped_fails_and_names_it(cluster: Bed, tmp_path:
     members = by_name(report)
     assert members["infra2"]["healthy"] is False and members["infra2"]["reachable"], report
     assert members["infra0"]["healthy"] is True and members["infra1"]["healthy"] is True
-    assert report["ok"] is False
+    assert report["ok"] is False and report["healthy"] is False
     assert any("infra2" in problem for problem in report["problems"]), report
     assert "etcd status: member infra2" in run.output  # the verdict's own message
     assert "Unexpected error" not in run.output

@@ -76,7 +76,7 @@ def test_a_healthy_cluster_reports_every_member_and_no_problem(cluster, ca, now)
         line.replace('"dbSize"', '"dbSizeInUse":"5120","dbSize"') for line in probe_lines(cluster)
     ]
     result = make_report(cluster, [*lines, *live_lines(cluster)], facts_for(cluster, ca, now), now)
-    assert result["ok"] is True and result["problems"] == []
+    assert result["ok"] is True and result["healthy"] is True and result["problems"] == []
     assert result["leader"] == "infra0"
     assert [m["name"] for m in result["members"]] == ["infra0", "infra1", "infra2"]
     first = result["members"][0]
@@ -102,7 +102,7 @@ def test_a_stopped_member_is_unhealthy_and_fails_the_run(cluster, ca, now):
     lines = [*probe_lines(cluster, infra2=down), *live_lines(cluster)]
     result = make_report(cluster, lines, facts_for(cluster, ca, now), now)
     assert [m["healthy"] for m in result["members"]] == [True, True, False]
-    assert result["ok"] is False
+    assert result["ok"] is False and result["healthy"] is False
     assert any("member infra2 (10.0.0.8" in p for p in result["problems"]), result["problems"]
     assert result["members"][2]["version"] is None
     assert table_rows(table(result))[3][2] == "NO"
@@ -114,6 +114,7 @@ def test_an_active_alarm_fails_the_run_and_names_the_member(cluster, ca, now):
     result = make_report(cluster, lines, facts_for(cluster, ca, now), now)
     assert [m["alarms"] for m in result["members"]] == [[], ["NOSPACE"], []]
     assert result["problems"] == ["alarm NOSPACE is active on member infra1"]
+    assert result["healthy"] is True and result["ok"] is False
 
 
 def test_unreadable_alarms_on_a_healthy_cluster_fail_the_run(cluster, ca, now):
