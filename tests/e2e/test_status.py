@@ -80,9 +80,10 @@ def by_name(report: dict) -> dict[str, dict]:
 
 def test_status_of_a_healthy_cluster(cluster: Bed, tmp_path: Path):
     before = host_states(cluster)
-    run, report, commands = status(cluster, tmp_path)
+    run, report, commands = status(cluster, tmp_path, "-vvv")
     assert run.returncode == 0, run.output[-4000:]
     assert run.json()["results"]["totals"]["success"] == 0
+    assert "PRIVATE KEY" not in run.output + json.dumps(report)  # keys: public hashes only
     assert host_states(cluster) == before
     assert commands == {node.container: 1 for node in cluster.nodes}
     assert "etcd cluster status:" in run.output
