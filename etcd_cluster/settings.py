@@ -103,6 +103,7 @@ class Settings:
     start_timeout: int = 900  # systemd: seconds etcd may take to start (TimeoutStartSec)
     lock_ttl: int = 3600
     lock_break: bool = False
+    status_json: str = ""  # status.py: also write the report as JSON here (controller)
 
     def archive_sha256(self, version: str) -> str:
         return dict(self.etcd_archive_sha256).get(version, "")
@@ -349,6 +350,7 @@ def settings_from_data(get: DataGetter) -> Settings:
         replace_members=_member_names("etcd_replace_members", get("etcd_replace_members")),
         lock_ttl=_integer("etcd_lock_ttl", _or(get("etcd_lock_ttl"), 3600), 60, 7 * 24 * 3600),
         lock_break=_yes_no("etcd_lock_break", get("etcd_lock_break")),
+        status_json=_text("etcd_status_json", get("etcd_status_json")),
         **_release(get, runtime),
     )
 

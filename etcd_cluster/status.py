@@ -84,6 +84,7 @@ class MemberStatus:
     db_size: int | None
     answered: bool = True  # etcd itself answered /health (healthy or not), not a curl error
     revision: int | None = None  # the store's revision this member has applied
+    db_size_in_use: int | None = None  # of db_size, what holds data (the rest: fragmentation)
 
     @property
     def is_leader(self) -> bool:
@@ -117,6 +118,7 @@ def parse_probe(cluster: Cluster, lines: Sequence[str]) -> list[MemberStatus]:
                 db_size=_number(status.get("dbSize")),
                 answered=bool(health),
                 revision=_number(header.get("revision")),
+                db_size_in_use=_number(status.get("dbSizeInUse")),
             )
         )
     return result
@@ -156,6 +158,11 @@ def unhealthy_members(statuses: Sequence[MemberStatus]) -> list[Member]:
     return [s.member for s in statuses if not s.healthy]
 
 
+# The status table's columns, shared with status.py's report (cluster_report.table).
+MEMBER_COLUMNS = ("NAME", "ENDPOINT", "HEALTHY", "LEADER", "VERSION", "DB SIZE")
+SNAPSHOT_COLUMNS = ("LATEST SNAPSHOT", "AGE", "LAST BACKUP")
+
+
 def format_table(
     statuses: Sequence[MemberStatus],
     expiries: dict[str, datetime.datetime],
@@ -168,17 +175,9 @@ def format_table(
     columns; members
     named in ``learners`` show "learner" as their role in the LEADER column.
     """
-    header: tuple[str, ...] = (
-        "NAME",
-        "ENDPOINT",
-        "HEALTHY",
-        "LEADER",
-        "VERSION",
-        "DB SIZE",
-        "EARLIEST CERT EXPIRY",
-    )
+    header: tuple[str, ...] = (*MEMBER_COLUMNS, "EARLIEST CERT EXPIRY")
     if snapshots is not None:
-        header += ("LATEST SNAPSHOT", "AGE", "LAST BACKUP")
+        header += SNAPSHOT_COLUMNS
     rows = [header]
     for s in statuses:
         expiry = expiries.get(s.member.host)
@@ -188,18 +187,23 @@ def format_table(
             "yes" if s.healthy else "NO",
             "learner" if s.member.name in learners else "yes" if s.is_leader else "no",
             s.version or "-",
-            _size(s.db_size),
+            size_text(s.db_size),
             f"{expiry:%Y-%m-%d %H:%M} UTC" if expiry else "-",
         )
         if snapshots is not None:
             row += snapshots.get(s.member.host, ("-", "-", "-"))
         rows.append(row)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return aligned(rows)
+
+
+def aligned(rows: Sequence[tuple[str, ...]]) -> str:
+    """Rows of cells as left-aligned columns, two spaces apart."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _size(value: int | None) -> str:
+def size_text(value: int | None) -> str:
     if value is None:
         return "-"
     size = float(value)

@@ -162,6 +162,11 @@ etcd_start_timeout = 900
 etcd_lock_ttl = 3600
 etcd_lock_break = "no"
 
+# --- Status (status.py only; see README "Status at any time") ---------------------------
+# etcd_status_json: also write the status report as JSON to this path on the machine
+# running pyinfra ("" : table only).
+etcd_status_json = ""
+
 # --- Restore (restore.py only; see docs/design.md "Backups and restore") ----------------
 # etcd_restore_snapshot: path of a snapshot on the FIRST member.
 # etcd_restore_confirm: must be "yes": a restore takes the whole cluster back in time.
