@@ -216,7 +216,13 @@ def _gate(state: State, host: Host) -> bool:
     settings = plan.cluster.settings
     if plan.failed:
         return _stopped(host, plan, "the health gate")
-    found, statuses = probe_until(host, plan.cluster, status.problems, settings.health_timeout)
+    found, statuses = probe_until(
+        host,
+        plan.cluster,
+        status.problems,
+        settings.health_timeout,
+        "the restored cluster to report healthy",
+    )
     logger.info(f"--> etcd cluster status:\n{status.format_table(statuses, {})}")
     if found:
         _, stdout, _ = run_quietly(host, runtime_commands(plan.cluster).logs)
