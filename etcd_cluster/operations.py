@@ -34,7 +34,7 @@ from etcd_cluster.plan import (
     is_control_plane,
     target_version,
 )
-from etcd_cluster.polling import poll
+from etcd_cluster.polling import poll, progress_while
 from etcd_cluster.quiet import change_reasons
 from etcd_cluster.quorum import ClusterView, gate, parse_view
 from etcd_cluster.remote import (
@@ -353,7 +353,8 @@ def _restart_member(state: State, host: Host, decision: Decision, logs_command: 
         log_func=logger.info,
     )
     command = runtime_commands(cluster).for_action(decision.action)
-    ok, stdout, stderr = run_quietly(host, command)
+    with progress_while(f"{me.name} to restart ({decision.action})"):
+        ok, stdout, stderr = run_quietly(host, command)
     if not ok:
         return _fail(
             host, f"restart of {me.name} failed: {stderr.strip()}", logs_command, settings.log_lines

@@ -81,11 +81,15 @@ def poll(
 
 @contextmanager
 def progress_while(
-    what: str, every: float = PROGRESS_EVERY, say: Callable[[str], None] = logger.info
+    what: str,
+    timeout: float | None = None,
+    every: float = PROGRESS_EVERY,
+    say: Callable[[str], None] = logger.info,
 ) -> Iterator[None]:
-    """Progress lines while one long remote command runs (``kubeadm init``): a
-    greenlet ticks beside it, since the command itself says nothing until it ends."""
-    progress = Progress(what, every=every, say=say)
+    """Progress lines while one long remote command runs (``kubeadm init``, a restart
+    whose script waits for the new container, a joining member's start): a greenlet
+    ticks beside it, since the command itself says nothing until it ends."""
+    progress = Progress(what, timeout, every=every, say=say)
 
     def ticker() -> None:
         while True:

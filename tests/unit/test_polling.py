@@ -114,3 +114,10 @@ def test_progress_while_ticks_beside_a_blocking_command():
     assert 2 <= count <= 4
     assert len(lines) == count  # the ticker stopped with the command
     assert lines[0] == "--> waiting for kubeadm init on cp-0 to finish (0 s)"
+
+
+def test_progress_while_names_the_bound_when_there_is_one():
+    lines: list[str] = []
+    with progress_while("infra1 to restart", timeout=900, every=0.1, say=lines.append):
+        gevent.sleep(0.15)
+    assert lines == ["--> waiting for infra1 to restart (0 s of 900 s)"]
