@@ -19,7 +19,7 @@ from pyinfra.api.state import State
 from etcd_cluster import kubeadm_control_plane as kcp
 from etcd_cluster.control_plane_plan import ControlPlanePlan, get_control_plane_plan
 from etcd_cluster.kubernetes_pki import ca_cert_hash
-from etcd_cluster.polling import poll, progress_while
+from etcd_cluster.polling import on, poll, progress_while
 from etcd_cluster.remote import Wanted, run_quietly, write_files
 
 ADMIN_KUBECONFIG = "/etc/kubernetes/admin.conf"
@@ -37,7 +37,7 @@ def _run_kubeadm(target: Host, plan: ControlPlanePlan, path: str, config: str, v
     ok, error = write_files(target, {path: Wanted(config.encode(), "600")})
     if not ok:
         return _fail(target, error)
-    with progress_while(f"kubeadm {verb} on {target.name} to finish"):
+    with progress_while(f"kubeadm {verb} to finish", say=on(target)):
         ok, stdout, stderr = run_quietly(target, f"kubeadm {verb} --config {path}")
     run_quietly(target, f"rm -f {path}")  # it holds the token
     if not ok:
@@ -120,7 +120,8 @@ def _apply(state: State, host: Host, manifest: str) -> bool:
         bool,
         READY_TIMEOUT,
         2,
-        f"the apiserver on {host.name} to answer /readyz",
+        "the apiserver to answer /readyz",
+        say=on(host),
     )
     if not ready:
         return _fail(host, f"the apiserver did not answer within {READY_TIMEOUT}s")

@@ -26,7 +26,7 @@ from etcd_cluster.kubeadm_config import manifest_path
 from etcd_cluster.membership import ADD, PROMOTE, REMOVE, Change
 from etcd_cluster.operations import cluster_view, wait_for
 from etcd_cluster.plan import Plan, etcd_hosts, get_plan
-from etcd_cluster.polling import poll, progress_while
+from etcd_cluster.polling import on, poll, progress_while
 from etcd_cluster.quorum import ClusterView
 from etcd_cluster.remote import run_quietly
 from etcd_cluster.runtime import RETIRED_DIR, SYSTEMD_UNIT, kubeadm_etcd_local
@@ -80,6 +80,7 @@ def _api_patiently(
         settings.health_timeout,
         settings.health_interval,
         what,
+        say=on(state.inventory.get_host(executor(get_plan(state)))),
     )
 
 
@@ -219,7 +220,7 @@ def _join(state: State, target: Host, change: Change) -> bool:
                 return _fail(target, f"member add {change.name} failed: {answer.get('error')}")
             member_id = str((answer.get("member") or {}).get("ID", ""))
             target.log_styled(f"added {change.name} as a learner", log_func=logger.info)
-        with progress_while(f"etcd on {change.name} to start and catch up"):
+        with progress_while(f"etcd on {change.name} to start and catch up", say=on(target)):
             ok, _, stderr = run_quietly(target, start_command(plan.cluster))
         if not ok:
             return _fail(target, f"starting etcd for {change.name} failed: {stderr.strip()}")

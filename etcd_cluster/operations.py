@@ -34,7 +34,7 @@ from etcd_cluster.plan import (
     is_control_plane,
     target_version,
 )
-from etcd_cluster.polling import poll, progress_while
+from etcd_cluster.polling import on, poll, progress_while
 from etcd_cluster.quiet import change_reasons
 from etcd_cluster.quorum import ClusterView, gate, parse_view
 from etcd_cluster.remote import (
@@ -150,7 +150,10 @@ def probe_until(
         statuses = status.parse_probe(cluster, stdout.splitlines())
         return check(statuses), statuses
 
-    return poll(probe, lambda found: not found[0], timeout, cluster.settings.health_interval, what)
+    def done(found: tuple[list[str], list[status.MemberStatus]]) -> bool:
+        return not found[0]
+
+    return poll(probe, done, timeout, cluster.settings.health_interval, what, say=on(target))
 
 
 def _fail(target: Host, message: str, logs_command: str, log_lines: int) -> bool:
@@ -325,6 +328,7 @@ def _report_cluster_version(target: Host, plan: Plan) -> None:
         settings.health_timeout,
         settings.health_interval,
         f"the cluster version to reach {wanted}",
+        say=on(target),
     )
     if version.startswith(f"{wanted}."):
         logger.info(f"--> etcd: upgrade done; the cluster version is now {version}")
@@ -345,6 +349,7 @@ def _restart_member(state: State, host: Host, decision: Decision, logs_command: 
         settings.health_timeout,
         settings.health_interval,
         f"the quorum gate to allow restarting {me.name}",
+        say=on(host),
     )
     if refusals:
         return _fail(host, f"not restarting {me.name}: " + "; ".join(refusals), "", 0)
@@ -353,7 +358,7 @@ def _restart_member(state: State, host: Host, decision: Decision, logs_command: 
         log_func=logger.info,
     )
     command = runtime_commands(cluster).for_action(decision.action)
-    with progress_while(f"{me.name} to restart ({decision.action})"):
+    with progress_while(f"{me.name} to restart ({decision.action})", say=on(host)):
         ok, stdout, stderr = run_quietly(host, command)
     if not ok:
         return _fail(

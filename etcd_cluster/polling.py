@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import gevent
 from pyinfra import logger
+from pyinfra.api.host import Host
 
 T = TypeVar("T")
 
@@ -40,7 +41,7 @@ class Progress:
 
     def line(self, elapsed: float) -> str:
         of = f" of {self.timeout:.0f} s" if self.timeout is not None else ""
-        return f"--> waiting for {self.what} ({elapsed:.0f} s{of})"
+        return f"waiting for {self.what} ({elapsed:.0f} s{of})"
 
     def tick(self) -> None:
         """Say how long it has been, when the next line is due (and only when a
@@ -49,8 +50,17 @@ class Progress:
         if not self.what or now < self.next_line:
             return
         self.say(self.line(now - self.started))
-        while self.next_line <= now:
-            self.next_line += self.every
+        self.next_line = now + self.every  # never two lines closer than ``every``
+
+
+def on(target: Host) -> Callable[[str], None]:
+    """Progress lines prefixed with the host that waits, as pyinfra prefixes its own:
+    the same wait often runs on every member at once."""
+
+    def say(line: str) -> None:
+        target.log_styled(line, log_func=logger.info)
+
+    return say
 
 
 def poll(

@@ -29,7 +29,7 @@ from etcd_cluster.errors import DeployInputError
 from etcd_cluster.kubeadm_config import manifest_path
 from etcd_cluster.operations import probe_until
 from etcd_cluster.plan import cluster_of, etcd_hosts, once_per_run
-from etcd_cluster.polling import progress_while
+from etcd_cluster.polling import on, progress_while
 from etcd_cluster.remote import run_quietly
 from etcd_cluster.run_lock import LockStatus, parse_status, status_command
 from etcd_cluster.run_lock_ops import check_run_lock
@@ -185,7 +185,7 @@ def _run_phase(state: State, host: Host, phase: str) -> bool:
         if phase == "copy":
             ok, error = _copy(state, host)
         else:
-            with progress_while(f"the restore's {phase} step on {host.name}"):
+            with progress_while(f"the restore's {phase} step", say=on(host)):
                 ok, stdout, error = run_quietly(host, _phase_command(plan, host, phase))
             for line in stdout.splitlines():
                 host.log_styled(line, log_func=logger.info)

@@ -11,6 +11,9 @@ time, with no failed request; afterwards each member scrapes another's
 
 from __future__ import annotations
 
+import itertools
+import re
+
 import pytest
 
 from etcd_cluster.cluster import join_host_port
@@ -38,7 +41,7 @@ def fresh(tmp_path_factory):
 
 
 # case: (host index, host data to change, extra CLI args, texts the error must contain)
-WAYS_OUT = {
+WAYS_OUT: dict[str, tuple[int, dict[str, object], tuple[str, ...], list[str]]] = {
     "static-pod without kubeadm": (
         0,
         {},
@@ -104,3 +107,27 @@ def test_metrics_move_to_the_members_address_one_restart_at_a_time(fresh: Bed):
 
     rerun = deploy_ok(inventory, "--json")
     assert rerun.json()["results"]["totals"]["success"] == 0
+
+
+def test_a_long_wait_says_what_it_waits_for_every_few_seconds(fresh: Bed):
+    """A member that hangs (SIGSTOP): the run waits for health, saying so every 5 s."""
+    third = fresh.nodes[2]
+    pid = out(third, "systemctl show -p MainPID --value etcd")
+    sh(third, f"kill -STOP {pid}")
+    try:
+        inventory = fresh.workdir / "inventory-metrics.py"  # converged: nothing to change
+        run = pyinfra(inventory, "--data", "etcd_health_timeout=16")
+    finally:
+        sh(third, f"kill -CONT {pid}")
+    assert run.returncode != 0
+    assert "etcd cluster not healthy after 16s" in run.output, run.output[-4000:]
+    waits = re.findall(
+        r"\[(\S+)\] waiting for the etcd cluster to report healthy \((\d+) s of 16 s\)",
+        run.output,
+    )
+    for node in fresh.nodes:  # each member's health step waits, and says so
+        seconds = [int(elapsed) for host, elapsed in waits if host == node.pyinfra_host]
+        assert len(seconds) >= 2, run.output[-4000:]
+        assert seconds[0] >= 5 and all(b - a >= 4 for a, b in itertools.pairwise(seconds))
+    quiet = re.findall(r"waiting for .* \((\d+) s", deploy_ok(inventory).output)
+    assert quiet == []  # the member is back: a healthy run has nothing to wait for
