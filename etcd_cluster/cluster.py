@@ -92,7 +92,9 @@ def canonical_address(host: str, value: Any) -> str:
         address = ipaddress.ip_address(str(value).strip("[]"))
     except ValueError:
         raise DeployInputError(
-            f"host {host}: etcd_address={value!r} is not a valid IPv4 or IPv6 address"
+            f"host {host}: etcd_address={value!r} is not a valid IPv4 or IPv6 address: set "
+            "etcd_address in the inventory to the IP address this member listens on "
+            "(e.g. 10.0.0.6)"
         ) from None
     if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
         raise DeployInputError(
@@ -148,7 +150,8 @@ def build_cluster(hosts: Sequence[MemberInput], settings: Settings) -> Cluster:
             if address is None:
                 raise DeployInputError(
                     f"host {host}: etcd_address is required "
-                    "(the inventory name is not an IP address)"
+                    "(the inventory name is not an IP address): add it to the host's data, "
+                    f'e.g. ("{host}", {{"etcd_address": "10.0.0.6"}})'
                 )
         members.append(
             Member(
@@ -167,7 +170,8 @@ def build_cluster(hosts: Sequence[MemberInput], settings: Settings) -> Cluster:
     if len(families) > 1:
         listing = ", ".join(f"{m.host}={m.address}" for m in members)
         raise DeployInputError(
-            f"etcd_address mixes IPv4 and IPv6 ({listing}); etcd members must share one family"
+            f"etcd_address mixes IPv4 and IPv6 ({listing}); etcd members must share one family: "
+            "give every member an IPv4 address, or every member an IPv6 one"
         )
     warnings = []
     if len(members) % 2 == 0:
@@ -184,6 +188,7 @@ def _refuse_duplicates(members: list[Member], key: str, value_of: Any) -> None:
         value = value_of(member)
         if value in seen:
             raise DeployInputError(
-                f"{key}={value!r} is used by both {seen[value].host} and {member.host}"
+                f"{key}={value!r} is used by both {seen[value].host} and {member.host}: "
+                f"give each member its own {key}"
             )
         seen[value] = member

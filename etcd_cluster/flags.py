@@ -46,7 +46,9 @@ def guide_extra_args(cluster: Cluster, member: Member) -> list[Arg]:
     """The guide's ``etcd.local.extraArgs``, in its order, then the operator's extra flags.
 
     The guide's seven are the deploy's own (``settings.OWNED_FLAGS`` refuses operator
-    flags of those names), so the operator's only add.
+    flags of those names), so the operator's only add. ``etcd_metrics_address=member``
+    adds the member's address to kubeadm's metrics listener, loopback first: kubeadm's
+    liveness and startup probes use the first URL.
     """
     settings = cluster.settings
     client_url = member.client_url(settings.client_port)
@@ -60,7 +62,17 @@ def guide_extra_args(cluster: Cluster, member: Member) -> list[Arg]:
         ("advertise-client-urls", client_url),
         ("initial-advertise-peer-urls", peer_url),
     ]
+    if settings.metrics_address == "member":
+        args.append(("listen-metrics-urls", metrics_urls(member)))
     return args + list(settings.extra_args)
+
+
+def metrics_urls(member: Member) -> str:
+    """kubeadm's loopback metrics URL, then the member's own (``etcd_metrics_address=member``)."""
+    return ",".join(
+        f"http://{join_host_port(address, METRICS_PORT)}"
+        for address in (member.loopback, member.address)
+    )
 
 
 def base_args(cluster: Cluster, member: Member, etcd_version: str) -> list[Arg]:

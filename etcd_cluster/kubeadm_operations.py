@@ -11,8 +11,6 @@ an expired one never matters.
 
 from __future__ import annotations
 
-import time
-
 from pyinfra import host, logger
 from pyinfra.api import FactBase, FunctionCommand, operation
 from pyinfra.api.host import Host
@@ -21,6 +19,7 @@ from pyinfra.api.state import State
 from etcd_cluster import kubeadm_control_plane as kcp
 from etcd_cluster.control_plane_plan import ControlPlanePlan, get_control_plane_plan
 from etcd_cluster.kubernetes_pki import ca_cert_hash
+from etcd_cluster.polling import on, poll, progress_while
 from etcd_cluster.remote import Wanted, run_quietly, write_files
 
 ADMIN_KUBECONFIG = "/etc/kubernetes/admin.conf"
@@ -38,7 +37,8 @@ def _run_kubeadm(target: Host, plan: ControlPlanePlan, path: str, config: str, v
     ok, error = write_files(target, {path: Wanted(config.encode(), "600")})
     if not ok:
         return _fail(target, error)
-    ok, stdout, stderr = run_quietly(target, f"kubeadm {verb} --config {path}")
+    with progress_while(f"kubeadm {verb} to finish", say=on(target)):
+        ok, stdout, stderr = run_quietly(target, f"kubeadm {verb} --config {path}")
     run_quietly(target, f"rm -f {path}")  # it holds the token
     if not ok:
         lines = (stderr or stdout).replace(plan.token, "<token>").splitlines()[-20:]
@@ -115,11 +115,16 @@ class CniInSync(FactBase[bool]):
 
 
 def _apply(state: State, host: Host, manifest: str) -> bool:
-    deadline = time.monotonic() + READY_TIMEOUT
-    while not run_quietly(host, f"{KUBECTL} get --raw=/readyz")[0]:
-        if time.monotonic() > deadline:
-            return _fail(host, f"the apiserver did not answer within {READY_TIMEOUT}s")
-        time.sleep(2)
+    ready = poll(
+        lambda: run_quietly(host, f"{KUBECTL} get --raw=/readyz")[0],
+        bool,
+        READY_TIMEOUT,
+        2,
+        "the apiserver to answer /readyz",
+        say=on(host),
+    )
+    if not ready:
+        return _fail(host, f"the apiserver did not answer within {READY_TIMEOUT}s")
     ok, _, stderr = run_quietly(host, f"{KUBECTL} apply -f {manifest}")
     return ok or _fail(host, f"kubectl apply -f {manifest} failed: {stderr.strip()}")
 

@@ -26,7 +26,7 @@ from etcd_cluster.kubeadm_config import manifest_path
 from etcd_cluster.membership import ADD, PROMOTE, REMOVE, Change
 from etcd_cluster.operations import cluster_view, wait_for
 from etcd_cluster.plan import Plan, etcd_hosts, get_plan
-from etcd_cluster.polling import poll
+from etcd_cluster.polling import on, poll, progress_while
 from etcd_cluster.quorum import ClusterView
 from etcd_cluster.remote import run_quietly
 from etcd_cluster.runtime import RETIRED_DIR, SYSTEMD_UNIT, kubeadm_etcd_local
@@ -62,9 +62,12 @@ def _api(state: State, path: str, body: dict, endpoint: str = "") -> tuple[bool,
     return ok and "error" not in answer, answer
 
 
-def _api_patiently(state: State, path: str, body: dict, transient: str) -> tuple[bool, dict]:
+def _api_patiently(
+    state: State, path: str, body: dict, transient: str, what: str
+) -> tuple[bool, dict]:
     """``_api``, retried every interval until ``health_timeout`` while etcd answers with
-    the ``transient`` error (e.g. a learner that is still catching up)."""
+    the ``transient`` error (e.g. a learner that is still catching up); ``what`` names
+    the wait in its progress lines."""
     settings = get_plan(state).cluster.settings
 
     def settled(result: tuple[bool, dict]) -> bool:
@@ -72,7 +75,12 @@ def _api_patiently(state: State, path: str, body: dict, transient: str) -> tuple
         return ok or transient not in str(answer.get("error", ""))
 
     return poll(
-        lambda: _api(state, path, body), settled, settings.health_timeout, settings.health_interval
+        lambda: _api(state, path, body),
+        settled,
+        settings.health_timeout,
+        settings.health_interval,
+        what,
+        say=on(state.inventory.get_host(executor(get_plan(state)))),
     )
 
 
@@ -111,7 +119,13 @@ def _remove(state: State, host: Host, changes: list[Change]) -> bool:
         if not _hand_over_leadership(state, host, change):
             return False
         body = {"ID": change.member_id}
-        ok, answer = _api_patiently(state, "/v3/cluster/member/remove", body, UNHEALTHY)
+        ok, answer = _api_patiently(
+            state,
+            "/v3/cluster/member/remove",
+            body,
+            UNHEALTHY,
+            f"etcd to accept removing {change.name} (the cluster is not healthy yet)",
+        )
         if not ok:
             host.log_styled(
                 f"removing member {change.name} failed: {answer.get('error')}",
@@ -128,7 +142,13 @@ def _update_peer_urls(state: State, host: Host, updates: list[Change]) -> bool:
     """Set each member's peer URLs to exactly the wanted one (etcd's member update)."""
     for change in updates:
         body = {"ID": change.member_id, "peerURLs": [change.peer_url]}
-        ok, answer = _api_patiently(state, "/v3/cluster/member/update", body, UNHEALTHY)
+        ok, answer = _api_patiently(
+            state,
+            "/v3/cluster/member/update",
+            body,
+            UNHEALTHY,
+            f"etcd to accept new peer URLs for {change.name} (the cluster is not healthy yet)",
+        )
         if not ok:
             return _fail(host, f"updating the peer URLs of {change.name} failed: {answer}")
         host.log_styled(
@@ -189,16 +209,29 @@ def _join(state: State, target: Host, change: Change) -> bool:
             return _fail(target, f"preparing {change.name} to join failed: {stderr.strip()}")
         if not member_id:
             body = {"peerURLs": [change.peer_url], "isLearner": True}
-            ok, answer = _api_patiently(state, "/v3/cluster/member/add", body, UNHEALTHY)
+            ok, answer = _api_patiently(
+                state,
+                "/v3/cluster/member/add",
+                body,
+                UNHEALTHY,
+                f"etcd to accept adding {change.name} (the cluster is not healthy yet)",
+            )
             if not ok:
                 return _fail(target, f"member add {change.name} failed: {answer.get('error')}")
             member_id = str((answer.get("member") or {}).get("ID", ""))
             target.log_styled(f"added {change.name} as a learner", log_func=logger.info)
-        ok, _, stderr = run_quietly(target, start_command(plan.cluster))
+        with progress_while(f"etcd on {change.name} to start and catch up", say=on(target)):
+            ok, _, stderr = run_quietly(target, start_command(plan.cluster))
         if not ok:
             return _fail(target, f"starting etcd for {change.name} failed: {stderr.strip()}")
     body = {"ID": member_id}
-    ok, answer = _api_patiently(state, "/v3/cluster/member/promote", body, NOT_IN_SYNC)
+    ok, answer = _api_patiently(
+        state,
+        "/v3/cluster/member/promote",
+        body,
+        NOT_IN_SYNC,
+        f"the learner {change.name} to catch up with the leader",
+    )
     if not ok:
         error = answer.get("error")
         return _fail(target, f"promoting the learner {change.name} failed: {error}")
@@ -225,7 +258,10 @@ def _join_all(state: State, host: Host, changes: list[Change]) -> bool:
         if not _join(state, target, change):
             return False
         found, _ = wait_for(
-            host, _healthy_but(changes[index + 1 :]), plan.cluster.settings.health_timeout
+            host,
+            _healthy_but(changes[index + 1 :]),
+            plan.cluster.settings.health_timeout,
+            f"the cluster to report healthy with {change.name}",
         )
         if found:
             return _fail(target, f"after {change.name} joined, the cluster is not healthy: {found}")

@@ -34,7 +34,7 @@ from etcd_cluster.plan import (
     is_control_plane,
     target_version,
 )
-from etcd_cluster.polling import poll
+from etcd_cluster.polling import on, poll, progress_while
 from etcd_cluster.quiet import change_reasons
 from etcd_cluster.quorum import ClusterView, gate, parse_view
 from etcd_cluster.remote import (
@@ -129,9 +129,10 @@ def wait_for(
     target: Host,
     check: Callable[[list[status.MemberStatus]], list[str]],
     timeout: int,
+    what: str = "",
 ) -> tuple[list[str], list[status.MemberStatus]]:
     """Probe the cluster from ``target`` until ``check`` finds no problem or time runs out."""
-    return probe_until(target, get_plan(target.state).cluster, check, timeout)
+    return probe_until(target, get_plan(target.state).cluster, check, timeout, what)
 
 
 def probe_until(
@@ -139,15 +140,20 @@ def probe_until(
     cluster: Cluster,
     check: Callable[[list[status.MemberStatus]], list[str]],
     timeout: int,
+    what: str = "",
 ) -> tuple[list[str], list[status.MemberStatus]]:
-    """``wait_for`` for a given cluster model (restore.py has no deploy plan)."""
+    """``wait_for`` for a given cluster model (restore.py has no deploy plan); ``what``
+    names the wait in its progress lines."""
 
     def probe() -> tuple[list[str], list[status.MemberStatus]]:
         _, stdout, _ = run_quietly(target, status.probe_script(cluster))
         statuses = status.parse_probe(cluster, stdout.splitlines())
         return check(statuses), statuses
 
-    return poll(probe, lambda found: not found[0], timeout, cluster.settings.health_interval)
+    def done(found: tuple[list[str], list[status.MemberStatus]]) -> bool:
+        return not found[0]
+
+    return poll(probe, done, timeout, cluster.settings.health_interval, what, say=on(target))
 
 
 def _fail(target: Host, message: str, logs_command: str, log_lines: int) -> bool:
@@ -198,7 +204,9 @@ def cluster_healthy(logs_command: str, print_table: bool):
     unchanged = not any(changed_this_run(h) for h in host.state.inventory)
     found, statuses = survey_health(plan) if unchanged else ([], [])
     if found or not statuses:
-        found, statuses = wait_for(host, status.problems, settings.health_timeout)
+        found, statuses = wait_for(
+            host, status.problems, settings.health_timeout, "the etcd cluster to report healthy"
+        )
     if print_table:
         snapshots = latest_snapshots(plan.observations)
         # learners only exist while members join: ask etcd only after a membership change
@@ -319,6 +327,8 @@ def _report_cluster_version(target: Host, plan: Plan) -> None:
         lambda found: found.startswith(f"{wanted}."),
         settings.health_timeout,
         settings.health_interval,
+        f"the cluster version to reach {wanted}",
+        say=on(target),
     )
     if version.startswith(f"{wanted}."):
         logger.info(f"--> etcd: upgrade done; the cluster version is now {version}")
@@ -338,6 +348,8 @@ def _restart_member(state: State, host: Host, decision: Decision, logs_command: 
         lambda found: not found,
         settings.health_timeout,
         settings.health_interval,
+        f"the quorum gate to allow restarting {me.name}",
+        say=on(host),
     )
     if refusals:
         return _fail(host, f"not restarting {me.name}: " + "; ".join(refusals), "", 0)
@@ -346,7 +358,8 @@ def _restart_member(state: State, host: Host, decision: Decision, logs_command: 
         log_func=logger.info,
     )
     command = runtime_commands(cluster).for_action(decision.action)
-    ok, stdout, stderr = run_quietly(host, command)
+    with progress_while(f"{me.name} to restart ({decision.action})", say=on(host)):
+        ok, stdout, stderr = run_quietly(host, command)
     if not ok:
         return _fail(
             host, f"restart of {me.name} failed: {stderr.strip()}", logs_command, settings.log_lines
@@ -354,7 +367,9 @@ def _restart_member(state: State, host: Host, decision: Decision, logs_command: 
     # what the runtime's command says it did (a static pod: which container replaced
     # which, or that kubeadm rendered the same manifest and nothing restarted)
     done = (stdout.strip().splitlines() or ["restarted"])[-1]
-    found, _ = wait_for(host, status.problems, settings.health_timeout)
+    found, _ = wait_for(
+        host, status.problems, settings.health_timeout, f"{me.name} to report healthy again"
+    )
     if found:
         message = f"after restarting {me.name} the cluster is not healthy: " + "; ".join(found)
         return _fail(host, message, logs_command, settings.log_lines)

@@ -13,6 +13,17 @@ from etcd_cluster.settings import Settings
 
 SOCKET_MARK = "@socket"
 PACKAGED_ETCD_BINARY = "/usr/bin/etcd"  # where Debian's etcd-server puts etcd
+# Tools every member needs, and where they come from.
+BASE_TOOLS = {
+    "systemctl": "etcd and its snapshots run as systemd units; the host must run systemd",
+    "base64": "files travel base64-encoded; install coreutils",
+    "stat": "modes and owners of managed files; install coreutils",
+}
+# The way out for a host that lacks what the guide's static-pod runtime needs.
+SYSTEMD_WAY_OUT = (
+    "or set `etcd_runtime=systemd` (etcd under a systemd unit: no kubelet, kubeadm, "
+    "crictl or container runtime needed; `--data etcd_runtime=systemd`)"
+)
 # Tools the deploy runs on members and installs (same-named Debian packages) when missing.
 INSTALLABLE_TOOLS = {
     "curl": "health checks",
@@ -69,19 +80,20 @@ def missing_requirements(settings: Settings, present: Collection[str]) -> list[s
     """What is missing and cannot be installed here, each named with why it is needed."""
     can_install = "apt-get" in present
     missing = [
-        f"{name} (needed by this deploy)"
-        for name in ("systemctl", "base64", "stat")
+        f"{name} (needed by this deploy: {BASE_TOOLS[name]})"
+        for name in BASE_TOOLS
         if name not in present
     ]
     if not can_install:
         missing += [
-            f"{tool} ({why}; no apt-get to install it)"
+            f"{tool} ({why}; no apt-get to install it: install {tool} on the host)"
             for tool, why in INSTALLABLE_TOOLS.items()
             if tool not in present
         ]
     if settings.runtime == "systemd" and settings.etcd_version:
         return missing + [
-            f"{tool} (to verify and unpack etcd_version={settings.etcd_version!r})"
+            f"{tool} (to verify and unpack etcd_version={settings.etcd_version!r}: install "
+            f"{'coreutils' if tool == 'sha256sum' else tool} on the host)"
             for tool in ("tar", "sha256sum")
             if tool not in present
         ]
@@ -91,19 +103,24 @@ def missing_requirements(settings: Settings, present: Collection[str]) -> list[s
         ):
             missing.append(
                 f"{settings.etcd_binary} (etcd_binary; etcd_package={settings.etcd_package!r} "
-                f"can only provide {PACKAGED_ETCD_BINARY}, and needs apt-get)"
+                f"can only provide {PACKAGED_ETCD_BINARY}, and needs apt-get): set "
+                "etcd_version (e.g. '3.5.16') to install an etcd release archive, or install "
+                f"etcd at {settings.etcd_binary}"
             )
         return missing
     tools = [name for name in ("kubeadm", "kubelet", "crictl") if name not in present]
     if tools:
         missing.append(
-            f"{', '.join(tools)} (etcd_runtime='static-pod' needs kubeadm, kubelet, crictl)"
+            f"{', '.join(tools)} (etcd_runtime='static-pod' needs kubeadm, kubelet, crictl): "
+            f"install them (pkgs.k8s.io), {SYSTEMD_WAY_OUT}"
         )
     socket = runtime_socket(settings)
     if socket and SOCKET_MARK not in present:
         missing.append(
             f"container runtime socket {socket} "
             f"(kubelet_container_runtime_endpoint={settings.kubelet_container_runtime_endpoint!r})"
+            ": start the container runtime (containerd, CRI-O), point "
+            f"kubelet_container_runtime_endpoint at its socket, {SYSTEMD_WAY_OUT}"
         )
     return missing
 

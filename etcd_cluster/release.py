@@ -108,18 +108,26 @@ def archive_refusals(
         return []
     arch = release_arch(machine)
     if not arch:
-        return [f"host {host}: etcd publishes no release archive for machine {machine!r}"]
+        return [
+            f"host {host}: etcd publishes no release archive for machine {machine!r}: leave "
+            "etcd_version unset and install etcd there yourself (etcd_binary), or use "
+            "etcd_runtime='static-pod'"
+        ]
     source = archive_source(settings, arch)
     if not is_local(source):
         return []  # verified on the host, before it is unpacked
     expected = settings.archive_sha256(version)
     actual = local_sha256(source)
     if actual is None:
-        return [f"etcd_archive_url: cannot read {source} (etcd_version={version!r})"]
+        return [
+            f"etcd_archive_url: cannot read {source} (etcd_version={version!r}): fix "
+            "etcd_archive_url (a URL or a file on this machine) or the file's permissions"
+        ]
     if actual != expected:
         return [
             f"etcd_archive_url: {source} has sha256 {actual}, but etcd_archive_sha256 says "
-            f"{expected} for etcd {version}: refusing to install it"
+            f"{expected} for etcd {version}: refusing to install it; fetch the archive again "
+            "from etcd's releases, or fix etcd_archive_sha256 to the checksum etcd published"
         ]
     return []
 

@@ -147,7 +147,12 @@ def static_pod_decision(
     """
     if observation.runtime_error:
         return Decision(
-            "error", (f"crictl cannot reach the container runtime: {observation.runtime_error}",)
+            "error",
+            (
+                f"crictl cannot reach the container runtime: {observation.runtime_error}; "
+                "start the runtime (containerd, CRI-O) or point "
+                "kubelet_container_runtime_endpoint at its socket",
+            ),
         )
     if not observation.manifest_sha256 and not observation.manifest_args:
         return Decision()  # no manifest: the first start writes it

@@ -29,6 +29,7 @@ from etcd_cluster.errors import DeployInputError
 from etcd_cluster.kubeadm_config import manifest_path
 from etcd_cluster.operations import probe_until
 from etcd_cluster.plan import cluster_of, etcd_hosts, once_per_run
+from etcd_cluster.polling import on, progress_while
 from etcd_cluster.remote import run_quietly
 from etcd_cluster.run_lock import LockStatus, parse_status, status_command
 from etcd_cluster.run_lock_ops import check_run_lock
@@ -184,7 +185,8 @@ def _run_phase(state: State, host: Host, phase: str) -> bool:
         if phase == "copy":
             ok, error = _copy(state, host)
         else:
-            ok, stdout, error = run_quietly(host, _phase_command(plan, host, phase))
+            with progress_while(f"the restore's {phase} step", say=on(host)):
+                ok, stdout, error = run_quietly(host, _phase_command(plan, host, phase))
             for line in stdout.splitlines():
                 host.log_styled(line, log_func=logger.info)
     except Exception as exception:  # any failure here must stop the later phases everywhere
@@ -216,7 +218,13 @@ def _gate(state: State, host: Host) -> bool:
     settings = plan.cluster.settings
     if plan.failed:
         return _stopped(host, plan, "the health gate")
-    found, statuses = probe_until(host, plan.cluster, status.problems, settings.health_timeout)
+    found, statuses = probe_until(
+        host,
+        plan.cluster,
+        status.problems,
+        settings.health_timeout,
+        "the restored cluster to report healthy",
+    )
     logger.info(f"--> etcd cluster status:\n{status.format_table(statuses, {})}")
     if found:
         _, stdout, _ = run_quietly(host, runtime_commands(plan.cluster).logs)

@@ -198,7 +198,7 @@ def acquire_refusal(host_name: str, lines: Sequence[str], stderr: str) -> str:
     if status.refused == "held" and status.holder is not None:
         return (
             f"another run holds the cluster's run lock on {host_name}: "
-            f"{status.holder.describe(status.now)}"
+            f"{status.holder.describe(status.now)}; wait for it to finish, then run again"
         )
     if status.refused == "moved":
         return (

@@ -19,6 +19,9 @@ RUNTIMES = ("static-pod", "systemd")
 API_VERSIONS = ("v1beta4", "v1beta3")
 KEY_ALGORITHMS = ("RSA-2048", "RSA-3072", "RSA-4096", "ECDSA-P256", "ECDSA-P384")
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
+# Where etcd serves /metrics (port 2381): kubeadm's loopback only, or also the member's
+# own address, for a Prometheus elsewhere to scrape (plain http, as kubeadm serves it).
+METRICS_ADDRESSES = ("loopback", "member")
 DEFAULT_KEY_ALGORITHM = "RSA-2048"
 DEFAULT_CERT_VALIDITY_HOURS = 8760  # kubeadm's certificateValidityPeriod
 DEFAULT_CA_VALIDITY_HOURS = 87600  # kubeadm's caCertificateValidityPeriod
@@ -104,6 +107,7 @@ class Settings:
     lock_ttl: int = 3600
     lock_break: bool = False
     status_json: str = ""  # status.py: also write the report as JSON here (controller)
+    metrics_address: str = "loopback"
 
     def archive_sha256(self, version: str) -> str:
         return dict(self.etcd_archive_sha256).get(version, "")
@@ -297,6 +301,16 @@ def settings_from_data(get: DataGetter) -> Settings:
             f"kubeadm always writes etcd's manifest to {KUBEADM_MANIFESTS_DIR}; "
             "leave etcd_manifests_dir at its default"
         )
+    flags = extra_args("etcd_extra_args", get("etcd_extra_args"))
+    metrics = _choice(
+        "etcd_metrics_address", _or(get("etcd_metrics_address"), "loopback"), METRICS_ADDRESSES
+    )
+    if metrics != "loopback" and "listen-metrics-urls" in dict(flags):
+        raise DeployInputError(
+            f"etcd_metrics_address={metrics!r} and --listen-metrics-urls in etcd_extra_args "
+            "both set where etcd serves /metrics: keep one (remove the flag, or set "
+            "etcd_metrics_address='loopback')"
+        )
     return Settings(
         runtime=runtime,
         kubeadm_api_version=_choice(
@@ -321,7 +335,8 @@ def settings_from_data(get: DataGetter) -> Settings:
             get("kubelet_container_runtime_endpoint"),
             allow_empty=False,
         ),
-        extra_args=extra_args("etcd_extra_args", get("etcd_extra_args")),
+        extra_args=flags,
+        metrics_address=metrics,
         cert_validity_hours=validity,
         ca_validity_hours=_integer(
             "etcd_ca_validity_hours", get("etcd_ca_validity_hours"), 1, 24 * 365 * 100

@@ -20,6 +20,7 @@ from pyinfra.api.state import State
 
 from etcd_cluster import backup
 from etcd_cluster.plan import Plan, get_plan
+from etcd_cluster.polling import on, progress_while
 from etcd_cluster.remote import run_quietly
 
 
@@ -45,7 +46,8 @@ def reasons_of(plan: Plan) -> list[str]:
 def _snapshot(state: State, host: Host, label: str) -> bool:  # pyinfra passes these by name
     plan = get_plan(state)
     command = backup.snapshot_command(plan.cluster, plan.cluster.member(host.name), label)
-    ok, stdout, stderr = run_quietly(host, command)
+    with progress_while("the snapshot to be saved and verified", say=on(host)):
+        ok, stdout, stderr = run_quietly(host, command)
     if not ok:
         plan.snapshot_error = f"{host.name}: {stderr.strip() or stdout.strip() or 'no output'}"
         host.log_styled(f"snapshot failed: {plan.snapshot_error}", fg="red", log_func=logger.error)

@@ -110,6 +110,11 @@ etcd_ca_key_file = ""
 # names (feature-gates, watch-progress-notify-interval, ...) are refused for older
 # etcd; etcd 3.6 warns about the experimental-* names it deprecates.
 etcd_extra_args: dict[str, str] = {}
+# Where etcd serves /metrics and /health on port 2381 (plain http, as kubeadm serves it):
+# "loopback" is kubeadm's http://127.0.0.1:2381 only; "member" adds the member's own
+# etcd_address (http://<etcd_address>:2381) for a Prometheus elsewhere to scrape - open
+# the port only to your monitoring. Alerting rules: docs/prometheus-alerts.yaml.
+etcd_metrics_address = "loopback"
 
 # --- Membership ---------------------------------------------------------------------------
 # The inventory's group "etcd" is the desired membership. A host not yet a member joins

@@ -92,7 +92,7 @@ stop)
     waited=0
     while :; do
         if ! ids=$(crictl --runtime-endpoint "$endpoint" ps -q --name '^etcd$' --state running 2>&1); then
-            echo "crictl cannot reach the container runtime at $endpoint: $ids" >&2
+            echo "crictl cannot reach the container runtime at $endpoint: $ids (start the runtime, or point kubelet_container_runtime_endpoint at its socket)" >&2
             exit 1
         fi
         [ -z "$ids" ] && exit 0

@@ -38,7 +38,7 @@ fi
 waited=0
 while :; do
     if ! running; then
-        echo "crictl cannot reach the container runtime at $endpoint: $ids" >&2
+        echo "crictl cannot reach the container runtime at $endpoint: $ids (start the runtime, or point kubelet_container_runtime_endpoint at its socket)" >&2
         exit 1
     fi
     [ -z "$ids" ] && break

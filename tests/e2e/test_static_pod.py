@@ -135,5 +135,31 @@ def test_a_container_runtime_crictl_cannot_reach_is_refused(static_pod: Bed):
         run = pyinfra(static_pod.inventory)
         assert run.returncode != 0
         assert "container runtime socket /var/run/containerd/containerd.sock" in run.output
+        assert "or set `etcd_runtime=systemd`" in run.output  # the way out
     finally:
         standins.start_runtime(node)
+
+
+def test_metrics_on_the_members_address_through_kubeadm_under_load(static_pod: Bed):
+    """etcd_metrics_address=member reaches kubeadm's extraArgs: each pod replaced in turn,
+    no failed request, and another member scrapes ``http://<address>:2381/metrics``."""
+    inventory = static_pod.write_inventory(
+        "inventory-metrics.py",
+        host_data={
+            "etcd_extra_args": {"heartbeat-interval": "200"},
+            "etcd_metrics_address": "member",
+        },
+    )
+    with ClusterPoller(static_pod.nodes[0], static_pod.endpoints()) as poller:
+        run = deploy_ok(inventory)
+        time.sleep(1)
+    assert poller.ok >= 5 and poller.failures == [], poller.failures
+    assert_healthy_cluster(static_pod, run)
+    nodes = static_pod.nodes
+    for scraper, member in zip(nodes, nodes[1:] + nodes[:1], strict=True):
+        urls = f"http://127.0.0.1:2381,http://{member.address}:2381"
+        assert f"--listen-metrics-urls={urls}" in running_args(member)
+        url = f"http://{member.address}:2381/metrics"
+        assert "etcd_server_has_leader 1" in out(scraper, f"curl -fsS --max-time 5 {url}")
+    rerun = deploy_ok(inventory, "--json")
+    assert rerun.json()["results"]["totals"]["success"] == 0

@@ -81,6 +81,7 @@ def test_static_pod_runtime_without_kubeadm_is_refused(three: Bed):
     assert run.returncode != 0
     assert "kubeadm, kubelet, crictl" in run.output, run.output[-3000:]
     assert "containerd.sock" in run.output
+    assert "or set `etcd_runtime=systemd`" in run.output  # the way out
     assert all(untouched(node) for node in three.nodes)
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from etcd_cluster import flags
 from etcd_cluster.cluster import MemberInput
+from etcd_cluster.errors import DeployInputError
 from etcd_cluster.flags import etcd_command, guide_extra_args, merge_args, parse_version
 from tests.unit.guide import (
     GUIDE_HOSTS,
@@ -173,3 +176,43 @@ def test_the_guides_listen_client_urls_drop_kubeadms_loopback_listener(cluster):
 )
 def test_parse_version(text, version):
     assert parse_version(text) == version
+
+
+# --- etcd_metrics_address ---------------------------------------------------------------------
+
+
+def test_metrics_stay_on_kubeadms_loopback_by_default(cluster):
+    assert cluster.settings.metrics_address == "loopback"
+    assert "listen-metrics-urls" not in dict(guide_extra_args(cluster, cluster.first))
+
+
+@pytest.mark.parametrize(
+    ("hosts", "urls"),
+    [
+        (GUIDE_HOSTS, "http://127.0.0.1:2381,http://10.0.0.6:2381"),
+        (["fd00::6", "fd00::7", "fd00::8"], "http://[::1]:2381,http://[fd00::6]:2381"),
+    ],
+)
+def test_metrics_on_the_members_address_keep_the_loopback_first(
+    make_cluster, make_settings, hosts, urls
+):
+    """Loopback first: kubeadm's liveness and startup probes use the first metrics URL."""
+    settings = make_settings(etcd_metrics_address="member")
+    cluster = make_cluster([MemberInput(host) for host in hosts], settings_=settings)
+    extra = dict(guide_extra_args(cluster, cluster.first))
+    assert extra["listen-metrics-urls"] == urls  # the static pod: kubeadm config extraArgs
+    command = etcd_command(cluster, cluster.first, "3.6.9-0")  # the systemd unit's command
+    assert flag_values(command)["listen-metrics-urls"] == urls
+    assert len(command) == 21  # replaces kubeadm's flag, adds none
+
+
+def test_metrics_address_refuses_other_values_and_a_second_listener(make_settings):
+    with pytest.raises(DeployInputError, match=re.escape("etcd_metrics_address='0.0.0.0'")):
+        make_settings(etcd_metrics_address="0.0.0.0")
+    with pytest.raises(DeployInputError, match="keep one"):
+        make_settings(
+            etcd_metrics_address="member",
+            etcd_extra_args={"listen-metrics-urls": "http://0.0.0.0:2381"},
+        )
+    loopback = make_settings(etcd_extra_args={"listen-metrics-urls": "http://0.0.0.0:2381"})
+    assert loopback.metrics_address == "loopback"

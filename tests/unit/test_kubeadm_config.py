@@ -370,3 +370,10 @@ def test_a_joining_member_renders_the_live_list_and_state_existing(
     assert args["initial-cluster"] == live and args["initial-cluster-state"] == "existing"
     unit = render(kc.ETCD_UNIT_TEMPLATE, **kc.etcd_unit_context(cluster, joining, "3.5.16"))
     assert "--initial-cluster-state=existing" in unit and f"--initial-cluster={live}" in unit
+
+
+def test_metrics_on_the_members_address_reach_kubeadms_extra_args(make_cluster, make_settings):
+    cluster = make_cluster(settings_=make_settings(etcd_metrics_address="member"))
+    extra = local_etcd(rendered_kubeadmcfg(cluster, 1))["extraArgs"]
+    wanted = {"name": "listen-metrics-urls", "value": "http://127.0.0.1:2381,http://10.0.0.7:2381"}
+    assert wanted in extra

@@ -232,6 +232,27 @@ def test_inventory_refusals_name_host_and_value(settings, inputs, named):
         assert text in message
 
 
+INVENTORY_WAYS_OUT = {
+    "invalid-address": ("invalid-address", ["set etcd_address in the inventory", "10.0.0.6"]),
+    "missing-address": (
+        "missing-address",
+        ['("etcd-b.example.net", {"etcd_address": "10.0.0.6"})'],
+    ),
+    "duplicate-names": ("duplicate-names", ["give each member its own etcd_name"]),
+    "duplicate-addresses": ("duplicate-addresses", ["give each member its own etcd_address"]),
+    "mixed-families": ("mixed-families", ["every member an IPv4 address"]),
+}
+
+
+@pytest.mark.parametrize(
+    ("case", "named"), INVENTORY_WAYS_OUT.values(), ids=INVENTORY_WAYS_OUT.keys()
+)
+def test_inventory_refusals_name_the_way_out(settings, case, named):
+    message = refusal(build_cluster, BAD_INVENTORIES[case][0], settings)
+    for text in named:
+        assert text in message, message
+
+
 def test_defaults_name_members_infra_i_and_take_the_ip_inventory_name(cluster):
     assert [(m.index, m.host, m.name, m.address) for m in cluster.members] == [
         (0, "10.0.0.6", "infra0", "10.0.0.6"),
@@ -439,6 +460,65 @@ def test_static_pod_runtime_with_everything_passes(settings):
 def test_static_pod_runtime_names_each_missing_requirement(settings, absent, named):
     (missing,) = missing_requirements(settings, (BASICS | STATIC_POD_NEEDS) - {absent})
     assert missing.startswith(named) or named in missing
+
+
+# A refusal a new user meets first names the way out, not only what is wrong.
+WAYS_OUT = {
+    "static-pod-tools": (
+        {},
+        STATIC_POD_NEEDS - {"kubelet"},
+        ["kubelet (", "`etcd_runtime=systemd`"],
+    ),
+    "static-pod-nothing": ({}, set(), ["kubeadm, kubelet, crictl", "`etcd_runtime=systemd`"]),
+    "static-pod-socket": (
+        {},
+        STATIC_POD_NEEDS - {SOCKET_MARK},
+        [
+            "start the container runtime",
+            "kubelet_container_runtime_endpoint",
+            "etcd_runtime=systemd",
+        ],
+    ),
+    "systemd-no-etcd": (
+        {"etcd_runtime": "systemd", "etcd_package": ""},
+        set(),
+        ["/usr/bin/etcd", "set etcd_version", "install etcd at /usr/bin/etcd"],
+    ),
+    "release-no-tar": (
+        {
+            "etcd_runtime": "systemd",
+            "etcd_version": "3.5.16",
+            "etcd_archive_sha256": {"3.5.16": "0" * 64},
+        },
+        {"sha256sum"},
+        ["tar (to verify and unpack etcd_version='3.5.16'", "install tar"],
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "extra", "named"),
+    WAYS_OUT.values(),
+    ids=WAYS_OUT.keys(),
+)
+def test_missing_requirements_name_the_way_out(make_settings, overrides, extra, named):
+    missing = "; ".join(missing_requirements(make_settings(**overrides), BASICS | set(extra)))
+    for text in named:
+        assert text in missing, missing
+
+
+@pytest.mark.parametrize(
+    ("absent", "named"),
+    [
+        ({"systemctl"}, "the host must run systemd"),
+        ({"base64"}, "install coreutils"),
+        ({"curl", "apt-get"}, "install curl on the host"),
+        ({"openssl", "apt-get"}, "install openssl on the host"),
+    ],
+)
+def test_missing_base_tools_name_where_they_come_from(settings, absent, named):
+    (missing,) = missing_requirements(settings, (BASICS | STATIC_POD_NEEDS) - absent)
+    assert named in missing, missing
 
 
 def test_missing_curl_is_refused_only_without_apt_get(settings):

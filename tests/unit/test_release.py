@@ -95,10 +95,11 @@ def test_a_local_archive_is_verified_before_any_host_changes(make_settings, tmp_
     assert check(chosen(good), "h", "x86_64", release.local_sha256) == []
     (bad,) = check(chosen(SHA), "h", "x86_64", release.local_sha256)
     assert f"{archive} has sha256 {good}" in bad and "refusing to install it" in bad
+    assert "fix etcd_archive_sha256" in bad  # each names the way out
     (missing,) = check(chosen(good), "h", "aarch64", release.local_sha256)
-    assert "cannot read" in missing and "arm64" in missing
+    assert "cannot read" in missing and "arm64" in missing and "fix etcd_archive_url" in missing
     (arch,) = check(chosen(good), "h9", "mips", release.local_sha256)
-    assert "host h9" in arch and "'mips'" in arch
+    assert "host h9" in arch and "'mips'" in arch and "leave etcd_version unset" in arch
 
 
 # --- install_release under a real shell ---------------------------------------------------------

@@ -102,6 +102,7 @@ def test_parse_status_and_acquire_refusals():
     assert status.holder == Holder("t9", "ops-9", "bob", 77, "", "restore.py", NOW)
     why = acquire_refusal("etcd-0", lines, "")
     assert "on etcd-0: restore.py run by bob@ops-9 pid 77" in why and "100s ago" in why
+    assert why.endswith("wait for it to finish, then run again")
     assert "after this run surveyed" in acquire_refusal("etcd-1", ["lock:refused=moved"], "")
     assert "Read-only file system" in acquire_refusal("etcd-2", [], "Read-only file system")
     assert acquire_refusal("etcd-0", ["acquired"], "") == ""
