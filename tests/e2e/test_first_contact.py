@@ -37,7 +37,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory):
-    yield from make_bed(tmp_path_factory, "etcd-e2e-first-contact", 3, subnet_index=65)
+    yield from make_bed(tmp_path_factory, "etcd-e2e-first-contact", 3, subnet_index=67)
 
 
 # case: (host index, host data to change, extra CLI args, texts the error must contain)

@@ -36,7 +36,7 @@ HOST_STATE = (
 
 @pytest.fixture(scope="module")
 def bed3(tmp_path_factory):
-    yield from make_bed(tmp_path_factory, "etcd-e2e-status", 3, subnet_index=60)
+    yield from make_bed(tmp_path_factory, "etcd-e2e-status", 3, subnet_index=62)
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +171,7 @@ def test_status_with_the_first_host_frozen_probes_from_the_next(cluster: Bed, tm
     assert members["infra0"]["reachable"] is False and members["infra0"]["healthy"] is False
     assert members["infra1"]["healthy"] and members["infra2"]["healthy"], report
     assert report["leader"] in ("infra1", "infra2"), report
-    assert "host @docker/etcd-e2e-status-l" in " ".join(report["problems"]), report
+    assert f"host {frozen.pyinfra_host} " in " ".join(report["problems"]), report
     assert "Unexpected error" not in run.output
     assert commands[cluster.nodes[1].container] == 2 and commands[cluster.nodes[2].container] == 1
 
