@@ -17,6 +17,7 @@ from pyinfra.api.state import State
 
 from etcd_cluster import ca_key, scripts
 from etcd_cluster.certlist import ETCD_CA
+from etcd_cluster.errors import fail
 from etcd_cluster.plan import get_plan
 from etcd_cluster.remote import RemoteFile, read_files, run_quietly
 
@@ -28,11 +29,6 @@ def _first_files(target: Host) -> dict[str, RemoteFile] | None:
         return read_files(target, paths, private_keys=paths[1:])
     except OSError:
         return None
-
-
-def _fail(target: Host, message: str) -> bool:
-    target.log_styled(message, fg="red", log_func=logger.error)
-    return False
 
 
 def _release(state: State, host: Host) -> bool:  # pyinfra passes these two by name
@@ -51,10 +47,10 @@ def _release(state: State, host: Host) -> bool:  # pyinfra passes these two by n
     )
     key_path = ETCD_CA.key_path(pki)
     if blocker:
-        return _fail(host, f"{key_path} stays on {host.name}: {blocker}; the next run finishes it")
+        return fail(host, f"{key_path} stays on {host.name}: {blocker}; the next run finishes it")
     ok, _, stderr = run_quietly(host, scripts.command("apply_state", "absent", key_path))
     if not ok:
-        return _fail(host, f"removing {key_path} failed: {stderr.strip()}")
+        return fail(host, f"removing {key_path} failed: {stderr.strip()}")
     host.log_styled(
         f"removed {key_path}: {first.name} holds the verified copy", log_func=logger.info
     )

@@ -18,6 +18,7 @@ from pyinfra.api.state import State
 
 from etcd_cluster import kubeadm_control_plane as kcp
 from etcd_cluster.control_plane_plan import ControlPlanePlan, get_control_plane_plan
+from etcd_cluster.errors import fail
 from etcd_cluster.kubernetes_pki import ca_cert_hash
 from etcd_cluster.polling import on, poll, progress_while
 from etcd_cluster.remote import Wanted, run_quietly, write_files
@@ -28,21 +29,16 @@ JOIN_TOKEN_TTL = "1h0m0s"
 READY_TIMEOUT = 300  # seconds for the first apiserver to answer before the CNI is applied
 
 
-def _fail(target: Host, message: str) -> bool:
-    target.log_styled(message, fg="red", log_func=logger.error)
-    return False
-
-
 def _run_kubeadm(target: Host, plan: ControlPlanePlan, path: str, config: str, verb: str) -> bool:
     ok, error = write_files(target, {path: Wanted(config.encode(), "600")})
     if not ok:
-        return _fail(target, error)
+        return fail(target, error)
     with progress_while(f"kubeadm {verb} to finish", say=on(target)):
         ok, stdout, stderr = run_quietly(target, f"kubeadm {verb} --config {path}")
     run_quietly(target, f"rm -f {path}")  # it holds the token
     if not ok:
         lines = (stderr or stdout).replace(plan.token, "<token>").splitlines()[-20:]
-        return _fail(target, f"kubeadm {verb} failed:\n    " + "\n    ".join(lines))
+        return fail(target, f"kubeadm {verb} failed:\n    " + "\n    ".join(lines))
     target.log_styled(f"kubeadm {verb} done", log_func=logger.info)
     return True
 
@@ -80,7 +76,7 @@ def _join(state: State, host: Host) -> bool:
             first, f"kubeadm token create {plan.token} --ttl {JOIN_TOKEN_TTL}"
         )
         if not ok:
-            return _fail(host, f"could not create a bootstrap token on {plan.first}: {stderr}")
+            return fail(host, f"could not create a bootstrap token on {plan.first}: {stderr}")
         plan.token_ready = True
     context = kcp.join_context(
         plan.settings,
@@ -124,9 +120,9 @@ def _apply(state: State, host: Host, manifest: str) -> bool:
         say=on(host),
     )
     if not ready:
-        return _fail(host, f"the apiserver did not answer within {READY_TIMEOUT}s")
+        return fail(host, f"the apiserver did not answer within {READY_TIMEOUT}s")
     ok, _, stderr = run_quietly(host, f"{KUBECTL} apply -f {manifest}")
-    return ok or _fail(host, f"kubectl apply -f {manifest} failed: {stderr.strip()}")
+    return ok or fail(host, f"kubectl apply -f {manifest} failed: {stderr.strip()}")
 
 
 @operation(is_idempotent=True)

@@ -22,6 +22,7 @@ from pyinfra.api.state import State
 from etcd_cluster import scripts, status
 from etcd_cluster.ca_key import retired_key_paths
 from etcd_cluster.cluster import Cluster
+from etcd_cluster.errors import fail
 from etcd_cluster.kubeadm_config import manifest_path
 from etcd_cluster.membership import ADD, PROMOTE, REMOVE, Change
 from etcd_cluster.operations import cluster_view, wait_for
@@ -101,11 +102,11 @@ def _hand_over_leadership(state: State, host: Host, leaving: Change) -> bool:
     target = next((s.member_id for s in view.statuses if s.member == staying), "")
     leader_urls = next((m.client_urls for m in view.members if m.member_id == leader), ())
     if not target or not leader_urls:
-        return _fail(host, f"cannot move leadership away from {leaving.name} before removing it")
+        return fail(host, f"cannot move leadership away from {leaving.name} before removing it")
     path = "/v3/maintenance/transfer-leadership"
     ok, answer = _api(state, path, {"targetID": target}, endpoint=leader_urls[0])
     if not ok:
-        return _fail(host, f"moving leadership from {leaving.name} failed: {answer.get('error')}")
+        return fail(host, f"moving leadership from {leaving.name} failed: {answer.get('error')}")
     host.log_styled(f"leadership moved from {leaving.name} to {staying.name}", log_func=logger.info)
     return True
 
@@ -150,7 +151,7 @@ def _update_peer_urls(state: State, host: Host, updates: list[Change]) -> bool:
             f"etcd to accept new peer URLs for {change.name} (the cluster is not healthy yet)",
         )
         if not ok:
-            return _fail(host, f"updating the peer URLs of {change.name} failed: {answer}")
+            return fail(host, f"updating the peer URLs of {change.name} failed: {answer}")
         host.log_styled(
             f"peer URLs of {change.name} set to {change.peer_url} (were "
             f"{', '.join(change.listed)})",
@@ -192,11 +193,6 @@ def start_command(cluster: Cluster) -> str:
     return kubeadm_etcd_local(cluster)
 
 
-def _fail(target: Host, message: str) -> bool:
-    target.log_styled(message, fg="red", log_func=logger.error)
-    return False
-
-
 def _join(state: State, target: Host, change: Change) -> bool:
     """Add (unless an earlier run did), start, promote; then wait for a healthy cluster."""
     plan = get_plan(state)
@@ -206,7 +202,7 @@ def _join(state: State, target: Host, change: Change) -> bool:
         prepare = scripts.command("prepare_join", settings.runtime, SYSTEMD_UNIT, settings.data_dir)
         ok, _, stderr = run_quietly(target, prepare)
         if not ok:
-            return _fail(target, f"preparing {change.name} to join failed: {stderr.strip()}")
+            return fail(target, f"preparing {change.name} to join failed: {stderr.strip()}")
         if not member_id:
             body = {"peerURLs": [change.peer_url], "isLearner": True}
             ok, answer = _api_patiently(
@@ -217,13 +213,13 @@ def _join(state: State, target: Host, change: Change) -> bool:
                 f"etcd to accept adding {change.name} (the cluster is not healthy yet)",
             )
             if not ok:
-                return _fail(target, f"member add {change.name} failed: {answer.get('error')}")
+                return fail(target, f"member add {change.name} failed: {answer.get('error')}")
             member_id = str((answer.get("member") or {}).get("ID", ""))
             target.log_styled(f"added {change.name} as a learner", log_func=logger.info)
         with progress_while(f"etcd on {change.name} to start and catch up", say=on(target)):
             ok, _, stderr = run_quietly(target, start_command(plan.cluster))
         if not ok:
-            return _fail(target, f"starting etcd for {change.name} failed: {stderr.strip()}")
+            return fail(target, f"starting etcd for {change.name} failed: {stderr.strip()}")
     body = {"ID": member_id}
     ok, answer = _api_patiently(
         state,
@@ -234,7 +230,7 @@ def _join(state: State, target: Host, change: Change) -> bool:
     )
     if not ok:
         error = answer.get("error")
-        return _fail(target, f"promoting the learner {change.name} failed: {error}")
+        return fail(target, f"promoting the learner {change.name} failed: {error}")
     target.log_styled(f"promoted {change.name} to a voting member", log_func=logger.info)
     return True
 
@@ -264,7 +260,7 @@ def _join_all(state: State, host: Host, changes: list[Change]) -> bool:
             f"the cluster to report healthy with {change.name}",
         )
         if found:
-            return _fail(target, f"after {change.name} joined, the cluster is not healthy: {found}")
+            return fail(target, f"after {change.name} joined, the cluster is not healthy: {found}")
     return True
 
 
