@@ -3,7 +3,7 @@
 #
 #   ./demo.sh                              up (3 members) + deploy
 #   ./demo.sh up [--members N] [--ipv6]    (re)create the sandbox hosts
-#   ./demo.sh deploy [pyinfra args]        deploy onto the sandbox (inventory.py, ETCD_SANDBOX=1)
+#   ./demo.sh deploy [pyinfra args]        deploy onto the sandbox (sandbox/inventory.py)
 #   ./demo.sh status                       show the sandbox hosts
 #   ./demo.sh down                         remove the sandbox
 #
@@ -23,7 +23,7 @@ esac
 
 bash scripts/bootstrap.sh
 
-deploy() { ETCD_SANDBOX=1 .venv/bin/pyinfra -y inventory.py deploy.py "$@"; }
+deploy() { .venv/bin/pyinfra -y sandbox/inventory.py deploy.py "$@"; }
 
 case "$command" in
     all) .venv/bin/python -m sandbox up && deploy ;;

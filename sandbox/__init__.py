@@ -3,8 +3,8 @@
 * :mod:`sandbox.image` starts ``dockerd`` and builds the host image.
 * :mod:`sandbox.bed` makes and removes beds of containers (used by the tests).
 * ``python -m sandbox`` (behind ``./demo.sh``) keeps one bed, the *sandbox*,
-  and records it in :data:`STATE_FILE` so that ``inventory.py`` can deploy to
-  it with ``ETCD_SANDBOX=1`` through :func:`inventory_hosts`.
+  and records it in :data:`STATE_FILE` so that ``sandbox/inventory.py`` can deploy
+  to it through :func:`inventory_hosts`.
 """
 
 from __future__ import annotations
@@ -42,5 +42,5 @@ def load_state() -> list[Node]:
 
 
 def inventory_hosts() -> list[tuple[str, dict[str, object]]]:
-    """The ``etcd`` inventory group for the sandbox, for ``inventory.py``."""
+    """The ``etcd`` inventory group for the sandbox, for ``sandbox/inventory.py``."""
     return inventory(load_state(), {"etcd_runtime": "systemd"})
