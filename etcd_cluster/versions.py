@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from etcd_cluster.flags import parse_version
+from etcd_cluster.release_checksums import DEFAULT_VERSION
 from etcd_cluster.settings import Settings
 
 Version = tuple[int, int, int]
@@ -121,7 +122,7 @@ def etcd_version_and_source(
     if settings.runtime == "systemd":
         if settings.etcd_version:
             return settings.etcd_version, f"etcd_version={settings.etcd_version!r}"
-        return etcd_version, f"etcd_binary={settings.etcd_binary!r}"
+        return etcd_version, f"etcd_version='distro', etcd_binary={settings.etcd_binary!r}"
     if settings.image_tag:
         return settings.image_tag, f"etcd_image_tag={settings.image_tag!r}"
     kubernetes = parse_version(settings.kubernetes_version or kubeadm_version)
@@ -211,8 +212,9 @@ def _check_min_external(
     if etcd >= MIN_EXTERNAL_ETCD:
         return
     fix = (
-        "set etcd_version to a newer release (e.g. '3.5.24'), or etcd_binary to a newer etcd "
-        "(Debian bookworm's etcd-server is 3.4.23)"
+        f"leave etcd_version unset for the default release {DEFAULT_VERSION} (from etcd "
+        f"3.4 that is the one-minor upgrade), or set it to a release of "
+        f"{_text(MIN_EXTERNAL_ETCD)} or newer (Debian bookworm's etcd-server is 3.4.23)"
         if settings.runtime == "systemd"
         else "set etcd_image_tag to a newer etcd image (e.g. '3.6.9-0')"
     )

@@ -22,7 +22,13 @@ def findings(make_settings, etcd="", kubeadm="", **data):
 
 def with_flag(make_settings, etcd, flag):
     """The systemd runtime's findings for etcd ``etcd`` with one extra flag."""
-    return findings(make_settings, etcd=etcd, etcd_runtime="systemd", etcd_extra_args={flag: "x"})
+    return findings(
+        make_settings,
+        etcd=etcd,
+        etcd_runtime="systemd",
+        etcd_version="distro",
+        etcd_extra_args={flag: "x"},
+    )
 
 
 # --- kubeadm (static-pod only) ------------------------------------------------------------------
@@ -74,7 +80,13 @@ def test_kubeadm_combinations_that_work_pass(make_settings, kubeadm, data):
 
 
 def test_the_systemd_runtime_does_not_check_kubeadm(make_settings):
-    found = findings(make_settings, etcd="3.6.9", kubeadm="v1.20.0", etcd_runtime="systemd")
+    found = findings(
+        make_settings,
+        etcd="3.6.9",
+        kubeadm="v1.20.0",
+        etcd_runtime="systemd",
+        etcd_version="distro",
+    )
     assert found.refusals == [] and found.warnings == []
 
 
@@ -130,7 +142,7 @@ def test_experimental_flags_on_older_etcd_are_fine(make_settings):
 
 
 def test_etcd_older_than_min_external_is_a_warning_naming_the_fix(make_settings):
-    systemd = findings(make_settings, etcd="3.4.23", etcd_runtime="systemd")
+    systemd = findings(make_settings, etcd="3.4.23", etcd_runtime="systemd", etcd_version="distro")
     assert systemd.refusals == []
     (warning,) = systemd.warnings
     for text in (f"host {HOST}", "etcd 3.4.23", "3.5.24", "etcd.external", "etcd_binary"):
@@ -138,8 +150,16 @@ def test_etcd_older_than_min_external_is_a_warning_naming_the_fix(make_settings)
     static_pod = findings(make_settings, kubeadm="v1.33.1")
     (warning,) = static_pod.warnings
     assert "etcd 3.5.21" in warning and "etcd_image_tag" in warning
-    assert findings(make_settings, etcd="3.5.24", etcd_runtime="systemd").warnings == []
-    assert findings(make_settings, etcd="", etcd_runtime="systemd").warnings == []
+    assert (
+        findings(
+            make_settings, etcd="3.5.24", etcd_runtime="systemd", etcd_version="distro"
+        ).warnings
+        == []
+    )
+    assert (
+        findings(make_settings, etcd="", etcd_runtime="systemd", etcd_version="distro").warnings
+        == []
+    )
 
 
 def test_the_systemd_runtime_checks_the_etcd_version_it_installs(make_settings):
@@ -222,6 +242,8 @@ def test_survey_reads_kubeadm_and_kubelet_under_a_real_shell(make_settings, tmp_
 
 
 def test_survey_without_kubernetes_tools(make_settings):
-    assert "kubeadm" not in survey_script(make_settings(etcd_runtime="systemd"), "/m", "etcd")
+    assert "kubeadm" not in survey_script(
+        make_settings(etcd_runtime="systemd", etcd_version="distro"), "/m", "etcd"
+    )
     survey = parse_survey(["cmd:curl", "kubeadm:not a version", "kubelet_path:kubelet"])
     assert (survey.kubeadm_version, survey.kubelet_version, survey.kubelet_path) == ("", "", "")
