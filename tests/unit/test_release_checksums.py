@@ -9,7 +9,7 @@ import pytest
 from etcd_cluster import release, release_checksums
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.flags import parse_version
-from etcd_cluster.versions import MIN_EXTERNAL_ETCD, version_findings
+from etcd_cluster.versions import MIN_EXTERNAL_ETCD, min_external_warnings
 
 SHA = "b" * 64
 DEFAULT = release_checksums.DEFAULT_VERSION
@@ -135,7 +135,7 @@ def test_a_mirror_archive_that_is_not_etcds_is_refused_naming_host_file_and_both
 
 def floor_warnings(make_settings, running: str, **data) -> list[str]:
     settings = systemd(make_settings, **data)
-    return version_findings("h1", settings, running, "").warnings
+    return min_external_warnings(settings, {"h1": (running, "")})
 
 
 def test_the_default_needs_no_warning_whatever_the_host_had(make_settings):
