@@ -447,7 +447,8 @@ def _archive_url(value: Any) -> str:
     url = _text("etcd_archive_url", value, allow_empty=False)
     if not url.endswith(".tar.gz"):
         url = url.rstrip("/") + "/etcd-v{version}-linux-{arch}.tar.gz"
-    if _UNSAFE_VALUE.search(url) or "{" in url.replace("{version}", "").replace("{arch}", ""):
+    braces = "{" in url.replace("{version}", "").replace("{arch}", "")
+    if _UNSAFE_VALUE.search(url) or braces or not (url.startswith("/") or "://" in url):
         raise DeployInputError(
             f"etcd_archive_url={value!r} must be a URL or absolute path, a template with "
             "{version} and {arch} or a mirror directory, without spaces, quotes, "

@@ -117,6 +117,12 @@ def test_etcd_archive_url_is_a_template_a_mirror_or_a_file(make_settings, url, s
     assert release.archive_source(systemd(make_settings, etcd_archive_url=url), "arm64") == source
 
 
+@pytest.mark.parametrize("url", ["mirror/etcd", "https://m.example/{name}.tar.gz", "/srv/a b"])
+def test_an_archive_url_that_is_neither_url_nor_absolute_path_is_refused(make_settings, url):
+    with pytest.raises(DeployInputError, match="must be a URL or absolute path"):
+        systemd(make_settings, etcd_archive_url=url)
+
+
 def test_a_mirror_archive_that_is_not_etcds_is_refused_naming_host_file_and_both_sums(
     make_settings, tmp_path
 ):
