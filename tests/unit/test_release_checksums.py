@@ -10,6 +10,7 @@ from etcd_cluster import release, release_checksums
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.flags import parse_version
 from etcd_cluster.versions import MIN_EXTERNAL_ETCD, min_external_warnings
+from sandbox import bed
 
 SHA = "b" * 64
 DEFAULT = release_checksums.DEFAULT_VERSION
@@ -156,3 +157,14 @@ def test_a_chosen_etcd_below_the_floor_gets_one_warning_naming_the_minimum(make_
     (chosen,) = floor_warnings(make_settings, "", etcd_version="3.5.16", etcd_archive_sha256=sums)
     assert "etcd 3.5.16 (etcd_version='3.5.16')" in chosen and "3.5.24" in chosen
     assert floor_warnings(make_settings, "3.5.24", etcd_version="distro") == []
+
+
+# --- test beds stay offline -----------------------------------------------------------------------
+
+
+def test_every_bed_inventory_runs_the_images_etcd_unless_a_test_chooses_a_release():
+    node = bed.Node("etcd-e2e-x-0", "10.231.9.10", "10.231.9.10", None, "etcd-e2e-x")
+    ((_, data),) = bed.inventory([node], {"etcd_runtime": "systemd"})
+    assert data["etcd_version"] == "distro"  # no release download from a bed
+    ((_, chosen),) = bed.inventory([node], {"etcd_version": "3.5.16"})
+    assert chosen["etcd_version"] == "3.5.16"
