@@ -101,7 +101,8 @@ def parse_report(
     observation = parse_observation(survey_lines)
     if "running_binary:yes" in survey_lines:  # the binary the survey asked for its version
         observation = replace(observation, running_version=survey.etcd_version)
-    problems = release_check.survey_problems(cluster.settings, parts)
+    arch = release.release_arch(survey.machine)
+    problems = release_check.survey_problems(cluster.settings, parts, arch)
     survey = replace(survey, binary_problems=tuple(problems))
     paths, units = paths_and_units(cluster)
     files, _ = pki_paths(cluster)

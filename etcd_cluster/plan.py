@@ -272,7 +272,8 @@ def _upgrade_plan(
     running = {h: o.version() for h, o in observations.items() if o.running}
     if not target:
         return []
-    refusals = release.version_change_refusals(running, target)
+    setting = "etcd_version" if cluster.settings.runtime == "systemd" else "etcd_image_tag"
+    refusals = release.version_change_refusals(running, target, setting)
     if refusals:
         raise DeployInputError("; ".join(refusals))
     older = release.upgrading(running, target)

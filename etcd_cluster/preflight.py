@@ -103,9 +103,10 @@ def missing_requirements(settings: Settings, present: Collection[str]) -> list[s
         ):
             missing.append(
                 f"{settings.etcd_binary} (etcd_binary; etcd_package={settings.etcd_package!r} "
-                f"can only provide {PACKAGED_ETCD_BINARY}, and needs apt-get): set "
-                "etcd_version (e.g. '3.5.16') to install an etcd release archive, or install "
-                f"etcd at {settings.etcd_binary}"
+                f"can only provide {PACKAGED_ETCD_BINARY}, and needs apt-get; "
+                "etcd_version='distro'): unset etcd_version to install the default etcd "
+                f"release archive (or set etcd_version to a release), or install etcd at "
+                f"{settings.etcd_binary}"
             )
         return missing
     tools = [name for name in ("kubeadm", "kubelet", "crictl") if name not in present]

@@ -15,6 +15,7 @@ import hashlib
 import posixpath
 from collections.abc import Callable, Mapping
 
+from etcd_cluster import release_checksums
 from etcd_cluster.flags import parse_version
 from etcd_cluster.settings import Settings
 
@@ -62,8 +63,16 @@ def etcd_binary(settings: Settings) -> str:
     return settings.etcd_binary
 
 
-def version_change_refusals(running: Mapping[str, str], target: str) -> list[str]:
-    """Why members running ``running`` (host -> version, "" unknown) cannot move to ``target``."""
+# etcd requires 3.5.26+ before 3.6: older 3.5 clusters can bring back removed members
+# as "zombies" in 3.6 (etcd.io/blog/2025/zombie_members_upgrade)
+BEFORE_36 = (3, 5, 26)
+
+
+def version_change_refusals(
+    running: Mapping[str, str], target: str, setting: str = "etcd_version"
+) -> list[str]:
+    """Why members running ``running`` (host -> version, "" unknown) cannot move to
+    ``target``, chosen by ``setting`` (etcd_version, or etcd_image_tag for static pods)."""
     wanted = parse_version(target)
     if wanted is None:
         return []
@@ -78,11 +87,33 @@ def version_change_refusals(running: Mapping[str, str], target: str) -> list[str
                 "automated (it needs etcd's downgrade procedure); refusing"
             )
         elif current[:2] != wanted[:2] and (current[0], current[1] + 1) != wanted[:2]:
+            step = f"{current[0]}.{current[1] + 1}"
             refusals.append(
                 f"host {host} runs etcd {version}: upgrading to {target} skips a minor "
-                f"version; upgrade to {current[0]}.{current[1] + 1} first"
+                f"version; upgrade to {step} first: {_step_first(setting, step, target)}"
+            )
+        elif wanted[:2] == (3, 6) and current < BEFORE_36:
+            refusals.append(
+                f"host {host} runs etcd {version}: etcd upgrades to 3.6 only from 3.5.26 or "
+                f"newer; upgrade to 3.5.26+ first: {_step_first(setting, '3.5', target)}"
             )
     return refusals
+
+
+def _step_first(setting: str, minor: str, target: str) -> str:
+    """The way out of a refused jump: a release of ``minor`` first, then ``target``."""
+    if setting != "etcd_version":
+        return f"set {setting} to a {minor} release, run, then choose {target}"
+    return (
+        f"set etcd_version to a {minor} release (e.g. '{newest_shipped(minor)}'), run, then "
+        f"choose {target}; or set etcd_version='distro' to keep the distribution's etcd"
+    )
+
+
+def newest_shipped(minor: str) -> str:
+    """The newest shipped release of ``minor`` ("3.5"), or the minor itself if none."""
+    found = [v for v in release_checksums.SHA256 if v.startswith(f"{minor}.")]
+    return found[-1] if found else minor
 
 
 def upgrading(running: Mapping[str, str], target: str) -> list[str]:
@@ -110,13 +141,19 @@ def archive_refusals(
     if not arch:
         return [
             f"host {host}: etcd publishes no release archive for machine {machine!r}: leave "
-            "etcd_version unset and install etcd there yourself (etcd_binary), or use "
+            "etcd_version='distro' and install etcd there yourself (etcd_binary), or use "
             "etcd_runtime='static-pod'"
+        ]
+    expected = settings.archive_sha256(version, arch)
+    if not expected:
+        return [
+            f"host {host}: no sha256 for etcd {version} on {arch} (shipped: "
+            f"{', '.join(release_checksums.ARCHES)}): add it to etcd_archive_sha256, e.g. "
+            f"{{'{version}': {{'{arch}': '<sha256>'}}}}, from the release's SHA256SUMS"
         ]
     source = archive_source(settings, arch)
     if not is_local(source):
         return []  # verified on the host, before it is unpacked
-    expected = settings.archive_sha256(version)
     actual = local_sha256(source)
     if actual is None:
         return [
@@ -125,11 +162,20 @@ def archive_refusals(
         ]
     if actual != expected:
         return [
-            f"etcd_archive_url: {source} has sha256 {actual}, but etcd_archive_sha256 says "
-            f"{expected} for etcd {version}: refusing to install it; fetch the archive again "
-            "from etcd's releases, or fix etcd_archive_sha256 to the checksum etcd published"
+            f"host {host}: etcd_archive_url: {source} has sha256 {actual}, but {expected} "
+            f"is {checksum_origin(settings, version, arch)} for etcd {version} on {arch}: "
+            "refusing to install it; fetch the archive again from etcd's releases, or, for "
+            "a build of your own, put its sha256 in etcd_archive_sha256"
         ]
     return []
+
+
+def checksum_origin(settings: Settings, version: str, arch: str) -> str:
+    """Where the expected sha256 comes from, for messages."""
+    mine = {(v, a) for v, a, _ in settings.etcd_archive_sha256}
+    if (version, arch) in mine or (version, "") in mine:
+        return "etcd_archive_sha256's"
+    return "the shipped checksum (etcd's published SHA256SUMS)"
 
 
 def local_sha256(path: str) -> str | None:

@@ -145,12 +145,13 @@ def survey_parts(settings: Settings) -> dict[str, str]:
     return {}
 
 
-def survey_problems(settings: Settings, parts: Mapping[str, Sequence[str]]) -> list[str]:
-    """Why etcd's binary must be installed again, from the output of ``survey_parts``."""
+def survey_problems(settings: Settings, parts: Mapping[str, Sequence[str]], arch: str) -> list[str]:
+    """Why etcd's binary must be installed again, from the output of ``survey_parts``
+    (``arch``: the member's, as etcd's archives name it)."""
     if "release" in parts:
         version = settings.etcd_version
         check = parse_check(parts["release"])
-        return release_problems(check, version, settings.archive_sha256(version))
+        return release_problems(check, version, settings.archive_sha256(version, arch))
     if "package" in parts:
         return package_problems(parts["package"], settings.etcd_binary, settings.etcd_package)
     return []

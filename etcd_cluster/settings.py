@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from etcd_cluster import release_checksums
 from etcd_cluster.errors import DeployInputError
 
 RUNTIMES = ("static-pod", "systemd")
@@ -102,15 +103,19 @@ class Settings:
     replace_members: tuple[str, ...] = ()
     etcd_version: str = ""
     etcd_archive_url: str = ""
-    etcd_archive_sha256: tuple[tuple[str, str], ...] = ()
+    etcd_archive_sha256: tuple[tuple[str, str, str], ...] = ()  # the operator's: version, arch
     start_timeout: int = 900  # systemd: seconds etcd may take to start (TimeoutStartSec)
     lock_ttl: int = 3600
     lock_break: bool = False
     status_json: str = ""  # status.py: also write the report as JSON here (controller)
     metrics_address: str = "loopback"
 
-    def archive_sha256(self, version: str) -> str:
-        return dict(self.etcd_archive_sha256).get(version, "")
+    def archive_sha256(self, version: str, arch: str) -> str:
+        """The archive's sha256: the operator's (for ``arch``, then for every arch), else
+        the shipped one ("" none)."""
+        mine = {(v, a): sha for v, a, sha in self.etcd_archive_sha256}
+        shipped = release_checksums.SHA256.get(version, {}).get(arch, "")
+        return mine.get((version, arch)) or mine.get((version, "")) or shipped
 
     @property
     def wal_dir(self) -> str:
@@ -397,39 +402,79 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def _release(get: DataGetter, runtime: str) -> dict[str, Any]:
-    """``etcd_version`` and where its archive comes from (systemd runtime)."""
-    version = _text("etcd_version", get("etcd_version")).removeprefix("v")
+    """``etcd_version`` and where its archive comes from (systemd runtime).
+
+    Unset: the shipped default release; ``distro``: "" (the distribution's package or
+    ``etcd_binary``, as before releases were installed). The static-pod runtime runs
+    the image, so it has no etcd_version ("" for unset and ``distro`` alike).
+    """
+    chosen = _text("etcd_version", get("etcd_version")).removeprefix("v")
+    if runtime != "systemd":
+        if chosen not in ("", release_checksums.DISTRO):
+            raise DeployInputError(
+                f"etcd_version={chosen!r} installs etcd for etcd_runtime='systemd'; the "
+                "static-pod runtime runs the image: set etcd_image_tag instead"
+            )
+        chosen = release_checksums.DISTRO
+    version = {"": release_checksums.DEFAULT_VERSION, release_checksums.DISTRO: ""}.get(
+        chosen, chosen
+    )
     if version and not _VERSION.match(version):
-        raise DeployInputError(f"etcd_version={version!r} must look like 3.5.16")
-    if version and runtime != "systemd":
         raise DeployInputError(
-            f"etcd_version={version!r} installs etcd for etcd_runtime='systemd'; the static-pod "
-            "runtime runs the image: set etcd_image_tag instead"
+            f"etcd_version={version!r} must look like 3.5.16 (or 'distro' for the "
+            "distribution's package, or unset for the default release "
+            f"{release_checksums.DEFAULT_VERSION})"
         )
-    url = _text("etcd_archive_url", get("etcd_archive_url"), allow_empty=False)
-    if "{version}" not in url or _UNSAFE_VALUE.search(
-        url.replace("{version}", "").replace("{arch}", "")
-    ):
+    checksums = _archive_sha256(get("etcd_archive_sha256"))
+    known = set(release_checksums.SHA256) | {v for v, _, _ in checksums}
+    if version and version not in known:
+        shipped = list(release_checksums.SHA256)
         raise DeployInputError(
-            f"etcd_archive_url={url!r} must contain {{version}} (and usually {{arch}}), "
-            "without spaces, quotes, backslashes, '$', '%' or '`'"
+            f"etcd_version={version!r} has no shipped checksum (shipped: {shipped[0]} to "
+            f"{shipped[-1]}) and none in etcd_archive_sha256: add the sha256 of its release "
+            "archive (the etcd release's SHA256SUMS file lists it)"
         )
-    sums = get("etcd_archive_sha256") or {}
+    return {
+        "etcd_version": version,
+        "etcd_archive_url": _archive_url(get("etcd_archive_url")),
+        "etcd_archive_sha256": checksums,
+    }
+
+
+def _archive_url(value: Any) -> str:
+    """A template with {version} and {arch}: a URL or file ending in .tar.gz is one; any
+    other value is a mirror (URL or directory) holding archives under etcd's names."""
+    url = _text("etcd_archive_url", value, allow_empty=False)
+    if not url.endswith(".tar.gz"):
+        url = url.rstrip("/") + "/etcd-v{version}-linux-{arch}.tar.gz"
+    braces = "{" in url.replace("{version}", "").replace("{arch}", "")
+    if _UNSAFE_VALUE.search(url) or braces or not (url.startswith("/") or "://" in url):
+        raise DeployInputError(
+            f"etcd_archive_url={value!r} must be a URL or absolute path, a template with "
+            "{version} and {arch} or a mirror directory, without spaces, quotes, "
+            "backslashes, '$', '%', '`' or other braces"
+        )
+    return url
+
+
+def _archive_sha256(value: Any) -> tuple[tuple[str, str, str], ...]:
+    """The operator's checksums as (version, arch, sha256); arch "" for every arch."""
+    sums = value or {}
+    found: list[tuple[str, str, str]] = []
+    if isinstance(sums, Mapping):
+        for version, entry in sums.items():
+            per_arch = entry if isinstance(entry, Mapping) else {"": entry}
+            found += [(str(version).removeprefix("v"), a, s) for a, s in per_arch.items()]
     if not isinstance(sums, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) and _SHA256.match(v.lower())
-        for k, v in sums.items()
+        isinstance(arch, str) and isinstance(sha, str) and _SHA256.match(sha.lower())
+        for _, arch, sha in found
     ):
         raise DeployInputError(
             "etcd_archive_sha256 must map each version to the archive's sha256 "
-            f"(64 hex digits), e.g. {{'3.5.16': '...'}}; got {sums!r}"
+            "(64 hex digits), or to {arch: sha256}, e.g. {'3.5.16': '...'} or "
+            f"{{'3.5.16': {{'amd64': '...', 'arm64': '...'}}}}; got {sums!r}"
         )
-    checksums = tuple((k.removeprefix("v"), v.lower()) for k, v in sums.items())
-    if version and version not in dict(checksums):
-        raise DeployInputError(
-            f"etcd_version={version!r} has no checksum in etcd_archive_sha256: add the sha256 "
-            "of its release archive (the etcd release's SHA256SUMS file lists it)"
-        )
-    return {"etcd_version": version, "etcd_archive_url": url, "etcd_archive_sha256": checksums}
+    return tuple((version, arch, sha.lower()) for version, arch, sha in found)
 
 
 # --- The HA control-plane guide: load balancer and control plane ------------------------

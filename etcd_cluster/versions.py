@@ -16,9 +16,11 @@ of v3.6.0 against v3.5.18), which matches CHANGELOG-3.6's deprecations.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from etcd_cluster.flags import parse_version
+from etcd_cluster.release_checksums import DEFAULT_VERSION
 from etcd_cluster.settings import Settings
 
 Version = tuple[int, int, int]
@@ -121,7 +123,7 @@ def etcd_version_and_source(
     if settings.runtime == "systemd":
         if settings.etcd_version:
             return settings.etcd_version, f"etcd_version={settings.etcd_version!r}"
-        return etcd_version, f"etcd_binary={settings.etcd_binary!r}"
+        return etcd_version, f"etcd_version='distro', etcd_binary={settings.etcd_binary!r}"
     if settings.image_tag:
         return settings.image_tag, f"etcd_image_tag={settings.image_tag!r}"
     kubernetes = parse_version(settings.kubernetes_version or kubeadm_version)
@@ -142,7 +144,6 @@ def version_findings(
     etcd = parse_version(version_text)
     if etcd is not None:
         _check_etcd_flags(host, settings, etcd, source, findings)
-        _check_min_external(host, settings, etcd, source, findings)
     return findings
 
 
@@ -205,19 +206,26 @@ def _check_etcd_flags(
         )
 
 
-def _check_min_external(
-    host: str, settings: Settings, etcd: Version, source: str, found: Findings
-) -> None:
-    if etcd >= MIN_EXTERNAL_ETCD:
-        return
+def min_external_warnings(settings: Settings, found: Mapping[str, tuple[str, str]]) -> list[str]:
+    """One warning per etcd version below kubeadm's MinExternalEtcdVersion, naming every
+    host that runs it; ``found``: host -> (etcd version, kubeadm version) the survey read."""
+    below: dict[tuple[Version, str], list[str]] = {}
+    for host, (etcd_version, kubeadm_version) in sorted(found.items()):
+        text, source = etcd_version_and_source(settings, etcd_version, kubeadm_version)
+        etcd = parse_version(text)
+        if etcd is not None and etcd < MIN_EXTERNAL_ETCD:
+            below.setdefault((etcd, source), []).append(host)
     fix = (
-        "set etcd_version to a newer release (e.g. '3.5.24'), or etcd_binary to a newer etcd "
-        "(Debian bookworm's etcd-server is 3.4.23)"
+        f"leave etcd_version unset for the default release {DEFAULT_VERSION} (from etcd "
+        f"3.4 that is the one-minor upgrade), or set it to a release of "
+        f"{_text(MIN_EXTERNAL_ETCD)} or newer (Debian bookworm's etcd-server is 3.4.23)"
         if settings.runtime == "systemd"
         else "set etcd_image_tag to a newer etcd image (e.g. '3.6.9-0')"
     )
-    found.warnings.append(
-        f"host {host}: etcd {_text(etcd)} ({source}) is older than kubeadm's "
-        f"MinExternalEtcdVersion {_text(MIN_EXTERNAL_ETCD)}: a control plane's kubeadm "
-        f"refuses it as etcd.external; {fix}"
-    )
+    return [
+        f"{'host' if len(hosts) == 1 else 'hosts'} {', '.join(hosts)}: etcd {_text(etcd)} "
+        f"({source}) is older than kubeadm's MinExternalEtcdVersion "
+        f"{_text(MIN_EXTERNAL_ETCD)}: a control plane's kubeadm refuses it as etcd.external; "
+        f"{fix}"
+        for (etcd, source), hosts in below.items()
+    ]

@@ -20,7 +20,7 @@ etcd_peer_cert_sans: list[str] = []
 # "static-pod": the guide's way, kubelet as etcd's service manager and
 #   `kubeadm init phase etcd local` (needs kubeadm, kubelet and a container runtime).
 # "systemd": etcd under a systemd unit with the flags kubeadm would set, for hosts
-#   without kubelet/kubeadm (etcd from the distribution's package, or etcd_binary).
+#   without kubelet/kubeadm (etcd from its release archive, see etcd_version below).
 etcd_runtime = "static-pod"
 
 # kubeadm config API of the rendered kubeadmcfg.yaml: "v1beta4" (kubeadm 1.31+, the
@@ -61,28 +61,30 @@ kubelet_cgroup_driver = "systemd"
 kubelet_container_runtime_endpoint = "unix:///var/run/containerd/containerd.sock"
 
 # --- systemd runtime ----------------------------------------------------------------
-# etcd_binary is used as is when present. kubeadm's MinExternalEtcdVersion is 3.5.24
-# (a control plane refuses an older etcd.external; Debian bookworm has 3.4.23): the
-# deploy warns, point this at a newer etcd to fix it.
-etcd_binary = "/usr/bin/etcd"
-etcd_package = "etcd-server"  # apt package installed when etcd_binary is absent ("" = never)
-# A chosen etcd version from etcd's release archive, e.g. "3.5.24" (kubeadm 1.32-1.36
-# accept etcd >= 3.5.24 for etcd.external; kubeadm 1.36 itself runs 3.6.9). Empty: use
-# etcd_binary, or install etcd_package (Debian bookworm's is 3.4.23, too old for current
-# kubeadm). Set, each version is unpacked side by side under /opt/etcd/v<version>/ and
-# the unit runs it; changing it upgrades the cluster one member at a time (followers
-# first, the leader last), one minor version at a time, never down.
+# etcd_version: the etcd release installed from etcd's archive, verified against the
+# sha256 etcd published (shipped in etcd_cluster/release_checksums.py for 3.5.24 to 3.6.14,
+# amd64 and arm64). Empty: the default release, 3.5.33 (kubeadm 1.29-1.36 accept etcd >=
+# 3.5.24 for etcd.external; a cluster on Debian's 3.4 reaches it in one minor step, and
+# it is >= 3.5.26, which etcd requires before 3.6). "distro": etcd_binary, installing
+# etcd_package when it is absent (Debian bookworm's is 3.4.23, too old for current
+# kubeadm: the run warns). Each version is unpacked side by side under
+# /opt/etcd/v<version>/ and the unit runs it; changing it upgrades the cluster one member
+# at a time (followers first, the leader last), one minor version at a time, never down.
 etcd_version = ""
-# Where the archive comes from: a URL with {version} and {arch} (amd64, arm64, ...), or an
-# absolute path on the machine running pyinfra (uploaded to the members).
+etcd_binary = "/usr/bin/etcd"  # etcd_version="distro": used as is when present
+etcd_package = "etcd-server"  # apt package installed when etcd_binary is absent ("" = never)
+# Where the archive comes from: a URL with {version} and {arch} (amd64, arm64, ...), one
+# .tar.gz, or a mirror (a URL or directory holding etcd-v<version>-linux-<arch>.tar.gz); a
+# path is on the machine running pyinfra (uploaded to the members).
 etcd_archive_url = (
     "https://github.com/etcd-io/etcd/releases/download/v{version}/"
     "etcd-v{version}-linux-{arch}.tar.gz"
 )
-# The sha256 of each version's archive ({"3.5.24": "<64 hex digits>"}), from the release's
-# SHA256SUMS: an archive is verified before anything is installed; a version without a
-# checksum, or an archive that does not match it, is refused.
-etcd_archive_sha256: dict[str, str] = {}
+# Your own checksums, added to (and overriding) the shipped ones: {"3.5.16": "<sha256>"}
+# for every arch, or {"3.5.16": {"amd64": "...", "arm64": "..."}}. An archive is verified
+# before anything is installed; a version without a checksum, or an archive that does not
+# match it, is refused.
+etcd_archive_sha256: dict[str, object] = {}
 
 # --- Certificates ---------------------------------------------------------------------
 # kubeadm's encryptionAlgorithm: "RSA-2048" (default), "RSA-3072", "RSA-4096",

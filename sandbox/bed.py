@@ -281,14 +281,19 @@ def inventory(
 ) -> list[tuple[str, dict[str, object]]]:
     """pyinfra group entries for ``nodes``: ``(pyinfra_host, host data)``.
 
-    Each host gets ``etcd_address``, then ``host_data``, then ``etcd_name``
-    from ``names`` (same order as ``nodes``) when given.
+    Each host gets ``etcd_address`` and ``etcd_version='distro'`` (the image's
+    Debian etcd: beds reach no release server), then ``host_data``, then
+    ``etcd_name`` from ``names`` (same order as ``nodes``) when given.
     """
     if names is not None and len(names) != len(nodes):
         raise ValueError(f"{len(names)} names for {len(nodes)} nodes")
     entries: list[tuple[str, dict[str, object]]] = []
     for index, node in enumerate(nodes):
-        data: dict[str, object] = {"etcd_address": node.address, **(host_data or {})}
+        data: dict[str, object] = {
+            "etcd_address": node.address,
+            "etcd_version": "distro",
+            **(host_data or {}),
+        }
         if names is not None:
             data["etcd_name"] = names[index]
         entries.append((node.pyinfra_host, data))

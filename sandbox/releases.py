@@ -5,12 +5,19 @@ etcd 3.5.x (etcd-server, etcd-client) that installs on bookworm. Their binaries 
 as ``etcd-v<version>-linux-amd64/{etcd,etcdctl,etcdutl}`` in a .tar.gz have the layout
 of etcd's release archives, which is what ``etcd_version`` installs. Built once and
 cached; apt runs with its own sources and state so the machine's apt is untouched.
+
+``relabelled`` makes a stand-in for a release Debian does not carry (the deploy's
+default): a built archive's binaries with their version string set to another patch
+release of the same minor, so that the install's check that etcd says it is the named
+version holds. It is not etcd's published archive, so the shipped checksum refuses it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import posixpath
 import subprocess
 import tarfile
 import tempfile
@@ -42,6 +49,28 @@ def archive(version: str, arch: str = "amd64") -> tuple[Path, str]:
     path = CACHE / f"etcd-v{version}-linux-{arch}.tar.gz"
     if not path.exists():
         _build(version, arch, path)
+    return path, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def relabelled(source: str, version: str, arch: str = "amd64") -> tuple[Path, str]:
+    """A stand-in archive named etcd ``version``: ``source``'s binaries saying ``version``."""
+    path = CACHE / f"etcd-v{version}-linux-{arch}.standin-{source}.tar.gz"
+    if path.exists():
+        return path, hashlib.sha256(path.read_bytes()).hexdigest()
+    if len(source) != len(version) or source.rpartition(".")[0] != version.rpartition(".")[0]:
+        raise ValueError(f"{source} -> {version}: only a patch release of the same length")
+    original, _ = archive(source, arch)
+    top, partial = f"etcd-v{version}-linux-{arch}", path.with_suffix(f".partial-{os.getpid()}")
+    with tarfile.open(original) as old, tarfile.open(partial, "w:gz") as new:
+        for member in old.getmembers():
+            data = old.extractfile(member)
+            assert data is not None, member.name
+            content = data.read()
+            if content.count(source.encode()) != 1:
+                raise ValueError(f"{member.name}: its version string is not there once")
+            member.name = f"{top}/{posixpath.basename(member.name)}"
+            new.addfile(member, io.BytesIO(content.replace(source.encode(), version.encode())))
+    partial.rename(path)
     return path, hashlib.sha256(path.read_bytes()).hexdigest()
 
 

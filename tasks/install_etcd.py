@@ -28,7 +28,7 @@ if release_to_install(settings, survey):
     arch = release.release_arch(survey.machine)
     source = release.archive_source(settings, arch)
     archive = release.archive_path(version, arch)
-    sha256 = settings.archive_sha256(version)
+    sha256 = settings.archive_sha256(version, arch)
     files.directory(
         name=f"Directory {release.ARCHIVE_DIR}",
         path=release.ARCHIVE_DIR,

@@ -14,7 +14,7 @@ from etcd_cluster.errors import DeployInputError
 from etcd_cluster.plan import get_plan, is_member
 from etcd_cluster.preflight import missing_requirements
 from etcd_cluster.release import archive_refusals, local_sha256
-from etcd_cluster.versions import version_findings
+from etcd_cluster.versions import min_external_warnings, version_findings
 
 plan = get_plan(state)
 settings = plan.cluster.settings
@@ -35,3 +35,7 @@ if is_member(host):
         raise DeployInputError("; ".join(refusals))
     for warning in findings.warnings:
         logger.warning(f"--> etcd: {warning}")
+    if host.name == plan.cluster.first.host:  # one warning for the cluster, not one a member
+        versions = {name: (s.etcd_version, s.kubeadm_version) for name, s in plan.surveys.items()}
+        for warning in min_external_warnings(settings, versions):
+            logger.warning(f"--> etcd: {warning}")

@@ -131,7 +131,7 @@ def test_the_cri_socket_is_the_kubelets_and_only_for_static_pods(make_cluster, m
     crio = make_settings(kubelet_container_runtime_endpoint="unix:///run/crio/crio.sock")
     init = rendered_kubeadmcfg(make_cluster(settings_=crio))[0]
     assert init["nodeRegistration"]["criSocket"] == "unix:///run/crio/crio.sock"
-    systemd = make_cluster(settings_=make_settings(etcd_runtime="systemd"))
+    systemd = make_cluster(settings_=make_settings(etcd_runtime="systemd", etcd_version="distro"))
     assert rendered_kubeadmcfg(systemd) == pinned(
         list(yaml.safe_load_all(guide_kubeadmcfg(0))), cri_socket=""
     )
@@ -277,7 +277,7 @@ def test_systemd_unit_runs_kubeadms_command_with_the_binary(cluster, index, vers
 def test_systemd_unit_gives_a_catching_up_member_time_to_start(make_cluster, make_settings):
     """Type=notify: etcd is ready once it caught up; systemd's default 90 s is too short
     for a large database, so the unit says how long (bounded, from etcd_start_timeout)."""
-    cluster = make_cluster(settings_=make_settings(etcd_runtime="systemd"))
+    cluster = make_cluster(settings_=make_settings(etcd_runtime="systemd", etcd_version="distro"))
     member = cluster.members[0]
     unit = render(kc.ETCD_UNIT_TEMPLATE, **kc.etcd_unit_context(cluster, member, "3.5.21"))
     assert "Type=notify" in unit.splitlines()
@@ -300,14 +300,18 @@ def test_step_7_command_uses_this_members_config(make_cluster, make_settings):
 
 
 def test_runtime_commands_per_runtime(make_cluster, make_settings):
-    systemd = runtime_commands(make_cluster(settings_=make_settings(etcd_runtime="systemd")))
+    systemd = runtime_commands(
+        make_cluster(settings_=make_settings(etcd_runtime="systemd", etcd_version="distro"))
+    )
     assert shlex.split(systemd.restart)[3:] == [
         "restart_etcd",
         "etcd",
         "/usr/bin/etcd",
         "dpkg:etcd-server",  # Debian's etcd: dpkg's checksums
     ]
-    own = make_settings(etcd_runtime="systemd", etcd_binary="/usr/local/bin/etcd")
+    own = make_settings(
+        etcd_runtime="systemd", etcd_version="distro", etcd_binary="/usr/local/bin/etcd"
+    )
     assert runtime_commands(make_cluster(settings_=own)).restart == "systemctl restart etcd"
     chosen = make_settings(
         etcd_runtime="systemd", etcd_version="3.5.16", etcd_archive_sha256={"3.5.16": "a" * 64}

@@ -153,7 +153,9 @@ def test_settings_accept_command_line_strings_and_both_extra_args_shapes(make_se
 
 
 def test_the_systemd_runtime_may_move_the_manifests_dir(make_settings):
-    moved = make_settings(etcd_runtime="systemd", etcd_manifests_dir="/srv/manifests")
+    moved = make_settings(
+        etcd_runtime="systemd", etcd_version="distro", etcd_manifests_dir="/srv/manifests"
+    )
     assert moved.manifests_dir == "/srv/manifests"
 
 
@@ -410,7 +412,7 @@ BASICS = {"systemctl", "base64", "stat", "curl", "openssl", "apt-get"}
 
 @pytest.fixture(scope="module")
 def systemd_settings(make_settings):
-    return make_settings(etcd_runtime="systemd")
+    return make_settings(etcd_runtime="systemd", etcd_version="distro")
 
 
 def test_systemd_runtime_without_etcd_and_without_apt_get_is_refused(systemd_settings):
@@ -426,7 +428,7 @@ def test_systemd_runtime_without_etcd_but_with_apt_get_installs_it(systemd_setti
 
 
 def test_systemd_runtime_without_a_package_to_install_is_refused(make_settings):
-    settings = make_settings(etcd_runtime="systemd", etcd_package="")
+    settings = make_settings(etcd_runtime="systemd", etcd_version="distro", etcd_package="")
     (missing,) = missing_requirements(settings, BASICS)
     assert "/usr/bin/etcd" in missing
     assert packages_to_install(settings, BASICS) == []
@@ -480,9 +482,9 @@ WAYS_OUT = {
         ],
     ),
     "systemd-no-etcd": (
-        {"etcd_runtime": "systemd", "etcd_package": ""},
+        {"etcd_runtime": "systemd", "etcd_version": "distro", "etcd_package": ""},
         set(),
-        ["/usr/bin/etcd", "set etcd_version", "install etcd at /usr/bin/etcd"],
+        ["/usr/bin/etcd", "unset etcd_version", "install etcd at /usr/bin/etcd"],
     ),
     "release-no-tar": (
         {
@@ -539,7 +541,9 @@ def test_a_non_unix_cri_endpoint_is_not_checked_as_a_socket(make_settings):
 def test_survey_script_runs_and_parses_on_this_machine(make_settings, tmp_path):
     """The survey is plain sh: run it here against a temp data dir and parse what it prints."""
     (tmp_path / "member" / "wal").mkdir(parents=True)
-    settings = make_settings(etcd_runtime="systemd", etcd_data_dir=str(tmp_path))
+    settings = make_settings(
+        etcd_runtime="systemd", etcd_version="distro", etcd_data_dir=str(tmp_path)
+    )
     script = survey_script(settings, str(tmp_path / "absent.yaml"), "no-such-unit", ["sh"])
     result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
     survey = parse_survey(result.stdout.splitlines())

@@ -31,7 +31,7 @@ def systemd(make_settings, **data):
 
 
 def test_a_version_needs_its_checksum_and_the_systemd_runtime(make_settings):
-    with pytest.raises(DeployInputError, match=r"etcd_version='3\.5\.16' has no checksum"):
+    with pytest.raises(DeployInputError, match=r"etcd_version='3\.5\.16' has no shipped checksum"):
         systemd(make_settings, etcd_version="3.5.16")
     with pytest.raises(DeployInputError, match="set etcd_image_tag instead"):
         make_settings(etcd_version="3.5.16", etcd_archive_sha256={"3.5.16": SHA})
@@ -39,12 +39,12 @@ def test_a_version_needs_its_checksum_and_the_systemd_runtime(make_settings):
         systemd(make_settings, etcd_version="3.5")
     with pytest.raises(DeployInputError, match="64 hex digits"):
         systemd(make_settings, etcd_version="3.5.16", etcd_archive_sha256={"3.5.16": "abc"})
-    with pytest.raises(DeployInputError, match="must contain \\{version\\}"):
-        systemd(make_settings, etcd_archive_url="https://example.com/etcd.tar.gz")
+    with pytest.raises(DeployInputError, match="or other braces"):
+        systemd(make_settings, etcd_archive_url="https://example.com/{name}.tar.gz")
     chosen = systemd(make_settings, etcd_version="v3.5.16", etcd_archive_sha256={"3.5.16": SHA})
-    assert chosen.etcd_version == "3.5.16" and chosen.archive_sha256("3.5.16") == SHA
+    assert chosen.etcd_version == "3.5.16" and chosen.archive_sha256("3.5.16", "arm64") == SHA
     assert release.etcd_binary(chosen) == "/opt/etcd/v3.5.16/etcd"
-    assert release.etcd_binary(systemd(make_settings)) == "/usr/bin/etcd"
+    assert release.etcd_binary(systemd(make_settings, etcd_version="distro")) == "/usr/bin/etcd"
 
 
 def test_the_default_archive_is_etcds_release_url(make_settings):
@@ -62,6 +62,11 @@ def test_the_default_archive_is_etcds_release_url(make_settings):
         ({"a": "3.5.16", "b": "3.4.23"}, "3.5.16", ""),  # an upgrade a failed run left half done
         ({"a": "3.5.16"}, "3.5.30", ""),
         ({"a": "3.4.23"}, "3.6.0", "skips a minor version; upgrade to 3.5 first"),
+        ({"a": "3.4.23"}, "3.6.14", "etcd_version to a 3.5 release (e.g. '3.5.33')"),
+        ({"a": "3.4.23"}, "3.6.14", "or set etcd_version='distro'"),
+        ({"a": "3.4.23"}, "3.5.33", ""),  # the default from Debian's etcd: one minor
+        ({"a": "3.5.24"}, "3.6.14", "3.6 only from 3.5.26 or newer"),
+        ({"a": "3.5.26"}, "3.6.14", ""),
         ({"a": "3.5.30"}, "3.5.16", "a downgrade is not automated"),
         ({"a": "3.6.0"}, "3.5.30", "a downgrade is not automated"),
         ({"a": ""}, "3.5.16", ""),
@@ -95,11 +100,12 @@ def test_a_local_archive_is_verified_before_any_host_changes(make_settings, tmp_
     assert check(chosen(good), "h", "x86_64", release.local_sha256) == []
     (bad,) = check(chosen(SHA), "h", "x86_64", release.local_sha256)
     assert f"{archive} has sha256 {good}" in bad and "refusing to install it" in bad
-    assert "fix etcd_archive_sha256" in bad  # each names the way out
+    assert "host h" in bad and f"but {SHA} is etcd_archive_sha256's" in bad
+    assert "put its sha256 in etcd_archive_sha256" in bad  # each names the way out
     (missing,) = check(chosen(good), "h", "aarch64", release.local_sha256)
     assert "cannot read" in missing and "arm64" in missing and "fix etcd_archive_url" in missing
     (arch,) = check(chosen(good), "h9", "mips", release.local_sha256)
-    assert "host h9" in arch and "'mips'" in arch and "leave etcd_version unset" in arch
+    assert "host h9" in arch and "'mips'" in arch and "etcd_version='distro'" in arch
 
 
 # --- install_release under a real shell ---------------------------------------------------------
@@ -159,14 +165,14 @@ def test_a_static_pod_upgrade_renders_the_new_image_and_rewrites_the_manifest(
     running = Observation(
         args=("etcd", "--name=infra0"),
         manifest_args=("etcd", "--name=infra0"),
-        manifest_image="registry.k8s.io/etcd:3.5.24-0",
+        manifest_image="registry.k8s.io/etcd:3.5.30-0",
     )
-    assert running.version() == "3.5.24"
+    assert running.version() == "3.5.30"
     assert release.version_change_refusals({"h": running.version()}, "3.6.9") == []
     assert release.upgrading({"h": running.version()}, "3.6.9") == ["h"]
     decision = static_pod_decision(running, [("name", "infra0")], kc.wanted_image(cluster), True)
     assert decision.action == RENDER  # the container runs the old manifest: a new one replaces it
     assert (
-        "runs registry.k8s.io/etcd:3.5.24-0, wanted registry.k8s.io/etcd:3.6.9-0"
+        "runs registry.k8s.io/etcd:3.5.30-0, wanted registry.k8s.io/etcd:3.6.9-0"
         in (decision.reasons[0])
     )

@@ -174,7 +174,7 @@ def test_the_survey_asks_only_with_a_chosen_release_and_a_mismatch_reinstalls(
 ):
     """One more part of the one survey command (no extra command); its findings make the
     survey say that the release must be installed again, so the run is not quiet."""
-    plain = make_cluster(settings_=make_settings(etcd_runtime="systemd"))
+    plain = make_cluster(settings_=make_settings(etcd_runtime="systemd", etcd_version="distro"))
     assert "check_release" not in survey_command(plain, plain.first, with_probe=False)
     settings = make_settings(
         etcd_runtime="systemd", etcd_version=VERSION, etcd_archive_sha256={VERSION: ARCHIVE}
@@ -313,9 +313,11 @@ def test_a_restart_refuses_a_packaged_etcd_dpkg_says_was_changed(dpkg_env, tmp_p
 
 
 def test_the_survey_asks_dpkg_about_debians_etcd_only(make_settings, make_cluster):
-    debian = make_cluster(settings_=make_settings(etcd_runtime="systemd"))
+    debian = make_cluster(settings_=make_settings(etcd_runtime="systemd", etcd_version="distro"))
     assert "verify_package" in survey_command(debian, debian.first, with_probe=False)
-    own = make_settings(etcd_runtime="systemd", etcd_binary="/usr/local/bin/etcd")
+    own = make_settings(
+        etcd_runtime="systemd", etcd_version="distro", etcd_binary="/usr/local/bin/etcd"
+    )
     assert verification(own) == "" and not packaged(own)
     static_pod = make_cluster()
     assert "verify_package" not in survey_command(static_pod, static_pod.first, False)

@@ -169,7 +169,7 @@ def test_the_survey_asks_about_every_managed_item(make_settings, make_cluster, r
 
 @pytest.fixture
 def systemd_cluster(make_settings, make_cluster) -> Cluster:
-    return make_cluster(settings_=make_settings(etcd_runtime="systemd"))
+    return make_cluster(settings_=make_settings(etcd_runtime="systemd", etcd_version="distro"))
 
 
 def test_only_items_out_of_place_are_drifted(systemd_cluster):

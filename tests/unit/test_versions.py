@@ -22,7 +22,13 @@ def findings(make_settings, etcd="", kubeadm="", **data):
 
 def with_flag(make_settings, etcd, flag):
     """The systemd runtime's findings for etcd ``etcd`` with one extra flag."""
-    return findings(make_settings, etcd=etcd, etcd_runtime="systemd", etcd_extra_args={flag: "x"})
+    return findings(
+        make_settings,
+        etcd=etcd,
+        etcd_runtime="systemd",
+        etcd_version="distro",
+        etcd_extra_args={flag: "x"},
+    )
 
 
 # --- kubeadm (static-pod only) ------------------------------------------------------------------
@@ -74,7 +80,13 @@ def test_kubeadm_combinations_that_work_pass(make_settings, kubeadm, data):
 
 
 def test_the_systemd_runtime_does_not_check_kubeadm(make_settings):
-    found = findings(make_settings, etcd="3.6.9", kubeadm="v1.20.0", etcd_runtime="systemd")
+    found = findings(
+        make_settings,
+        etcd="3.6.9",
+        kubeadm="v1.20.0",
+        etcd_runtime="systemd",
+        etcd_version="distro",
+    )
     assert found.refusals == [] and found.warnings == []
 
 
@@ -129,32 +141,43 @@ def test_experimental_flags_on_older_etcd_are_fine(make_settings):
 # --- kubeadm's MinExternalEtcdVersion -----------------------------------------------------------
 
 
+def floor(make_settings, found, **data):
+    """The MinExternalEtcdVersion warnings for ``found``: host -> (etcd, kubeadm)."""
+    return versions.min_external_warnings(make_settings(**data), found)
+
+
 def test_etcd_older_than_min_external_is_a_warning_naming_the_fix(make_settings):
-    systemd = findings(make_settings, etcd="3.4.23", etcd_runtime="systemd")
-    assert systemd.refusals == []
-    (warning,) = systemd.warnings
+    distro = {"etcd_runtime": "systemd", "etcd_version": "distro"}
+    (warning,) = floor(make_settings, {HOST: ("3.4.23", "")}, **distro)
     for text in (f"host {HOST}", "etcd 3.4.23", "3.5.24", "etcd.external", "etcd_binary"):
         assert text in warning
-    static_pod = findings(make_settings, kubeadm="v1.33.1")
-    (warning,) = static_pod.warnings
+    (warning,) = floor(make_settings, {HOST: ("", "v1.33.1")})
     assert "etcd 3.5.21" in warning and "etcd_image_tag" in warning
-    assert findings(make_settings, etcd="3.5.24", etcd_runtime="systemd").warnings == []
-    assert findings(make_settings, etcd="", etcd_runtime="systemd").warnings == []
+    assert floor(make_settings, {HOST: ("3.5.24", "")}, **distro) == []
+    assert floor(make_settings, {HOST: ("", "")}, **distro) == []
+    assert findings(make_settings, etcd="3.4.23", **distro).warnings == []  # said once: below
+
+
+def test_one_warning_names_every_host_below_the_floor(make_settings):
+    found = {"a": ("3.4.23", ""), "b": ("3.4.23", ""), "c": ("3.5.30", ""), "d": ("3.4.30", "")}
+    warnings = floor(make_settings, found, etcd_runtime="systemd", etcd_version="distro")
+    assert len(warnings) == 2
+    assert warnings[0].startswith("hosts a, b: etcd 3.4.23 (")
+    assert warnings[1].startswith("host d: etcd 3.4.30 (")
 
 
 def test_the_systemd_runtime_checks_the_etcd_version_it_installs(make_settings):
     """With etcd_version set, the deploy installs that release: it is the version checked."""
-    chosen = findings(
-        make_settings,
-        etcd="3.4.23",  # what etcd_binary is today; replaced by the release
-        etcd_runtime="systemd",
-        etcd_version="3.5.16",
-        etcd_archive_sha256={"3.5.16": "0" * 64},
-        etcd_extra_args={"max-learners": "2"},
-    )
-    (refusal,) = chosen.refusals
+    data = {
+        "etcd_runtime": "systemd",
+        "etcd_version": "3.5.16",
+        "etcd_archive_sha256": {"3.5.16": "0" * 64},
+        "etcd_extra_args": {"max-learners": "2"},
+    }
+    # etcd="3.4.23": what etcd_binary is today; replaced by the release
+    (refusal,) = findings(make_settings, etcd="3.4.23", **data).refusals
     assert "etcd 3.5.16 (etcd_version='3.5.16')" in refusal and "--max-learners" in refusal
-    (warning,) = chosen.warnings
+    (warning,) = floor(make_settings, {HOST: ("3.4.23", "")}, **data)
     assert "etcd 3.5.16" in warning and "etcd_version" in warning
 
 
@@ -222,6 +245,8 @@ def test_survey_reads_kubeadm_and_kubelet_under_a_real_shell(make_settings, tmp_
 
 
 def test_survey_without_kubernetes_tools(make_settings):
-    assert "kubeadm" not in survey_script(make_settings(etcd_runtime="systemd"), "/m", "etcd")
+    assert "kubeadm" not in survey_script(
+        make_settings(etcd_runtime="systemd", etcd_version="distro"), "/m", "etcd"
+    )
     survey = parse_survey(["cmd:curl", "kubeadm:not a version", "kubelet_path:kubelet"])
     assert (survey.kubeadm_version, survey.kubelet_version, survey.kubelet_path) == ("", "", "")
