@@ -8,18 +8,23 @@ file order:
   moved; the next run changes nothing;
 - the cluster filled until NOSPACE (the same keys rewritten, as Kubernetes does): a run
   refuses at once naming the way out; with etcd_nospace_recover=yes it recovers: alarm
-  gone, writes work, every value acknowledged before the alarm still there.
+  gone, writes work, every value acknowledged before the alarm still there; a recovery
+  killed (SIGKILL) after one member's defragmentation is finished by the next run.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import (
+    REPO,
     Bed,
     ClusterPoller,
     assert_healthy_cluster,
@@ -30,6 +35,7 @@ from tests.e2e.conftest import (
     make_bed,
     out,
     pyinfra,
+    pyinfra_command,
     sh,
 )
 
@@ -159,16 +165,36 @@ def test_fragmented_members_are_defragmented_one_at_a_time_under_the_poller(bed3
     assert rerun.json()["results"]["totals"]["success"] == 0
 
 
-def test_nospace_refuses_at_once_then_recovers_with_every_acknowledged_value(bed3: Bed):
-    write_kept(bed3, "nospace/kept")
-    filled = big_puts(bed3, "nospace/big", 400, stop_on_failure=True)
+def fill_until_nospace(b: Bed, prefix: str) -> dict[int, int]:
+    """The same four keys rewritten until etcd answers NOSPACE: which put (its ``i``) each
+    key last acknowledged."""
+    filled = big_puts(b, prefix, 400, stop_on_failure=True)
     assert "database space exceeded" in filled, filled[-2000:]
     acknowledged = {}
     for match in re.finditer(r"^ok (\d+)$", filled, re.M):
         acknowledged[int(match.group(1)) % 4] = int(match.group(1))
     assert len(acknowledged) == 4, filled[-2000:]
-    alarms = etcdctl(bed3.nodes[0], bed3.endpoints(), "alarm list").stdout.decode()
-    assert "NOSPACE" in alarms
+    assert "NOSPACE" in alarm_list(b)
+    return acknowledged
+
+
+def alarm_list(b: Bed) -> str:
+    return etcdctl(b.nodes[0], b.endpoints(), "alarm list").stdout.decode().strip()
+
+
+def assert_recovered(b: Bed, prefix: str, acknowledged: dict[int, int]) -> None:
+    """The alarm gone, writes work, every acknowledged value still there on every member."""
+    assert alarm_list(b) == ""
+    assert etcdctl(b.nodes[2], b.endpoints(), f"put {prefix}-after ok").returncode == 0
+    for node in b.nodes:
+        for key, i in acknowledged.items():
+            got = etcdctl(node, endpoint(node), f"get --print-value-only {prefix}/{key}")
+            assert got.stdout.decode().startswith(f"{i}-xxx"), (node.container, key, i)
+
+
+def test_nospace_refuses_at_once_then_recovers_with_every_acknowledged_value(bed3: Bed):
+    write_kept(bed3, "nospace/kept")
+    acknowledged = fill_until_nospace(bed3, "nospace/big")
     times = {n.container: etcd_times(n) for n in bed3.nodes}
 
     started = time.monotonic()
@@ -181,19 +207,47 @@ def test_nospace_refuses_at_once_then_recovers_with_every_acknowledged_value(bed
     assert took < 60, took  # not the health timeout (90 s here) waited out
     assert {n.container: etcd_times(n) for n in bed3.nodes} == times
 
-    recover = bed3.write_inventory("recover.py", host_data={"etcd_nospace_recover": "yes"})
-    run = deploy_ok(recover)
+    run = deploy_ok(recovering(bed3))
     assert "NOSPACE recovery: compacted to revision" in run.output, run.output[-5000:]
     assert run.output.count("defragmenting etcd member") == 3
     assert "NOSPACE recovery: alarm disarmed; writes work again" in run.output
-    assert etcdctl(bed3.nodes[0], bed3.endpoints(), "alarm list").stdout.decode().strip() == ""
-    assert etcdctl(bed3.nodes[2], bed3.endpoints(), "put nospace/after ok").returncode == 0
-    for node in bed3.nodes:
-        for key, i in acknowledged.items():
-            got = etcdctl(node, endpoint(node), f"get --print-value-only nospace/big/{key}")
-            assert got.stdout.decode().startswith(f"{i}-xxx"), (node.container, key, i)
+    assert_recovered(bed3, "nospace/big", acknowledged)
     assert_kept(bed3, "nospace/kept")
     assert_kept(bed3, "defrag/kept")
     assert {n.container: etcd_times(n) for n in bed3.nodes} == times  # nobody restarted
-    rerun = deploy_ok(recover, "--json")
+    rerun = deploy_ok(recovering(bed3), "--json")
     assert rerun.json()["results"]["totals"]["success"] == 0
+
+
+def recovering(b: Bed) -> Path:
+    return b.write_inventory("recover.py", host_data={"etcd_nospace_recover": "yes"})
+
+
+def db_sizes(b: Bed) -> list[int | None]:
+    """Each member's DB size (None while it does not answer, e.g. defragmenting)."""
+    sizes: list[int | None] = []
+    for node in b.nodes:
+        result = etcdctl(node, endpoint(node), "endpoint status -w json")
+        ok = result.returncode == 0
+        sizes.append(int(json.loads(result.stdout)[0]["Status"]["dbSize"]) if ok else None)
+    return sizes
+
+
+def test_a_recovery_killed_midway_is_finished_by_the_next_run(bed3: Bed):
+    acknowledged = fill_until_nospace(bed3, "killed/big")
+    full = min(size for size in db_sizes(bed3) if size is not None)
+    run = subprocess.Popen(
+        pyinfra_command(recovering(bed3)), cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 300
+    while not any(size is not None and size < full // 2 for size in db_sizes(bed3)):
+        assert run.poll() is None and time.monotonic() < deadline, "no member defragmented"
+        time.sleep(0.2)
+    run.send_signal(signal.SIGKILL)  # one member defragmented, the alarm still active
+    output, _ = run.communicate(timeout=60)
+    assert "NOSPACE" in alarm_list(bed3), output[-3000:]
+    rerun = deploy_ok(recovering(bed3))
+    assert f"process {run.pid} is gone from" in rerun.output  # its run lock taken over
+    assert "NOSPACE recovery: alarm disarmed; writes work again" in rerun.output
+    assert_recovered(bed3, "killed/big", acknowledged)
+    assert_kept(bed3, "nospace/kept")
