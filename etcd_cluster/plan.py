@@ -214,6 +214,9 @@ def _build(state: State) -> Plan:
             )
     for change in [*membership.changes, *membership.url_updates]:
         logger.info(f"--> etcd: membership: {change.describe()}")
+    upkeep = maintenance(view, s)
+    for reason in upkeep.reasons:
+        logger.info(f"--> etcd: {reason}")
     cluster = with_bootstrap_flags(cluster, configs, had_data, membership)
 
     upgrade = _upgrade_plan(cluster, hosts, observations)
@@ -257,7 +260,7 @@ def _build(state: State) -> Plan:
         membership=membership,
         live_names={m.name for m in view.members if m.name} if view is not None else set(),
         ca_key_strays=tuple(ca_key.strays(everywhere, cluster.first.host, s.pki_dir)),
-        maintenance=maintenance(view, s),
+        maintenance=upkeep,
     )
 
 
