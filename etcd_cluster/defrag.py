@@ -115,6 +115,13 @@ def tolerate_nospace(view: ClusterView) -> ClusterView:
     return replace(view, statuses=tolerate_statuses(view.statuses), alarms=alarms)
 
 
+def alone(view: ClusterView) -> bool:
+    """A cluster of one voting member and no alarm: its defragmentation keeps no quorum
+    (there is none without it) and writes wait for it a moment, so no gate applies."""
+    voters = [live for live in view.members if not live.is_learner]
+    return len(voters) == 1 and not view.alarms and not view.alarm_error
+
+
 def in_pass(pass_name: str, status: MemberStatus | None) -> bool:
     """Whether a member is defragmented in ``pass_name`` ("followers", then "leader")."""
     if pass_name == "followers":

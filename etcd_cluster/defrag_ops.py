@@ -23,6 +23,7 @@ from pyinfra.api.state import State
 from etcd_cluster import status
 from etcd_cluster.defrag import (
     NOSPACE,
+    alone,
     defrag_due,
     in_pass,
     new_leader,
@@ -172,18 +173,20 @@ def _defragment_member(state: State, host: Host) -> bool:
     plan = get_plan(state)
     settings = plan.cluster.settings
     me = plan.cluster.member(host.name)
-    refusals = poll(
-        lambda: restart_gate(host, lambda view: _judged(plan, view)),
-        lambda found: not found,
-        settings.health_timeout,
-        settings.health_interval,
-        f"the quorum gate to allow defragmenting {me.name}",
-        say=on(host),
-    )
-    if refusals:
-        return fail(host, f"not defragmenting {me.name}: " + "; ".join(refusals))
     view = _judged(plan, cluster_view(host))
-    if not _move_leadership(plan, host, view):
+    if not alone(view):  # the only voter has no quorum to keep: no gate
+        refusals = poll(
+            lambda: restart_gate(host, lambda view: _judged(plan, view)),
+            lambda found: not found,
+            settings.health_timeout,
+            settings.health_interval,
+            f"the quorum gate to allow defragmenting {me.name}",
+            say=on(host),
+        )
+        if refusals:
+            return fail(host, f"not defragmenting {me.name}: " + "; ".join(refusals))
+        view = _judged(plan, cluster_view(host))
+    if not alone(view) and not _move_leadership(plan, host, view):
         return False
     before = _mine(view, host)
     host.log_styled(f"defragmenting etcd member {me.name}", log_func=logger.info)

@@ -11,6 +11,7 @@ import pytest
 from etcd_cluster.cluster_report import report, table
 from etcd_cluster.defrag import (
     MIB,
+    alone,
     defrag_due,
     in_pass,
     maintenance,
@@ -20,7 +21,8 @@ from etcd_cluster.defrag import (
 )
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.quorum import parse_view, restart_refusals
-from tests.unit.test_restart_decisions import IDS, probe
+from tests.unit.guide import guide_inputs
+from tests.unit.test_restart_decisions import IDS, member_list, probe
 
 NOSPACE_HEALTH = '{"health":"false","reason":"ALARM NOSPACE"}'
 
@@ -150,3 +152,13 @@ def test_status_shows_fragmentation_and_defrag_due(cluster):
     rows = table(result).splitlines()
     assert "100.0 MB (75% free, defrag due)" in rows[2]
     assert "defrag due" not in rows[3] and "(2% free)" in rows[3]
+
+
+def test_a_single_voter_is_defragmented_without_a_quorum_to_keep(cluster, make_cluster):
+    one = make_cluster(inputs=[next(iter(guide_inputs()))])
+    view = sized(one, {}, members=member_list(one))
+    assert alone(view)
+    assert not alone(sized(one, {}, members=member_list(one), alarms=("CORRUPT",)))
+    assert not alone(sized(cluster, {}))
+    learner = sized(cluster, {}, members=member_list(cluster, learners=("infra1", "infra2")))
+    assert alone(learner)  # learners do not vote
