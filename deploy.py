@@ -31,6 +31,7 @@ if etcd_steps_wanted(state):
         local.include("tasks/membership.py")  # members no longer in the inventory are removed
     if is_member(host):
         local.include("tasks/start_etcd.py")  # 7. start etcd; new members join; rolling restarts
+        local.include("tasks/defrag.py")  # defragment by rule; NOSPACE recovery when asked
         local.include("tasks/health.py")  # 8. all members healthy, one leader; status table
         local.include("tasks/backup.py")  # scheduled snapshots: etcd-backup.timer on every member
     local.include("tasks/control_plane.py")  # hand-off: etcd.external for the control plane

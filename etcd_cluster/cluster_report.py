@@ -18,6 +18,7 @@ from cryptography import x509
 from etcd_cluster import backup
 from etcd_cluster.certlist import ALL_CERTS
 from etcd_cluster.cluster import Cluster
+from etcd_cluster.defrag import defrag_due
 from etcd_cluster.observe import Observation
 from etcd_cluster.quorum import ClusterView, live_member_of
 from etcd_cluster.remote import RemoteFile
@@ -103,6 +104,7 @@ def member_rows(
                 "db_size": st.db_size,
                 "db_size_in_use": st.db_size_in_use,
                 "db_fragmentation_percent": _fragmentation(st),
+                "defrag_due": defrag_due(st, s),
                 "alarms": sorted(
                     alarm for mid, alarm in view.alarms if mid and names.get(mid) == member.name
                 ),
@@ -189,7 +191,10 @@ def _in_use(row: Mapping[str, Any]) -> str:
     if row["db_size_in_use"] is None:
         return "-"
     free = row["db_fragmentation_percent"]
-    return size_text(row["db_size_in_use"]) + (f" ({free:.0f}% free)" if free is not None else "")
+    due = ", defrag due" if row["defrag_due"] else ""
+    return size_text(row["db_size_in_use"]) + (
+        f" ({free:.0f}% free{due})" if free is not None else ""
+    )
 
 
 def table(result: Mapping[str, Any]) -> str:

@@ -11,7 +11,6 @@ on the executor, which reaches the other hosts itself, so the order is the plan'
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from pyinfra import host, logger
@@ -25,7 +24,7 @@ from etcd_cluster.cluster import Cluster
 from etcd_cluster.errors import fail
 from etcd_cluster.kubeadm_config import manifest_path
 from etcd_cluster.membership import ADD, PROMOTE, REMOVE, Change
-from etcd_cluster.operations import cluster_view, wait_for
+from etcd_cluster.operations import cluster_view, gateway, wait_for
 from etcd_cluster.plan import Plan, etcd_hosts, get_plan
 from etcd_cluster.polling import on, poll, progress_while
 from etcd_cluster.quorum import ClusterView
@@ -53,14 +52,7 @@ def _api(state: State, path: str, body: dict, endpoint: str = "") -> tuple[bool,
     cluster = plan.cluster
     target = state.inventory.get_host(executor(plan))
     endpoint = endpoint or cluster.member(target.name).client_url(cluster.settings.client_port)
-    ok, stdout, stderr = run_quietly(target, status.api_command(cluster, endpoint, path, body))
-    try:
-        answer = json.loads(stdout) if stdout.strip() else {}
-    except ValueError:
-        answer = {"error": stdout.strip()}
-    if not ok:
-        answer.setdefault("error", stderr.strip() or "no answer")
-    return ok and "error" not in answer, answer
+    return gateway(target, endpoint, path, body)
 
 
 def _api_patiently(

@@ -8,6 +8,7 @@ operation's result, not through a change.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -292,6 +293,25 @@ def decide_for(plan: Plan, host_name: str, observation: Observation) -> Decision
     )
 
 
+def gateway(
+    target: Host, endpoint: str, path: str, body: dict, timeout: int = 10
+) -> tuple[bool, dict]:
+    """Call etcd's gRPC gateway at ``endpoint`` from ``target``: whether it worked, and
+    its JSON answer (an ``error`` key when it did not)."""
+    cluster = get_plan(target.state).cluster
+    command = status.api_command(cluster, endpoint, path, body, timeout)
+    ok, stdout, stderr = run_quietly(target, command)
+    try:
+        answer = json.loads(stdout) if stdout.strip() else {}
+    except ValueError:
+        answer = {"error": stdout.strip()}
+    if not isinstance(answer, dict):
+        answer = {"error": stdout.strip()}
+    if not ok:
+        answer.setdefault("error", stderr.strip() or "no answer")
+    return ok and "error" not in answer, answer
+
+
 def cluster_view(target: Host) -> ClusterView:
     """Health of every endpoint plus the live member list and alarms, seen from ``target``."""
     cluster = get_plan(target.state).cluster
@@ -299,13 +319,16 @@ def cluster_view(target: Host) -> ClusterView:
     return parse_view(cluster, stdout.splitlines())
 
 
-def _gate(target: Host) -> list[str]:
+def restart_gate(
+    target: Host, adjust: Callable[[ClusterView], ClusterView] = lambda view: view
+) -> list[str]:
     """Why ``target`` must not restart now (``quorum.gate``): asked from itself and, if
-    that refuses, from each other member; its own host is looked at only then."""
+    that refuses, from each other member; its own host is looked at only then. ``adjust``:
+    how a caller judges each view (a NOSPACE recovery tolerates the alarm it clears)."""
     plan = get_plan(target.state)
     others = [h for h in etcd_hosts(target.state) if h.name != target.name and h.connected]
     views = (
-        (plan.cluster.member(viewer.name).name, cluster_view(viewer))
+        (plan.cluster.member(viewer.name).name, adjust(cluster_view(viewer)))
         for viewer in (target, *others)
     )
     me = plan.cluster.member(target.name)
@@ -344,7 +367,7 @@ def _restart_member(state: State, host: Host, decision: Decision, logs_command: 
     settings = cluster.settings
     me = cluster.member(host.name)
     refusals = poll(
-        lambda: _gate(host),
+        lambda: restart_gate(host),
         lambda found: not found,
         settings.health_timeout,
         settings.health_interval,

@@ -27,6 +27,7 @@ from pyinfra.api.state import State
 from etcd_cluster import ca_key, release
 from etcd_cluster.certlist import ETCD_CA
 from etcd_cluster.cluster import Cluster, MemberInput, build_cluster, require_members
+from etcd_cluster.defrag import Maintenance, maintenance, nospace_refusals
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.flags import version_text
 from etcd_cluster.host_state import HostState
@@ -81,6 +82,9 @@ class Plan:
     ca_key_strays: tuple[str, ...] = ()
     snapshot_taken: bool = False  # set at execution once this run's verified snapshot exists
     snapshot_error: str = ""  # set at execution when it could not be made: "host: reason"
+    # defragmentation by rule and NOSPACE recovery, from the survey's probe (defrag.py)
+    maintenance: Maintenance = field(default_factory=Maintenance)
+    defragmented: set[str] = field(default_factory=set)  # hosts defragmented in this run
 
     def etcd_release(self, host: Host) -> tuple[str, str]:
         """The etcd binary the unit runs on ``host`` and its version (systemd runtime)."""
@@ -199,6 +203,7 @@ def _build(state: State) -> Plan:
     unstarted = unstarted_peer_urls(view) if view is not None else set()
     refusals = data_dir_refusals(cluster, had_data, configs, unstarted, membership_known=known)
     refusals += membership.refusals
+    refusals += nospace_refusals(view, s.nospace_recover) if view is not None else []
     if refusals:
         raise DeployInputError("; ".join(refusals))
     for member in cluster.members:
@@ -209,6 +214,9 @@ def _build(state: State) -> Plan:
             )
     for change in [*membership.changes, *membership.url_updates]:
         logger.info(f"--> etcd: membership: {change.describe()}")
+    upkeep = maintenance(view, s)
+    for reason in upkeep.reasons:
+        logger.info(f"--> etcd: {reason}")
     cluster = with_bootstrap_flags(cluster, configs, had_data, membership)
 
     upgrade = _upgrade_plan(cluster, hosts, observations)
@@ -252,6 +260,7 @@ def _build(state: State) -> Plan:
         membership=membership,
         live_names={m.name for m in view.members if m.name} if view is not None else set(),
         ca_key_strays=tuple(ca_key.strays(everywhere, cluster.first.host, s.pki_dir)),
+        maintenance=upkeep,
     )
 
 

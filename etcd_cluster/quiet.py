@@ -25,6 +25,7 @@ def change_reasons(plan: Plan, decisions: Mapping[str, Decision]) -> list[str]:
     reasons += [change.describe() for change in plan.membership.url_updates]
     if plan.upgrading:
         reasons.append(f"upgrade of {', '.join(plan.upgrading)}")
+    reasons += plan.maintenance.reasons
     if plan.ca_key_strays:
         reasons.append(f"ca.key to remove from {', '.join(plan.ca_key_strays)}")
     for member in plan.cluster.members:

@@ -122,8 +122,9 @@ def restart_refusals(
         names = ", ".join(sorted({alarm for _, alarm in view.alarms}))
         return [
             f"the cluster has an active alarm ({names}): restarting members does not clear it "
-            "and could cost quorum; fix the cause (e.g. defragment and raise "
-            "quota-backend-bytes for NOSPACE), then `etcdctl alarm disarm`, then rerun"
+            "and could cost quorum; for NOSPACE rerun with --data etcd_nospace_recover=yes "
+            "(and raise quota-backend-bytes if the data is that large); otherwise fix the "
+            "cause, then `etcdctl alarm disarm`, then rerun"
         ]
     if not view.members:
         return ["no member answered the member list: cannot tell whether quorum would hold"]

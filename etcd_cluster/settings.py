@@ -109,6 +109,9 @@ class Settings:
     lock_break: bool = False
     status_json: str = ""  # status.py: also write the report as JSON here (controller)
     metrics_address: str = "loopback"
+    defrag_free_percent: int = 50  # defragment a member whose DB is this much free space
+    defrag_free_mb: int = 100  # ... and at least this many MiB of it
+    nospace_recover: bool = False  # recover from a NOSPACE alarm instead of refusing
 
     def archive_sha256(self, version: str, arch: str) -> str:
         """The archive's sha256: the operator's (for ``arch``, then for every arch), else
@@ -371,6 +374,13 @@ def settings_from_data(get: DataGetter) -> Settings:
         lock_ttl=_integer("etcd_lock_ttl", _or(get("etcd_lock_ttl"), 3600), 60, 7 * 24 * 3600),
         lock_break=_yes_no("etcd_lock_break", get("etcd_lock_break")),
         status_json=_text("etcd_status_json", get("etcd_status_json")),
+        defrag_free_percent=_integer(
+            "etcd_defrag_free_percent", _or(get("etcd_defrag_free_percent"), 50), 1, 100
+        ),
+        defrag_free_mb=_integer(
+            "etcd_defrag_free_mb", _or(get("etcd_defrag_free_mb"), 100), 0, 10**7
+        ),
+        nospace_recover=_yes_no("etcd_nospace_recover", get("etcd_nospace_recover")),
         **_release(get, runtime),
     )
 

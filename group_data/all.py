@@ -169,6 +169,17 @@ etcd_start_timeout = 900
 etcd_lock_ttl = 3600
 etcd_lock_break = "no"
 
+# --- Defragmentation and NOSPACE (see docs/design.md "Defragmentation and NOSPACE") -----
+# A member whose DB file is at least etcd_defrag_free_percent free space, and at least
+# etcd_defrag_free_mb MiB of it, is defragmented by the run: one member at a time behind
+# the restart gate, followers first, leadership moved off the leader before its turn.
+# (Talos's guide: defragment below 50 % in use; etcd-defrag's example rule: 200 MB free.)
+etcd_defrag_free_percent = 50
+etcd_defrag_free_mb = 100
+# An active NOSPACE alarm makes every run refuse; etcd_nospace_recover=yes compacts to the
+# current revision, defragments every member, disarms the alarm and checks a write.
+etcd_nospace_recover = "no"
+
 # --- Status (status.py only; see README "Status at any time") ---------------------------
 # etcd_status_json: also write the status report as JSON to this path on the machine
 # running pyinfra ("" : table only).

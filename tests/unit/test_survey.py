@@ -22,6 +22,7 @@ import pytest
 from etcd_cluster import managed, scripts
 from etcd_cluster.certlist import ETCD_CA, ETCD_SERVER
 from etcd_cluster.cluster import Cluster
+from etcd_cluster.defrag import Maintenance
 from etcd_cluster.host_state import (
     HostState,
     PathState,
@@ -253,6 +254,16 @@ def test_a_converged_cluster_has_nothing_to_change_and_each_cause_is_named(syste
     assert f"{host}: packages or an etcd release to install" in reasons
     assert f"{host}: 1 certificate or key file(s) to write" in reasons
     assert f"{host}: systemd holds an older etcd unit" in reasons
+
+
+def test_a_defragmentation_or_a_recovery_the_probe_asks_for_is_a_change(systemd_cluster):
+    plan = quiet_plan(systemd_cluster)
+    for member_plan in plan.members.values():
+        member_plan.current.update({p: _remote(w) for p, w in member_plan.wanted.items()})
+    nothing = {m.host: Decision() for m in systemd_cluster.members}
+    reason = "10.0.0.7: defragment infra1 (300.0 MB of 400.0 MB free, 75%)"
+    plan.maintenance = Maintenance(due=("10.0.0.7",), reasons=(reason,))
+    assert change_reasons(plan, nothing) == [reason]
 
 
 def _remote(want: Wanted):
