@@ -128,6 +128,7 @@ def cluster_json(cluster: Cluster, member: Member) -> str:
     )
 
 
+_PAIRS = ("extra_args", "etcd_archive_sha256")  # tuples of pairs: JSON objects
 _DATA_KEYS = {  # the settings not named by the rule
     "kubeadm_config_path": "etcd_kubeadm_config_path",
     "backup_age_recipients": "etcd_backup_age_recipient",
@@ -147,9 +148,6 @@ def archived_settings(settings: Settings) -> dict[str, Any]:
             dict(value) if f.name in _PAIRS else list(value) if isinstance(value, tuple) else value
         )
     return found
-
-
-_PAIRS = ("extra_args", "etcd_archive_sha256")
 
 
 def offsite_tools(settings: Settings) -> list[str]:

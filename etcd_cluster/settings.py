@@ -105,7 +105,7 @@ class Settings:
     backup_remote: str = ""  # rclone remote path for off-host copies ("" none)
     backup_rclone_config: str = ""  # the operator's rclone.conf on the controller
     backup_age_recipients: tuple[str, ...] = ()  # age public keys the archives are sealed to
-    notices: tuple[str, ...] = ()  # said once per run (a deprecated key, a plain remote copy)
+    notices: tuple[str, ...] = ()  # said once per run (an unencrypted remote copy)
     etcdctl_binary: str = "/usr/bin/etcdctl"
     remove_members: tuple[str, ...] = ()
     replace_members: tuple[str, ...] = ()
