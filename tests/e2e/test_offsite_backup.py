@@ -4,12 +4,12 @@ installed by the deploy (the containers reach Debian's mirror through the host's
 
 In file order on one bed: the deploy installs rclone, age and the operator's rclone
 configuration (mode 600, its content in no output: -vvv --debug, --dry --diff), a rerun
-changes nothing; each member's snapshot lands on the remote under
-``<cluster>/<member>/<cluster>-<member>-<UTC time>.tar.age``, decrypts with the test's
-identity (kept on the sftp host, never on a member) and holds what archive-format.md
-says, ca.key only from the first member; tiered retention keeps exactly the tiers
-after ``touch -d`` made-up ages, locally and on the remote; an unreachable remote
-(iptables) fails etcd-backup.service and status.py shows it.
+changes nothing at the cost of one command per member; each member's snapshot lands on
+the remote under ``<cluster>/<member>/<cluster>-<member>-<UTC time>.tar.age``, decrypts
+with the test's identity (kept on the sftp host, never on a member) and holds what
+archive-format.md says, ca.key only from the first member; tiered retention keeps
+exactly the tiers after ``touch -d`` made-up ages, locally and on the remote; an
+unreachable remote (iptables) fails etcd-backup.service and status.py shows it.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from bench.counting import count_over_docker
 from sandbox import bed
-from tests.e2e.conftest import Bed, deploy_ok, out, pyinfra, sh
+from tests.e2e.conftest import Bed, Run, deploy_ok, out, pyinfra, sh
 
 pytestmark = pytest.mark.e2e
 
@@ -140,8 +141,15 @@ def test_a_rerun_changes_nothing_and_a_changed_config_is_not_shown_by_dry_diff(
     offsite: Offsite,
 ):
     b = offsite.cluster
-    run = deploy_ok(b.inventory, "--json")
+    runs: list[Run] = []
+    counts = count_over_docker(
+        b.nodes, b.workdir, lambda env: runs.append(pyinfra(b.inventory, "--json", env=env))
+    )
+    (run,) = runs
+    assert run.returncode == 0, run.output[-3000:]
     assert run.json()["results"]["totals"]["success"] == 0
+    assert counts.commands == {node.container: 1 for node in b.nodes}  # the survey only
+    assert not counts.transfers, counts
     original = offsite.conf.read_text()
     offsite.conf.write_text(f"{original}# {CANARY}-changed\n")
     try:
