@@ -145,6 +145,17 @@ def test_with_a_recipient_the_copy_is_the_archive(bed, make_cluster, make_settin
     assert [p.name for p in (tmp_path / "backups").iterdir()] == [local.name]  # nothing left
 
 
+def test_a_stage_left_by_a_killed_run_goes(bed, make_cluster, make_settings):
+    tmp_path, env = bed
+    left = tmp_path / "backups" / ".archive-infra0.AbC123"
+    left.mkdir(parents=True)
+    (left / "upload").write_text("sealed, half written")
+    script = render_script(tmp_path, make_cluster, make_settings, etcd_backup_age_recipient=KEY)
+    assert run_backup(script, env).returncode == 0
+    (only,) = (tmp_path / "backups").iterdir()
+    assert only.name.startswith("etcd-snapshot-infra0-")
+
+
 def test_an_unreachable_remote_fails_the_run_and_keeps_the_local_snapshot(
     bed, make_cluster, make_settings
 ):
