@@ -282,3 +282,23 @@ def test_an_unreachable_remote_fails_the_service_and_the_status_shows_it(offsite
         assert members["infra0"]["last_backup"] == "ok"
     finally:
         sh(node, f"iptables -D {cut}")
+
+
+def test_without_a_recipient_bare_snapshots_go_and_the_run_says_so_once(offsite: Offsite):
+    b = offsite.cluster
+    plain = b.write_inventory("inventory-plain.py", host_data={"etcd_backup_age_recipient": ""})
+    run = deploy_ok(plain)
+    assert run.output.count("without etcd_backup_age_recipient: only the snapshots") == 1
+    node = b.nodes[0]
+    local = take_snapshot(node)
+    stamp = local.removeprefix("etcd-snapshot-infra0-").removesuffix(".db")
+    copy = f"{REMOTE_DIR}/{CLUSTER}/infra0/{CLUSTER}-infra0-{stamp}.db"
+    assert (
+        out(offsite.server, f"sha256sum {copy}").split()[0]
+        == (out(node, f"sha256sum {BACKUPS}/{local}").split()[0])
+    )
+    # no remote: the operator's rclone configuration leaves the members
+    gone = b.write_inventory("inventory-local.py", host_data={"etcd_backup_remote": ""})
+    deploy_ok(gone)
+    for member in b.nodes:
+        assert sh(member, "test -e /etc/etcd-backup/rclone.conf").returncode == 1
