@@ -7,14 +7,16 @@ snapshots of its own and a restore can start from any survivor's.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import json
 import posixpath
 import re
 import shlex
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from etcd_cluster import release
+from etcd_cluster import release, scripts
 from etcd_cluster.certlist import ETCD_CA, ETCD_HEALTHCHECK_CLIENT
 from etcd_cluster.cluster import Cluster, Member
 from etcd_cluster.observe import Observation
@@ -31,6 +33,8 @@ TIMER = "etcd-backup.timer"
 SERVICE_PATH = f"/etc/systemd/system/{SERVICE}"
 TIMER_PATH = f"/etc/systemd/system/{TIMER}"
 
+RCLONE_CONFIG_DIR = "/etc/etcd-backup"
+RCLONE_CONFIG = f"{RCLONE_CONFIG_DIR}/rclone.conf"  # the operator's, mode 600: never shown
 PACKAGED_ETCDCTL = "/usr/bin/etcdctl"  # where Debian's etcd-client puts etcdctl
 ETCDCTL_PACKAGE = "etcd-client"
 _STAMP = "%Y%m%dT%H%M%SZ"
@@ -50,29 +54,6 @@ def snapshot_time(name: str) -> datetime.datetime | None:
     if not match or match["label"]:
         return None
     return datetime.datetime.strptime(match["stamp"], _STAMP).replace(tzinfo=datetime.UTC)
-
-
-def own_snapshots(mtimes: Mapping[str, float], member: str, labelled: bool = False) -> list[str]:
-    """This member's scheduled (or, ``labelled``, pre-change) snapshots, newest first by
-    their time on disk (other files are never touched)."""
-    mine = [
-        name
-        for name in mtimes
-        if (m := _NAME.fullmatch(name)) is not None
-        and m["member"] == member
-        and bool(m["label"]) == labelled
-    ]
-    return sorted(mine, key=lambda name: (-mtimes[name], name))
-
-
-def to_prune(mtimes: Mapping[str, float], member: str, keep: int, saved: str) -> list[str]:
-    """What the script removes after saving ``saved`` (``{file name: mtime}`` of the
-    directory): ``saved`` is kept whatever its mtime (a clock step must not prune the
-    snapshot just made), and of the others of its kind the newest by mtime, ``keep`` in
-    all. Names are not trusted for order: they carry the clock of the moment."""
-    labelled = bool((m := _NAME.fullmatch(saved)) and m["label"])
-    others = [n for n in own_snapshots(mtimes, member, labelled) if n != saved]
-    return others[keep - 1 :]
 
 
 def etcdctl(settings: Settings) -> str:
@@ -96,14 +77,91 @@ def script_context(cluster: Cluster, member: Member) -> dict[str, Any]:
         "member_name": q(member.name),
         "backup_dir": q(s.backup_dir),
         "keep": s.backup_keep,
+        "hourly": s.backup_keep_hourly,
+        "daily": s.backup_keep_daily,
+        "weekly": s.backup_keep_weekly,
         "keep_before_change": s.backup_keep_before_change,
+        "tiers_script": q(scripts.text("snapshot_tiers")),
         "endpoint": q(member.client_url(s.client_port)),
         "cacert": q(ETCD_CA.cert_path(s.pki_dir)),
         "cert": q(ETCD_HEALTHCHECK_CLIENT.cert_path(s.pki_dir)),
         "key": q(ETCD_HEALTHCHECK_CLIENT.key_path(s.pki_dir)),
         "etcdctl": q(etcdctl(s)),
         "etcdutl": q(etcdutl_path(s)),
+        "remote": q(s.backup_remote),
+        "remote_text": s.backup_remote,
+        "rclone_config": RCLONE_CONFIG,
+        "recipients": [q(r) for r in s.backup_age_recipients],
+        "cluster": q(s.cluster_name),
+        "ca_cert": q(ETCD_CA.cert_path(s.pki_dir)),
+        "ca_key": q(ETCD_CA.key_path(s.pki_dir)),
+        "cluster_json": q(cluster_json(cluster, member)),
     }
+
+
+# Filled in by the script when it seals an archive (archive-format.md's cluster.json).
+TAKEN_AT, ETCD_VERSION = "@TAKEN_AT@", "@ETCD_VERSION@"
+
+
+def cluster_json(cluster: Cluster, member: Member) -> str:
+    """cluster.json of ``member``'s archives: who, the members, and the non-secret
+    settings the deploy ran with under their data keys (no setting holds a secret:
+    files are named by path), with TAKEN_AT and ETCD_VERSION for the script to fill."""
+    s = cluster.settings
+    return json.dumps(
+        {
+            "cluster": s.cluster_name,
+            "member": member.name,
+            "taken_at": TAKEN_AT,
+            "etcd_version": ETCD_VERSION,
+            "members": [
+                {
+                    "name": m.name,
+                    "peer_url": m.peer_url(s.peer_port),
+                    "client_url": m.client_url(s.client_port),
+                }
+                for m in cluster.members
+            ],
+            "settings": archived_settings(s),
+        },
+        sort_keys=True,
+    )
+
+
+_PAIRS = ("extra_args", "etcd_archive_sha256")  # tuples of pairs: JSON objects
+_DATA_KEYS = {  # the settings not named by the rule
+    "kubeadm_config_path": "etcd_kubeadm_config_path",
+    "backup_age_recipients": "etcd_backup_age_recipient",
+}
+
+
+def archived_settings(settings: Settings) -> dict[str, Any]:
+    """``{data key: value}`` of every setting but the run's own notices."""
+    found: dict[str, Any] = {}
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        if f.name == "notices":
+            continue
+        key = f.name if f.name.startswith(("etcd", "kube")) else f"etcd_{f.name}"
+        key = _DATA_KEYS.get(f.name, key)
+        found[key] = (
+            dict(value) if f.name in _PAIRS else list(value) if isinstance(value, tuple) else value
+        )
+    return found
+
+
+def offsite_tools(settings: Settings) -> list[str]:
+    """rclone (and age, with a recipient) when off-host copies are set: Debian packages
+    of the same names, installed only then."""
+    wanted = ["rclone"] * bool(settings.backup_remote)
+    return wanted + ["age"] * bool(settings.backup_remote and settings.backup_age_recipients)
+
+
+def backup_packages(settings: Settings, present: Collection[str]) -> list[str]:
+    """The Debian packages snapshots need on a member: etcdctl's (``etcdctl_package``),
+    and rclone and age for off-host copies, when missing and apt-get is there."""
+    offsite = [tool for tool in offsite_tools(settings) if tool not in present]
+    return etcdctl_package(settings, present) + (offsite if "apt-get" in present else [])
 
 
 def snapshot_command(cluster: Cluster, member: Member, label: str) -> str:
@@ -139,7 +197,18 @@ def etcdctl_package(settings: Settings, present: Collection[str]) -> list[str]:
 
 
 def etcdctl_missing(settings: Settings, present: Collection[str]) -> list[str]:
-    """etcdctl is needed for snapshots and restores; say how to get it when it cannot be had."""
+    """etcdctl is needed for snapshots and restores, rclone and age for off-host copies;
+    say how to get them when they cannot be had."""
+    offsite = [
+        f"{tool} (etcd_backup_remote: off-host copies need it; no apt-get to install "
+        f"Debian's {tool}: install it on the host)"
+        for tool in offsite_tools(settings)
+        if tool not in present and "apt-get" not in present
+    ]
+    return offsite + _etcdctl_missing(settings, present)
+
+
+def _etcdctl_missing(settings: Settings, present: Collection[str]) -> list[str]:
     if settings.etcd_version or settings.etcdctl_binary in present:
         return []
     if etcdctl_package(settings, present):

@@ -173,7 +173,7 @@ def build_cluster(hosts: Sequence[MemberInput], settings: Settings) -> Cluster:
             f"etcd_address mixes IPv4 and IPv6 ({listing}); etcd members must share one family: "
             "give every member an IPv4 address, or every member an IPv6 one"
         )
-    warnings = []
+    warnings = list(settings.notices)
     if len(members) % 2 == 0:
         warnings.append(
             f"the etcd group has {len(members)} members: an even count tolerates no more "

@@ -31,6 +31,7 @@ from etcd_cluster.managed import (
     Item,
     Overrides,
     Service,
+    TemplateFile,
     changes,
     drifted,
     overrides_asked,
@@ -86,7 +87,8 @@ def install(items: Sequence[Item], reload: bool, restart_when_written: Collectio
         return
     _show_overrides(host, items, state, host.state.config.DIFF)
     if host.state.config.DIFF:
-        _show_diff(host, todo, state)
+        secret = {i.dest for i in items if isinstance(i, TemplateFile) and i.secret}
+        _show_diff(host, todo, state, secret)
     yield FunctionCommand(_apply, (todo,), {})
 
 
@@ -125,13 +127,18 @@ def _show_overrides(target: Host, items: Sequence[Item], state: HostState, diff:
             target.log(f"Will unset {name} in systemd's manager environment", logger.info)
 
 
-def _show_diff(target: Host, todo: Changes, state: HostState) -> None:
-    """As ``files.template`` shows it: each file to create or modify, with its diff."""
+def _show_diff(target: Host, todo: Changes, state: HostState, secret: Collection[str]) -> None:
+    """As ``files.template`` shows it: each file to create or modify, with its diff (for a
+    ``secret`` one, without: the operator's rclone configuration is never shown)."""
     for path, want in todo.files.items():
         if want.content is None:
             target.log(f"Will change {path} to mode {want.mode}, owner {want.user}", logger.info)
             continue
         exists = path in state.paths
+        if path in secret:
+            verb = "replace" if exists else "create"
+            target.log(f"Will {verb} {path} (a secret: its content is not shown)", logger.info)
+            continue
         old = target.get_fact(FileContents, path=path) if exists else None
         target.log(f"Will {'modify' if exists else 'create'} {path}", logger.info)
         desired = (want.content or b"").decode(errors="replace").splitlines(keepends=True)

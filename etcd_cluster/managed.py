@@ -13,7 +13,8 @@ import posixpath
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 from etcd_cluster import backup, dropins, release
 from etcd_cluster import kubeadm_config as kc
@@ -55,6 +56,7 @@ class TemplateFile:
     context: Callable[[], dict[str, Any]] = field(compare=False, repr=False)
     user: str = "root"
     group: str = "root"
+    secret: ClassVar[bool] = False  # content never shown (``OperatorFile``)
 
     @property
     def target(self) -> str:
@@ -70,6 +72,18 @@ class TemplateFile:
 
     def in_place(self, state: HostState) -> bool:
         return state.file_matches(self.dest, self.content(), self.mode, self.user, self.group)
+
+
+@dataclass(frozen=True)
+class OperatorFile(TemplateFile):
+    """A file the operator keeps on the controller (``template``: its path), copied as it is.
+    A secret (an rclone configuration): never shown, not even with ``--diff``."""
+
+    secret: ClassVar[bool] = True
+
+    @cached_property
+    def _rendered(self) -> bytes:
+        return Path(self.template).read_bytes()
 
 
 @dataclass(frozen=True)
@@ -148,6 +162,7 @@ class MemberItems:
     backup_dir: Directory  # scheduled snapshots
     backup_files: tuple[TemplateFile, ...]  # the script, then its service and timer units
     backup_timer: Service
+    backup_remote_files: tuple[Item, ...] = ()  # the rclone config (or its removal)
     etcd_overrides: Overrides | None = None  # systemd only
     backup_overrides: Overrides | None = None
 
@@ -166,6 +181,7 @@ class MemberItems:
             *self.kubelet_files,
             *self.pki_dirs,
             *self.private_dirs,
+            *self.backup_remote_files,
             *self.backup_files,
             *(item for item in singles if item is not None),
         ]
@@ -230,8 +246,20 @@ def member_items(cluster: Cluster, member: Member, survey: Survey) -> MemberItem
             TemplateFile(backup.TIMER_PATH, backup.TIMER_TEMPLATE, "644", backup_units),
         ),
         backup_timer=Service(backup.TIMER),
+        backup_remote_files=remote_files(s),
         etcd_overrides=None if static_pod else Overrides((ETCD_SERVICE,), manager_env=True),
         backup_overrides=Overrides((backup.SERVICE, backup.TIMER), manager_env=static_pod),
+    )
+
+
+def remote_files(settings: Settings) -> tuple[Item, ...]:
+    """The operator's rclone configuration, mode 600 in a root-only directory, while
+    ``etcd_backup_remote`` is set; removed when it no longer is."""
+    if not settings.backup_remote:
+        return (Absent(backup.RCLONE_CONFIG),)
+    return (
+        Directory(backup.RCLONE_CONFIG_DIR, "700"),
+        OperatorFile(backup.RCLONE_CONFIG, settings.backup_rclone_config, "600", dict),
     )
 
 
@@ -252,7 +280,7 @@ def survey_holds(settings: Settings, survey: Survey) -> bool:
     package to install (its scripts may make directories), no etcd release to unpack,
     no etcd binary to install again."""
     packages = packages_to_install(settings, survey.present)
-    packages += backup.etcdctl_package(settings, survey.present)
+    packages += backup.backup_packages(settings, survey.present)
     reinstall = release_to_install(settings, survey) or bool(survey.binary_problems)
     return not packages and not reinstall
 

@@ -42,6 +42,7 @@ def commands_to_probe(settings: Settings) -> list[str]:
         "apt-get",
         "etcdctl",
         settings.etcdctl_binary,
+        *(["rclone", "age"] if settings.backup_remote else []),  # off-host copies
     ]
     if settings.runtime == "systemd" and settings.etcd_version:
         return [*common, "tar", "sha256sum"]  # to verify and unpack the release archive

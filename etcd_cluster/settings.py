@@ -11,6 +11,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from etcd_cluster import release_checksums
@@ -96,8 +97,16 @@ class Settings:
     log_lines: int
     backup_dir: str = "/var/backups/etcd"
     backup_schedule: str = "hourly"
-    backup_keep: int = 24
+    backup_keep: int = 0  # the newest N whatever their times (before the tiers, all there was)
+    backup_keep_hourly: int = 24
+    backup_keep_daily: int = 7
+    backup_keep_weekly: int = 4
     backup_keep_before_change: int = 5
+    cluster_name: str = "etcd"
+    backup_remote: str = ""  # rclone remote path for off-host copies ("" none)
+    backup_rclone_config: str = ""  # the operator's rclone.conf on the controller
+    backup_age_recipients: tuple[str, ...] = ()  # age public keys the archives are sealed to
+    notices: tuple[str, ...] = ()  # said once per run (an unencrypted remote copy)
     etcdctl_binary: str = "/usr/bin/etcdctl"
     remove_members: tuple[str, ...] = ()
     replace_members: tuple[str, ...] = ()
@@ -364,10 +373,10 @@ def settings_from_data(get: DataGetter) -> Settings:
         log_lines=_integer("etcd_log_lines", get("etcd_log_lines"), 0, 1000),
         backup_dir=_absolute_path("etcd_backup_dir", get("etcd_backup_dir")),
         backup_schedule=calendar("etcd_backup_schedule", get("etcd_backup_schedule")),
-        backup_keep=_integer("etcd_backup_keep", get("etcd_backup_keep"), 1, 100000),
         backup_keep_before_change=_integer(
             "etcd_backup_keep_before_change", get("etcd_backup_keep_before_change"), 1, 100000
         ),
+        **_backup(get),
         etcdctl_binary=_absolute_path("etcdctl_binary", get("etcdctl_binary")),
         remove_members=_member_names("etcd_remove_members", get("etcd_remove_members")),
         replace_members=_member_names("etcd_replace_members", get("etcd_replace_members")),
@@ -383,6 +392,83 @@ def settings_from_data(get: DataGetter) -> Settings:
         nospace_recover=_yes_no("etcd_nospace_recover", get("etcd_nospace_recover")),
         **_release(get, runtime),
     )
+
+
+# An rclone remote path (remote:path, or a :backend: on-the-fly remote), shell- and
+# unit-safe: no spaces, quotes, backslashes, '$', '%' or '`'.
+_RCLONE_REMOTE = re.compile(r"^[A-Za-z0-9_:.+@-][^\s'\"\\$%`]*:[^\s'\"\\$%`]*$")
+_AGE_RECIPIENT = re.compile(r"^age1[02-9ac-hj-np-z]{58}$")
+
+
+def _backup(get: DataGetter) -> dict[str, Any]:
+    """Retention tiers (plus ``etcd_backup_keep``: the newest N whatever their times, as
+    before tiers) and off-host copies (``etcd_backup_remote``, its rclone config and the
+    age recipients the archives are sealed to)."""
+    notices = []
+    last = _integer("etcd_backup_keep", get("etcd_backup_keep"), 0, 100000)
+    hourly = _integer("etcd_backup_keep_hourly", get("etcd_backup_keep_hourly"), 0, 100000)
+    daily = _integer("etcd_backup_keep_daily", get("etcd_backup_keep_daily"), 0, 100000)
+    weekly = _integer("etcd_backup_keep_weekly", get("etcd_backup_keep_weekly"), 0, 100000)
+    if last + hourly + daily + weekly == 0:
+        raise DeployInputError(
+            "etcd_backup_keep, etcd_backup_keep_hourly, etcd_backup_keep_daily and "
+            "etcd_backup_keep_weekly are all 0: keep at least one"
+        )
+    name = _text("etcd_cluster_name", _or(get("etcd_cluster_name"), "etcd"))
+    if len(name) > 63 or not re.fullmatch(_DNS_LABEL, name):
+        raise DeployInputError(f"etcd_cluster_name={name!r} must be a DNS label (a-z, 0-9, -)")
+    remote = _text("etcd_backup_remote", get("etcd_backup_remote")).rstrip("/")
+    config = _text("etcd_backup_rclone_config", get("etcd_backup_rclone_config"))
+    recipient = _text("etcd_backup_age_recipient", get("etcd_backup_age_recipient"))
+    if remote and not _RCLONE_REMOTE.match(remote):
+        raise DeployInputError(
+            f"etcd_backup_remote={remote!r} is not an rclone remote path (remote:path, "
+            "e.g. 's3:bucket/etcd'; no spaces, quotes, backslashes, '$', '%' or '`')"
+        )
+    if remote and not Path(config).is_file():
+        raise DeployInputError(
+            f"etcd_backup_rclone_config={config!r} is not a file on the controller: "
+            f"etcd_backup_remote={remote!r} needs the rclone configuration that defines it"
+        )
+    recipients = _age_recipients(recipient) if recipient else ()
+    if remote and not recipients:
+        notices.append(
+            f"etcd_backup_remote={remote!r} without etcd_backup_age_recipient: only the "
+            "snapshots go off-host, unencrypted and without the PKI a rebuild needs; set an "
+            "age public key to send encrypted archives instead"
+        )
+    return {
+        "backup_keep": last,
+        "backup_keep_hourly": hourly,
+        "backup_keep_daily": daily,
+        "backup_keep_weekly": weekly,
+        "cluster_name": name,
+        "backup_remote": remote,
+        "backup_rclone_config": config if remote else "",
+        "backup_age_recipients": recipients if remote else (),
+        "notices": tuple(notices),
+    }
+
+
+def _age_recipients(value: str) -> tuple[str, ...]:
+    """An age public key, or a recipients file on the controller (one key a line, # notes)."""
+    if value.startswith("age1"):
+        keys = [value]
+    elif Path(value).is_file():
+        lines = Path(value).read_text().splitlines()
+        keys = [k.strip() for k in lines if k.strip() and not k.strip().startswith("#")]
+    else:
+        raise DeployInputError(
+            f"etcd_backup_age_recipient={value!r} is neither an age public key (age1...) "
+            "nor a recipients file on the controller"
+        )
+    bad = [k for k in keys if not _AGE_RECIPIENT.match(k)]
+    if bad or not keys:
+        raise DeployInputError(
+            f"etcd_backup_age_recipient={value!r}: {bad[0] if bad else 'no key'!r} is not an "
+            "age X25519 public key (age1...)"
+        )
+    return tuple(keys)
 
 
 def _or(value: Any, default: Any) -> Any:

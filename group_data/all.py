@@ -137,12 +137,34 @@ etcd_backup_dir = "/var/backups/etcd"
 # Each member snapshots itself (its own client endpoint, the healthcheck-client
 # certificate) into etcd_backup_dir as etcd-snapshot-<member>-<UTC time>.db: written
 # to a temporary file there, verified with `snapshot status`, then renamed; mode 600
-# in a mode 700 directory (a snapshot holds every Kubernetes Secret). The oldest (by the
-# files' time on disk, never the one just made) are pruned down to etcd_backup_keep. The
-# schedule is a systemd OnCalendar value; the run warns when a member's newest snapshot
-# is older than two intervals of it, or its last etcd-backup.service run failed.
+# in a mode 700 directory (a snapshot holds every Kubernetes Secret). The schedule is a
+# systemd OnCalendar value; the run warns when a member's newest snapshot is older than
+# two intervals of it, or its last etcd-backup.service run failed.
 etcd_backup_schedule = "hourly"
-etcd_backup_keep = 24
+# Tiered retention, by each file's time on disk (not its name), locally and on the
+# remote: the newest snapshot of each of the newest N hours, M days and K weeks (UTC,
+# weeks from Monday) that have one is kept, the rest pruned; the one just made always
+# stays. 0 turns a tier off. etcd_backup_keep (before tiers, all there was: 24) keeps
+# the newest N as well, whatever their times; 0 leaves it to the tiers.
+etcd_backup_keep = 0
+etcd_backup_keep_hourly = 24
+etcd_backup_keep_daily = 7
+etcd_backup_keep_weekly = 4
+# Names the cluster in off-host copies: <remote>/<cluster>/<member>/<cluster>-<member>-<UTC>.*
+etcd_cluster_name = "etcd"
+# Off-host copies: an rclone remote path ("s3:bucket/etcd", "sftp-backup:/srv/etcd"; ""
+# none). After each scheduled snapshot is verified it is copied there (rclone copyto),
+# and the remote is pruned by the same tiers. A failed copy fails etcd-backup.service
+# (the status shows it). rclone (and age) are installed from Debian only when set.
+etcd_backup_remote = ""
+# The rclone configuration that defines the remote: a file on the controller, uploaded
+# to /etc/etcd-backup/rclone.conf (mode 600, root) and never shown in any output.
+etcd_backup_rclone_config = ""
+# An age public key (age1...) or a recipients file on the controller: each off-host copy
+# is then one archive (tar, uncompressed, streamed into `age`) of the snapshot, the etcd
+# CA (ca.key too, from the member that holds it) and cluster.json, that the members can
+# write but never read. Without it only the bare snapshot goes off-host (the run says so).
+etcd_backup_age_recipient = ""
 # The deploy's own snapshots before an upgrade or a membership change
 # (...-before-upgrade.db, ...-before-membership-change.db): this many of each member's
 # are kept, the oldest pruned when a new one is made.

@@ -3,7 +3,9 @@
 The service runs a script installed on the host (``etcd_cluster/backup.py`` says what
 it contains): a snapshot of this member from its own endpoint with the
 healthcheck-client certificate, verified, written atomically with mode 600 into
-``etcd_backup_dir`` (mode 700), the oldest pruned down to ``etcd_backup_keep``.
+``etcd_backup_dir`` (mode 700), pruned by the retention tiers, and with
+``etcd_backup_remote`` copied off-host with the operator's rclone configuration (uploaded
+here, never shown).
 etcdctl comes from Debian's etcd-client (tasks/packages.py). systemd reloads only when
 a unit changed, so a converged member reports no changes.
 """
@@ -21,5 +23,11 @@ converge.put(
     f"Snapshot directory {settings.backup_dir} (root only: snapshots hold every Secret), "
     f"the snapshot script, {backup.SERVICE} and {backup.TIMER} ({settings.backup_schedule}) "
     "enabled and active, no drop-in changing what they run",
-    [items.backup_dir, *items.backup_files, items.backup_overrides, items.backup_timer],
+    [
+        items.backup_dir,
+        *items.backup_remote_files,
+        *items.backup_files,
+        items.backup_overrides,
+        items.backup_timer,
+    ],
 )

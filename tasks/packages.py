@@ -19,7 +19,7 @@ plan = get_plan(state)
 settings = plan.cluster.settings
 present = plan.surveys[host.name].present
 # etcdctl too: snapshots before upgrades and membership changes need it before step 7
-packages = packages_to_install(settings, present) + backup.etcdctl_package(settings, present)
+packages = packages_to_install(settings, present) + backup.backup_packages(settings, present)
 
 if packages:
     installed = apt.packages(

@@ -40,12 +40,19 @@ def test_a_malformed_or_dangerous_schedule_is_refused_naming_it(make_settings, s
 
 def test_defaults_and_bad_values(make_settings):
     s = make_settings()
-    assert (s.backup_dir, s.backup_schedule, s.backup_keep) == ("/var/backups/etcd", "hourly", 24)
+    assert (s.backup_dir, s.backup_schedule) == ("/var/backups/etcd", "hourly")
+    tiers = (s.backup_keep, s.backup_keep_hourly, s.backup_keep_daily, s.backup_keep_weekly)
+    assert tiers == (0, 24, 7, 4)
     assert s.etcdctl_binary == "/usr/bin/etcdctl" and s.backup_keep_before_change == 5
     with pytest.raises(DeployInputError, match="etcd_backup_keep_before_change=0"):
         make_settings(etcd_backup_keep_before_change=0)
-    with pytest.raises(DeployInputError, match="etcd_backup_keep=0"):
-        make_settings(etcd_backup_keep=0)
+    with pytest.raises(DeployInputError, match="etcd_backup_keep_daily=-1"):
+        make_settings(etcd_backup_keep_daily=-1)
+    with pytest.raises(DeployInputError, match="are all 0"):
+        make_settings(
+            etcd_backup_keep_hourly=0, etcd_backup_keep_daily=0, etcd_backup_keep_weekly=0
+        )
+    assert make_settings(etcd_backup_keep=3, etcd_backup_keep_hourly=0).backup_keep == 3
     with pytest.raises(DeployInputError, match="etcd_backup_dir='backups'"):
         make_settings(etcd_backup_dir="backups")
 
@@ -58,21 +65,6 @@ def test_names_sort_in_time_order_and_carry_their_time():
     assert sorted(names) == names[::-1]
     assert backup.snapshot_time(names[0]) == later
     assert backup.snapshot_time("etcd-snapshot-infra0-latest.db") is None
-
-
-def test_retention_goes_by_time_on_disk_and_keeps_the_snapshot_just_made():
-    mine = [f"etcd-snapshot-infra1-2026010{d}T000000Z.db" for d in range(1, 6)]
-    # mtimes in the reverse order of the names: a clock that was ahead, then stepped back
-    mtimes = {name: 1000.0 - i for i, name in enumerate(mine)}
-    others = {"etcd-snapshot-infra10-20250101T000000Z.db": 1.0, "notes.txt": 2.0}
-    before = {"etcd-snapshot-infra1-20200101T000000Z-before-upgrade.db": 0.0}
-    saved = "etcd-snapshot-infra1-20260101T000000Z.db"  # its mtime is the oldest: still kept
-    mtimes[saved] = 0.5
-    found = {**mtimes, **others, **before}
-    assert backup.to_prune(found, "infra1", 2, saved) == mine[2:]
-    assert backup.to_prune(found, "infra1", 24, saved) == []
-    newest = "etcd-snapshot-infra1-20200102T000000Z-before-membership-change.db"
-    assert backup.to_prune({**found, newest: 5.0}, "infra1", 1, newest) == [*before]
 
 
 def test_age_is_short(make_settings):
@@ -208,6 +200,7 @@ case "$*" in
 *"snapshot status"*)
     [ -f "$STATE/bad-status" ] && { echo "Error: invalid database" >&2; exit 1; }
     echo '{"hash":1,"revision":42,"totalKey":7,"totalSize":20480}' ;;
+*"endpoint status"*) echo '[{"Endpoint":"e","Status":{"version":"3.4.23","dbSize":1}}]' ;;
 *) exit 2 ;;
 esac
 """
@@ -224,7 +217,12 @@ def host(tmp_path: Path, make_cluster, make_settings):
     state = tmp_path / "state"
     state.mkdir()
     settings = make_settings(
-        etcd_backup_dir=str(tmp_path / "backups"), etcd_backup_keep=2, etcdctl_binary=str(etcdctl)
+        etcd_backup_dir=str(tmp_path / "backups"),
+        etcd_backup_keep=2,
+        etcd_backup_keep_hourly=0,
+        etcd_backup_keep_daily=0,
+        etcd_backup_keep_weekly=0,
+        etcdctl_binary=str(etcdctl),
     )
     cluster = make_cluster(settings_=settings)
     script = tmp_path / "etcd-backup.sh"
@@ -275,15 +273,19 @@ def test_a_failed_or_bad_snapshot_fails_and_leaves_no_file(host, failure):
 
 def made_up(backups: Path, mtimes: dict[str, str]) -> None:
     """Files named ``mtimes``' keys, each with its made-up time on disk (``touch -d``)."""
-    backups.mkdir(exist_ok=True)
+    backups.mkdir(parents=True, exist_ok=True)
     for name, when in mtimes.items():
         subprocess.run(["touch", "-d", when, str(backups / name)], check=True)
 
 
 def after_run(backups: Path, found: dict[str, float], *args: str) -> tuple[str, list[str]]:
-    """The snapshot the run saved, and what the Python model says it should have pruned."""
+    """The snapshot the run saved, and the names it should have pruned: the newest by time
+    on disk of its kind, 2 (scheduled) or 3 (labelled) in all, the one just made first."""
     (saved,) = {p.name for p in backups.iterdir()} - set(found)
-    return saved, backup.to_prune({**found, saved: 0.0}, "infra0", 2 if not args else 3, saved)
+    kind = [n for n in found if n.startswith("etcd-snapshot-infra0-2")]
+    kind = [n for n in kind if n.endswith("-before-upgrade.db") == bool(args)]
+    newest = sorted(kind, key=lambda n: (-found[n], n))
+    return saved, newest[(2 if not args else 3) - 1 :]
 
 
 def test_the_oldest_by_time_on_disk_are_pruned_never_the_one_just_made(host):
@@ -315,7 +317,7 @@ def test_the_oldest_by_time_on_disk_are_pruned_never_the_one_just_made(host):
             "etcd-snapshot-infra0-20300102T000000Z.db",
         ]
     )
-    assert "removed" in done.stdout and "(keeping 2)" in done.stdout
+    assert "removed" in done.stdout and "(retention: 2 0 0 0)" in done.stdout
 
 
 def test_a_labelled_snapshot_before_a_change_prunes_only_labelled_ones_by_their_own_count(
