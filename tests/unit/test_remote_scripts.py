@@ -150,7 +150,7 @@ def node(tmp_path: Path) -> Iterator[Node]:
 
 
 def restart(
-    node: Node, mode: str, timeout: int = 10, *record: str
+    node: Node, mode: str, timeout: int = 30, *record: str
 ) -> tuple[subprocess.CompletedProcess, float]:
     argv = [
         "sh",
