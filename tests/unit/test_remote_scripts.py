@@ -197,7 +197,7 @@ def sha256(path: Path) -> str:
 
 def test_render_records_what_kubeadm_rendered_and_waits_for_the_new_container(node: Node):
     record = node.root / "etc/kubernetes/etcd-deploy/etcd.yaml.rendered"
-    done, _ = restart(node, "render", 10, str(record))
+    done, _ = restart(node, "render", 30, str(record))
     assert done.returncode == 0, done.stderr
     assert [kind for _, kind, _ in node.kubelet.events] == ["stop", "start"]
     assert record.read_text() == f"{sha256(node.config)} {sha256(node.manifest)}\n"
@@ -208,7 +208,7 @@ def test_render_of_an_unchanged_manifest_records_it_and_restarts_nothing(node: N
     interrupted between kubeadm and the record): rendering again changes nothing."""
     node.config.write_text("version 1\n")  # kubeadm writes what is there already
     record = node.root / "record"
-    done, _ = restart(node, "render", 10, str(record))
+    done, _ = restart(node, "render", 30, str(record))
     assert done.returncode == 0, done.stderr
     assert "runs it already" in done.stdout
     assert node.kubelet.events == []
@@ -218,7 +218,7 @@ def test_render_of_an_unchanged_manifest_records_it_and_restarts_nothing(node: N
 def test_start_writes_and_records_the_manifest_without_asking_crictl(node: Node):
     node.socket.unlink()  # a first start: nothing to wait for
     record = node.root / "record"
-    done, _ = restart(node, "start", 10, str(record))
+    done, _ = restart(node, "start", 30, str(record))
     assert done.returncode == 0, done.stderr
     assert "version 2" in node.manifest.read_text()
     assert record.read_text().split() == [sha256(node.config), sha256(node.manifest)]
@@ -227,7 +227,7 @@ def test_start_writes_and_records_the_manifest_without_asking_crictl(node: Node)
 def test_a_failing_kubeadm_records_nothing(node: Node):
     (Path(node.env["STATE"]) / "kubeadm-fails").write_text("")
     record = node.root / "record"
-    done, _ = restart(node, "render", 10, str(record))
+    done, _ = restart(node, "render", 30, str(record))
     assert done.returncode == 1 and not record.exists()
 
 
