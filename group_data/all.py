@@ -173,10 +173,17 @@ etcd_lock_break = "no"
 etcd_status_json = ""
 
 # --- Restore (restore.py only; see docs/design.md "Backups and restore") ----------------
-# etcd_restore_snapshot: path of a snapshot on the FIRST member.
+# etcd_restore_snapshot: path of a snapshot on the FIRST member, or an rclone REMOTE:PATH
+#   (fetched with etcd_backup_rclone_config); a bare .db, or an age-encrypted .tar.age archive.
 # etcd_restore_confirm: must be "yes": a restore takes the whole cluster back in time.
+# etcd_restore_age_identity: path on the controller of the age identity that opens a
+#   .tar.age archive (on a host only while it is decrypted, under /run; removed after).
+# etcd_backup_rclone_config: path on the controller of the rclone config (the off-host
+#   backups' setting; restore.py fetches REMOTE:PATH with it).
 etcd_restore_snapshot = ""
 etcd_restore_confirm = ""
+etcd_restore_age_identity = ""
+etcd_backup_rclone_config = ""
 
 # --- Hand-off to the control plane -------------------------------------------------------
 # Written on the machine running pyinfra once the cluster is healthy: the
