@@ -11,7 +11,9 @@ then the old members' containers are removed for good. ``restore.py`` on the new
 refuses a wrong identity (changing nothing, leaving no key behind), then restores: the
 keys as of the snapshot, revisions bumped, healthy 3/3, the same CA (ca.crt bytes equal),
 a deploy afterwards changes nothing, and no host holds the age identity or the rclone
-config's key. Nothing here is a stand-in: real rclone, age, sftp, etcd and systemd.
+config's key. Last, the hosts are lost again and restored from a bare remote snapshot:
+a new CA, and the run says so. Nothing here is a stand-in: real rclone, age, sftp, etcd
+and systemd.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from tests.e2e.conftest import (
     make_bed,
     out,
     pyinfra,
+    reset,
     sh,
     untouched,
 )
@@ -244,3 +247,43 @@ def test_a_deploy_then_changes_nothing_and_no_host_holds_the_identity(new: Bed, 
     for host in new.nodes:
         assert leftovers(host, old_state["ssh_key"]) == [], host.container
         assert out(host, "ls -A /run | grep etcd-restore || true") == ""
+
+
+BARE = f"offsite:{REMOTE_DIR}/etcd-infra0-20261201T130000Z.db"
+
+
+def test_from_a_bare_remote_snapshot_new_hosts_get_a_new_ca_and_the_run_says_so(new: Bed):
+    """Hosts lost again, and only a bare snapshot off-host (no recipient was set): the
+    cluster comes back with its data on a NEW CA, and the run says the control planes
+    need new client certificates."""
+    first = new.nodes[0]
+    assert etcdctl(first, new.endpoints(), "put e2e/in-bare kept").returncode == 0
+    config = (new.workdir / "rclone.conf").read_bytes()
+    uploaded = sh(
+        first,
+        "umask 077 && cat > /root/rc.conf && "
+        f"{RELEASE}/etcdctl --cacert {PKI}/etcd/ca.crt --cert {PKI}/etcd/healthcheck-client.crt "
+        f"--key {PKI}/etcd/healthcheck-client.key --endpoints {endpoint(first)} "
+        "snapshot save /root/bare.db >/dev/null && "
+        f"rclone --config /root/rc.conf copyto /root/bare.db {BARE}; "
+        "rc=$?; rm -f /root/rc.conf /root/bare.db; exit $rc",
+        stdin=config,
+    )
+    assert uploaded.returncode == 0, uploaded.stderr
+    reset(new.nodes)  # every member lost again: hosts without etcd, data or PKI
+    run = pyinfra(
+        new.inventory,
+        "--data",
+        f"etcd_restore_snapshot={BARE}",
+        "--data",
+        "etcd_restore_confirm=yes",
+        deploy="restore.py",
+    )
+    assert run.returncode == 0, run.output[-8000:]
+    assert "no CA came with the snapshot: a NEW etcd CA is made" in run.output
+    for node in new.nodes:
+        assert value(node, "e2e/in-bare") == "kept"
+        assert value(node, "e2e/dr/19") == "v19"
+        assert out(node, f"base64 -w0 {PKI}/etcd/ca.crt") != old_state["ca.crt"]
+    health = etcdctl(first, new.endpoints(), "endpoint health -w json")
+    assert [h["health"] for h in json.loads(health.stdout)] == [True, True, True]
