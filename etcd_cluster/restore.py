@@ -185,10 +185,15 @@ def plan_lines(
     s = cluster.settings
     status = surveys[cluster.first.host].status
     bump = bump_revision(surveys)
+    about = (
+        f"revision {status.get('revision', '?')}, {status.get('totalKey', '?')} keys, "
+        f"{status.get('totalSize', '?')} bytes"
+        if status
+        else "its sha256 checked; no etcd tool here yet to read its revision"
+    )
     lines = [
-        f"restore the whole cluster from {cluster.first.host}:{snapshot} "
-        f"(revision {status.get('revision', '?')}, {status.get('totalKey', '?')} keys, "
-        f"{status.get('totalSize', '?')} bytes); every write after it is lost",
+        f"restore the whole cluster from {cluster.first.host}:{snapshot} ({about}); "
+        "every write after it is lost",
         f"new cluster token {token}; initial cluster {cluster.initial_cluster}",
     ]
     if new_hosts:

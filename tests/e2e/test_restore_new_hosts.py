@@ -188,7 +188,14 @@ def test_the_old_cluster_makes_an_encrypted_archive_on_the_sftp_remote(old: Bed,
     new.inventory = new.write_inventory("inventory.py")
 
 
-def test_a_wrong_identity_is_refused_before_any_host_changes(new: Bed, tmp_path):
+def assert_nothing_changed_and_nothing_left(b: Bed) -> None:
+    for node in b.nodes:
+        assert untouched(node), node.container
+        assert out(node, "ls -A /run | grep etcd-restore || true") == ""
+        assert out(node, "ls -A /var/backups/etcd 2>/dev/null || true") == ""
+
+
+def test_a_wrong_identity_is_refused_and_dry_changes_nothing(new: Bed, tmp_path):
     wrong = tmp_path / "wrong.txt"
     wrong.write_text(out(new.nodes[1], "age-keygen 2>/dev/null"))
     run = restore(
@@ -202,10 +209,18 @@ def test_a_wrong_identity_is_refused_before_any_host_changes(new: Bed, tmp_path)
     assert "cannot decrypt" in run.output and "no identity matched" in run.output, run.output[
         -3000:
     ]
-    for node in new.nodes:
-        assert untouched(node), node.container
-        assert out(node, "ls -A /run | grep etcd-restore || true") == ""
-        assert out(node, "ls -A /var/backups/etcd 2>/dev/null || true") == ""
+    assert_nothing_changed_and_nothing_left(new)
+    identity = f"etcd_restore_age_identity={old_state['identity']}"
+    dry = restore(new, "--data", identity, "--data", "etcd_restore_confirm=yes", "--dry")
+    assert dry.returncode == 0, dry.output[-6000:]
+    for line in (
+        "live cluster: none (no member holds etcd data)",
+        "first the deploy's own steps",
+        "cluster etcd, member infra0, taken 2026-12-01T12:00:00Z with etcd 3.5.16",
+        "PKI: the archive's etcd CA",
+    ):
+        assert line in dry.output, dry.output[-6000:]
+    assert_nothing_changed_and_nothing_left(new)  # the staged archive went at once
 
 
 def test_restore_rebuilds_the_cluster_on_new_hosts_with_the_same_ca(new: Bed, sftp):

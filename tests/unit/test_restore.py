@@ -114,6 +114,9 @@ def test_the_plan_on_new_hosts_says_the_deploys_steps_come_first(cluster):
     found = surveys(cluster)
     text = "\n".join(restore.plan_lines(cluster, "/s.db", found, "tok", "/a", new_hosts=True))
     assert "new hosts (no member holds etcd data): first the deploy's own steps" in text
+    unread = {**found, cluster.first.host: survey(snapshot_hash="ok")}
+    text = "\n".join(restore.plan_lines(cluster, "/s.db", unread, "tok", "/a", new_hosts=True))
+    assert "(its sha256 checked; no etcd tool here yet to read its revision)" in text
     assert "10.0.0.8: stop etcd; move /var/lib/etcd aside to /a;" in text
     (line,) = restore.live_lines([], {"revision": 42}, new_hosts=True)
     assert line == "live cluster: none (no member holds etcd data): nothing live is lost"

@@ -17,10 +17,11 @@ import stat
 import subprocess
 import tarfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from etcd_cluster import restore_source, scripts
+from etcd_cluster import restore_run, restore_source, scripts
 from etcd_cluster.errors import DeployInputError
 from tests.unit.conftest import stand_in_tools
 
@@ -228,3 +229,19 @@ def test_the_plan_says_what_happens_to_the_pki():
 def test_new_hosts_are_those_without_any_etcd_data():
     assert restore_source.new_hosts([False, False, False])
     assert not restore_source.new_hosts([False, True, False])
+
+
+def test_a_refusal_while_preparing_is_remembered_not_fetched_again(monkeypatch):
+    """pyinfra prepares every host at once: one fetch, one refusal, for all of them."""
+    calls = []
+
+    def refuse(state):
+        calls.append(state)
+        raise DeployInputError("cannot decrypt")
+
+    monkeypatch.setattr(restore_run, "_build", refuse)
+    state = SimpleNamespace()
+    for _ in range(3):
+        with pytest.raises(DeployInputError, match="cannot decrypt"):
+            restore_run.get_restore_plan(state)  # type: ignore[arg-type]
+    assert calls == [state]
