@@ -36,7 +36,7 @@ from etcd_cluster.plan import cluster_of, etcd_hosts, once_per_run, use_archive_
 from etcd_cluster.polling import on, progress_while
 from etcd_cluster.remote import read_secret, run_quietly
 from etcd_cluster.run_lock import LockStatus, parse_status, status_command
-from etcd_cluster.run_lock_ops import _is_dry_run, check_run_lock
+from etcd_cluster.run_lock_ops import check_run_lock, is_dry_run
 from etcd_cluster.runtime import PARKING_DIR, SYSTEMD_UNIT, runtime_commands
 
 PHASES = ("copy", "stop", "restore", "start")
@@ -169,7 +169,7 @@ def _build(state: State) -> RestorePlan:
     except BaseException:
         _discard(first, stage)
         raise
-    if _is_dry_run():
+    if is_dry_run():
         _discard(first, stage)
     else:
         plan.stage = stage

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from etcd_cluster import restore_run, restore_source, scripts
+from etcd_cluster import restore_run, restore_source, run_lock_ops, scripts
 from etcd_cluster.errors import DeployInputError
 from tests.unit.conftest import stand_in_tools
 
@@ -245,3 +245,12 @@ def test_a_refusal_while_preparing_is_remembered_not_fetched_again(monkeypatch):
         with pytest.raises(DeployInputError, match="cannot decrypt"):
             restore_run.get_restore_plan(state)  # type: ignore[arg-type]
     assert calls == [state]
+
+
+def test_dry_is_read_from_the_command_line_where_clicks_context_is_missing(monkeypatch):
+    """Deploy files are prepared in greenlets without click's context: the staged archive
+    must still go at once under --dry (and a held lock only warn)."""
+    monkeypatch.setattr("sys.argv", ["pyinfra", "inventory.py", "restore.py", "--dry"])
+    assert run_lock_ops.is_dry_run()
+    monkeypatch.setattr("sys.argv", ["pyinfra", "-y", "inventory.py", "restore.py"])
+    assert not run_lock_ops.is_dry_run()
