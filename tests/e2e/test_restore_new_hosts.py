@@ -107,9 +107,9 @@ def rclone_config(key_pem: str, address: str) -> str:
     )
 
 
-def restore(b: Bed, *args: str) -> Run:
+def restore(b: Bed, *args: str, snapshot: str = ARCHIVE) -> Run:
     return pyinfra(
-        b.inventory, "--data", f"etcd_restore_snapshot={ARCHIVE}", *args, deploy="restore.py"
+        b.inventory, "--data", f"etcd_restore_snapshot={snapshot}", *args, deploy="restore.py"
     )
 
 
@@ -286,14 +286,7 @@ def test_from_a_bare_remote_snapshot_new_hosts_get_a_new_ca_and_the_run_says_so(
     )
     assert uploaded.returncode == 0, uploaded.stderr
     reset(new.nodes)  # every member lost again: hosts without etcd, data or PKI
-    run = pyinfra(
-        new.inventory,
-        "--data",
-        f"etcd_restore_snapshot={BARE}",
-        "--data",
-        "etcd_restore_confirm=yes",
-        deploy="restore.py",
-    )
+    run = restore(new, "--data", "etcd_restore_confirm=yes", snapshot=BARE)
     assert run.returncode == 0, run.output[-8000:]
     assert "no CA came with the snapshot: a NEW etcd CA is made" in run.output
     for node in new.nodes:
