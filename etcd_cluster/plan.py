@@ -127,12 +127,25 @@ def once_per_run(cache: dict[int, T], state: State, build: Callable[[State], T])
     Deploy code sees pyinfra's ``state`` context proxy, operations see the real
     ``State``: both must find the same object, so the proxy is unwrapped first.
     """
-    unwrap = getattr(type(state), "_get_module", None)
-    real = unwrap(state) if unwrap else state
+    real = _real_state(state)
     with _lock:
         if id(real) not in cache:
             cache[id(real)] = build(real)
         return cache[id(real)]
+
+
+def _real_state(state: State) -> State:
+    unwrap = getattr(type(state), "_get_module", None)
+    return unwrap(state) if unwrap else state
+
+
+_archive_cas: dict[int, tuple[bytes, bytes]] = {}
+
+
+def use_archive_ca(state: State, cert_pem: bytes, key_pem: bytes) -> None:
+    """restore.py onto new hosts: the backup archive's etcd CA (held in memory only) is the
+    CA this run puts on the first member and signs with, as an operator's CA would be."""
+    _archive_cas[id(_real_state(state))] = (cert_pem, key_pem)
 
 
 def get_plan(state: State) -> Plan:
@@ -227,7 +240,7 @@ def _build(state: State) -> Plan:
     ca, ca_created = choose_ca(
         cluster,
         everywhere,
-        _operator_ca(cluster),
+        _archive_cas.get(id(state)) or _operator_ca(cluster),
         now,
         lambda holder: read_secret(state.inventory.get_host(holder), ca_key_path),
     )

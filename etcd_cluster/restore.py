@@ -21,11 +21,11 @@ import datetime
 import json
 import posixpath
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from etcd_cluster.backup import etcdctl, etcdutl_path
 from etcd_cluster.cluster import Cluster
-from etcd_cluster.errors import DeployInputError
-from etcd_cluster.settings import _absolute_path
+from etcd_cluster.settings import Settings
 from etcd_cluster.status import MemberStatus
 
 CONFIRM = "yes"
@@ -43,42 +43,48 @@ class MemberSurvey:
     kind: str = ""  # "etcdutl" or "etcdctl"
     bump: bool = False  # the tool has --bump-revision and --mark-compacted
     has_data: bool = False  # the data dir exists (it is moved aside)
+    member_data: bool = False  # it holds etcd data (member/): this host ran etcd
     data_mount: bool = False  # the data dir is a mount point (its contents are moved aside)
     snapshot_sha256: str = ""  # first member only
+    snapshot_hash: str = ""  # the sha256 etcd appended to the snapshot: "ok", "bad" or "none"
     status: dict = field(default_factory=dict)  # `snapshot status -w json` of the snapshot
     status_error: str = ""
 
 
-def parse_member_survey(lines: Sequence[str]) -> MemberSurvey:
+def script_fields(lines: Sequence[str]) -> dict[str, str]:
+    """A remote script's ``key:value`` lines."""
     values: dict[str, str] = {}
     for line in lines:
         key, sep, value = line.partition(":")
         if sep:
             values[key] = value.strip()
+    return values
+
+
+def json_object(text: str) -> dict:
+    """``text`` as a JSON object; {} when it is none."""
     try:
-        status = json.loads(values.get("status", "") or "{}")
+        found = json.loads(text or "{}")
     except ValueError:
-        status = {}
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def parse_member_survey(lines: Sequence[str]) -> MemberSurvey:
+    values = script_fields(lines)
+    status = json_object(values.get("status", ""))
     return MemberSurvey(
         tool=values.get("tool", ""),
         kind=values.get("kind", ""),
         bump=values.get("bump") == "yes",
         has_data=values.get("data") == "yes",
+        member_data=values.get("member_data") == "yes",
         data_mount=values.get("data_mount") == "yes",
         snapshot_sha256=values.get("snapshot_sha256", ""),
-        status=status if isinstance(status, dict) else {},
+        snapshot_hash=values.get("snapshot_hash", ""),
+        status=status,
         status_error=values.get("status_error", ""),
     )
-
-
-def snapshot_path(value: object) -> str:
-    """``etcd_restore_snapshot``: an absolute path on the first member."""
-    if not value:
-        raise DeployInputError(
-            "etcd_restore_snapshot is not set: give the path of a snapshot on the first member, "
-            "e.g. --data etcd_restore_snapshot=/var/backups/etcd/etcd-snapshot-infra0-....db"
-        )
-    return _absolute_path("etcd_restore_snapshot", value)
 
 
 def confirm_refusal(value: object) -> str:
@@ -122,12 +128,31 @@ def bump_revision(surveys: Mapping[str, MemberSurvey]) -> int:
     return BUMP_REVISION if surveys and all(s.bump for s in surveys.values()) else 0
 
 
-def refusals(cluster: Cluster, snapshot: str, surveys: Mapping[str, MemberSurvey]) -> list[str]:
-    """Why the restore cannot start (checked before any member changes)."""
+def with_release_tool(survey: MemberSurvey, settings: Settings, new_hosts: bool) -> MemberSurvey:
+    """On new hosts the deploy's own steps install etcd before the restore: a member without
+    a restore tool yet restores with the chosen release's etcdutl (``etcd_version``), whose
+    ``snapshot restore`` has --bump-revision/--mark-compacted (checked again before use)."""
+    if survey.tool or not new_hosts or not settings.etcd_version:
+        return survey
+    return replace(survey, tool=etcdutl_path(settings), kind="etcdutl", bump=True)
+
+
+def refusals(
+    cluster: Cluster, snapshot: str, surveys: Mapping[str, MemberSurvey], new_hosts: bool = False
+) -> list[str]:
+    """Why the restore cannot start (checked before any member changes). On new hosts no
+    etcd tool may be there yet to read the snapshot's status: its own hash must then do."""
     first = cluster.first
     found = []
     survey = surveys[first.host]
-    if survey.status_error or not survey.status:
+    if survey.snapshot_hash == "bad":
+        found.append(
+            f"host {first.host}: snapshot {snapshot} fails its hash check (the sha256 etcd "
+            "appended to it does not match): it is damaged or incomplete"
+        )
+    elif (survey.status_error or not survey.status) and not (
+        new_hosts and survey.snapshot_hash == "ok"
+    ):
         found.append(
             f"host {first.host}: snapshot {snapshot} cannot be used: "
             f"{survey.status_error or 'snapshot status gave no revision'}"
@@ -136,7 +161,13 @@ def refusals(cluster: Cluster, snapshot: str, surveys: Mapping[str, MemberSurvey
         if not surveys[member.host].tool:
             found.append(
                 f"host {member.host} (etcd member {member.name}): no etcdutl and no etcdctl at "
-                f"{cluster.settings.etcdctl_binary} (etcdctl_binary) to restore with"
+                f"{etcdctl(cluster.settings)} to restore with"
+                + (
+                    ": set etcd_version (etcd 3.5 or newer ships etcdutl, which the deploy's "
+                    "steps install first on new hosts)"
+                    if new_hosts
+                    else ""
+                )
             )
     return found
 
@@ -148,21 +179,35 @@ def plan_lines(
     token: str,
     aside: str,
     inner: str = "",
+    new_hosts: bool = False,
 ) -> list[str]:
     """The restore plan, as printed before anything changes (and by ``--dry``)."""
     s = cluster.settings
     status = surveys[cluster.first.host].status
     bump = bump_revision(surveys)
+    about = (
+        f"revision {status.get('revision', '?')}, {status.get('totalKey', '?')} keys, "
+        f"{status.get('totalSize', '?')} bytes"
+        if status
+        else "its sha256 checked; no etcd tool here yet to read its revision"
+    )
     lines = [
-        f"restore the whole cluster from {cluster.first.host}:{snapshot} "
-        f"(revision {status.get('revision', '?')}, {status.get('totalKey', '?')} keys, "
-        f"{status.get('totalSize', '?')} bytes); every write after it is lost",
+        f"restore the whole cluster from {cluster.first.host}:{snapshot} ({about}); "
+        "every write after it is lost",
         f"new cluster token {token}; initial cluster {cluster.initial_cluster}",
     ]
+    if new_hosts:
+        lines.append(
+            "new hosts (no member holds etcd data): first the deploy's own steps (packages, "
+            "etcd, PKI, an empty cluster started, the backup timer); that empty cluster's "
+            "data then goes aside"
+        )
     for member in cluster.members:
         survey = surveys[member.host]
         source = "" if member == cluster.first else " (copy received from the first member)"
-        old = f"move {s.data_dir} aside to {aside}" if survey.has_data else "no data dir"
+        old = (
+            f"move {s.data_dir} aside to {aside}" if survey.has_data or new_hosts else "no data dir"
+        )
         if survey.data_mount:
             old = (
                 f"move the contents of {s.data_dir} aside to {inner} "
@@ -184,9 +229,13 @@ def plan_lines(
     return lines
 
 
-def live_lines(live: Sequence[MemberStatus], snapshot_status: Mapping) -> list[str]:
+def live_lines(
+    live: Sequence[MemberStatus], snapshot_status: Mapping, new_hosts: bool = False
+) -> list[str]:
     """The live cluster next to the snapshot, before anything changes: its health, its
     revision and the snapshot's, and how many revisions the restore takes back."""
+    if new_hosts:
+        return ["live cluster: none (no member holds etcd data): nothing live is lost"]
     healthy = [s for s in live if s.healthy]
     leaders = sorted({s.member.name for s in live if s.is_leader})
     revisions = [s.revision for s in live if s.revision is not None]

@@ -7,12 +7,16 @@ phases run as separate operations, each on every member before the next begins, 
 a failure on any member stops every later phase everywhere.
 The snapshot travels from the first member to the others through the quiet channel
 (``remote.run_quietly``: held in memory, never printed, never on the controller's disk).
+A remote copy or an encrypted archive is fetched onto the first member first, while
+preparing (``restore_source.py``); its staged files go once the restore is over or the
+first member fails. On new hosts the deploy's own steps run first (``NEW_HOST_STEPS``).
 """
 
 from __future__ import annotations
 
 import base64
 import datetime
+import posixpath
 import shlex
 from dataclasses import dataclass, field
 
@@ -20,34 +24,52 @@ import gevent
 from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, operation
 from pyinfra.api.host import Host
-from pyinfra.api.state import State
+from pyinfra.api.state import BaseStateCallback, State
 
-from etcd_cluster import restore, scripts, status
+from etcd_cluster import restore, restore_source, scripts, status
 from etcd_cluster.backup import etcdctl, etcdutl_path
 from etcd_cluster.cluster import Cluster
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.kubeadm_config import manifest_path
 from etcd_cluster.operations import probe_until
-from etcd_cluster.plan import cluster_of, etcd_hosts, once_per_run
+from etcd_cluster.plan import cluster_of, etcd_hosts, once_per_run, use_archive_ca
 from etcd_cluster.polling import on, progress_while
-from etcd_cluster.remote import run_quietly
+from etcd_cluster.remote import read_secret, run_quietly
 from etcd_cluster.run_lock import LockStatus, parse_status, status_command
-from etcd_cluster.run_lock_ops import check_run_lock
+from etcd_cluster.run_lock_ops import check_run_lock, is_dry_run
 from etcd_cluster.runtime import PARKING_DIR, SYSTEMD_UNIT, runtime_commands
 
 PHASES = ("copy", "stop", "restore", "start")
+# The deploy's own steps that make new hosts members of an (empty) cluster first, as
+# deploy.py includes them (its run lock is the restore's; its snapshot gate, membership
+# changes and ca.key strays have nothing to do on new hosts).
+NEW_HOST_STEPS = (
+    "tasks/preflight.py",
+    "tasks/packages.py",
+    "tasks/install_etcd.py",
+    "tasks/kubelet.py",
+    "tasks/kubeadm_config.py",
+    "tasks/certificates.py",
+    "tasks/expected_files.py",
+    "tasks/start_etcd.py",
+    "tasks/health.py",
+    "tasks/backup.py",
+    "tasks/control_plane.py",
+)
 
 
 @dataclass
 class RestorePlan:
     cluster: Cluster
-    snapshot: str  # on the first member
+    snapshot: str  # on the first member (in the staging dir when fetched)
     token: str
     aside: str
     inner_aside: str  # used instead of ``aside`` where the data dir is a mount point
     bump: int
     surveys: dict[str, restore.MemberSurvey]
     failed: list[str] = field(default_factory=list)  # hosts whose phase failed
+    new_hosts: bool = False  # no member held etcd data: the deploy's steps come first
+    stage: str = ""  # the first member's staging dir of a fetched snapshot ("" none)
 
     def source(self, host_name: str) -> str:
         """The snapshot file this member restores from."""
@@ -57,18 +79,80 @@ class RestorePlan:
 
 
 _plans: dict[int, RestorePlan] = {}
+_refused: dict[int, DeployInputError] = {}
 
 
 def get_restore_plan(state: State) -> RestorePlan:
     """The restore plan for this run (built on first use, while pyinfra prepares)."""
-    return once_per_run(_plans, state, _build)
+    return once_per_run(_plans, state, _build_once)
+
+
+def _build_once(state: State) -> RestorePlan:
+    """pyinfra prepares every host at once: a refusal is remembered, so the other hosts
+    repeat it instead of fetching (and decrypting) the archive again."""
+    if id(state) in _refused:
+        raise _refused[id(state)]
+    try:
+        return _build(state)
+    except DeployInputError as error:
+        _refused[id(state)] = error
+        raise
+
+
+def _fetch(first: Host, source: restore_source.Source, stage: str) -> restore_source.Fetched:
+    """Fetch (and decrypt) the snapshot onto the first member; the secrets it needs travel
+    through the quiet channel and are gone from the host when this returns."""
+    data = first.data
+    rclone = identity = None
+    if source.remote:
+        rclone = restore_source.operator_file(
+            "etcd_backup_rclone_config",
+            data.get("etcd_backup_rclone_config"),
+            f"etcd_restore_snapshot={source.location} (an rclone remote)",
+        )
+    if source.archive:
+        identity = restore_source.operator_file(
+            "etcd_restore_age_identity",
+            data.get("etcd_restore_age_identity"),
+            f"etcd_restore_snapshot={source.location} (an age-encrypted archive)",
+        )
+    command = scripts.command(
+        "restore_fetch", "fetch", source.location, stage, restore_source.SECRETS_PARENT
+    )
+    with progress_while(f"fetching {source.location}", say=on(first)):
+        ok, stdout, stderr = run_quietly(
+            first, command, stdin=restore_source.secrets_payload(rclone, identity)
+        )
+    if not ok:
+        raise DeployInputError(f"host {first.name}: {stderr.strip()}")
+    return restore_source.parse_fetched(stdout.splitlines())
+
+
+def _discard(target: Host, stage: str) -> None:
+    """Remove the fetched snapshot and PKI from the first member (the restore is over)."""
+    ok, _, stderr = run_quietly(target, scripts.command("restore_fetch", "discard", stage))
+    if not ok:
+        target.log_styled(f"could not remove {stage}: {stderr.strip()}", fg="red")
+
+
+class _DiscardOnFailure(BaseStateCallback):
+    """The first member failed (no later operation runs there): remove the staged files."""
+
+    def __init__(self, first: str, stage: str) -> None:
+        self.first, self.stage = first, stage
+
+    def operation_host_error(  # type: ignore[override]
+        self, state: State, host: Host, op_hash, retry_count: int = 0, max_retries: int = 0
+    ) -> None:
+        if host.name == self.first:
+            _discard(host, self.stage)
 
 
 def _build(state: State) -> RestorePlan:
     cluster = cluster_of(state)
     hosts = {h.name: h for h in etcd_hosts(state)}
     first = hosts[cluster.first.host]
-    snapshot = restore.snapshot_path(first.data.get("etcd_restore_snapshot"))
+    source = restore_source.parse_source(first.data.get("etcd_restore_snapshot"))
     for member in cluster.members:
         if not hosts[member.host].connected:
             raise DeployInputError(
@@ -76,6 +160,34 @@ def _build(state: State) -> RestorePlan:
                 "--limit: a restore rebuilds every member"
             )
     s = cluster.settings
+    if not source.staged:
+        return _plan(state, cluster, hosts, source.location)
+    stage = restore_source.stage_dir(s.backup_dir)
+    fetched = _fetch(first, source, stage)
+    try:
+        plan = _plan(state, cluster, hosts, fetched.snapshot, source, fetched)
+    except BaseException:
+        _discard(first, stage)
+        raise
+    if is_dry_run():
+        _discard(first, stage)
+    else:
+        plan.stage = stage
+        state.add_callback_handler(_DiscardOnFailure(first.name, stage))
+    return plan
+
+
+def _plan(
+    state: State,
+    cluster: Cluster,
+    hosts: dict[str, Host],
+    snapshot: str,
+    source: restore_source.Source | None = None,
+    fetched: restore_source.Fetched | None = None,
+) -> RestorePlan:
+    """Survey every member and the snapshot, print the plan, refuse what cannot work."""
+    s = cluster.settings
+    first = hosts[cluster.first.host]
 
     def survey(target: Host) -> tuple[restore.MemberSurvey, LockStatus]:
         path = snapshot if target is first else ""
@@ -95,12 +207,25 @@ def _build(state: State) -> RestorePlan:
     jobs = {m.host: gevent.spawn(survey, hosts[m.host]) for m in cluster.members}
     probe = gevent.spawn(live)
     gevent.joinall([*jobs.values(), probe], raise_error=True)
-    surveys = {name: job.value[0] for name, job in jobs.items()}
+    found = {name: job.value[0] for name, job in jobs.items()}
     locks = {name: job.value[1] for name, job in jobs.items()}
     check_run_lock(state, "restore.py", [m.host for m in cluster.members], locks, s)
-    refusals = restore.refusals(cluster, snapshot, surveys)
+    new_hosts = restore_source.new_hosts([f.member_data for f in found.values()])
+    surveys = {n: restore.with_release_tool(f, s, new_hosts) for n, f in found.items()}
+    refusals = restore.refusals(cluster, snapshot, surveys, new_hosts)
     if refusals:
         raise DeployInputError("; ".join(refusals))
+    notes = []
+    if source and fetched:
+        notes.append(restore_source.describe(source, fetched))
+        notes += restore_source.pki_lines(source, fetched, new_hosts, first.name)
+        if new_hosts and fetched.ca_key:  # into memory for the deploy's certificate step
+            pki = posixpath.join(posixpath.dirname(snapshot), "pki/etcd")
+            use_archive_ca(
+                state,
+                read_secret(first, f"{pki}/ca.crt"),
+                read_secret(first, f"{pki}/ca.key"),
+            )
     now = datetime.datetime.now(datetime.UTC)
     plan = RestorePlan(
         cluster=cluster,
@@ -110,9 +235,13 @@ def _build(state: State) -> RestorePlan:
         inner_aside=restore.inner_aside_path(s.data_dir, now),
         bump=restore.bump_revision(surveys),
         surveys=surveys,
+        new_hosts=new_hosts,
     )
-    lines = restore.plan_lines(cluster, snapshot, surveys, plan.token, plan.aside, plan.inner_aside)
-    lines[1:1] = restore.live_lines(probe.value, surveys[first.name].status)
+    lines = restore.plan_lines(
+        cluster, snapshot, surveys, plan.token, plan.aside, plan.inner_aside, new_hosts
+    )
+    lines[1:1] = restore.live_lines(probe.value, surveys[first.name].status, new_hosts)
+    lines[1:1] = notes
     for line in lines:
         logger.warning(f"--> etcd restore: {line}")
     refusal = restore.confirm_refusal(first.data.get("etcd_restore_confirm"))
@@ -177,9 +306,18 @@ def _stopped(host: Host, plan: RestorePlan, step: str) -> bool:
     return False
 
 
+def _failed_elsewhere(state: State, plan: RestorePlan) -> list[str]:
+    """Hosts whose phase failed, or that failed an earlier step (new hosts: the deploy's)."""
+    for member in plan.cluster.members:
+        gone = state.inventory.get_host(member.host) in state.failed_hosts
+        if gone and member.host not in plan.failed:
+            plan.failed.append(member.host)
+    return plan.failed
+
+
 def _run_phase(state: State, host: Host, phase: str) -> bool:
     plan = get_restore_plan(state)
-    if plan.failed:
+    if _failed_elsewhere(state, plan):
         return _stopped(host, plan, phase)
     try:
         if phase == "copy":
@@ -216,7 +354,7 @@ def restore_phase(phase: str):
 def _gate(state: State, host: Host) -> bool:
     plan = get_restore_plan(state)
     settings = plan.cluster.settings
-    if plan.failed:
+    if _failed_elsewhere(state, plan):
         return _stopped(host, plan, "the health gate")
     found, statuses = probe_until(
         host,
@@ -240,6 +378,8 @@ def _gate(state: State, host: Host) -> bool:
     host.log_styled(
         f"restored from {plan.snapshot}: every member healthy, one leader", log_func=logger.info
     )
+    if plan.stage:
+        _discard(host, plan.stage)
     if not plan.bump:
         logger.warning(
             "--> etcd restore: revisions were not bumped: restart every kube-apiserver now"

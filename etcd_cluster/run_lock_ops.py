@@ -17,6 +17,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,9 +66,14 @@ def _alive_here(holder: Holder) -> bool:
     return not holder.pid_start or _process_start(holder.pid) == holder.pid_start
 
 
-def _is_dry_run() -> bool:
+def is_dry_run() -> bool:
+    """Whether this is ``pyinfra --dry``. Deploy files are prepared in greenlets of their
+    own, where click's context (greenlet-local under gevent) is not set: then the command
+    line says."""
     context = click.get_current_context(silent=True)
-    return bool(context and context.params.get("dry"))
+    if context is not None:
+        return bool(context.params.get("dry"))
+    return "--dry" in sys.argv[1:]
 
 
 @dataclass
@@ -114,7 +120,7 @@ def check_run_lock(
 
     lock = once_per_run(_locks, state, build)
     if lock.plan.refusal:
-        if not _is_dry_run():
+        if not is_dry_run():
             raise DeployInputError(lock.plan.refusal)
         logger.warning(f"--> etcd: {lock.plan.refusal}")
     for note in lock.plan.notes:

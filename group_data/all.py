@@ -208,10 +208,15 @@ etcd_nospace_recover = "no"
 etcd_status_json = ""
 
 # --- Restore (restore.py only; see docs/design.md "Backups and restore") ----------------
-# etcd_restore_snapshot: path of a snapshot on the FIRST member.
+# etcd_restore_snapshot: path of a snapshot on the FIRST member, or an rclone REMOTE:PATH
+#   (fetched with etcd_backup_rclone_config); a bare .db, or an age-encrypted .tar.age archive.
 # etcd_restore_confirm: must be "yes": a restore takes the whole cluster back in time.
+# etcd_restore_age_identity: path on the controller of the age identity that opens a
+#   .tar.age archive (on a host only while it is decrypted, under /run; removed after).
+# etcd_backup_rclone_config (above) is also how restore.py fetches a REMOTE:PATH.
 etcd_restore_snapshot = ""
 etcd_restore_confirm = ""
+etcd_restore_age_identity = ""
 
 # --- Hand-off to the control plane -------------------------------------------------------
 # Written on the machine running pyinfra once the cluster is healthy: the

@@ -40,12 +40,15 @@ PACKAGES = (
     "keepalived",
     "python3-yaml",
     "iptables",
+    "rclone",
+    "age",
 )
 """What a host needs: systemd as PID 1 (the systemd runtime is tested end to
 end), the etcd 3.4 binaries the deploy configures, tools to look around, sudo
 for the ssh tests, haproxy and keepalived for the load balancer, and Python with
 PyYAML for the static-pod stand-ins (tests/standins), iptables to cut one port
-off from one peer in the fault tests."""
+off from one peer in the fault tests, rclone and age for off-host (encrypted)
+backups and restores from them (offline: no apt mirror needed in a test)."""
 
 IMAGE = f"etcd-testbed-host:{SUITE}-{hashlib.sha256(' '.join(PACKAGES).encode()).hexdigest()[:10]}"
 """Tag of the locally built host image: named after its package list, so a

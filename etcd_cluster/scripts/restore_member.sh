@@ -3,9 +3,11 @@
 # Phases (first argument), each failing non-zero with the reason on stderr:
 #   survey SNAPSHOT ETCDCTL ETCDUTL DATA_DIR
 #       tool:<path> kind:<etcdutl|etcdctl> bump:<yes|no>  the restore tool here and whether
-#       it has --bump-revision/--mark-compacted; data:yes when DATA_DIR exists, data_mount:yes
-#       when it is a mount point; with a SNAPSHOT ("" for none): snapshot_sha256:<hex> and
-#       status:<json> or status_error:<text>
+#       it has --bump-revision/--mark-compacted; data:yes when DATA_DIR exists, member_data:yes
+#       when it holds etcd's member/ dir, data_mount:yes when it is a mount point; with a SNAPSHOT ("" for none): snapshot_sha256:<hex>,
+#       snapshot_hash:<ok|bad|none> (the sha256 etcd appends to a snapshot: checked without
+#       any etcd tool, so also on hosts that get etcd only in this run) and status:<json> or
+#       status_error:<text>
 #   receive DEST SHA256
 #       stdin to DEST (mode 600, via a temporary file beside it), kept only if its sha256 is SHA256
 #   stop RUNTIME UNIT MANIFEST PARK_DIR CRI_ENDPOINT TIMEOUT
@@ -46,12 +48,22 @@ survey)
     *) echo "bump:no" ;;
     esac
     [ -e "$data_dir" ] && echo "data:yes"
+    [ -d "$data_dir/member" ] && echo "member_data:yes"
     mountpoint -q "$data_dir" 2>/dev/null && echo "data_mount:yes"
     if [ -n "$snapshot" ]; then
         if [ ! -f "$snapshot" ]; then
             echo "status_error:no such file"
         else
             echo "snapshot_sha256:$(sha256sum <"$snapshot" | cut -d' ' -f1)"
+            # etcd appends the sha256 of the db to a snapshot it sends (size % 512 == 32)
+            size=$(stat -c %s "$snapshot")
+            if [ $((size % 512)) -eq 32 ]; then
+                want=$(tail -c 32 "$snapshot" | od -An -v -tx1 | tr -d ' \n')
+                got=$(head -c $((size - 32)) "$snapshot" | sha256sum | cut -d' ' -f1)
+                if [ "$got" = "$want" ]; then echo "snapshot_hash:ok"; else echo "snapshot_hash:bad"; fi
+            else
+                echo "snapshot_hash:none"
+            fi
             if [ -n "$etcdutl" ]; then
                 out=$("$etcdutl" snapshot status "$snapshot" -w json 2>&1) || true
             else
@@ -109,6 +121,19 @@ restore)
     token=$9
     shift 9
     bump=$1 inner=${2:-}
+    # checked before anything moves (on new hosts the tool was installed in this run)
+    [ -x "$tool" ] || { echo "no restore tool at $tool (etcdutl missing)" >&2 && exit 1; }
+    if [ "$bump" -gt 0 ]; then
+        if [ "$kind" = etcdutl ]; then
+            help=$("$tool" snapshot restore --help 2>&1 || true)
+        else
+            help=$(ETCDCTL_API=3 "$tool" snapshot restore --help 2>&1 || true)
+        fi
+        case $help in
+        *--bump-revision*) ;;
+        *) echo "$tool snapshot restore has no --bump-revision" >&2 && exit 1 ;;
+        esac
+    fi
     target=$data_dir
     if [ -n "$inner" ] && mountpoint -q "$data_dir" 2>/dev/null; then
         [ -e "$inner" ] && { echo "$inner exists already" >&2 && exit 1; }

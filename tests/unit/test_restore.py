@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from etcd_cluster import restore, scripts
-from etcd_cluster.errors import DeployInputError
 from etcd_cluster.status import parse_probe
 
 NOW = datetime.datetime(2026, 11, 22, 19, 30, 5, tzinfo=datetime.UTC)
@@ -56,16 +55,6 @@ def test_confirmation_is_required():
         assert "etcd_restore_confirm=yes" in restore.confirm_refusal(value)
 
 
-def test_the_snapshot_path_must_be_given_and_absolute():
-    assert restore.snapshot_path("/var/backups/etcd/s.db") == "/var/backups/etcd/s.db"
-    with pytest.raises(DeployInputError, match="etcd_restore_snapshot is not set"):
-        restore.snapshot_path("")
-    with pytest.raises(DeployInputError, match=r"etcd_restore_snapshot='s\.db'"):
-        restore.snapshot_path("s.db")
-    with pytest.raises(DeployInputError, match="etcd_restore_snapshot="):
-        restore.snapshot_path("/tmp/$(reboot).db")
-
-
 def test_names_of_the_new_cluster_and_the_old_data():
     assert restore.new_token(NOW) == "etcd-restore-20261122T193005Z"
     assert (
@@ -88,6 +77,49 @@ def test_a_bad_snapshot_or_a_member_without_a_tool_is_refused(cluster):
     toolless = surveys(cluster, infra2=survey(tool="", kind=""))
     (refusal,) = restore.refusals(cluster, "/s.db", toolless)
     assert "10.0.0.8 (etcd member infra2): no etcdutl and no etcdctl" in refusal
+    assert "set etcd_version" not in refusal
+    (refusal,) = restore.refusals(cluster, "/s.db", toolless, new_hosts=True)
+    assert "set etcd_version" in refusal
+
+
+def test_a_snapshot_failing_its_hash_check_is_refused(cluster):
+    damaged = surveys(cluster, first=survey(status={"revision": 42}, snapshot_hash="bad"))
+    (refusal,) = restore.refusals(cluster, "/s.db", damaged)
+    assert "snapshot /s.db fails its hash check" in refusal
+
+
+def test_on_new_hosts_the_hash_stands_in_for_the_status_no_tool_can_read_yet(cluster):
+    unread = surveys(cluster, first=survey(status_error="no tool", snapshot_hash="ok"))
+    assert restore.refusals(cluster, "/s.db", unread, new_hosts=True) == []
+    (refusal,) = restore.refusals(cluster, "/s.db", unread)  # an existing cluster: refused
+    assert "cannot be used: no tool" in refusal
+    unchecked = surveys(cluster, first=survey(status_error="no tool", snapshot_hash="none"))
+    assert restore.refusals(cluster, "/s.db", unchecked, new_hosts=True)
+
+
+def test_new_hosts_restore_with_the_chosen_releases_etcdutl(make_settings):
+    chosen = make_settings(
+        etcd_runtime="systemd", etcd_version="3.5.16", etcd_archive_sha256={"3.5.16": "a" * 64}
+    )
+    bare = restore.MemberSurvey()
+    got = restore.with_release_tool(bare, chosen, new_hosts=True)
+    assert (got.tool, got.kind, got.bump) == ("/opt/etcd/v3.5.16/etcdutl", "etcdutl", True)
+    assert restore.with_release_tool(bare, chosen, new_hosts=False) == bare
+    assert restore.with_release_tool(bare, make_settings(), new_hosts=True) == bare
+    found = survey()
+    assert restore.with_release_tool(found, chosen, new_hosts=True) == found
+
+
+def test_the_plan_on_new_hosts_says_the_deploys_steps_come_first(cluster):
+    found = surveys(cluster)
+    text = "\n".join(restore.plan_lines(cluster, "/s.db", found, "tok", "/a", new_hosts=True))
+    assert "new hosts (no member holds etcd data): first the deploy's own steps" in text
+    unread = {**found, cluster.first.host: survey(snapshot_hash="ok")}
+    text = "\n".join(restore.plan_lines(cluster, "/s.db", unread, "tok", "/a", new_hosts=True))
+    assert "(its sha256 checked; no etcd tool here yet to read its revision)" in text
+    assert "10.0.0.8: stop etcd; move /var/lib/etcd aside to /a;" in text
+    (line,) = restore.live_lines([], {"revision": 42}, new_hosts=True)
+    assert line == "live cluster: none (no member holds etcd data): nothing live is lost"
 
 
 def test_the_plan_names_every_step_and_the_missing_revision_bump(cluster):
@@ -181,10 +213,25 @@ def test_survey_reports_the_tool_the_data_dir_and_the_snapshot(member):
         False,
         True,
     )
+    assert not parsed.member_data  # an empty data dir (as a package leaves it): no etcd data
+    (tmp_path / "data/member").mkdir()
+    again = phase(env, "survey", "", str(etcdctl), "", str(tmp_path / "data"))
+    assert restore.parse_member_survey(lines(again)).member_data
     assert parsed.snapshot_sha256 == hashlib.sha256(b"snap").hexdigest()
+    assert parsed.snapshot_hash == "none"  # no sha256 appended (size % 512 != 32)
     assert parsed.status["revision"] == 42
     missing = phase(env, "survey", str(tmp_path / "no.db"), str(etcdctl), "", str(tmp_path / "x"))
     assert restore.parse_member_survey(lines(missing)).status_error == "no such file"
+
+
+def test_survey_checks_the_sha256_etcd_appends_to_a_snapshot(member):
+    tmp_path, env = member
+    db = bytes(range(256)) * 16  # a bolt db is whole pages; etcd appends its sha256
+    snapshot = tmp_path / "s.db"
+    for tail, verdict in ((hashlib.sha256(db).digest(), "ok"), (b"\0" * 32, "bad")):
+        snapshot.write_bytes(db + tail)
+        done = phase(env, "survey", str(snapshot), str(tmp_path / "bin/etcdctl"), "", "/x")
+        assert restore.parse_member_survey(lines(done)).snapshot_hash == verdict
 
 
 def test_survey_prefers_etcdutl_and_sees_the_revision_flags(member):
@@ -239,11 +286,23 @@ def test_restore_bumps_revisions_when_asked(member):
     tmp_path, env = member
     args = ["restore", "/s.db", str(tmp_path / "etcd"), str(tmp_path / "aside"), "etcdutl"]
     args += [str(tmp_path / "bin/etcdctl"), "infra0", "https://a:2380", "infra0=https://a:2380"]
-    done = phase(env, *args, "tok", "1000000000")
+    done = phase({**env, "BUMP": "1"}, *args, "tok", "1000000000")
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / "aside").exists()  # nothing to move aside
     call = (tmp_path / "state/calls").read_text()
     assert "--bump-revision=1000000000 --mark-compacted" in call
+
+
+def test_a_tool_missing_or_without_the_bump_is_refused_before_anything_moves(member):
+    tmp_path, env = member
+    (tmp_path / "etcd/member").mkdir(parents=True)
+    head = ["restore", "/s.db", str(tmp_path / "etcd"), str(tmp_path / "aside"), "etcdutl"]
+    tail = ["infra0", "https://a:2380", "infra0=https://a:2380", "tok", "1000000000"]
+    old = phase(env, *head, str(tmp_path / "bin/etcdctl"), *tail)  # no BUMP: an older tool
+    assert old.returncode == 1 and b"has no --bump-revision" in old.stderr
+    gone = phase(env, *head, str(tmp_path / "bin/etcdutl"), *tail)
+    assert gone.returncode == 1 and b"etcdutl missing" in gone.stderr
+    assert (tmp_path / "etcd/member").is_dir() and not (tmp_path / "aside").exists()
 
 
 def test_systemd_members_stop_and_start_through_the_unit(member):
