@@ -29,6 +29,7 @@ from etcd_cluster.certlist import ETCD_CA
 from etcd_cluster.cluster import Cluster, MemberInput, build_cluster, require_members
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.flags import version_text
+from etcd_cluster.host_data import data_of
 from etcd_cluster.host_state import HostState
 from etcd_cluster.managed import (
     MemberItems,
@@ -141,15 +142,15 @@ def cluster_of(state: State) -> Cluster:
     hosts = etcd_hosts(state)
     require_members(hosts)  # before settings, which come from the first member
     for h in hosts:
-        refuse_unsupported_flags(h.name, h.data.get("etcd_extra_args"))
-    settings = settings_from_data(lambda key: hosts[0].data.get(key))
+        refuse_unsupported_flags(h.name, data_of(h, "etcd_extra_args"))
+    settings = settings_from_data(lambda key: data_of(hosts[0], key))
     inputs = [
         MemberInput(
             host=h.name,
-            name=h.data.get("etcd_name"),
-            address=h.data.get("etcd_address"),
-            server_sans=h.data.get("etcd_server_cert_sans"),
-            peer_sans=h.data.get("etcd_peer_cert_sans"),
+            name=data_of(h, "etcd_name"),
+            address=data_of(h, "etcd_address"),
+            server_sans=data_of(h, "etcd_server_cert_sans"),
+            peer_sans=data_of(h, "etcd_peer_cert_sans"),
         )
         for h in hosts
     ]

@@ -17,11 +17,13 @@ from etcd_cluster.restore_run import (
 )
 from etcd_cluster.run_lock_ops import release_run_lock, take_run_lock
 
-plan = get_restore_plan(state)
 
-# One run at a time: no deploy may start etcd under the restore (tasks/run_lock.py).
-take_run_lock(name="Take the cluster's run lock on every member (one run at a time)")
-for phase in host.loop(PHASES):
-    restore_phase(name=f"Restore: {phase}", phase=phase)
-restored_cluster_healthy(name="Restored cluster healthy with one leader")
-release_run_lock(name="Give the cluster's run lock back")
+def run() -> None:
+    get_restore_plan(state)  # the plan and every refusal, while pyinfra prepares
+
+    # One run at a time: no deploy may start etcd under the restore (tasks/run_lock.py).
+    take_run_lock(name="Take the cluster's run lock on every member (one run at a time)")
+    for phase in host.loop(PHASES):
+        restore_phase(name=f"Restore: {phase}", phase=phase)
+    restored_cluster_healthy(name="Restored cluster healthy with one leader")
+    release_run_lock(name="Give the cluster's run lock back")
