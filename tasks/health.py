@@ -16,9 +16,9 @@ from etcd_cluster.runtime import runtime_commands
 def run() -> None:
     plan = get_plan(state)
 
-    first = host.name == plan.cluster.first.host
+    first = host.name == plan.reporter
     # A run that changes nothing on a cluster the survey found healthy: the first member
-    # reports it (the table); no other member has anything to wait for.
+    # (the first inside --limit) reports it (the table); no other has anything to wait for.
     if first or run_changes(state) or not survey_healthy(plan):
         cluster_healthy(
             name="etcd cluster healthy with one leader",
