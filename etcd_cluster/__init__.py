@@ -8,6 +8,16 @@ Modules without pyinfra operations (``certlist``, ``pki``, ``settings``, ``clust
 ``deploys`` holds the ``@deploy`` functions, one call per guide step (``tasks/``).
 """
 
-from etcd_cluster.deploys import deploy_etcd_cluster, deploy_ha_control_plane, restore_etcd_cluster
+from etcd_cluster.deploys import (
+    deploy_etcd_cluster,
+    deploy_ha_control_plane,
+    etcd_cluster_status,
+    restore_etcd_cluster,
+)
 
-__all__ = ["deploy_etcd_cluster", "deploy_ha_control_plane", "restore_etcd_cluster"]
+__all__ = [
+    "deploy_etcd_cluster",
+    "deploy_ha_control_plane",
+    "etcd_cluster_status",
+    "restore_etcd_cluster",
+]

@@ -27,6 +27,7 @@ from etcd_cluster.ha_hosts import (
 from etcd_cluster.layout import step
 from etcd_cluster.membership_ops import is_retiring
 from etcd_cluster.plan import etcd_hosts, is_member
+from etcd_cluster.status_run import cluster_status, get_status
 
 
 @deploy("etcd cluster", data_defaults=DEFAULTS)
@@ -66,6 +67,15 @@ def deploy_ha_control_plane() -> None:
     ):
         step("kubernetes_pki").run()  # the shared CAs on every control-plane host
         step("kubeadm_control_plane").run()  # kubeadm init, CNI, kubeadm join
+
+
+@deploy("etcd status", data_defaults=DEFAULTS)
+def etcd_cluster_status() -> None:
+    """Read only, at any time: one row per member, failing when something needs attention
+    (``status.py``)."""
+    if is_member(host):
+        get_status(state)  # survey, print and write while pyinfra prepares
+        cluster_status(name="etcd cluster status (fails when something needs attention)")
 
 
 @deploy("etcd restore", data_defaults=DEFAULTS)
