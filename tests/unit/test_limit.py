@@ -6,11 +6,14 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from pyinfra.api import Config, Inventory, State
 
 from etcd_cluster.errors import DeployInputError
+from etcd_cluster.ha_hosts import any_in_limit, control_plane_hosts
 from etcd_cluster.limit import limit_refusals, members_inside, signing_refusal
 from etcd_cluster.membership import MembershipPlan
 from etcd_cluster.pki_plan import plan_member, trusted_ca
+from etcd_cluster.plan import etcd_hosts
 from tests.unit.test_membership import THREE, inventory, live_member, plan, view_of
 from tests.unit.test_pki_plan import CA_CRT, H0, H1, H2, as_current, edited_host, plan_with
 
@@ -95,3 +98,29 @@ def test_members_inside_on_two_cas_refuse(ec_cluster, converged, other_ca):
     current = edited_host({H1: converged[H1], H2: converged[H2]}, H2, {CA_CRT: other_ca.cert_pem})
     with pytest.raises(DeployInputError, match=f"host {H2} trusts another etcd CA than {H1}"):
         trusted_ca(ec_cluster, current)
+
+
+# --- which deploys act at all: --limit to one group runs that group's steps alone --------
+
+
+def limited_state(*limit: str) -> State:
+    inventory = Inventory(
+        (["m0", "m1", "cp0", "lb0"], {}),
+        etcd=(["m0", "m1"], {}),
+        control_plane=(["cp0"], {}),
+        lb=(["lb0"], {}),
+    )
+    hosts = [inventory.get_host(name) for name in limit]
+    return State(inventory, Config(), initial_limit=hosts or None)
+
+
+@pytest.mark.parametrize(
+    ("limit", "etcd", "control_plane"),
+    [((), True, True), (("m1",), True, False), (("lb0",), False, False), (("cp0",), False, True)],
+)
+def test_the_etcd_and_kubeadm_steps_act_only_with_a_host_of_theirs_in_the_limit(
+    limit, etcd, control_plane
+):
+    state = limited_state(*limit)
+    assert any_in_limit(state, etcd_hosts(state)) is etcd
+    assert any_in_limit(state, control_plane_hosts(state)) is control_plane
