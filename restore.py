@@ -12,9 +12,6 @@ the way back from a lost quorum: restore from the survivor's latest snapshot (co
 to the first member first if the survivor is another one).
 """
 
-from pyinfra import host, local
+from etcd_cluster import restore_etcd_cluster
 
-from etcd_cluster.plan import is_member
-
-if is_member(host):
-    local.include("tasks/restore.py")
+restore_etcd_cluster()

@@ -11,11 +11,6 @@ active, a certificate expires within etcd_renew_before_days, or a member's backu
 are failing or too old; the JSON is written before that.
 """
 
-from pyinfra import host, state
+from etcd_cluster import etcd_cluster_status
 
-from etcd_cluster.plan import is_member
-from etcd_cluster.status_run import cluster_status, get_status
-
-if is_member(host):
-    get_status(state)  # survey, print and write while pyinfra prepares
-    cluster_status(name="etcd cluster status (fails when something needs attention)")
+etcd_cluster_status()

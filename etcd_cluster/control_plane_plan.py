@@ -29,6 +29,7 @@ from etcd_cluster.ha_hosts import (
     host_address,
     lb_settings,
 )
+from etcd_cluster.host_data import data_of
 from etcd_cluster.kubeadm_config import external_etcd
 from etcd_cluster.kubeadm_control_plane import cni_subnet_warning, is_url, new_bootstrap_token
 from etcd_cluster.kubeadm_preflight import KubeadmSurvey, refusals, survey_script
@@ -95,7 +96,7 @@ def _build(state: State) -> ControlPlanePlan:
     hosts = control_plane_hosts(state)
     lb = lb_settings(state)
     settings = control_plane_settings_from_data(
-        lambda key: hosts[0].data.get(key), bool(etcd_hosts(state)), lb
+        lambda key: data_of(hosts[0], key), bool(etcd_hosts(state)), lb
     )
     for h in hosts:
         if not h.connected:

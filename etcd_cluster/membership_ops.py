@@ -38,12 +38,14 @@ UNHEALTHY = "unhealthy cluster"
 
 
 def executor(plan: Plan) -> str:
-    """The member that talks to etcd for the plan: the first that had data and stays."""
+    """The member that talks to etcd for the plan: the first that had data and stays
+    (among those this run surveyed: inside --limit)."""
     joining = set(plan.membership.joining)
     for member in plan.cluster.members:
-        if plan.surveys[member.host].has_data and member.host not in joining:
+        survey = plan.surveys.get(member.host)
+        if survey and survey.has_data and member.host not in joining:
             return member.host
-    return plan.cluster.first.host
+    return plan.reporter or plan.cluster.first.host
 
 
 def _api(state: State, path: str, body: dict, endpoint: str = "") -> tuple[bool, dict]:

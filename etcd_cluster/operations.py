@@ -260,7 +260,7 @@ def observe_members(state: State, plan: Plan) -> None:
     """What each member's etcd runs now, for the restart passes: asked of all members at
     once (the passes then go host by host), and only of those on which this run changed
     something; for the others what the survey saw still holds."""
-    members = [state.inventory.get_host(m.host) for m in plan.cluster.members]
+    members = [state.inventory.get_host(name) for name in plan.observations]
     pending = [h for h in members if h.name not in plan.executed_observations]
     jobs = {h.name: gevent.spawn(observe, h) for h in pending if changed_this_run(h)}
     gevent.joinall(list(jobs.values()), raise_error=True)

@@ -22,6 +22,7 @@ from etcd_cluster import pki
 from etcd_cluster.certlist import APISERVER_ETCD_CLIENT, CERT_MODE, ETCD_CA, KEY_MODE, MEMBER_CERTS
 from etcd_cluster.cluster import Cluster, Member
 from etcd_cluster.errors import DeployInputError
+from etcd_cluster.limit import FULL_RUN, signing_refusal
 from etcd_cluster.remote import RemoteFile, Wanted
 
 KeyLoader = Callable[[], bytes]
@@ -171,6 +172,43 @@ def choose_ca(
                 "CA rotation is not automated; refusing to reissue every certificate"
             )
     return ca, False
+
+
+def trusted_ca(
+    cluster: Cluster, current: Mapping[str, Mapping[str, RemoteFile]]
+) -> CertificateAuthority:
+    """The CA the members inside --limit trust, when the first member (the only holder of
+    ca.key) is left out: certificates are checked against it, and signing one refuses,
+    naming the first member (``limit.signing_refusal``)."""
+    cert_path = ETCD_CA.cert_path(cluster.settings.pki_dir)
+    first = cluster.first
+    certs = [
+        (h, files[cert_path].content or b"") for h, files in current.items() if cert_path in files
+    ]
+    if not certs:
+        raise DeployInputError(
+            f"no member inside --limit holds {cert_path}, and {first.host} (first etcd member) "
+            f"is left out: add {first.host} to --limit or {FULL_RUN}"
+        )
+    holder, cert_pem = certs[0]
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    for host, pem in certs[1:]:
+        if not same_certificate(pem, cert):
+            raise DeployInputError(
+                f"host {host} trusts another etcd CA than {holder}: CA rotation is not "
+                "automated; refusing to reissue every certificate"
+            )
+
+    def refuse() -> bytes:
+        raise DeployInputError(signing_refusal(first))
+
+    return CertificateAuthority(
+        cert_pem,
+        pki.public_key_sha256(cert.public_key()),
+        refuse,
+        where=f"{cert_path} on {holder}",
+        on_first_member=True,
+    )
 
 
 def _ca_holder(

@@ -30,7 +30,9 @@ from etcd_cluster.cluster import Cluster, MemberInput, build_cluster, require_me
 from etcd_cluster.defrag import Maintenance, maintenance, nospace_refusals
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.flags import version_text
+from etcd_cluster.host_data import data_of
 from etcd_cluster.host_state import HostState
+from etcd_cluster.limit import limit_refusals, members_inside, outside
 from etcd_cluster.managed import (
     MemberItems,
     etcd_release,
@@ -41,7 +43,13 @@ from etcd_cluster.managed import (
 from etcd_cluster.member_survey import MemberReport, read_member
 from etcd_cluster.membership import MembershipPlan, plan_membership
 from etcd_cluster.observe import Observation
-from etcd_cluster.pki_plan import MemberPlan, choose_ca, control_plane_files, plan_member
+from etcd_cluster.pki_plan import (
+    MemberPlan,
+    choose_ca,
+    control_plane_files,
+    plan_member,
+    trusted_ca,
+)
 from etcd_cluster.preflight import Survey
 from etcd_cluster.quorum import ClusterView, parse_view, unstarted_peer_urls
 from etcd_cluster.remote import RemoteFile, Wanted, read_files, read_secret, run_quietly
@@ -85,6 +93,8 @@ class Plan:
     # defragmentation by rule and NOSPACE recovery, from the survey's probe (defrag.py)
     maintenance: Maintenance = field(default_factory=Maintenance)
     defragmented: set[str] = field(default_factory=set)  # hosts defragmented in this run
+    # the member that prints the status table: the first member, else the first inside --limit
+    reporter: str = ""
 
     def etcd_release(self, host: Host) -> tuple[str, str]:
         """The etcd binary the unit runs on ``host`` and its version (systemd runtime)."""
@@ -158,15 +168,15 @@ def cluster_of(state: State) -> Cluster:
     hosts = etcd_hosts(state)
     require_members(hosts)  # before settings, which come from the first member
     for h in hosts:
-        refuse_unsupported_flags(h.name, h.data.get("etcd_extra_args"))
-    settings = settings_from_data(lambda key: hosts[0].data.get(key))
+        refuse_unsupported_flags(h.name, data_of(h, "etcd_extra_args"))
+    settings = settings_from_data(lambda key: data_of(hosts[0], key))
     inputs = [
         MemberInput(
             host=h.name,
-            name=h.data.get("etcd_name"),
-            address=h.data.get("etcd_address"),
-            server_sans=h.data.get("etcd_server_cert_sans"),
-            peer_sans=h.data.get("etcd_peer_cert_sans"),
+            name=data_of(h, "etcd_name"),
+            address=data_of(h, "etcd_address"),
+            server_sans=data_of(h, "etcd_server_cert_sans"),
+            peer_sans=data_of(h, "etcd_peer_cert_sans"),
         )
         for h in hosts
     ]
@@ -179,27 +189,27 @@ def _build(state: State) -> Plan:
         logger.warning(f"--> etcd: {warning}")
     hosts = {h.name: h for h in etcd_hosts(state)}
     s = cluster.settings
+    # --limit: the members left out are read only through the cluster's API (limit.py).
+    inside = [m.host for m in members_inside(cluster, lambda h: state.is_host_in_limit(hosts[h]))]
     for member in cluster.members:
-        if not hosts[member.host].connected:
+        if member.host in inside and not hosts[member.host].connected:
             raise DeployInputError(
-                f"host {member.host} (etcd member {member.name}) is unreachable or left out "
-                "by --limit: the deploy reads every member before changing any"
+                f"host {member.host} (etcd member {member.name}) is unreachable: the deploy "
+                "reads every member it changes before changing any"
             )
 
     # All members at once (pyinfra runs on gevent): one command each, one round trip in
-    # all; the first member also probes the cluster, which a later step may reuse.
-    first = cluster.first.host
-    jobs = {
-        m.host: gevent.spawn(read_member, hosts[m.host], cluster, m.host == first)
-        for m in cluster.members
-    }
+    # all; the first member (else the first inside --limit) also probes the cluster, which
+    # a later step may reuse.
+    prober = inside[0] if inside else ""
+    jobs = {h: gevent.spawn(read_member, hosts[h], cluster, h == prober) for h in inside}
     gevent.joinall(list(jobs.values()), raise_error=True)
     reports: dict[str, MemberReport] = {name: job.value for name, job in jobs.items()}
     # Another run going on: refuse before anything else is judged from what it left midway.
     from etcd_cluster.run_lock_ops import check_run_lock  # it needs once_per_run from here
 
     locks = {name: r.lock for name, r in reports.items()}
-    check_run_lock(state, "deploy.py", [m.host for m in cluster.members], locks, s)
+    check_run_lock(state, "deploy.py", inside, locks, s)
     current = {name: dict(r.files) for name, r in reports.items()}
     surveys = {name: r.survey for name, r in reports.items()}
     observations = {name: r.observation for name, r in reports.items()}
@@ -207,14 +217,19 @@ def _build(state: State) -> Plan:
     for name, files in current.items():
         config = files.pop(s.kubeadm_config_path, None)
         configs[name] = config.content if config else None
-    had_data = {name: survey.has_data for name, survey in surveys.items()}
-    view, probe = _live_view(cluster, hosts, had_data, reports[first].probe)
+    # a member left out is started (limit_refusals checks it against the live list)
+    had_data = {m.host: True for m in outside(cluster, inside)}
+    had_data.update({name: survey.has_data for name, survey in surveys.items()})
+    probe = reports[prober].probe if prober else ()
+    view, probe = _live_view(cluster, [hosts[h] for h in inside], had_data, prober, probe)
     known = view is not None and bool(view.members)
     membership = MembershipPlan()
     if view is not None and known:
         membership = plan_membership(cluster, view, had_data, s.remove_members, s.replace_members)
     unstarted = unstarted_peer_urls(view) if view is not None else set()
-    refusals = data_dir_refusals(cluster, had_data, configs, unstarted, membership_known=known)
+    surveyed = replace(cluster, members=members_inside(cluster, lambda h: h in inside))
+    refusals = limit_refusals(cluster, inside, view, membership)
+    refusals += data_dir_refusals(surveyed, had_data, configs, unstarted, membership_known=known)
     refusals += membership.refusals
     refusals += nospace_refusals(view, s.nospace_recover) if view is not None else []
     if refusals:
@@ -237,32 +252,38 @@ def _build(state: State) -> Plan:
     now = signing_time(datetime.datetime.now(datetime.UTC), observations.values())
     ca_key_path = ETCD_CA.key_path(s.pki_dir)
     everywhere = {**_retiring_ca_files(state, cluster), **current}
-    ca, ca_created = choose_ca(
-        cluster,
-        everywhere,
-        _archive_cas.get(id(state)) or _operator_ca(cluster),
-        now,
-        lambda holder: read_secret(state.inventory.get_host(holder), ca_key_path),
-    )
+    first = cluster.first.host
+    operator_ca = _archive_cas.get(id(state)) or _operator_ca(cluster)
+    if first in inside or operator_ca is not None:
+        ca, ca_created = choose_ca(
+            cluster,
+            everywhere,
+            operator_ca,
+            now,
+            lambda holder: read_secret(state.inventory.get_host(holder), ca_key_path),
+        )
+    else:
+        ca, ca_created = trusted_ca(cluster, current), False
     ca_expiry = ca.cert.not_valid_after_utc
     if ca_expiry <= now + datetime.timedelta(hours=s.cert_validity_hours):
         logger.warning(
             f"--> etcd: the etcd CA expires {ca_expiry:%Y-%m-%d} UTC, before certificates issued "
             "now would: plan a CA rotation (not automated by this deploy)"
         )
-    members = {m.host: plan_member(cluster, m, ca, current[m.host], now) for m in cluster.members}
+    members = {h: plan_member(cluster, cluster.member(h), ca, current[h], now) for h in inside}
     for plan in members.values():
         for name, reasons in plan.reissued.items():
             if plan.current:  # only worth saying when the member had certificates before
                 logger.info(f"--> etcd: {plan.member.host}: reissue {name}: {'; '.join(reasons)}")
-    items = {m.host: member_items(cluster, m, surveys[m.host]) for m in cluster.members}
+    items = {h: member_items(cluster, cluster.member(h), surveys[h]) for h in inside}
     for name, member_items_ in items.items():
         for warning in override_warnings(name, member_items_, reports[name].state):
             logger.warning(f"--> etcd: {warning}")
     return Plan(
         cluster=cluster,
         members=members,
-        control_plane_files=control_plane_files(cluster, members[cluster.first.host]),
+        # the control plane's files come from the first member's plan (none without it)
+        control_plane_files=control_plane_files(cluster, members[first]) if first in inside else {},
         ca_created=ca_created,
         surveys=surveys,
         observations=observations,
@@ -272,8 +293,10 @@ def _build(state: State) -> Plan:
         upgrading=upgrade,
         membership=membership,
         live_names={m.name for m in view.members if m.name} if view is not None else set(),
-        ca_key_strays=tuple(ca_key.strays(everywhere, cluster.first.host, s.pki_dir)),
+        # strays go only once the first member's copy is verified: never with it left out
+        ca_key_strays=tuple(ca_key.strays(everywhere, first, s.pki_dir)) if first in inside else (),
         maintenance=upkeep,
+        reporter=prober,
     )
 
 
@@ -344,23 +367,26 @@ def signing_time(
 
 def _live_view(
     cluster: Cluster,
-    hosts: dict[str, Host],
+    reachable: list[Host],
     had_data: dict[str, bool],
+    prober: str,
     surveyed: tuple[str, ...],
 ) -> tuple[ClusterView | None, tuple[str, ...]]:
-    """The live member list, and the probe lines it came from: the survey's probe from the
-    first member when it holds data and etcd answered it, else asked of the members with
-    data in turn (None: no cluster yet; a view without members: none of them answered)."""
-    holders = [m for m in cluster.members if had_data.get(m.host)]
-    if not holders:
+    """The live member list, and the probe lines it came from: the survey's probe from
+    ``prober`` (the first member, or the first inside --limit) when it holds data and etcd
+    answered it, else asked of the reachable members with data in turn (None: no cluster
+    yet; a view without members: none of them answered)."""
+    if not any(had_data.get(m.host) for m in cluster.members):
         return None, ()
-    if had_data.get(cluster.first.host) and surveyed:
+    if had_data.get(prober) and surveyed:
         view = parse_view(cluster, surveyed)
         if view.members:
             return view, surveyed
     view = ClusterView((), (), ())
-    for member in holders:
-        ok, stdout, _ = run_quietly(hosts[member.host], probe_script(cluster, with_members=True))
+    for target in reachable:
+        if not had_data.get(target.name):
+            continue
+        ok, stdout, _ = run_quietly(target, probe_script(cluster, with_members=True))
         lines = tuple(stdout.splitlines())
         view = parse_view(cluster, lines)
         if ok and view.members:

@@ -28,9 +28,7 @@ def change_reasons(plan: Plan, decisions: Mapping[str, Decision]) -> list[str]:
     reasons += plan.maintenance.reasons
     if plan.ca_key_strays:
         reasons.append(f"ca.key to remove from {', '.join(plan.ca_key_strays)}")
-    for member in plan.cluster.members:
-        name = member.host
-        survey = plan.surveys[name]
+    for name, survey in plan.surveys.items():  # the members inside --limit
         if not plan.survey_holds(name):
             reasons.append(f"{name}: packages or an etcd release to install")
         out_of_place = drifted(plan.items[name].all(), plan.host_states[name])

@@ -11,13 +11,18 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from etcd_cluster.layout import ROOT
 
 _environment = Environment(
-    loader=FileSystemLoader(str(REPO_ROOT)),
+    loader=FileSystemLoader(str(ROOT)),
     undefined=StrictUndefined,
     keep_trailing_newline=True,
 )
+
+
+def path(template: str) -> Path:
+    """Where ``template`` is, whatever the current directory (for ``files.template``)."""
+    return ROOT / template
 
 
 def render(template: str, **context: Any) -> str:

@@ -15,19 +15,21 @@ from pyinfra import host, state
 from etcd_cluster import backup, converge
 from etcd_cluster.plan import get_plan
 
-plan = get_plan(state)
-settings = plan.cluster.settings
-items = plan.items[host.name]
 
-converge.put(
-    f"Snapshot directory {settings.backup_dir} (root only: snapshots hold every Secret), "
-    f"the snapshot script, {backup.SERVICE} and {backup.TIMER} ({settings.backup_schedule}) "
-    "enabled and active, no drop-in changing what they run",
-    [
-        items.backup_dir,
-        *items.backup_remote_files,
-        *items.backup_files,
-        items.backup_overrides,
-        items.backup_timer,
-    ],
-)
+def run() -> None:
+    plan = get_plan(state)
+    settings = plan.cluster.settings
+    items = plan.items[host.name]
+
+    converge.put(
+        f"Snapshot directory {settings.backup_dir} (root only: snapshots hold every Secret), "
+        f"the snapshot script, {backup.SERVICE} and {backup.TIMER} ({settings.backup_schedule}) "
+        "enabled and active, no drop-in changing what they run",
+        [
+            items.backup_dir,
+            *items.backup_remote_files,
+            *items.backup_files,
+            items.backup_overrides,
+            items.backup_timer,
+        ],
+    )

@@ -12,10 +12,12 @@ from pyinfra import state
 from etcd_cluster.ca_key_ops import release_ca_key
 from etcd_cluster.plan import get_plan
 
-plan = get_plan(state)
 
-if plan.ca_key_strays:
-    release_ca_key(
-        name=f"ca.key leaves {', '.join(plan.ca_key_strays)} once {plan.cluster.first.host} "
-        "holds a verified copy",
-    )
+def run() -> None:
+    plan = get_plan(state)
+
+    if plan.ca_key_strays:
+        release_ca_key(
+            name=f"ca.key leaves {', '.join(plan.ca_key_strays)} once {plan.cluster.first.host} "
+            "holds a verified copy",
+        )

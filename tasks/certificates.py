@@ -13,13 +13,17 @@ from etcd_cluster import converge
 from etcd_cluster.operations import pki_files
 from etcd_cluster.plan import get_plan
 
-plan = get_plan(state)
-items = plan.items[host.name]
 
-if host.name == plan.cluster.first.host and plan.ca_created:
-    logger.info(f"--> etcd: a new etcd CA is made in memory; its key will live on {host.name} only")
+def run() -> None:
+    plan = get_plan(state)
+    items = plan.items[host.name]
 
-converge.put(f"Directories {', '.join(d.path for d in items.pki_dirs)}", items.pki_dirs)
+    if host.name == plan.cluster.first.host and plan.ca_created:
+        logger.info(
+            f"--> etcd: a new etcd CA is made in memory; its key will live on {host.name} only"
+        )
 
-if plan.for_host(host).pending():
-    pki_files(name="Install the etcd CA and this member's certificates and keys")
+    converge.put(f"Directories {', '.join(d.path for d in items.pki_dirs)}", items.pki_dirs)
+
+    if plan.for_host(host).pending():
+        pki_files(name="Install the etcd CA and this member's certificates and keys")

@@ -14,20 +14,22 @@ from etcd_cluster.operations import CONTROL_PLANE_ROLE, controller_file, pki_fil
 from etcd_cluster.plan import get_plan, is_control_plane
 from etcd_cluster.templates import render
 
-plan = get_plan(state)
-cluster = plan.cluster
 
-if host.name == cluster.first.host:  # after step 8 there, as the file is written once
-    controller_file(
-        name=f"Write {cluster.settings.external_config_path} (etcd.external for kubeadm)",
-        path=cluster.settings.external_config_path,
-        content=render(kc.EXTERNAL_ETCD_TEMPLATE, **kc.external_etcd_context(cluster)),
-        _if=lambda: plan.cluster_healthy,
-    )
+def run() -> None:
+    plan = get_plan(state)
+    cluster = plan.cluster
 
-if any(is_control_plane(h) for h in state.inventory):
-    pki_files(
-        name="Copy etcd's ca.crt and the apiserver-etcd-client pair to the control plane",
-        role=CONTROL_PLANE_ROLE,
-        _if=[lambda: is_control_plane(host), lambda: plan.cluster_healthy],
-    )
+    if host.name == cluster.first.host:  # after step 8 there, as the file is written once
+        controller_file(
+            name=f"Write {cluster.settings.external_config_path} (etcd.external for kubeadm)",
+            path=cluster.settings.external_config_path,
+            content=render(kc.EXTERNAL_ETCD_TEMPLATE, **kc.external_etcd_context(cluster)),
+            _if=lambda: plan.cluster_healthy,
+        )
+
+    if any(is_control_plane(h) for h in state.inventory):
+        pki_files(
+            name="Copy etcd's ca.crt and the apiserver-etcd-client pair to the control plane",
+            role=CONTROL_PLANE_ROLE,
+            _if=[lambda: is_control_plane(host), lambda: plan.cluster_healthy],
+        )

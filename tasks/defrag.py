@@ -12,16 +12,18 @@ from pyinfra import host, state
 from etcd_cluster.defrag_ops import PASSES, defragment, nospace_compact, nospace_disarm
 from etcd_cluster.plan import get_plan
 
-plan = get_plan(state)
 
-if plan.maintenance.nospace:
-    nospace_compact(name="NOSPACE recovery: compact to the current revision")
-if plan.maintenance.wanted:
-    for pass_name in host.loop(PASSES):
-        defragment(
-            name=f"Defragment etcd where the rule says so ({pass_name} pass)",
-            pass_name=pass_name,
-            _serial=True,
-        )
-if plan.maintenance.nospace:
-    nospace_disarm(name="NOSPACE recovery: disarm the alarm, check that a write works")
+def run() -> None:
+    plan = get_plan(state)
+
+    if plan.maintenance.nospace:
+        nospace_compact(name="NOSPACE recovery: compact to the current revision")
+    if plan.maintenance.wanted:
+        for pass_name in host.loop(PASSES):
+            defragment(
+                name=f"Defragment etcd where the rule says so ({pass_name} pass)",
+                pass_name=pass_name,
+                _serial=True,
+            )
+    if plan.maintenance.nospace:
+        nospace_disarm(name="NOSPACE recovery: disarm the alarm, check that a write works")

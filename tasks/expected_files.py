@@ -12,23 +12,25 @@ from etcd_cluster.certlist import ETCD_CA, expected_files
 from etcd_cluster.operations import expected_files_present, file_mode_problems
 from etcd_cluster.plan import get_plan
 
-plan = get_plan(state)
-settings = plan.cluster.settings
-is_first = host.name == plan.cluster.first.host
-expected = {
-    f.path: f"{f.mode} root root" for f in expected_files(settings.pki_dir, is_first=is_first)
-} | {settings.kubeadm_config_path: "644 root root"}
-# another copy of ca.key goes only as the run's last step (tasks/ca_key.py)
-moving = host.name in plan.ca_key_strays
-absent = [] if is_first or moving else [ETCD_CA.key_path(settings.pki_dir)]
 
-surveyed = plan.host_states[host.name].modes([*expected, *absent])
-if (
-    surveyed is None
-    or file_mode_problems(expected, absent, surveyed)
-    or plan.for_host(host).pending()
-    or not plan.survey_holds(host.name)
-):
-    expected_files_present(
-        name="The guide's expected files are in place", expected=expected, absent=absent
-    )
+def run() -> None:
+    plan = get_plan(state)
+    settings = plan.cluster.settings
+    is_first = host.name == plan.cluster.first.host
+    expected = {
+        f.path: f"{f.mode} root root" for f in expected_files(settings.pki_dir, is_first=is_first)
+    } | {settings.kubeadm_config_path: "644 root root"}
+    # another copy of ca.key goes only as the run's last step (tasks/ca_key.py)
+    moving = host.name in plan.ca_key_strays
+    absent = [] if is_first or moving else [ETCD_CA.key_path(settings.pki_dir)]
+
+    surveyed = plan.host_states[host.name].modes([*expected, *absent])
+    if (
+        surveyed is None
+        or file_mode_problems(expected, absent, surveyed)
+        or plan.for_host(host).pending()
+        or not plan.survey_holds(host.name)
+    ):
+        expected_files_present(
+            name="The guide's expected files are in place", expected=expected, absent=absent
+        )

@@ -12,14 +12,16 @@ from etcd_cluster.operations import cluster_healthy, run_changes, survey_healthy
 from etcd_cluster.plan import get_plan
 from etcd_cluster.runtime import runtime_commands
 
-plan = get_plan(state)
 
-first = host.name == plan.cluster.first.host
-# A run that changes nothing on a cluster the survey found healthy: the first member
-# reports it (the table); no other member has anything to wait for.
-if first or run_changes(state) or not survey_healthy(plan):
-    cluster_healthy(
-        name="etcd cluster healthy with one leader",
-        logs_command=runtime_commands(plan.cluster).logs,
-        print_table=first,
-    )
+def run() -> None:
+    plan = get_plan(state)
+
+    first = host.name == plan.reporter
+    # A run that changes nothing on a cluster the survey found healthy: the first member
+    # (the first inside --limit) reports it (the table); no other has anything to wait for.
+    if first or run_changes(state) or not survey_healthy(plan):
+        cluster_healthy(
+            name="etcd cluster healthy with one leader",
+            logs_command=runtime_commands(plan.cluster).logs,
+            print_table=first,
+        )

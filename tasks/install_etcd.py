@@ -16,56 +16,59 @@ from etcd_cluster import release, release_check, scripts
 from etcd_cluster.managed import release_to_install
 from etcd_cluster.plan import get_plan
 
-plan = get_plan(state)
-settings = plan.cluster.settings
-survey = plan.surveys[host.name]
-version = settings.etcd_version
 
-for problem in survey.binary_problems:
-    logger.warning(f"--> etcd: {host.name}: {problem}: installing it again from the archive")
+def run() -> None:
+    plan = get_plan(state)
+    settings = plan.cluster.settings
+    survey = plan.surveys[host.name]
+    version = settings.etcd_version
 
-if release_to_install(settings, survey):
-    arch = release.release_arch(survey.machine)
-    source = release.archive_source(settings, arch)
-    archive = release.archive_path(version, arch)
-    sha256 = settings.archive_sha256(version, arch)
-    files.directory(
-        name=f"Directory {release.ARCHIVE_DIR}",
-        path=release.ARCHIVE_DIR,
-        mode="755",
-        user="root",
-        group="root",
-    )
-    if release.is_local(source):
-        files.put(
-            name=f"Upload {release.archive_name(version, arch)}",
-            src=source,
-            dest=archive,
-            mode="644",
+    for problem in survey.binary_problems:
+        logger.warning(f"--> etcd: {host.name}: {problem}: installing it again from the archive")
+
+    if release_to_install(settings, survey):
+        arch = release.release_arch(survey.machine)
+        source = release.archive_source(settings, arch)
+        archive = release.archive_path(version, arch)
+        sha256 = settings.archive_sha256(version, arch)
+        files.directory(
+            name=f"Directory {release.ARCHIVE_DIR}",
+            path=release.ARCHIVE_DIR,
+            mode="755",
             user="root",
             group="root",
         )
-    else:
-        files.download(
-            name=f"Download {release.archive_name(version, arch)}",
-            src=source,
-            dest=archive,
-            sha256sum=sha256,
-            mode="644",
-            user="root",
-            group="root",
-        )
-    server.shell(
-        name=f"Install etcd {version} in {release.install_dir(version)} (archive verified first)",
-        commands=[
-            scripts.command(
-                "install_release",
-                archive,
-                sha256,
-                version,
-                arch,
-                release.INSTALL_ROOT,
-                release_check.record_path(version),
+        if release.is_local(source):
+            files.put(
+                name=f"Upload {release.archive_name(version, arch)}",
+                src=source,
+                dest=archive,
+                mode="644",
+                user="root",
+                group="root",
             )
-        ],
-    )
+        else:
+            files.download(
+                name=f"Download {release.archive_name(version, arch)}",
+                src=source,
+                dest=archive,
+                sha256sum=sha256,
+                mode="644",
+                user="root",
+                group="root",
+            )
+        server.shell(
+            name=f"Install etcd {version} in {release.install_dir(version)} "
+            "(archive verified first)",
+            commands=[
+                scripts.command(
+                    "install_release",
+                    archive,
+                    sha256,
+                    version,
+                    arch,
+                    release.INSTALL_ROOT,
+                    release_check.record_path(version),
+                )
+            ],
+        )

@@ -12,6 +12,8 @@ from pyinfra import host, state
 from etcd_cluster import converge
 from etcd_cluster.plan import get_plan
 
-plan = get_plan(state)
 
-converge.put("Write this member's kubeadm config", [plan.items[host.name].kubeadm_config])
+def run() -> None:
+    plan = get_plan(state)
+
+    converge.put("Write this member's kubeadm config", [plan.items[host.name].kubeadm_config])

@@ -14,25 +14,27 @@ from etcd_cluster.control_plane_plan import get_control_plane_plan
 from etcd_cluster.kubeadm_control_plane import CNI_MANIFEST_PATH, is_url
 from etcd_cluster.kubeadm_operations import cni_applied, kubeadm_init, kubeadm_join
 
-plan = get_control_plane_plan(state)
-manifest = plan.settings.cni_manifest
 
-if plan.settings.run_kubeadm and host.name in plan.addresses:
-    if manifest and not is_url(manifest):
-        files.put(
-            name=f"CNI manifest {manifest} on the first control-plane host",
-            src=manifest,
-            dest=CNI_MANIFEST_PATH,
-            mode="644",
-            user="root",
-            group="root",
-            _if=lambda: host.name == plan.first,
+def run() -> None:
+    plan = get_control_plane_plan(state)
+    manifest = plan.settings.cni_manifest
+
+    if plan.settings.run_kubeadm and host.name in plan.addresses:
+        if manifest and not is_url(manifest):
+            files.put(
+                name=f"CNI manifest {manifest} on the first control-plane host",
+                src=manifest,
+                dest=CNI_MANIFEST_PATH,
+                mode="644",
+                user="root",
+                group="root",
+                _if=lambda: host.name == plan.first,
+            )
+        kubeadm_init(name="kubeadm init on the first control-plane host")
+        cni_applied(
+            name="Apply the CNI manifest (kubectl apply) once the first control plane answers",
+            manifest=manifest if is_url(manifest) or not manifest else CNI_MANIFEST_PATH,
         )
-    kubeadm_init(name="kubeadm init on the first control-plane host")
-    cni_applied(
-        name="Apply the CNI manifest (kubectl apply) once the first control plane answers",
-        manifest=manifest if is_url(manifest) or not manifest else CNI_MANIFEST_PATH,
-    )
-    kubeadm_join(
-        name="kubeadm join (control plane, then workers), one host at a time", _serial=True
-    )
+        kubeadm_join(
+            name="kubeadm join (control plane, then workers), one host at a time", _serial=True
+        )

@@ -12,12 +12,14 @@ from etcd_cluster import converge
 from etcd_cluster.managed import KUBELET_SERVICE
 from etcd_cluster.plan import get_plan
 
-plan = get_plan(state)
-items = plan.items[host.name]
 
-if plan.cluster.settings.runtime == "static-pod":
-    converge.put(
-        "kubelet's config and drop-in; kubelet active and enabled, restarted when they change",
-        [*items.kubelet_files, items.kubelet_service],
-        restart_when_written=[KUBELET_SERVICE],
-    )
+def run() -> None:
+    plan = get_plan(state)
+    items = plan.items[host.name]
+
+    if plan.cluster.settings.runtime == "static-pod":
+        converge.put(
+            "kubelet's config and drop-in; kubelet active and enabled, restarted when they change",
+            [*items.kubelet_files, items.kubelet_service],
+            restart_when_written=[KUBELET_SERVICE],
+        )

@@ -12,9 +12,11 @@ from pyinfra import host, state
 from etcd_cluster.control_plane_plan import get_control_plane_plan
 from etcd_cluster.ha_operations import shared_ca_files
 
-plan = get_control_plane_plan(state)
 
-if host.name in plan.hosts:
-    shared_ca_files(
-        name="Shared Kubernetes CAs (ca, sa, front-proxy-ca, stacked: etcd/ca) in place",
-    )
+def run() -> None:
+    plan = get_control_plane_plan(state)
+
+    if host.name in plan.hosts:
+        shared_ca_files(
+            name="Shared Kubernetes CAs (ca, sa, front-proxy-ca, stacked: etcd/ca) in place",
+        )

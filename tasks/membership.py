@@ -25,31 +25,33 @@ from etcd_cluster.membership_ops import (
 )
 from etcd_cluster.plan import get_plan, retiring_hosts
 
-plan = get_plan(state)
-removed = {c.name for c in plan.membership.changes if c.kind == REMOVE}
 
-if is_retiring(host):
-    name = host.data.get("etcd_name")
-    if name in plan.live_names and name not in removed:
-        raise DeployInputError(
-            f"host {host.name} is in group etcd_removed but {name!r} is still a member: "
-            "list it in etcd_remove_members to remove it"
+def run() -> None:
+    plan = get_plan(state)
+    removed = {c.name for c in plan.membership.changes if c.kind == REMOVE}
+
+    if is_retiring(host):
+        name = host.data.get("etcd_name")
+        if name in plan.live_names and name not in removed:
+            raise DeployInputError(
+                f"host {host.name} is in group etcd_removed but {name!r} is still a member: "
+                "list it in etcd_remove_members to remove it"
+            )
+
+    if removed or retiring_hosts(state):  # else there is nothing to remove or retire
+        remove_members(name="Remove members no longer in the inventory (etcd_remove_members)")
+        retire(
+            name="Retire a removed member: etcd stopped, data moved aside, keys but ca.key removed",
+            data_dir=plan.cluster.settings.data_dir,
+            key_paths=member_key_paths(plan),
+            _if=[lambda: is_retiring(host), lambda: plan.removals_done],
         )
 
-if removed or retiring_hosts(state):  # else there is nothing to remove or retire
-    remove_members(name="Remove members no longer in the inventory (etcd_remove_members)")
-    retire(
-        name="Retire a removed member: etcd stopped, data moved aside, keys but ca.key removed",
-        data_dir=plan.cluster.settings.data_dir,
-        key_paths=member_key_paths(plan),
-        _if=[lambda: is_retiring(host), lambda: plan.removals_done],
-    )
+    if plan.membership.url_updates:  # an extra peer URL: the list is set whole, nobody restarts
+        update_peer_urls(name="Each member's peer URLs exactly the wanted one (member update)")
 
-if plan.membership.url_updates:  # an extra peer URL: the list is set whole, nobody restarts
-    update_peer_urls(name="Each member's peer URLs exactly the wanted one (member update)")
-
-if plan.membership.changes and host.name == plan.cluster.first.host:
-    logger.warning(
-        "--> etcd: the member list changes: etcd-external.yaml lists the new endpoints; "
-        "update the kube-apiservers' --etcd-servers to follow"
-    )
+    if plan.membership.changes and host.name == plan.cluster.first.host:
+        logger.warning(
+            "--> etcd: the member list changes: etcd-external.yaml lists the new endpoints; "
+            "update the kube-apiservers' --etcd-servers to follow"
+        )

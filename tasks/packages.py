@@ -15,34 +15,36 @@ from etcd_cluster import backup, release_check, scripts
 from etcd_cluster.plan import get_plan
 from etcd_cluster.preflight import packages_to_install
 
-plan = get_plan(state)
-settings = plan.cluster.settings
-present = plan.surveys[host.name].present
-# etcdctl too: snapshots before upgrades and membership changes need it before step 7
-packages = packages_to_install(settings, present) + backup.backup_packages(settings, present)
 
-if packages:
-    installed = apt.packages(
-        name=f"Install {', '.join(packages)}",
-        packages=packages,
-        update=True,
-        cache_time=3600,
-        no_recommends=True,
-    )
-    if settings.etcd_package in packages:
-        systemd.service(
-            name="Stop the package's default etcd instance",
-            service="etcd",
-            running=False,
-            enabled=False,
-            _if=installed.did_change,
+def run() -> None:
+    plan = get_plan(state)
+    settings = plan.cluster.settings
+    present = plan.surveys[host.name].present
+    # etcdctl too: snapshots before upgrades and membership changes need it before step 7
+    packages = packages_to_install(settings, present) + backup.backup_packages(settings, present)
+
+    if packages:
+        installed = apt.packages(
+            name=f"Install {', '.join(packages)}",
+            packages=packages,
+            update=True,
+            cache_time=3600,
+            no_recommends=True,
         )
+        if settings.etcd_package in packages:
+            systemd.service(
+                name="Stop the package's default etcd instance",
+                service="etcd",
+                running=False,
+                enabled=False,
+                _if=installed.did_change,
+            )
 
-survey = plan.surveys[host.name]
-if release_check.packaged(settings) and survey.binary_problems:
-    for problem in survey.binary_problems:
-        logger.warning(f"--> etcd: {host.name}: {problem}: installing the package again")
-    server.shell(
-        name=f"Install {settings.etcd_package} again (its etcd is not the package's)",
-        commands=[scripts.command("reinstall_package", settings.etcd_package)],
-    )
+    survey = plan.surveys[host.name]
+    if release_check.packaged(settings) and survey.binary_problems:
+        for problem in survey.binary_problems:
+            logger.warning(f"--> etcd: {host.name}: {problem}: installing the package again")
+        server.shell(
+            name=f"Install {settings.etcd_package} again (its etcd is not the package's)",
+            commands=[scripts.command("reinstall_package", settings.etcd_package)],
+        )

@@ -16,26 +16,32 @@ from etcd_cluster.preflight import missing_requirements
 from etcd_cluster.release import archive_refusals, local_sha256
 from etcd_cluster.versions import min_external_warnings, version_findings
 
-plan = get_plan(state)
-settings = plan.cluster.settings
 
-if is_member(host):
-    survey = plan.surveys[host.name]
-    missing = missing_requirements(settings, survey.present)
-    missing += etcdctl_missing(settings, survey.present)
-    if missing:
-        raise DeployInputError(
-            f"host {host.name}: etcd_runtime={settings.runtime!r} cannot run here, missing: "
-            + "; ".join(missing)
+def run() -> None:
+    plan = get_plan(state)
+    settings = plan.cluster.settings
+
+    if is_member(host):
+        survey = plan.surveys[host.name]
+        missing = missing_requirements(settings, survey.present)
+        missing += etcdctl_missing(settings, survey.present)
+        if missing:
+            raise DeployInputError(
+                f"host {host.name}: etcd_runtime={settings.runtime!r} cannot run here, missing: "
+                + "; ".join(missing)
+            )
+        findings = version_findings(
+            host.name, settings, survey.etcd_version, survey.kubeadm_version
         )
-    findings = version_findings(host.name, settings, survey.etcd_version, survey.kubeadm_version)
-    refusals = archive_refusals(settings, host.name, survey.machine, local_sha256)
-    refusals += findings.refusals
-    if refusals:
-        raise DeployInputError("; ".join(refusals))
-    for warning in findings.warnings:
-        logger.warning(f"--> etcd: {warning}")
-    if host.name == plan.cluster.first.host:  # one warning for the cluster, not one a member
-        versions = {name: (s.etcd_version, s.kubeadm_version) for name, s in plan.surveys.items()}
-        for warning in min_external_warnings(settings, versions):
+        refusals = archive_refusals(settings, host.name, survey.machine, local_sha256)
+        refusals += findings.refusals
+        if refusals:
+            raise DeployInputError("; ".join(refusals))
+        for warning in findings.warnings:
             logger.warning(f"--> etcd: {warning}")
+        if host.name == plan.cluster.first.host:  # one warning for the cluster, not one a member
+            versions = {
+                name: (s.etcd_version, s.kubeadm_version) for name, s in plan.surveys.items()
+            }
+            for warning in min_external_warnings(settings, versions):
+                logger.warning(f"--> etcd: {warning}")

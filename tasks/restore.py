@@ -9,8 +9,9 @@ member is gone) the deploy's own steps come first: packages, etcd, the PKI (the 
 archive's CA when it carries one), an empty cluster started; it is then restored over.
 """
 
-from pyinfra import host, local, logger, state
+from pyinfra import host, logger, state
 
+from etcd_cluster.layout import step
 from etcd_cluster.plan import get_plan
 from etcd_cluster.restore_run import (
     NEW_HOST_STEPS,
@@ -21,19 +22,22 @@ from etcd_cluster.restore_run import (
 )
 from etcd_cluster.run_lock_ops import release_run_lock, take_run_lock
 
-plan = get_restore_plan(state)  # before the deploy's plan: the archive's CA is its CA
 
-# One run at a time: no deploy may start etcd under the restore (tasks/run_lock.py).
-take_run_lock(name="Take the cluster's run lock on every member (one run at a time)")
-if plan.new_hosts:
-    if host.name == plan.cluster.first.host and get_plan(state).ca_created:
-        logger.warning(
-            "--> etcd restore: no CA came with the snapshot: a NEW etcd CA is made; control-plane "
-            "hosts need new client certificates (run deploy.py with the control_plane group)"
-        )
-    for step in NEW_HOST_STEPS:
-        local.include(step)
-for phase in host.loop(PHASES):
-    restore_phase(name=f"Restore: {phase}", phase=phase)
-restored_cluster_healthy(name="Restored cluster healthy with one leader")
-release_run_lock(name="Give the cluster's run lock back")
+def run() -> None:
+    plan = get_restore_plan(state)  # before the deploy's plan: the archive's CA is its CA
+
+    # One run at a time: no deploy may start etcd under the restore (tasks/run_lock.py).
+    take_run_lock(name="Take the cluster's run lock on every member (one run at a time)")
+    if plan.new_hosts:
+        if host.name == plan.cluster.first.host and get_plan(state).ca_created:
+            logger.warning(
+                "--> etcd restore: no CA came with the snapshot: a NEW etcd CA is made; "
+                "control-plane hosts need new client certificates (run deploy.py with the "
+                "control_plane group)"
+            )
+        for name in NEW_HOST_STEPS:
+            step(name).run()
+    for phase in host.loop(PHASES):
+        restore_phase(name=f"Restore: {phase}", phase=phase)
+    restored_cluster_healthy(name="Restored cluster healthy with one leader")
+    release_run_lock(name="Give the cluster's run lock back")

@@ -13,5 +13,7 @@ from pyinfra import state
 from etcd_cluster.operations import run_changes
 from etcd_cluster.run_lock_ops import take_run_lock
 
-if run_changes(state):
-    take_run_lock(name="Take the cluster's run lock on every member (one run at a time)")
+
+def run() -> None:
+    if run_changes(state):
+        take_run_lock(name="Take the cluster's run lock on every member (one run at a time)")

@@ -9,5 +9,7 @@ from pyinfra import state
 from etcd_cluster.operations import run_changes
 from etcd_cluster.run_lock_ops import release_run_lock
 
-if run_changes(state):
-    release_run_lock(name="Give the cluster's run lock back")
+
+def run() -> None:
+    if run_changes(state):
+        release_run_lock(name="Give the cluster's run lock back")

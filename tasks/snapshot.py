@@ -15,17 +15,19 @@ from etcd_cluster.membership_ops import executor
 from etcd_cluster.plan import get_plan
 from etcd_cluster.snapshot_gate import reasons_of, snapshot_gate, take_snapshot
 
-plan = get_plan(state)
-taker = executor(plan)
-why = "upgrade" if plan.upgrading else "membership-change"
 
-if reasons_of(plan):
-    if host.name == taker:
-        take_snapshot(
-            name=f"Save a verified snapshot before the {why.replace('-', ' ')}",
-            label=f"before-{why}",
+def run() -> None:
+    plan = get_plan(state)
+    taker = executor(plan)
+    why = "upgrade" if plan.upgrading else "membership-change"
+
+    if reasons_of(plan):
+        if host.name == taker:
+            take_snapshot(
+                name=f"Save a verified snapshot before the {why.replace('-', ' ')}",
+                label=f"before-{why}",
+            )
+        snapshot_gate(
+            name="A verified snapshot from this run exists (else nothing changes)",
+            executor=taker,
         )
-    snapshot_gate(
-        name="A verified snapshot from this run exists (else nothing changes)",
-        executor=taker,
-    )

@@ -25,44 +25,48 @@ from etcd_cluster.plan import get_plan
 from etcd_cluster.restarts import PASSES
 from etcd_cluster.runtime import kubeadm_etcd_local, runtime_commands
 
-plan = get_plan(state)
-cluster = plan.cluster
-items = plan.items[host.name]
-survey = plan.surveys[host.name]  # read before this run changed anything
-observation = plan.observations[host.name]
-joining = host.name in plan.membership.joining  # started by join_members
 
-# kubeadm's modes: the data dir and the static pod dir are root-only.
-if cluster.settings.runtime == "systemd":
-    _, version = plan.etcd_release(host)
-    converge.put(
-        f"{', '.join(d.path for d in items.private_dirs)}; etcd unit with kubeadm's flags for "
-        f"etcd {version or '(unknown version)'}, no drop-in or manager environment changing "
-        "what it runs; etcd running and enabled",
-        # a joining member is started by join_members, with the live member list
-        [
-            *items.private_dirs,
-            items.etcd_unit,
-            items.etcd_overrides,
-            None if joining else items.etcd_service,
-        ],
-        reload=observation.needs_daemon_reload,
-    )
-else:
-    converge.put(f"Directories {', '.join(d.path for d in items.private_dirs)}", items.private_dirs)
-    if not survey.manifest:
-        server.shell(
-            name="kubeadm init phase etcd local (first start)",
-            commands=[kubeadm_etcd_local(cluster)],
-            _if=lambda: not joining,
-        )
+def run() -> None:
+    plan = get_plan(state)
+    cluster = plan.cluster
+    items = plan.items[host.name]
+    survey = plan.surveys[host.name]  # read before this run changed anything
+    observation = plan.observations[host.name]
+    joining = host.name in plan.membership.joining  # started by join_members
 
-if run_changes(state):
-    join_members(name="New members join as learners and are promoted, one at a time")
-    for pass_name in host.loop(PASSES):
-        rolling_restart(
-            name=f"Restart etcd if it does not run what it should ({pass_name} pass)",
-            pass_name=pass_name,
-            logs_command=runtime_commands(cluster).logs,
-            _serial=True,
+    # kubeadm's modes: the data dir and the static pod dir are root-only.
+    if cluster.settings.runtime == "systemd":
+        _, version = plan.etcd_release(host)
+        converge.put(
+            f"{', '.join(d.path for d in items.private_dirs)}; etcd unit with kubeadm's flags for "
+            f"etcd {version or '(unknown version)'}, no drop-in or manager environment changing "
+            "what it runs; etcd running and enabled",
+            # a joining member is started by join_members, with the live member list
+            [
+                *items.private_dirs,
+                items.etcd_unit,
+                items.etcd_overrides,
+                None if joining else items.etcd_service,
+            ],
+            reload=observation.needs_daemon_reload,
         )
+    else:
+        converge.put(
+            f"Directories {', '.join(d.path for d in items.private_dirs)}", items.private_dirs
+        )
+        if not survey.manifest:
+            server.shell(
+                name="kubeadm init phase etcd local (first start)",
+                commands=[kubeadm_etcd_local(cluster)],
+                _if=lambda: not joining,
+            )
+
+    if run_changes(state):
+        join_members(name="New members join as learners and are promoted, one at a time")
+        for pass_name in host.loop(PASSES):
+            rolling_restart(
+                name=f"Restart etcd if it does not run what it should ({pass_name} pass)",
+                pass_name=pass_name,
+                logs_command=runtime_commands(cluster).logs,
+                _serial=True,
+            )
