@@ -27,6 +27,7 @@ from pyinfra.api.state import State
 from etcd_cluster import ca_key, release
 from etcd_cluster.certlist import ETCD_CA
 from etcd_cluster.cluster import Cluster, MemberInput, build_cluster, require_members
+from etcd_cluster.defaults import getter, setting
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.flags import version_text
 from etcd_cluster.host_state import HostState
@@ -45,6 +46,7 @@ from etcd_cluster.preflight import Survey
 from etcd_cluster.quorum import ClusterView, parse_view, unstarted_peer_urls
 from etcd_cluster.remote import RemoteFile, Wanted, read_files, read_secret, run_quietly
 from etcd_cluster.safety import data_dir_refusals, recorded_bootstrap
+from etcd_cluster.setting_checks import check_data
 from etcd_cluster.settings import refuse_unsupported_flags, settings_from_data
 from etcd_cluster.status import parse_probe, probe_script
 from etcd_cluster.status import problems as status_problems
@@ -140,16 +142,17 @@ def cluster_of(state: State) -> Cluster:
     """Inventory and data checks only, without touching any host."""
     hosts = etcd_hosts(state)
     require_members(hosts)  # before settings, which come from the first member
+    check_data(state)
     for h in hosts:
-        refuse_unsupported_flags(h.name, h.data.get("etcd_extra_args"))
-    settings = settings_from_data(lambda key: hosts[0].data.get(key))
+        refuse_unsupported_flags(h.name, setting(h, "etcd_extra_args"))
+    settings = settings_from_data(getter(hosts[0]))
     inputs = [
         MemberInput(
             host=h.name,
-            name=h.data.get("etcd_name"),
-            address=h.data.get("etcd_address"),
-            server_sans=h.data.get("etcd_server_cert_sans"),
-            peer_sans=h.data.get("etcd_peer_cert_sans"),
+            name=setting(h, "etcd_name"),
+            address=setting(h, "etcd_address"),
+            server_sans=setting(h, "etcd_server_cert_sans"),
+            peer_sans=setting(h, "etcd_peer_cert_sans"),
         )
         for h in hosts
     ]

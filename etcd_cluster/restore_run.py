@@ -25,6 +25,7 @@ from pyinfra.api.state import State
 from etcd_cluster import restore, scripts, status
 from etcd_cluster.backup import etcdctl, etcdutl_path
 from etcd_cluster.cluster import Cluster
+from etcd_cluster.defaults import setting
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.kubeadm_config import manifest_path
 from etcd_cluster.operations import probe_until
@@ -68,7 +69,7 @@ def _build(state: State) -> RestorePlan:
     cluster = cluster_of(state)
     hosts = {h.name: h for h in etcd_hosts(state)}
     first = hosts[cluster.first.host]
-    snapshot = restore.snapshot_path(first.data.get("etcd_restore_snapshot"))
+    snapshot = restore.snapshot_path(setting(first, "etcd_restore_snapshot"))
     for member in cluster.members:
         if not hosts[member.host].connected:
             raise DeployInputError(
@@ -115,7 +116,7 @@ def _build(state: State) -> RestorePlan:
     lines[1:1] = restore.live_lines(probe.value, surveys[first.name].status)
     for line in lines:
         logger.warning(f"--> etcd restore: {line}")
-    refusal = restore.confirm_refusal(first.data.get("etcd_restore_confirm"))
+    refusal = restore.confirm_refusal(setting(first, "etcd_restore_confirm"))
     if refusal:
         raise DeployInputError(refusal)
     return plan

@@ -1,7 +1,7 @@
 """Cluster-wide settings read from pyinfra data, checked and typed in one place.
 
-Defaults and documentation live in ``group_data/all.py``; this module only turns
-the (possibly ``--data key=value``) values into typed settings and refuses bad ones
+Defaults and meanings live in one table (``etcd_cluster/defaults.py``); this module only
+turns the (possibly ``--data key=value``) values into typed settings and refuses bad ones
 with an error naming the key and the value.
 """
 
@@ -22,10 +22,11 @@ CGROUP_DRIVERS = ("systemd", "cgroupfs")
 # Where etcd serves /metrics (port 2381): kubeadm's loopback only, or also the member's
 # own address, for a Prometheus elsewhere to scrape (plain http, as kubeadm serves it).
 METRICS_ADDRESSES = ("loopback", "member")
-DEFAULT_KEY_ALGORITHM = "RSA-2048"
-DEFAULT_CERT_VALIDITY_HOURS = 8760  # kubeadm's certificateValidityPeriod
-DEFAULT_CA_VALIDITY_HOURS = 87600  # kubeadm's caCertificateValidityPeriod
-DEFAULT_DATA_DIR = "/var/lib/etcd"
+# kubeadm's own defaults: a kubeadm config leaves out a field that has kubeadm's value.
+KUBEADM_KEY_ALGORITHM = "RSA-2048"
+KUBEADM_CERT_VALIDITY_HOURS = 8760  # kubeadm's certificateValidityPeriod
+KUBEADM_CA_VALIDITY_HOURS = 87600  # kubeadm's caCertificateValidityPeriod
+KUBEADM_DATA_DIR = "/var/lib/etcd"
 # kubeadm writes static pod manifests to this fixed directory (its DefaultManifestsDir,
 # not configurable by `kubeadm init phase etcd local`): kubelet must watch the same one.
 KUBEADM_MANIFESTS_DIR = "/etc/kubernetes/manifests"
@@ -93,21 +94,21 @@ class Settings:
     etcd_package: str
     external_config_path: str
     log_lines: int
-    backup_dir: str = "/var/backups/etcd"
-    backup_schedule: str = "hourly"
-    backup_keep: int = 24
-    backup_keep_before_change: int = 5
-    etcdctl_binary: str = "/usr/bin/etcdctl"
-    remove_members: tuple[str, ...] = ()
-    replace_members: tuple[str, ...] = ()
-    etcd_version: str = ""
-    etcd_archive_url: str = ""
-    etcd_archive_sha256: tuple[tuple[str, str], ...] = ()
-    start_timeout: int = 900  # systemd: seconds etcd may take to start (TimeoutStartSec)
-    lock_ttl: int = 3600
-    lock_break: bool = False
-    status_json: str = ""  # status.py: also write the report as JSON here (controller)
-    metrics_address: str = "loopback"
+    backup_dir: str
+    backup_schedule: str
+    backup_keep: int
+    backup_keep_before_change: int
+    etcdctl_binary: str
+    remove_members: tuple[str, ...]
+    replace_members: tuple[str, ...]
+    etcd_version: str
+    etcd_archive_url: str
+    etcd_archive_sha256: tuple[tuple[str, str], ...]
+    start_timeout: int  # systemd: seconds etcd may take to start (TimeoutStartSec)
+    lock_ttl: int
+    lock_break: bool
+    status_json: str  # status.py: also write the report as JSON here (controller)
+    metrics_address: str
 
     def archive_sha256(self, version: str) -> str:
         return dict(self.etcd_archive_sha256).get(version, "")
@@ -302,9 +303,7 @@ def settings_from_data(get: DataGetter) -> Settings:
             "leave etcd_manifests_dir at its default"
         )
     flags = extra_args("etcd_extra_args", get("etcd_extra_args"))
-    metrics = _choice(
-        "etcd_metrics_address", _or(get("etcd_metrics_address"), "loopback"), METRICS_ADDRESSES
-    )
+    metrics = _choice("etcd_metrics_address", get("etcd_metrics_address"), METRICS_ADDRESSES)
     if metrics != "loopback" and "listen-metrics-urls" in dict(flags):
         raise DeployInputError(
             f"etcd_metrics_address={metrics!r} and --listen-metrics-urls in etcd_extra_args "
@@ -316,7 +315,9 @@ def settings_from_data(get: DataGetter) -> Settings:
         kubeadm_api_version=_choice(
             "kubeadm_api_version", get("kubeadm_api_version"), API_VERSIONS
         ),
-        kubernetes_version=kubernetes_version("kubernetes_version", get("kubernetes_version")),
+        kubernetes_version=kubernetes_version(
+            "etcd_kubernetes_version", get("etcd_kubernetes_version")
+        ),
         client_port=client_port,
         peer_port=peer_port,
         data_dir=_absolute_path("etcd_data_dir", get("etcd_data_dir")),
@@ -363,15 +364,11 @@ def settings_from_data(get: DataGetter) -> Settings:
         etcdctl_binary=_absolute_path("etcdctl_binary", get("etcdctl_binary")),
         remove_members=_member_names("etcd_remove_members", get("etcd_remove_members")),
         replace_members=_member_names("etcd_replace_members", get("etcd_replace_members")),
-        lock_ttl=_integer("etcd_lock_ttl", _or(get("etcd_lock_ttl"), 3600), 60, 7 * 24 * 3600),
+        lock_ttl=_integer("etcd_lock_ttl", get("etcd_lock_ttl"), 60, 7 * 24 * 3600),
         lock_break=_yes_no("etcd_lock_break", get("etcd_lock_break")),
         status_json=_text("etcd_status_json", get("etcd_status_json")),
         **_release(get, runtime),
     )
-
-
-def _or(value: Any, default: Any) -> Any:
-    return default if value is None else value
 
 
 def _yes_no(key: str, value: Any) -> bool:
@@ -437,7 +434,7 @@ def _release(get: DataGetter, runtime: str) -> dict[str, Any]:
 # first host of the group that uses them. Kept in their own section for easy merging.
 
 K8S_TOPOLOGIES = ("external", "stacked")
-DEFAULT_APISERVER_PORT = 6443
+KUBEADM_APISERVER_PORT = 6443  # kubeadm's bind port, without an lb group
 
 
 @dataclass(frozen=True)
