@@ -54,7 +54,8 @@ def misplaced(
 ) -> list[str]:
     """Cluster-wide settings read from ``first`` that another host's own data sets otherwise.
 
-    ``others``: each later host of ``group`` with its own (host) data.
+    ``others``: each later host of ``group`` with the keys its own (host) data sets, and
+    their values as that host sees them (``--data`` overrides host data).
     """
     refusals = []
     for name, own in others:
@@ -80,6 +81,10 @@ def check_data(state: State) -> None:
         first = hosts[0]
         keys = [s.name for s in SETTINGS.values() if group in s.scope and PER_HOST not in s.scope]
         values = {key: setting(first, key) for key in keys}
-        refusals += misplaced(group, first.name, values, [(h.name, h.host_data) for h in hosts[1:]])
+        # what each later host's own data sets, as that host sees it (--data still wins)
+        own = [
+            (h.name, {k: setting(h, k) for k in h.host_data if k in SETTINGS}) for h in hosts[1:]
+        ]
+        refusals += misplaced(group, first.name, values, own)
     if refusals:
         raise DeployInputError("; ".join(refusals))

@@ -134,6 +134,9 @@ def test_check_data_tells_host_data_from_group_data_through_pyinfra():
     differs = [("h0", {}), ("h1", {"etcd_runtime": "static-pod"}), "h2"]
     with pytest.raises(DeployInputError, match=r"host h1: etcd_runtime='static-pod' is ignored"):
         check_data(_state(differs, etcd_data=group))
+    overridden = _state(differs, etcd_data=group)
+    overridden.inventory.override_data = {"etcd_runtime": "systemd"}  # what --data does
+    check_data(overridden)
 
 
 def test_check_data_refuses_a_typo_in_group_data_and_the_lb_groups_keys():
