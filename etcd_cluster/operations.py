@@ -244,7 +244,11 @@ def run_changes(state: State) -> list[str]:
 
 def changed_this_run(target: Host) -> bool:
     """Whether any operation already executed on ``target`` in this run changed something."""
-    done = [data.operation_meta for data in target.state.ops.get(target, {}).values()]
+    state = target.state
+    done = [
+        state.get_op_data_for_host(target, op_hash).operation_meta
+        for op_hash in state.get_meta_for_host(target).op_hashes
+    ]
     return any(meta.is_complete() and meta.did_change() for meta in done)
 
 

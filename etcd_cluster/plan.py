@@ -43,6 +43,7 @@ from etcd_cluster.membership import MembershipPlan, plan_membership
 from etcd_cluster.observe import Observation
 from etcd_cluster.pki_plan import MemberPlan, choose_ca, control_plane_files, plan_member
 from etcd_cluster.preflight import Survey
+from etcd_cluster.pyinfra_compat import real_state
 from etcd_cluster.quorum import ClusterView, parse_view, unstarted_peer_urls
 from etcd_cluster.remote import RemoteFile, Wanted, read_files, read_secret, run_quietly
 from etcd_cluster.safety import data_dir_refusals, recorded_bootstrap
@@ -123,10 +124,9 @@ def once_per_run(cache: dict[int, T], state: State, build: Callable[[State], T])
     """``build(state)``, once per run: later calls get the same object.
 
     Deploy code sees pyinfra's ``state`` context proxy, operations see the real
-    ``State``: both must find the same object, so the proxy is unwrapped first.
+    ``State``: both must find the same object, so the proxy is looked through first.
     """
-    unwrap = getattr(type(state), "_get_module", None)
-    real = unwrap(state) if unwrap else state
+    real = real_state(state)
     with _lock:
         if id(real) not in cache:
             cache[id(real)] = build(real)

@@ -26,6 +26,18 @@ def command(name: str, *args: str | int | float) -> str:
     return f"sh -c {shlex.quote(text(name))} {name} {quoted}".rstrip()
 
 
+@cache
+def _shown_as() -> dict[str, str]:
+    return {shlex.quote(text(p.stem)): f"<{p.name}>" for p in sorted(_HERE.glob("*.sh"))}
+
+
+def readable(command: str) -> str:
+    """``command`` for a log line: each script's text shown as its file name."""
+    for quoted, name in _shown_as().items():
+        command = command.replace(quoted, name)
+    return command
+
+
 def path(name: str) -> Path:
     """The script's file (for tests that run it directly)."""
     return _HERE / f"{name}.sh"
