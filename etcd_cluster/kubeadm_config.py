@@ -40,7 +40,7 @@ def kubeadm_config_context(
 ) -> dict[str, Any]:
     """The guide's kubeadmcfg.yaml for ``member``; non-default settings add their fields.
 
-    Unlike the guide it pins ``kubernetesVersion`` (the ``kubernetes_version`` setting,
+    Unlike the guide it pins ``kubernetesVersion`` (the ``etcd_kubernetes_version`` setting,
     else ``kubeadm_version``, the member's own kubeadm), so kubeadm never looks up
     ``stable-1`` over the internet and always picks the same etcd image; and, for the
     static-pod runtime, the CRI socket, so kubeadm does not guess between runtimes.
