@@ -10,6 +10,7 @@ generated from it (``python -m etcd_cluster.settings_doc``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from copy import copy
 from dataclasses import dataclass
 from typing import Any
@@ -161,6 +162,6 @@ def setting(host: Host, key: str) -> Any:
     return host.data.get(key, copy(DEFAULTS[key]))
 
 
-def getter(host: Host) -> Any:
+def getter(host: Host) -> Callable[[str], Any]:
     """``setting`` bound to ``host``, for the ``settings_from_data`` readers."""
     return lambda key: setting(host, key)
