@@ -1,15 +1,16 @@
 """Settings that would be silently ignored, refused before any host changes.
 
 A misspelt ``etcd_*``/``k8s_*`` key, a renamed one, and a cluster-wide setting that a
-later host's own data (the inventory's host data, pyinfra's ``Host.host_data``) sets to
-another value than the first host of its group has: settings are read from that first
-host only. Group data, which every host of the group shares, is not a mistake.
+host's own data (the inventory's host data, pyinfra's ``Host.host_data``) sets to another
+value than the first host of its group has (or, for a host outside the groups that read
+it, than the host it is read from): settings are read from that first host only. Group
+data, which every host of the group shares, is not a mistake.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from pyinfra.api.host import Host
@@ -49,42 +50,50 @@ def unknown_keys(keys_by_host: Mapping[str, Iterable[str]]) -> list[str]:
     return refusals
 
 
-def misplaced(
-    group: str, first: str, first_values: Mapping[str, Any], others: Sequence[tuple[str, Mapping]]
-) -> list[str]:
-    """Cluster-wide settings read from ``first`` that another host's own data sets otherwise.
+# A host as the checks see it: its name, its groups, and what its own data sets (as that
+# host sees each value: ``--data`` overrides host data).
+HostView = tuple[str, Collection[str], Mapping[str, Any]]
+# Each group in the inventory -> its first host and that host's values.
+Firsts = Mapping[str, tuple[str, Mapping[str, Any]]]
 
-    ``others``: each later host of ``group`` with the keys its own (host) data sets, and
-    their values as that host sees them (``--data`` overrides host data).
+
+def misplaced(firsts: Firsts, hosts: Sequence[HostView]) -> list[str]:
+    """Cluster-wide settings that a host's own data sets otherwise than the host they are
+    read from has them: the first host of the host's own group that reads the setting, or,
+    for a host in none of those groups, of the first such group in the inventory.
     """
     refusals = []
-    for name, own in others:
+    for name, groups, own in hosts:
         for key, value in own.items():
             spec = SETTINGS.get(key)
-            if spec is None or group not in spec.scope or value == first_values[key]:
+            if spec is None or PER_HOST in spec.scope:
                 continue
-            refusals.append(
-                f"host {name}: {key}={value!r} is ignored: {key} is cluster-wide, read from "
-                f"the first {group} host {first} ({first_values[key]!r}); set it on {first} "
-                f"or for the whole group (group_data/{group}.py, --data)"
-            )
+            readers = [group for group in spec.scope if group in firsts]
+            for group in [g for g in readers if g in groups] or readers[:1]:
+                first, values = firsts[group]
+                if name == first or value == values[key]:
+                    continue
+                refusals.append(
+                    f"host {name}: {key}={value!r} is ignored: {key} is cluster-wide, read from "
+                    f"the first {group} host {first} ({values[key]!r}); set it on {first} "
+                    f"or for the whole group (group_data/{group}.py, --data)"
+                )
     return refusals
 
 
 def check_data(state: State) -> None:
     """Refuse unknown keys on any host, and misplaced cluster-wide settings."""
     refusals = unknown_keys({h.name: h.data.dict() for h in state.inventory})
+    firsts: dict[str, tuple[str, Mapping[str, Any]]] = {}
     for group in (ETCD, LB, CONTROL_PLANE):
         hosts: list[Host] = list(state.inventory.get_group(group, []))  # pyinfra drops empty ones
-        if not hosts:
-            continue
-        first = hosts[0]
-        keys = [s.name for s in SETTINGS.values() if group in s.scope and PER_HOST not in s.scope]
-        values = {key: setting(first, key) for key in keys}
-        # what each later host's own data sets, as that host sees it (--data still wins)
-        own = [
-            (h.name, {k: setting(h, k) for k in h.host_data if k in SETTINGS}) for h in hosts[1:]
-        ]
-        refusals += misplaced(group, first.name, values, own)
+        if hosts:
+            keys = [s.name for s in SETTINGS.values() if group in s.scope]
+            firsts[group] = (hosts[0].name, {key: setting(hosts[0], key) for key in keys})
+    views = [
+        (h.name, h.groups, {k: setting(h, k) for k in h.host_data if k in SETTINGS})
+        for h in state.inventory
+    ]
+    refusals += misplaced(firsts, views)
     if refusals:
         raise DeployInputError("; ".join(refusals))

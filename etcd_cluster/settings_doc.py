@@ -28,9 +28,10 @@ Set them the pyinfra way: host data in the inventory, a `group_data/<group>.py` 
 example `group_data/etcd.py`), or `--data key=value` on the command line. The scope says
 where a value is read: **per host**, or **cluster-wide** from the first host of a group
 (the first member of `etcd`, the first host of `lb` or of `control_plane`). Refused before
-any host changes: a cluster-wide setting that a later host's own (inventory) data sets to
-another value than the first host's (it would be ignored), and an `etcd_*` or `k8s_*` key
-this table does not know (the refusal names the closest known key).
+any host changes: a cluster-wide setting that another host's own (inventory) data sets to
+another value than the host it is read from has (it would be ignored; group data that all
+hosts of the group share is fine), and an `etcd_*` or `k8s_*` key this table does not know
+(the refusal names the closest known key).
 """
 
 FOOTER = """

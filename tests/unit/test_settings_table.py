@@ -11,7 +11,7 @@ from pyinfra.api import Config, Inventory, State
 
 from etcd_cluster.defaults import DEFAULTS, PER_HOST, SETTINGS, TABLE
 from etcd_cluster.errors import DeployInputError
-from etcd_cluster.setting_checks import check_data, misplaced, unknown_keys
+from etcd_cluster.setting_checks import Firsts, HostView, check_data, misplaced, unknown_keys
 from etcd_cluster.settings_doc import render
 from tests.unit.conftest import REPO_ROOT
 
@@ -103,21 +103,38 @@ def test_the_old_kubernetes_version_is_refused_naming_the_new_key():
 
 
 def test_a_cluster_wide_key_set_otherwise_on_a_later_host_is_refused():
-    first = {"etcd_client_port": 2379, "etcd_runtime": "systemd"}
-    others: list[tuple[str, dict]] = [
-        ("h1", {"etcd_client_port": 2479, "etcd_name": "x"}),
-        ("h2", {"etcd_runtime": "systemd"}),
+    firsts: Firsts = {"etcd": ("h0", {"etcd_client_port": 2379, "etcd_runtime": "systemd"})}
+    hosts: list[HostView] = [
+        ("h0", ["etcd"], {"etcd_client_port": 2379}),
+        ("h1", ["etcd"], {"etcd_client_port": 2479, "etcd_name": "x"}),
+        ("h2", ["etcd"], {"etcd_runtime": "systemd"}),
     ]
-    (message,) = misplaced("etcd", "h0", first, others)
+    (message,) = misplaced(firsts, hosts)
     assert message.startswith("host h1: etcd_client_port=2479 is ignored")
     assert "read from the first etcd host h0 (2379)" in message
     assert "group_data/etcd.py" in message
 
 
-def test_per_host_and_other_groups_keys_pass():
-    first = {"k8s_lb_vip": "10.0.0.9"}
-    assert misplaced("etcd", "h0", first, [("h1", {"k8s_lb_vip": "10.0.0.8"})]) == []
-    assert misplaced("lb", "h0", first, [("h1", {"k8s_lb_vrrp_interface": "eth1"})]) == []
+def test_a_host_outside_the_groups_that_read_a_key_is_compared_with_their_first():
+    firsts: Firsts = {
+        "etcd": ("h0", {"etcd_runtime": "systemd"}),
+        "lb": ("l0", {"k8s_lb_port": 6443}),
+    }
+    outside: list[HostView] = [("cp0", ["control_plane"], {"etcd_runtime": "static-pod"})]
+    (message,) = misplaced(firsts, outside)
+    assert message.startswith("host cp0: etcd_runtime='static-pod' is ignored")
+    assert misplaced(firsts, [("cp0", ["control_plane"], {"etcd_runtime": "systemd"})]) == []
+    # nothing reads a key of a group the inventory does not have
+    assert misplaced(firsts, [("cp0", ["control_plane"], {"k8s_version": "1.30.0"})]) == []
+
+
+def test_per_host_keys_and_the_first_hosts_own_values_pass():
+    firsts: Firsts = {"lb": ("l0", {"k8s_lb_vip": "10.0.0.9"}), "control_plane": ("c0", {})}
+    hosts: list[HostView] = [
+        ("l0", ["lb"], {"k8s_lb_vip": "10.0.0.9"}),
+        ("l1", ["lb"], {"k8s_lb_vrrp_interface": "eth1", "k8s_address": "10.0.0.2"}),
+    ]
+    assert misplaced(firsts, hosts) == []
 
 
 def _state(etcd_hosts: list, etcd_data: dict | None = None, **groups: tuple) -> State:
