@@ -35,6 +35,7 @@ from etcd_cluster.plan import (
     target_version,
 )
 from etcd_cluster.polling import on, poll, progress_while
+from etcd_cluster.pyinfra_compat import operation_results
 from etcd_cluster.quiet import change_reasons
 from etcd_cluster.quorum import ClusterView, gate, parse_view
 from etcd_cluster.remote import (
@@ -244,12 +245,7 @@ def run_changes(state: State) -> list[str]:
 
 def changed_this_run(target: Host) -> bool:
     """Whether any operation already executed on ``target`` in this run changed something."""
-    state = target.state
-    done = [
-        state.get_op_data_for_host(target, op_hash).operation_meta
-        for op_hash in state.get_meta_for_host(target).op_hashes
-    ]
-    return any(meta.is_complete() and meta.did_change() for meta in done)
+    return any(meta.is_complete() and meta.did_change() for meta in operation_results(target))
 
 
 def observe(target: Host) -> Observation:

@@ -13,6 +13,7 @@ from typing import Any
 
 from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS, pop_global_arguments
 from pyinfra.api.host import Host
+from pyinfra.api.operation import OperationMeta
 from pyinfra.api.state import State
 
 
@@ -25,6 +26,22 @@ def connector_arguments(host: Host) -> dict[str, Any]:
     """
     arguments, _ = pop_global_arguments(host.state, host, {})
     return {key: value for key, value in arguments.items() if key in CONNECTOR_ARGUMENT_KEYS}
+
+
+def operation_results(host: Host) -> list[OperationMeta]:
+    """The result of each operation pyinfra has on ``host`` so far, in the order called
+    (``OperationMeta``, public: ``is_complete()``, ``did_change()``): which ones already
+    changed the host. The list of a host's operations (``Host.op_hash_order``) is not
+    documented; ``State.get_op_data_for_host`` is a public getter.
+    """
+    state = host.state
+    results = []
+    for op_hash in host.op_hash_order:
+        try:
+            results.append(state.get_op_data_for_host(host, op_hash).operation_meta)
+        except KeyError:  # an operation whose arguments were refused has no data
+            continue
+    return results
 
 
 def real_state(state: State) -> State:
