@@ -25,8 +25,9 @@ from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
 from pyinfra.api.host import Host
 from pyinfra.connectors.util import CommandOutput, OutputLine, write_stdin
 
-from etcd_cluster import pki, pyinfra_compat, remote
+from etcd_cluster import pki, pyinfra_compat, remote, scripts
 from etcd_cluster.errors import RemoteReadError
+from etcd_cluster.member_survey import survey_command
 from etcd_cluster.remote import RemoteFile, Wanted, read_files, write_files
 
 SECRET = b"-----BEGIN EC PRIVATE KEY-----\nTOP-SECRET-KEY-MATERIAL\n-----END EC PRIVATE KEY-----\n"
@@ -329,3 +330,16 @@ def test_the_pki_write_sends_only_what_the_host_lacks():
     linked = RemoteFile(b"cert", "777", "root", "root", link=True)
     assert _with_content(state, Wanted(b"cert", "644"), linked).content is None
     assert _with_content(state, Wanted(b"new", "644"), held).content == b"new"
+
+
+def test_a_logged_survey_names_each_script_instead_of_its_text(make_cluster):
+    cluster = make_cluster()
+    command = survey_command(cluster, cluster.first, with_probe=True)
+    shown = scripts.readable(command)
+    assert shown.startswith("sh -c <sections.sh> sections files 'sh -c <read_files.sh> read_files ")
+    assert "<observe_etcd.sh> observe_etcd" in shown and "<host_state.sh> host_state" in shown
+    first_lines = {
+        p.name: scripts.text(p.stem).splitlines()[0] for p in scripts.path("x").parent.glob("*.sh")
+    }
+    assert [name for name, line in first_lines.items() if line in shown] == []
+    assert len(shown) < len(command) / 3
