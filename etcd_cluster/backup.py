@@ -128,8 +128,9 @@ def cluster_json(cluster: Cluster, member: Member) -> str:
     )
 
 
-_PAIRS = ("extra_args", "etcd_archive_sha256")  # tuples of pairs: JSON objects
+_PAIRS = ("extra_args",)  # tuples of pairs: JSON objects
 _DATA_KEYS = {  # the settings not named by the rule
+    "kubernetes_version": "etcd_kubernetes_version",
     "kubeadm_config_path": "etcd_kubeadm_config_path",
     "backup_age_recipients": "etcd_backup_age_recipient",
 }
@@ -144,6 +145,9 @@ def archived_settings(settings: Settings) -> dict[str, Any]:
             continue
         key = f.name if f.name.startswith(("etcd", "kube")) else f"etcd_{f.name}"
         key = _DATA_KEYS.get(f.name, key)
+        if f.name == "etcd_archive_sha256":  # (version, arch, sha): {version: {arch: sha}}
+            found[key] = {v: {a: sha for w, a, sha in value if w == v} for v, _, _ in value}
+            continue
         found[key] = (
             dict(value) if f.name in _PAIRS else list(value) if isinstance(value, tuple) else value
         )

@@ -17,7 +17,7 @@ from pyinfra.api.state import State
 
 from etcd_cluster import ca_key, scripts
 from etcd_cluster.certlist import ETCD_CA
-from etcd_cluster.errors import fail
+from etcd_cluster.errors import RemoteReadError, fail
 from etcd_cluster.plan import get_plan
 from etcd_cluster.remote import RemoteFile, read_files, run_quietly
 
@@ -27,7 +27,7 @@ def _first_files(target: Host) -> dict[str, RemoteFile] | None:
     paths = [ETCD_CA.cert_path(pki), ETCD_CA.key_path(pki)]
     try:
         return read_files(target, paths, private_keys=paths[1:])
-    except OSError:
+    except RemoteReadError:
         return None
 
 

@@ -20,6 +20,7 @@ from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
 from etcd_cluster import kubernetes_pki as kp
+from etcd_cluster.defaults import getter
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.ha_facts import FileDigests, KubeadmHostSurvey
 from etcd_cluster.ha_hosts import (
@@ -29,15 +30,15 @@ from etcd_cluster.ha_hosts import (
     host_address,
     lb_settings,
 )
-from etcd_cluster.host_data import data_of
 from etcd_cluster.kubeadm_config import external_etcd
 from etcd_cluster.kubeadm_control_plane import cni_subnet_warning, is_url, new_bootstrap_token
 from etcd_cluster.kubeadm_preflight import KubeadmSurvey, refusals, survey_script
 from etcd_cluster.kubernetes_certlist import KUBERNETES_CA, SharedPair, file_modes, shared_pairs
 from etcd_cluster.plan import cluster_of, etcd_hosts, once_per_run
 from etcd_cluster.remote import Wanted, read_files, read_secret
+from etcd_cluster.setting_checks import check_data
 from etcd_cluster.settings import (
-    DEFAULT_APISERVER_PORT,
+    KUBEADM_APISERVER_PORT,
     ControlPlaneSettings,
     LoadBalancerSettings,
     control_plane_settings_from_data,
@@ -72,7 +73,7 @@ class ControlPlanePlan:
 
     @property
     def apiserver_port(self) -> int:
-        return self.lb.apiserver_port if self.lb else DEFAULT_APISERVER_PORT
+        return self.lb.apiserver_port if self.lb else KUBEADM_APISERVER_PORT
 
     def needs_join(self, host: str) -> bool:
         """A host other than the first that has not joined yet (read before any change)."""
@@ -94,10 +95,9 @@ def get_control_plane_plan(state: State) -> ControlPlanePlan:
 
 def _build(state: State) -> ControlPlanePlan:
     hosts = control_plane_hosts(state)
+    check_data(state)
     lb = lb_settings(state)
-    settings = control_plane_settings_from_data(
-        lambda key: data_of(hosts[0], key), bool(etcd_hosts(state)), lb
-    )
+    settings = control_plane_settings_from_data(getter(hosts[0]), bool(etcd_hosts(state)), lb)
     for h in hosts:
         if not h.connected:
             raise DeployInputError(
@@ -185,7 +185,7 @@ def _preflight(
             settings.version,
             control_plane=name in control_plane,
             stacked=settings.etcd_topology == "stacked",
-            apiserver_port=lb.apiserver_port if lb else DEFAULT_APISERVER_PORT,
+            apiserver_port=lb.apiserver_port if lb else KUBEADM_APISERVER_PORT,
             endpoint=settings.control_plane_endpoint,
         )
         found += [f"host {name}: {problem}" for problem in problems]

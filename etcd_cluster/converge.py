@@ -22,7 +22,6 @@ from pyinfra.api.host import Host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.api.state import State
 from pyinfra.facts.files import FileContents
-from pyinfra.operations.util.files import generate_color_diff
 
 from etcd_cluster import scripts
 from etcd_cluster.host_state import HostState, host_state_command, parse_host_state
@@ -39,6 +38,7 @@ from etcd_cluster.managed import (
 from etcd_cluster.operations import changed_this_run
 from etcd_cluster.plan import get_plan
 from etcd_cluster.remote import run_quietly, write_files
+from etcd_cluster.text_diff import color_diff
 
 
 def put(
@@ -121,7 +121,7 @@ def _show_overrides(target: Host, items: Sequence[Item], state: HostState, diff:
             if diff:
                 old = state.dropins[verdict.path].decode(errors="replace")
                 lines = [f"{line}\n" for line in old.splitlines()]
-                for line in generate_color_diff(lines, []):
+                for line in color_diff(lines, []):
                     logger.info("  %s", line)
         for name in item.to_unset(state):
             target.log(f"Will unset {name} in systemd's manager environment", logger.info)
@@ -142,6 +142,6 @@ def _show_diff(target: Host, todo: Changes, state: HostState, secret: Collection
         old = target.get_fact(FileContents, path=path) if exists else None
         target.log(f"Will {'modify' if exists else 'create'} {path}", logger.info)
         desired = (want.content or b"").decode(errors="replace").splitlines(keepends=True)
-        for line in generate_color_diff([f"{line}\n" for line in old or []], desired):
+        for line in color_diff([f"{line}\n" for line in old or []], desired):
             logger.info("  %s", line)
         logger.info("")

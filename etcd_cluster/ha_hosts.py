@@ -11,9 +11,10 @@ from pyinfra.api.exceptions import NoGroupError
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
+from etcd_cluster.defaults import getter, setting
 from etcd_cluster.errors import DeployInputError
-from etcd_cluster.host_data import data_of
 from etcd_cluster.plan import CONTROL_PLANE_GROUP, etcd_hosts
+from etcd_cluster.setting_checks import check_data
 from etcd_cluster.settings import LoadBalancerSettings, is_ip, load_balancer_settings_from_data
 
 LB_GROUP = "lb"
@@ -46,7 +47,7 @@ def any_in_limit(state: State, hosts: list[Host]) -> bool:
 def host_address(host: Host) -> str:
     """The address other hosts reach ``host`` at: ``k8s_address``, ``etcd_address`` or its name."""
     for key in ("k8s_address", "etcd_address"):
-        value = data_of(host, key)
+        value = setting(host, key)
         if value:
             if not isinstance(value, str) or not is_ip(value):
                 raise DeployInputError(f"host {host.name}: {key}={value!r} is not an IP address")
@@ -67,13 +68,14 @@ def lb_settings(state: State) -> LoadBalancerSettings | None:
     lb_hosts = group_hosts(state, LB_GROUP)
     if not lb_hosts:
         return None
+    check_data(state)
     addresses = tuple(host_address(h) for h in control_plane_hosts(state))
-    return load_balancer_settings_from_data(lambda key: data_of(lb_hosts[0], key), addresses)
+    return load_balancer_settings_from_data(getter(lb_hosts[0]), addresses)
 
 
 def control_plane_wanted(state: State) -> bool:
     """The control-plane steps run with a ``control_plane`` group and an endpoint for it."""
     hosts = control_plane_hosts(state)
     return bool(hosts) and bool(
-        group_hosts(state, LB_GROUP) or data_of(hosts[0], "k8s_control_plane_endpoint")
+        group_hosts(state, LB_GROUP) or setting(hosts[0], "k8s_control_plane_endpoint")
     )

@@ -30,8 +30,8 @@ KUBELET_DROPIN_DIR = "/etc/systemd/system/kubelet.service.d"
 KUBELET_CONFIG_PATH = f"{KUBELET_DROPIN_DIR}/kubelet.conf"
 KUBELET_DROPIN_PATH = f"{KUBELET_DROPIN_DIR}/20-etcd-service-manager.conf"
 ETCD_UNIT_PATH = "/etc/systemd/system/etcd.service"
-DEFAULT_PKI_DIR = "/etc/kubernetes/pki"
-DEFAULT_KUBELET_BINARY = "/usr/bin/kubelet"  # the guide's, when the survey found none
+KUBEADM_PKI_DIR = "/etc/kubernetes/pki"
+KUBEADM_KUBELET_BINARY = "/usr/bin/kubelet"  # the guide's, when the survey found none
 _SYSTEMD_PLAIN_WORD = re.compile(r"^[A-Za-z0-9/_.:=,+@-]+$")
 
 
@@ -40,7 +40,7 @@ def kubeadm_config_context(
 ) -> dict[str, Any]:
     """The guide's kubeadmcfg.yaml for ``member``; non-default settings add their fields.
 
-    Unlike the guide it pins ``kubernetesVersion`` (the ``kubernetes_version`` setting,
+    Unlike the guide it pins ``kubernetesVersion`` (the ``etcd_kubernetes_version`` setting,
     else ``kubeadm_version``, the member's own kubeadm), so kubeadm never looks up
     ``stable-1`` over the internet and always picks the same etcd image; and, for the
     static-pod runtime, the CRI socket, so kubeadm does not guess between runtimes.
@@ -53,21 +53,21 @@ def kubeadm_config_context(
         "cri_socket": (s.kubelet_container_runtime_endpoint if s.runtime == "static-pod" else ""),
         "member_name": member.name,
         "advertise_address": member.address,
-        "certificates_dir": s.pki_dir if s.pki_dir != DEFAULT_PKI_DIR else "",
+        "certificates_dir": s.pki_dir if s.pki_dir != KUBEADM_PKI_DIR else "",
         "encryption_algorithm": (
-            s.key_algorithm if v1beta4 and s.key_algorithm != defaults.DEFAULT_KEY_ALGORITHM else ""
+            s.key_algorithm if v1beta4 and s.key_algorithm != defaults.KUBEADM_KEY_ALGORITHM else ""
         ),
         "certificate_validity_period": (
             f"{s.cert_validity_hours}h0m0s"
-            if v1beta4 and s.cert_validity_hours != defaults.DEFAULT_CERT_VALIDITY_HOURS
+            if v1beta4 and s.cert_validity_hours != defaults.KUBEADM_CERT_VALIDITY_HOURS
             else ""
         ),
         "ca_certificate_validity_period": (
             f"{s.ca_validity_hours}h0m0s"
-            if v1beta4 and s.ca_validity_hours != defaults.DEFAULT_CA_VALIDITY_HOURS
+            if v1beta4 and s.ca_validity_hours != defaults.KUBEADM_CA_VALIDITY_HOURS
             else ""
         ),
-        "data_dir": s.data_dir if s.data_dir != defaults.DEFAULT_DATA_DIR else "",
+        "data_dir": s.data_dir if s.data_dir != defaults.KUBEADM_DATA_DIR else "",
         "image_repository": s.image_repository,
         "image_tag": s.image_tag,
         "server_cert_sans": _unique([member.address, *member.server_sans]),
@@ -81,7 +81,7 @@ def kubelet_contexts(cluster: Cluster, kubelet_binary: str = "") -> dict[str, An
     """Both kubelet files of step 1 share one context; ``kubelet_binary`` is the path the
     survey found on PATH (the guide's /usr/bin/kubelet when empty)."""
     s = cluster.settings
-    binary = kubelet_binary or DEFAULT_KUBELET_BINARY
+    binary = kubelet_binary or KUBEADM_KUBELET_BINARY
     return {
         "cgroup_driver": s.kubelet_cgroup_driver,
         "container_runtime_endpoint": s.kubelet_container_runtime_endpoint,

@@ -22,7 +22,7 @@ INIT_TEMPLATE = "templates/etc/kubernetes/kubeadm-init.yaml.j2"
 JOIN_TEMPLATE = "templates/etc/kubernetes/kubeadm-join.yaml.j2"
 INIT_CONFIG_PATH = "/etc/kubernetes/kubeadm-init.yaml"
 JOIN_CONFIG_PATH = "/etc/kubernetes/kubeadm-join.yaml"
-DEFAULT_PKI_DIR = "/etc/kubernetes/pki"
+KUBEADM_PKI_DIR = "/etc/kubernetes/pki"  # kubeadm's certificatesDir: left out when it is
 TOKEN_TTL = "24h0m0s"  # kubeadm's default
 _TOKEN_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -59,7 +59,7 @@ def init_context(
         "apiserver_port": apiserver_port,
         "kubernetes_version": f"v{s.version}",
         "control_plane_endpoint": s.control_plane_endpoint,
-        "certificates_dir": s.pki_dir if s.pki_dir != DEFAULT_PKI_DIR else "",
+        "certificates_dir": s.pki_dir if s.pki_dir != KUBEADM_PKI_DIR else "",
         "cert_sans": cert_sans(s, vip),
         "pod_subnet": s.pod_subnet,
         "service_subnet": s.service_subnet,

@@ -73,7 +73,7 @@ def _join(state: State, host: Host) -> bool:
     if not plan.token_ready:
         first = state.inventory.get_host(plan.first)
         ok, _, stderr = run_quietly(
-            first, f"kubeadm token create {plan.token} --ttl {JOIN_TOKEN_TTL}"
+            first, f"kubeadm token create {plan.token} --ttl {JOIN_TOKEN_TTL}", secret=True
         )
         if not ok:
             return fail(host, f"could not create a bootstrap token on {plan.first}: {stderr}")

@@ -94,7 +94,7 @@ def sections(lines: Sequence[str]) -> dict[str, list[str]]:
 def parse_report(
     host_name: str, cluster: Cluster, lines: Sequence[str], stderr: str = ""
 ) -> MemberReport:
-    """The report from the command's output; raises ``OSError`` if the file read was cut."""
+    """The report from the command's output; raises ``RemoteReadError`` if the file read was cut."""
     parts = sections(lines)
     survey_lines = parts.get("survey", [])
     survey = parse_survey(survey_lines)

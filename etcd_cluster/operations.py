@@ -36,6 +36,7 @@ from etcd_cluster.plan import (
     target_version,
 )
 from etcd_cluster.polling import on, poll, progress_while
+from etcd_cluster.pyinfra_compat import operation_results
 from etcd_cluster.quiet import change_reasons
 from etcd_cluster.quorum import ClusterView, gate, parse_view
 from etcd_cluster.remote import (
@@ -245,8 +246,7 @@ def run_changes(state: State) -> list[str]:
 
 def changed_this_run(target: Host) -> bool:
     """Whether any operation already executed on ``target`` in this run changed something."""
-    done = [data.operation_meta for data in target.state.ops.get(target, {}).values()]
-    return any(meta.is_complete() and meta.did_change() for meta in done)
+    return any(meta.is_complete() and meta.did_change() for meta in operation_results(target))
 
 
 def observe(target: Host) -> Observation:

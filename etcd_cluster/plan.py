@@ -27,10 +27,10 @@ from pyinfra.api.state import State
 from etcd_cluster import ca_key, release
 from etcd_cluster.certlist import ETCD_CA
 from etcd_cluster.cluster import Cluster, MemberInput, build_cluster, require_members
+from etcd_cluster.defaults import getter, setting
 from etcd_cluster.defrag import Maintenance, maintenance, nospace_refusals
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.flags import version_text
-from etcd_cluster.host_data import data_of
 from etcd_cluster.host_state import HostState
 from etcd_cluster.limit import limit_refusals, members_inside, outside
 from etcd_cluster.managed import (
@@ -51,9 +51,11 @@ from etcd_cluster.pki_plan import (
     trusted_ca,
 )
 from etcd_cluster.preflight import Survey
+from etcd_cluster.pyinfra_compat import real_state
 from etcd_cluster.quorum import ClusterView, parse_view, unstarted_peer_urls
 from etcd_cluster.remote import RemoteFile, Wanted, read_files, read_secret, run_quietly
 from etcd_cluster.safety import data_dir_refusals, recorded_bootstrap
+from etcd_cluster.setting_checks import check_data
 from etcd_cluster.settings import refuse_unsupported_flags, settings_from_data
 from etcd_cluster.status import parse_probe, probe_script
 from etcd_cluster.status import problems as status_problems
@@ -135,18 +137,13 @@ def once_per_run(cache: dict[int, T], state: State, build: Callable[[State], T])
     """``build(state)``, once per run: later calls get the same object.
 
     Deploy code sees pyinfra's ``state`` context proxy, operations see the real
-    ``State``: both must find the same object, so the proxy is unwrapped first.
+    ``State``: both must find the same object, so the proxy is looked through first.
     """
-    real = _real_state(state)
+    real = real_state(state)
     with _lock:
         if id(real) not in cache:
             cache[id(real)] = build(real)
         return cache[id(real)]
-
-
-def _real_state(state: State) -> State:
-    unwrap = getattr(type(state), "_get_module", None)
-    return unwrap(state) if unwrap else state
 
 
 _archive_cas: dict[int, tuple[bytes, bytes]] = {}
@@ -155,7 +152,7 @@ _archive_cas: dict[int, tuple[bytes, bytes]] = {}
 def use_archive_ca(state: State, cert_pem: bytes, key_pem: bytes) -> None:
     """restore.py onto new hosts: the backup archive's etcd CA (held in memory only) is the
     CA this run puts on the first member and signs with, as an operator's CA would be."""
-    _archive_cas[id(_real_state(state))] = (cert_pem, key_pem)
+    _archive_cas[id(real_state(state))] = (cert_pem, key_pem)
 
 
 def get_plan(state: State) -> Plan:
@@ -167,16 +164,17 @@ def cluster_of(state: State) -> Cluster:
     """Inventory and data checks only, without touching any host."""
     hosts = etcd_hosts(state)
     require_members(hosts)  # before settings, which come from the first member
+    check_data(state)
     for h in hosts:
-        refuse_unsupported_flags(h.name, data_of(h, "etcd_extra_args"))
-    settings = settings_from_data(lambda key: data_of(hosts[0], key))
+        refuse_unsupported_flags(h.name, setting(h, "etcd_extra_args"))
+    settings = settings_from_data(getter(hosts[0]))
     inputs = [
         MemberInput(
             host=h.name,
-            name=data_of(h, "etcd_name"),
-            address=data_of(h, "etcd_address"),
-            server_sans=data_of(h, "etcd_server_cert_sans"),
-            peer_sans=data_of(h, "etcd_peer_cert_sans"),
+            name=setting(h, "etcd_name"),
+            address=setting(h, "etcd_address"),
+            server_sans=setting(h, "etcd_server_cert_sans"),
+            peer_sans=setting(h, "etcd_peer_cert_sans"),
         )
         for h in hosts
     ]

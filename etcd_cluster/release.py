@@ -21,10 +21,6 @@ from etcd_cluster.settings import Settings
 
 INSTALL_ROOT = "/opt/etcd"
 ARCHIVE_DIR = f"{INSTALL_ROOT}/archives"
-DEFAULT_ARCHIVE_URL = (
-    "https://github.com/etcd-io/etcd/releases/download/v{version}/"
-    "etcd-v{version}-linux-{arch}.tar.gz"
-)
 # uname -m -> the architecture in etcd's release archive names
 ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64", "ppc64le": "ppc64le", "s390x": "s390x"}
 

@@ -8,7 +8,9 @@ off, so they exist on the controller only in memory. Existing private keys are n
 read at all: a host reports the sha256 of each key's public half, which is enough to
 tell whether the key matches its certificate (``read_files``); the one exception,
 read only when something must be signed or copied, is ``read_secret``.
-Only command lines (which hold paths, never contents) can be logged.
+Only command lines (which hold paths, never contents) are logged: at ``-vv``, as pyinfra
+logs its own commands, each script shown by its file name; never output, and never a
+command line that holds a secret (``secret=True``).
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import shlex
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS, pop_global_arguments
+import click
 from pyinfra.api.command import StringCommand
 from pyinfra.api.host import Host
 
 from etcd_cluster import scripts
+from etcd_cluster.errors import RemoteReadError
+from etcd_cluster.pyinfra_compat import connector_arguments
 
 _FILE = "@@file@@"
 _LINK = "@@link@@"
@@ -83,19 +87,23 @@ class Wanted:
         )
 
 
-def run_quietly(host: Host, command: str, stdin: bytes | None = None) -> tuple[bool, str, str]:
-    """Run ``command`` with the host's global arguments (sudo etc.), printing nothing."""
-    arguments, _ = pop_global_arguments(host.state, host, {})
-    connector_arguments = {k: v for k, v in arguments.items() if k in CONNECTOR_ARGUMENT_KEYS}
+def run_quietly(
+    host: Host, command: str, stdin: bytes | None = None, *, secret: bool = False
+) -> tuple[bool, str, str]:
+    """Run ``command`` with the host's global arguments (sudo etc.), printing no output;
+    the command line is logged at ``-vv`` unless it holds a ``secret``."""
+    arguments = connector_arguments(host)
     if stdin is not None:
         # pyinfra writes stdin line by line as text; base64 keeps bytes intact.
-        connector_arguments["_stdin"] = base64.encodebytes(stdin).decode().splitlines()
+        arguments["_stdin"] = base64.encodebytes(stdin).decode().splitlines()
         command = f"base64 -d | {command}"
+    if host.state.print_input and not secret:
+        click.echo(f"{host.print_prefix}>>> {scripts.readable(command)}", err=True)
     ok, output = host.run_shell_command(
         StringCommand(command),
         print_output=False,
         print_input=False,
-        **connector_arguments,
+        **arguments,
     )
     return ok, output.stdout, output.stderr
 
@@ -106,7 +114,7 @@ def read_files(
     """Read several files in one command; absent files are left out of the result.
 
     ``private_keys`` (a subset of ``paths``) are not read: the host reports the hash
-    of each one's public key. A read that does not finish raises ``OSError``.
+    of each one's public key. A read that does not finish raises ``RemoteReadError``.
     """
     ok, stdout, stderr = run_quietly(host, read_files_command(paths, private_keys))
     return parse_read_files(host.name, stdout.splitlines() if ok else [], stderr)
@@ -119,14 +127,15 @@ def read_files_command(paths: Iterable[str], private_keys: Collection[str] = ())
 
 
 def parse_read_files(host_name: str, lines: list[str], stderr: str = "") -> dict[str, RemoteFile]:
-    """``read_files_command``'s output; raises ``OSError`` unless it ran to its end."""
+    """``read_files_command``'s output; raises ``RemoteReadError`` unless it ran to its end."""
     if not lines or lines[-1] != _END:
-        raise OSError(f"{host_name}: could not read files: {stderr.strip() or 'output cut short'}")
+        detail = stderr.strip() or "output cut short"
+        raise RemoteReadError(f"{host_name}: could not read files: {detail}")
     files: dict[str, RemoteFile] = {}
     for header, body in zip(lines[:-1:2], lines[1:-1:2], strict=True):
         mark, mode, user, group, path = header.split(" ", 4)
         if mark not in (_FILE, _LINK):
-            raise OSError(f"{host_name}: could not read files: unexpected output {mark!r}")
+            raise RemoteReadError(f"{host_name}: could not read files: unexpected output {mark!r}")
         link = mark == _LINK
         if body.startswith("k:"):
             key_sha256 = body.removeprefix("k:")
@@ -141,7 +150,7 @@ def read_secret(host: Host, path: str) -> bytes:
     """Read one private key into memory (only to sign with it or copy it), printing nothing."""
     ok, stdout, stderr = run_quietly(host, f"base64 -w0 {shlex.quote(path)}")
     if not ok:
-        raise OSError(f"{host.name}: could not read {path}: {stderr.strip()}")
+        raise RemoteReadError(f"{host.name}: could not read {path}: {stderr.strip()}")
     return base64.b64decode(stdout.strip())
 
 

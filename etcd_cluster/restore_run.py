@@ -29,8 +29,8 @@ from pyinfra.api.state import BaseStateCallback, State
 from etcd_cluster import restore, restore_source, scripts, status
 from etcd_cluster.backup import etcdctl, etcdutl_path
 from etcd_cluster.cluster import Cluster
+from etcd_cluster.defaults import setting
 from etcd_cluster.errors import DeployInputError
-from etcd_cluster.host_data import data_of
 from etcd_cluster.kubeadm_config import manifest_path
 from etcd_cluster.operations import probe_until
 from etcd_cluster.plan import cluster_of, etcd_hosts, once_per_run, use_archive_ca
@@ -107,13 +107,13 @@ def _fetch(first: Host, source: restore_source.Source, stage: str) -> restore_so
     if source.remote:
         rclone = restore_source.operator_file(
             "etcd_backup_rclone_config",
-            data_of(first, "etcd_backup_rclone_config"),
+            setting(first, "etcd_backup_rclone_config"),
             f"etcd_restore_snapshot={source.location} (an rclone remote)",
         )
     if source.archive:
         identity = restore_source.operator_file(
             "etcd_restore_age_identity",
-            data_of(first, "etcd_restore_age_identity"),
+            setting(first, "etcd_restore_age_identity"),
             f"etcd_restore_snapshot={source.location} (an age-encrypted archive)",
         )
     command = scripts.command(
@@ -152,7 +152,7 @@ def _build(state: State) -> RestorePlan:
     cluster = cluster_of(state)
     hosts = {h.name: h for h in etcd_hosts(state)}
     first = hosts[cluster.first.host]
-    source = restore_source.parse_source(data_of(first, "etcd_restore_snapshot"))
+    source = restore_source.parse_source(setting(first, "etcd_restore_snapshot"))
     for member in cluster.members:
         if not hosts[member.host].connected:
             raise DeployInputError(
@@ -244,7 +244,7 @@ def _plan(
     lines[1:1] = notes
     for line in lines:
         logger.warning(f"--> etcd restore: {line}")
-    refusal = restore.confirm_refusal(data_of(first, "etcd_restore_confirm"))
+    refusal = restore.confirm_refusal(setting(first, "etcd_restore_confirm"))
     if refusal:
         raise DeployInputError(refusal)
     return plan

@@ -1,7 +1,7 @@
 """Cluster-wide settings read from pyinfra data, checked and typed in one place.
 
-Defaults and documentation live in ``group_data/all.py``; this module only turns
-the (possibly ``--data key=value``) values into typed settings and refuses bad ones
+Defaults and meanings live in one table (``etcd_cluster/defaults.py``); this module only
+turns the (possibly ``--data key=value``) values into typed settings and refuses bad ones
 with an error naming the key and the value.
 """
 
@@ -24,10 +24,11 @@ CGROUP_DRIVERS = ("systemd", "cgroupfs")
 # Where etcd serves /metrics (port 2381): kubeadm's loopback only, or also the member's
 # own address, for a Prometheus elsewhere to scrape (plain http, as kubeadm serves it).
 METRICS_ADDRESSES = ("loopback", "member")
-DEFAULT_KEY_ALGORITHM = "RSA-2048"
-DEFAULT_CERT_VALIDITY_HOURS = 8760  # kubeadm's certificateValidityPeriod
-DEFAULT_CA_VALIDITY_HOURS = 87600  # kubeadm's caCertificateValidityPeriod
-DEFAULT_DATA_DIR = "/var/lib/etcd"
+# kubeadm's own defaults: a kubeadm config leaves out a field that has kubeadm's value.
+KUBEADM_KEY_ALGORITHM = "RSA-2048"
+KUBEADM_CERT_VALIDITY_HOURS = 8760  # kubeadm's certificateValidityPeriod
+KUBEADM_CA_VALIDITY_HOURS = 87600  # kubeadm's caCertificateValidityPeriod
+KUBEADM_DATA_DIR = "/var/lib/etcd"
 # kubeadm writes static pod manifests to this fixed directory (its DefaultManifestsDir,
 # not configurable by `kubeadm init phase etcd local`): kubelet must watch the same one.
 KUBEADM_MANIFESTS_DIR = "/etc/kubernetes/manifests"
@@ -95,32 +96,32 @@ class Settings:
     etcd_package: str
     external_config_path: str
     log_lines: int
-    backup_dir: str = "/var/backups/etcd"
-    backup_schedule: str = "hourly"
-    backup_keep: int = 0  # the newest N whatever their times (before the tiers, all there was)
-    backup_keep_hourly: int = 24
-    backup_keep_daily: int = 7
-    backup_keep_weekly: int = 4
-    backup_keep_before_change: int = 5
-    cluster_name: str = "etcd"
-    backup_remote: str = ""  # rclone remote path for off-host copies ("" none)
-    backup_rclone_config: str = ""  # the operator's rclone.conf on the controller
-    backup_age_recipients: tuple[str, ...] = ()  # age public keys the archives are sealed to
-    notices: tuple[str, ...] = ()  # said once per run (an unencrypted remote copy)
-    etcdctl_binary: str = "/usr/bin/etcdctl"
-    remove_members: tuple[str, ...] = ()
-    replace_members: tuple[str, ...] = ()
-    etcd_version: str = ""
-    etcd_archive_url: str = ""
-    etcd_archive_sha256: tuple[tuple[str, str, str], ...] = ()  # the operator's: version, arch
-    start_timeout: int = 900  # systemd: seconds etcd may take to start (TimeoutStartSec)
-    lock_ttl: int = 3600
-    lock_break: bool = False
-    status_json: str = ""  # status.py: also write the report as JSON here (controller)
-    metrics_address: str = "loopback"
-    defrag_free_percent: int = 50  # defragment a member whose DB is this much free space
-    defrag_free_mb: int = 100  # ... and at least this many MiB of it
-    nospace_recover: bool = False  # recover from a NOSPACE alarm instead of refusing
+    backup_dir: str
+    backup_schedule: str
+    backup_keep: int  # the newest N whatever their times (before the tiers, all there was)
+    backup_keep_hourly: int
+    backup_keep_daily: int
+    backup_keep_weekly: int
+    backup_keep_before_change: int
+    cluster_name: str
+    backup_remote: str  # rclone remote path for off-host copies ("" none)
+    backup_rclone_config: str  # the operator's rclone.conf on the controller
+    backup_age_recipients: tuple[str, ...]  # age public keys the archives are sealed to
+    etcdctl_binary: str
+    remove_members: tuple[str, ...]
+    replace_members: tuple[str, ...]
+    etcd_version: str
+    etcd_archive_url: str
+    etcd_archive_sha256: tuple[tuple[str, str, str], ...]  # the operator's: version, arch, sha
+    start_timeout: int  # systemd: seconds etcd may take to start (TimeoutStartSec)
+    lock_ttl: int
+    lock_break: bool
+    status_json: str  # status.py: also write the report as JSON here (controller)
+    metrics_address: str
+    defrag_free_percent: int  # defragment a member whose DB is this much free space
+    defrag_free_mb: int  # ... and at least this many MiB of it
+    nospace_recover: bool  # recover from a NOSPACE alarm instead of refusing
+    notices: tuple[str, ...] = ()  # said once per run (an unencrypted remote copy): not a setting
 
     def archive_sha256(self, version: str, arch: str) -> str:
         """The archive's sha256: the operator's (for ``arch``, then for every arch), else
@@ -319,9 +320,7 @@ def settings_from_data(get: DataGetter) -> Settings:
             "leave etcd_manifests_dir at its default"
         )
     flags = extra_args("etcd_extra_args", get("etcd_extra_args"))
-    metrics = _choice(
-        "etcd_metrics_address", _or(get("etcd_metrics_address"), "loopback"), METRICS_ADDRESSES
-    )
+    metrics = _choice("etcd_metrics_address", get("etcd_metrics_address"), METRICS_ADDRESSES)
     if metrics != "loopback" and "listen-metrics-urls" in dict(flags):
         raise DeployInputError(
             f"etcd_metrics_address={metrics!r} and --listen-metrics-urls in etcd_extra_args "
@@ -333,7 +332,9 @@ def settings_from_data(get: DataGetter) -> Settings:
         kubeadm_api_version=_choice(
             "kubeadm_api_version", get("kubeadm_api_version"), API_VERSIONS
         ),
-        kubernetes_version=kubernetes_version("kubernetes_version", get("kubernetes_version")),
+        kubernetes_version=kubernetes_version(
+            "etcd_kubernetes_version", get("etcd_kubernetes_version")
+        ),
         client_port=client_port,
         peer_port=peer_port,
         data_dir=_absolute_path("etcd_data_dir", get("etcd_data_dir")),
@@ -380,15 +381,13 @@ def settings_from_data(get: DataGetter) -> Settings:
         etcdctl_binary=_absolute_path("etcdctl_binary", get("etcdctl_binary")),
         remove_members=_member_names("etcd_remove_members", get("etcd_remove_members")),
         replace_members=_member_names("etcd_replace_members", get("etcd_replace_members")),
-        lock_ttl=_integer("etcd_lock_ttl", _or(get("etcd_lock_ttl"), 3600), 60, 7 * 24 * 3600),
+        lock_ttl=_integer("etcd_lock_ttl", get("etcd_lock_ttl"), 60, 7 * 24 * 3600),
         lock_break=_yes_no("etcd_lock_break", get("etcd_lock_break")),
         status_json=_text("etcd_status_json", get("etcd_status_json")),
         defrag_free_percent=_integer(
-            "etcd_defrag_free_percent", _or(get("etcd_defrag_free_percent"), 50), 1, 100
+            "etcd_defrag_free_percent", get("etcd_defrag_free_percent"), 1, 100
         ),
-        defrag_free_mb=_integer(
-            "etcd_defrag_free_mb", _or(get("etcd_defrag_free_mb"), 100), 0, 10**7
-        ),
+        defrag_free_mb=_integer("etcd_defrag_free_mb", get("etcd_defrag_free_mb"), 0, 10**7),
         nospace_recover=_yes_no("etcd_nospace_recover", get("etcd_nospace_recover")),
         **_release(get, runtime),
     )
@@ -414,7 +413,7 @@ def _backup(get: DataGetter) -> dict[str, Any]:
             "etcd_backup_keep, etcd_backup_keep_hourly, etcd_backup_keep_daily and "
             "etcd_backup_keep_weekly are all 0: keep at least one"
         )
-    name = _text("etcd_cluster_name", _or(get("etcd_cluster_name"), "etcd"))
+    name = _text("etcd_cluster_name", get("etcd_cluster_name"))
     if len(name) > 63 or not re.fullmatch(_DNS_LABEL, name):
         raise DeployInputError(f"etcd_cluster_name={name!r} must be a DNS label (a-z, 0-9, -)")
     remote = _text("etcd_backup_remote", get("etcd_backup_remote")).rstrip("/")
@@ -469,10 +468,6 @@ def _age_recipients(value: str) -> tuple[str, ...]:
             "age X25519 public key (age1...)"
         )
     return tuple(keys)
-
-
-def _or(value: Any, default: Any) -> Any:
-    return default if value is None else value
 
 
 def _yes_no(key: str, value: Any) -> bool:
@@ -578,7 +573,7 @@ def _archive_sha256(value: Any) -> tuple[tuple[str, str, str], ...]:
 # first host of the group that uses them. Kept in their own section for easy merging.
 
 K8S_TOPOLOGIES = ("external", "stacked")
-DEFAULT_APISERVER_PORT = 6443
+KUBEADM_APISERVER_PORT = 6443  # kubeadm's bind port, without an lb group
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ InitConfiguration plus ClusterConfiguration as in the guide, for v1beta4 (extraA
 as a name/value list) or v1beta3 (a map). Both runtimes write it: the static-pod
 runtime feeds it to kubeadm, the systemd runtime derives the same etcd flags from
 it, and later runs read its member list for the data-safety check. It pins
-kubernetesVersion to the member's own kubeadm unless ``kubernetes_version`` is set.
+kubernetesVersion to the member's own kubeadm unless ``etcd_kubernetes_version`` is set.
 """
 
 from pyinfra import host, state

@@ -14,6 +14,7 @@ from pyinfra.operations.util import any_changed
 
 from etcd_cluster import load_balancer as lb
 from etcd_cluster import templates
+from etcd_cluster.defaults import setting
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.ha_hosts import (
     LB_GROUP,
@@ -57,7 +58,7 @@ def run() -> None:
                 f"host {host.name}: no interface holds its address {address} for VRRP; "
                 "set k8s_address to one of its addresses or k8s_lb_vrrp_interface"
             )
-        interface = host.data.get("k8s_lb_vrrp_interface") or found[0]
+        interface = setting(host, "k8s_lb_vrrp_interface") or found[0]
         prefix = lb.vip_prefix(settings.vip, address, found[1])
 
         apt.packages(

@@ -14,6 +14,7 @@ something to remove or retire.
 
 from pyinfra import host, logger, state
 
+from etcd_cluster.defaults import setting
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.membership import REMOVE
 from etcd_cluster.membership_ops import (
@@ -31,7 +32,7 @@ def run() -> None:
     removed = {c.name for c in plan.membership.changes if c.kind == REMOVE}
 
     if is_retiring(host):
-        name = host.data.get("etcd_name")
+        name = setting(host, "etcd_name")
         if name in plan.live_names and name not in removed:
             raise DeployInputError(
                 f"host {host.name} is in group etcd_removed but {name!r} is still a member: "

@@ -26,6 +26,29 @@ def command(name: str, *args: str | int | float) -> str:
     return f"sh -c {shlex.quote(text(name))} {name} {quoted}".rstrip()
 
 
+def _requoted(quoted: str) -> str:
+    """How ``quoted`` reads inside a command that is itself quoted (``sections`` runs
+    commands given as arguments, and those may run scripts in turn)."""
+    return quoted.replace("'", "'\"'\"'")
+
+
+@cache
+def _shown_as() -> list[tuple[str, str]]:
+    """(text as it appears in a command line, the script's file name): scripts nested two
+    commands deep first, so their longer quoted forms are replaced before the plain one."""
+    plain = {shlex.quote(text(p.stem)): f"<{p.name}>" for p in sorted(_HERE.glob("*.sh"))}
+    nested = {_requoted(quoted): name for quoted, name in plain.items()}
+    twice = {_requoted(quoted): name for quoted, name in nested.items()}
+    return [*twice.items(), *nested.items(), *plain.items()]
+
+
+def readable(command: str) -> str:
+    """``command`` for a log line: each script's text shown as its file name."""
+    for quoted, name in _shown_as():
+        command = command.replace(quoted, name)
+    return command
+
+
 def path(name: str) -> Path:
     """The script's file (for tests that run it directly)."""
     return _HERE / f"{name}.sh"

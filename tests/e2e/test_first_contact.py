@@ -2,7 +2,8 @@
 
 On fresh hosts, the refusals a new user meets first (the default static-pod runtime on
 hosts without kubeadm, a bad or missing etcd_address) each name the fix and change no
-host. Then etcd_metrics_address=member: three systemd members deployed with kubeadm's
+host; so do a misspelt setting, a renamed one and a cluster-wide one set on a later host
+alone. Then etcd_metrics_address=member: three systemd members deployed with kubeadm's
 default (metrics on 127.0.0.1:2381 only, so another member cannot scrape them), then
 switched to ``member`` under the write/read poller: every member restarts once, one at a
 time, with no failed request; afterwards each member scrapes another's
@@ -55,6 +56,24 @@ WAYS_OUT: dict[str, tuple[int, dict[str, object], tuple[str, ...], list[str]]] =
         ["etcd_address='10.0.0.300'", "set etcd_address in the inventory"],
     ),
     "missing address": (1, {"etcd_address": None}, (), ["etcd_address is required", "add it"]),
+    "misspelt setting": (
+        1,
+        {"etcd_backup_kep": 3},
+        (),
+        ["etcd_backup_kep", "did you mean etcd_backup_keep?", "docs/settings.md"],
+    ),
+    "cluster-wide setting on a later host": (
+        2,
+        {"etcd_client_port": 2479},
+        (),
+        ["etcd_client_port=2479 is ignored", "cluster-wide, read from the first etcd host"],
+    ),
+    "renamed setting": (
+        0,
+        {"kubernetes_version": "v1.34.2"},
+        (),
+        ["renamed etcd_kubernetes_version"],
+    ),
 }
 
 

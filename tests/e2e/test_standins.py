@@ -10,7 +10,6 @@ the deploy's restart logic depends on.
 
 from __future__ import annotations
 
-import runpy
 import time
 
 import pytest
@@ -18,6 +17,7 @@ import yaml
 
 from etcd_cluster import kubeadm_config as kc
 from etcd_cluster.cluster import MemberInput, build_cluster
+from etcd_cluster.defaults import DEFAULTS
 from etcd_cluster.flags import etcd_command
 from etcd_cluster.settings import settings_from_data
 from etcd_cluster.templates import render
@@ -32,7 +32,6 @@ from tests.e2e.conftest import (
     out,
     sh,
 )
-from tests.unit.conftest import GROUP_DATA
 
 pytestmark = pytest.mark.e2e
 
@@ -76,8 +75,7 @@ def test_kubeadm_writes_the_manifest_for_a_rendered_config(one: Bed):
     assert out(node, "kubeadm version -o short") == "v1.34.1"
     assert out(node, "kubelet --version") == "Kubernetes v1.34.1"
     assert sh(node, "kubeadm init").returncode == 2
-    defaults = {k: v for k, v in runpy.run_path(str(GROUP_DATA)).items() if k[:2] != "__"}
-    settings = settings_from_data({**defaults, **one.host_data}.get)
+    settings = settings_from_data({**DEFAULTS, **one.host_data}.get)
     cluster = build_cluster([MemberInput(node.pyinfra_host, address=node.address)], settings)
     config = render(kc.KUBEADM_CONFIG_TEMPLATE, **kc.kubeadm_config_context(cluster, cluster.first))
     sh(node, "cat > /root/kubeadmcfg.yaml", stdin=config.encode())

@@ -1,4 +1,4 @@
-"""Shared fixtures: default settings from ``group_data/all.py``, the guide's cluster, CAs.
+"""Shared fixtures: default settings from the defaults table, the guide's cluster, CAs.
 
 Key generation is the slow part of these tests, so CAs are made once per session and
 the certificate-plan tests use ECDSA-P256 wherever the algorithm does not matter.
@@ -6,9 +6,9 @@ the certificate-plan tests use ECDSA-P256 wherever the algorithm does not matter
 
 from __future__ import annotations
 
+import copy
 import datetime
 import os
-import runpy
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,11 +18,11 @@ import pytest
 from etcd_cluster import pki
 from etcd_cluster.certlist import ETCD_CA
 from etcd_cluster.cluster import Cluster, MemberInput, build_cluster
+from etcd_cluster.defaults import DEFAULTS
 from etcd_cluster.settings import Settings, settings_from_data
 from tests.unit.guide import guide_inputs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-GROUP_DATA = REPO_ROOT / "group_data" / "all.py"
 
 CA_VALIDITY = datetime.timedelta(hours=87600)
 LEAF_VALIDITY = datetime.timedelta(hours=8760)
@@ -45,9 +45,8 @@ def stand_in_tools(tmp_path: Path, **tools: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def group_defaults() -> dict[str, Any]:
-    """The deploy's documented defaults, as pyinfra would load them."""
-    namespace = runpy.run_path(str(GROUP_DATA))
-    return {key: value for key, value in namespace.items() if not key.startswith("__")}
+    """The deploy's defaults (``etcd_cluster/defaults.py``), as pyinfra's data_defaults."""
+    return copy.deepcopy(DEFAULTS)
 
 
 @pytest.fixture(scope="session")

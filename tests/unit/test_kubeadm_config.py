@@ -120,7 +120,7 @@ def test_kubernetes_version_is_the_members_kubeadm_unless_pinned(
     cluster = make_cluster(settings_=make_settings(kubeadm_api_version=api_version))
     assert rendered_kubeadmcfg(cluster, 1, "v1.34.2") == guide_documents(1, api_version, "v1.34.2")
     pinned_cluster = make_cluster(
-        settings_=make_settings(kubeadm_api_version=api_version, kubernetes_version="1.33.5")
+        settings_=make_settings(kubeadm_api_version=api_version, etcd_kubernetes_version="1.33.5")
     )
     documents = rendered_kubeadmcfg(pinned_cluster, 0, "v1.34.2")
     assert documents[1]["kubernetesVersion"] == "v1.33.5"

@@ -15,6 +15,7 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -24,7 +25,9 @@ from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
 from pyinfra.api.host import Host
 from pyinfra.connectors.util import CommandOutput, OutputLine, write_stdin
 
-from etcd_cluster import pki, remote
+from etcd_cluster import pki, pyinfra_compat, remote, scripts
+from etcd_cluster.errors import RemoteReadError
+from etcd_cluster.member_survey import survey_command
 from etcd_cluster.remote import RemoteFile, Wanted, read_files, write_files
 
 SECRET = b"-----BEGIN EC PRIVATE KEY-----\nTOP-SECRET-KEY-MATERIAL\n-----END EC PRIVATE KEY-----\n"
@@ -55,9 +58,10 @@ class FakeHost:
     """Test double for a pyinfra Host (see the module docstring)."""
 
     def __init__(self, workdir: Path, name: str = "fake-host") -> None:
-        self.state = object()
+        self.state = SimpleNamespace(print_input=False)  # pyinfra's -vv sets it
         self.data: dict[str, Any] = {}
         self.name = name
+        self.print_prefix = f"[{name}] "
         self.workdir = workdir
         self.calls: list[Call] = []
 
@@ -94,7 +98,11 @@ class BrokenHost(FakeHost):
 def global_arguments(monkeypatch) -> dict[str, Any]:
     """What pyinfra's ``pop_global_arguments`` returns for the fake host (editable per test)."""
     arguments: dict[str, Any] = {}
-    monkeypatch.setattr(remote, "pop_global_arguments", lambda state, host, kwargs: (arguments, []))
+
+    def fake(state: Any, host: Any, kwargs: Any) -> tuple[dict[str, Any], list[str]]:
+        return arguments, []
+
+    monkeypatch.setattr(pyinfra_compat, "pop_global_arguments", fake)
     return arguments
 
 
@@ -180,7 +188,7 @@ def test_a_read_cut_short_fails_loudly(tmp_path, global_arguments):
             return ok, CommandOutput([line for line in output if "@@end@@" not in line.line])
 
     Path(tmp_path, "a.crt").write_bytes(b"cert")
-    with pytest.raises(OSError, match="etcd-c: could not read files: output cut short"):
+    with pytest.raises(RemoteReadError, match="etcd-c: could not read files: output cut short"):
         read_files(cast(Host, CutShort(tmp_path, name="etcd-c")), [f"{tmp_path}/a.crt"])
 
 
@@ -208,13 +216,27 @@ def test_only_connector_arguments_are_passed_on(host, global_arguments, tmp_path
     assert call.kwargs == {"_sudo": True, "_timeout": 30}
 
 
+def test_commands_are_shown_at_vv_by_script_name_but_never_output_or_secrets(
+    host, tmp_path, capsys
+):
+    Path(tmp_path, "a.crt").write_bytes(b"cert")
+    read_files(host, [f"{tmp_path}/a.crt"])
+    assert capsys.readouterr().err == ""  # below -vv nothing
+    host.state.print_input = True
+    read_files(host, [f"{tmp_path}/a.crt"])
+    remote.run_quietly(host, "echo the-token", secret=True)
+    shown = capsys.readouterr().err
+    assert shown == f"[fake-host] >>> sh -c <read_files.sh> read_files content:{tmp_path}/a.crt\n"
+    assert all(not call.print_output and not call.print_input for call in host.calls)
+
+
 def test_absent_files_are_left_out(host, tmp_path):
     assert read_files(host, [f"{tmp_path}/a.crt", f"{tmp_path}/b.key"]) == {}
 
 
 def test_a_failed_read_names_the_host(tmp_path, global_arguments):
     broken = BrokenHost(tmp_path, name="etcd-b")
-    with pytest.raises(OSError, match="etcd-b: could not read files: sudo: a password"):
+    with pytest.raises(RemoteReadError, match="etcd-b: could not read files: sudo: a password"):
         read_files(cast(Host, broken), [f"{tmp_path}/x"])
 
 
@@ -308,3 +330,16 @@ def test_the_pki_write_sends_only_what_the_host_lacks():
     linked = RemoteFile(b"cert", "777", "root", "root", link=True)
     assert _with_content(state, Wanted(b"cert", "644"), linked).content is None
     assert _with_content(state, Wanted(b"new", "644"), held).content == b"new"
+
+
+def test_a_logged_survey_names_each_script_instead_of_its_text(make_cluster):
+    cluster = make_cluster()
+    command = survey_command(cluster, cluster.first, with_probe=True)
+    shown = scripts.readable(command)
+    assert shown.startswith("sh -c <sections.sh> sections files 'sh -c <read_files.sh> read_files ")
+    assert "<observe_etcd.sh> observe_etcd" in shown and "<host_state.sh> host_state" in shown
+    first_lines = {
+        p.name: scripts.text(p.stem).splitlines()[0] for p in scripts.path("x").parent.glob("*.sh")
+    }
+    assert [name for name, line in first_lines.items() if line in shown] == []
+    assert len(shown) < len(command) / 3

@@ -241,6 +241,7 @@ def test_a_refusal_while_preparing_is_remembered_not_fetched_again(monkeypatch):
 
     monkeypatch.setattr(restore_run, "_build", refuse)
     state = SimpleNamespace()
+    state.inventory = SimpleNamespace(state=state)  # pyinfra's State is its inventory's state
     for _ in range(3):
         with pytest.raises(DeployInputError, match="cannot decrypt"):
             restore_run.get_restore_plan(state)  # type: ignore[arg-type]

@@ -113,7 +113,7 @@ def test_static_pod_etcd_version_is_the_tag_or_kubeadms_default(make_settings):
     assert "etcd_image_tag='3.5.24-0'" in by_tag.refusals[0]
     by_kubeadm = findings(make_settings, kubeadm="v1.33.1", **extra)
     assert "kubeadm's default image tag 3.5.21-0 for Kubernetes 1.33.1" in by_kubeadm.refusals[0]
-    pinned = findings(make_settings, kubeadm="v1.33.1", kubernetes_version="v1.32.9", **extra)
+    pinned = findings(make_settings, kubeadm="v1.33.1", etcd_kubernetes_version="v1.32.9", **extra)
     assert "3.5.24-0 for Kubernetes 1.32.9" in pinned.refusals[0]
     assert findings(make_settings, kubeadm="v1.34.2", **extra).refusals == []
 
@@ -202,20 +202,20 @@ def test_the_rename_table_is_consistent():
     assert not set(versions.RENAMED_IN_ETCD36) & set(versions.GATED_IN_ETCD36)
 
 
-# --- The kubernetes_version setting -------------------------------------------------------------
+# --- The etcd_kubernetes_version setting ---------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("value", "expected"), [("", ""), ("1.34.2", "v1.34.2"), ("v1.36.0-rc.1", "v1.36.0-rc.1")]
 )
 def test_kubernetes_version_setting(make_settings, value, expected):
-    assert make_settings(kubernetes_version=value).kubernetes_version == expected
+    assert make_settings(etcd_kubernetes_version=value).kubernetes_version == expected
 
 
 @pytest.mark.parametrize("value", ["stable-1", "v1.34", "latest", "v1.34.2 "])
 def test_kubernetes_version_labels_are_refused(make_settings, value):
     with pytest.raises(DeployInputError, match="kubernetes_version"):
-        make_settings(kubernetes_version=value)
+        make_settings(etcd_kubernetes_version=value)
 
 
 # --- The survey reads the versions ----------------------------------------------------------------

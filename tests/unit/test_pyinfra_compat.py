@@ -1,0 +1,84 @@
+"""What this deploy relies on in pyinfra beyond its documented API (``pyinfra_compat``), and
+the documented API it leans on hardest: a pyinfra upgrade that changes any of it fails here
+first, naming it, instead of failing a run."""
+
+from __future__ import annotations
+
+import inspect
+
+import click
+import pyinfra
+import pyinfra.api.exceptions
+from pyinfra.api import Config, Inventory, State
+from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
+from pyinfra.api.connect import connect_all
+from pyinfra.api.operation import add_op
+from pyinfra.api.operations import run_ops
+from pyinfra.context import ctx_state
+from pyinfra.operations import files, server
+
+from etcd_cluster.errors import DeployInputError, RemoteReadError
+from etcd_cluster.plan import once_per_run
+from etcd_cluster.pyinfra_compat import connector_arguments, operation_results, real_state
+from etcd_cluster.text_diff import color_diff
+
+
+def _state(**host_data: object) -> State:
+    inventory = Inventory(([("h0", host_data)], {}))
+    return State(inventory=inventory, config=Config())
+
+
+def test_connector_arguments_come_from_host_data_as_in_an_operation():
+    assert {"_sudo", "_sudo_user", "_env", "_stdin", "_timeout"} <= set(CONNECTOR_ARGUMENT_KEYS)
+    state = _state(_sudo=True, _sudo_user="etcd", _env={"A": "1"}, _serial=True)
+    arguments = connector_arguments(state.inventory.get_host("h0"))
+    assert (arguments["_sudo"], arguments["_sudo_user"], arguments["_env"]) == (
+        True,
+        "etcd",
+        {"A": "1"},
+    )
+    assert "_serial" not in arguments and set(arguments) <= set(CONNECTOR_ARGUMENT_KEYS)
+
+
+def test_the_context_proxy_leads_to_the_real_state():
+    state = _state()
+    assert real_state(state) is state
+    with ctx_state.use(state):
+        assert real_state(pyinfra.state) is state
+        built = once_per_run({}, pyinfra.state, lambda s: [s])
+        assert built == [state] and built[0] is state
+
+
+def test_operation_results_are_each_operation_on_the_host_once_it_ran():
+    state = State(inventory=Inventory((["@local"], {})), config=Config())
+    connect_all(state)
+    local = state.inventory.get_host("@local")
+    add_op(state, server.shell, commands=["true"])
+    add_op(state, server.shell, commands=["true"], _if=lambda: False)
+    (first, skipped) = operation_results(local)
+    assert not first.is_complete()
+    run_ops(state)
+    assert first.is_complete() and first.did_change()
+    assert skipped.is_complete() and not skipped.did_change()
+
+
+def test_the_documented_api_the_deploy_uses_is_there():
+    # "Writing Operations": an operation calls another with ``yield from <op>._inner(...)``.
+    assert inspect.isgeneratorfunction(files.put._inner)
+    # State's per-host getter, for which operations already ran (operations.changed_this_run).
+    assert "get_op_data_for_host" in set(dir(State))
+
+
+def test_errors_are_pyinfra_deploy_errors_not_local_io_errors():
+    assert issubclass(DeployInputError, pyinfra.api.exceptions.DeployError)
+    assert issubclass(RemoteReadError, pyinfra.api.exceptions.DeployError)
+    assert not issubclass(RemoteReadError, OSError)
+
+
+def test_color_diff_shows_removed_and_added_lines_with_context():
+    old = ["a\n", "b\n", "c\n", "d\n"]
+    new = ["a\n", "B\n", "c\n", "d\n", "e\n"]
+    lines = [click.unstyle(line) for line in color_diff(old, new)]
+    assert lines == ["@@ -1,4 +1,5 @@", "  a", "- b", "+ B", "  c", "  d", "+ e"]
+    assert list(color_diff(old, old)) == []
+    assert [click.unstyle(x) for x in color_diff(["--x\n"], [])] == ["@@ -1 +0,0 @@", "- --x"]
