@@ -62,11 +62,13 @@ def authorize(nodes: Sequence[bed.Node], public: str) -> None:
 def inventory(
     nodes: Sequence[bed.Node], host_data: Mapping[str, object], key: Path, known_hosts: Path
 ) -> list[tuple[str, dict[str, object]]]:
-    """pyinfra entries reaching ``nodes`` at their IPv4 address as ``deploy`` with sudo."""
+    """pyinfra entries reaching ``nodes`` at their IPv4 address as ``deploy`` with sudo
+    (``etcd_version='distro'`` unless ``host_data`` says otherwise, as :func:`bed.inventory`)."""
     return [
         (
             node.ipv4,
             {
+                "etcd_version": "distro",
                 **host_data,
                 "etcd_address": node.address,
                 "ssh_user": USER,
