@@ -15,8 +15,7 @@ from __future__ import annotations
 from pyinfra import host, state
 from pyinfra.api import deploy
 
-from etcd_cluster.defaults import DEFAULTS
-from etcd_cluster.ha_hosts import (
+from etcd_cluster.controlplane.hosts import (
     WORKERS_GROUP,
     any_in_limit,
     control_plane_hosts,
@@ -24,10 +23,11 @@ from etcd_cluster.ha_hosts import (
     etcd_steps_wanted,
     group_hosts,
 )
+from etcd_cluster.defaults import DEFAULTS
+from etcd_cluster.engine.plan import etcd_hosts, is_member
 from etcd_cluster.layout import step
-from etcd_cluster.membership_ops import is_retiring
-from etcd_cluster.plan import etcd_hosts, is_member
-from etcd_cluster.status_run import cluster_status, get_status
+from etcd_cluster.membership.ops import is_retiring
+from etcd_cluster.status.ops import cluster_status, get_status
 
 
 @deploy("etcd cluster", data_defaults=DEFAULTS)
@@ -35,7 +35,7 @@ def deploy_etcd_cluster() -> None:
     """The etcd guide's steps on the ``etcd`` group, inside the cluster's run lock; nothing
     for an inventory that holds only the HA guide's groups."""
     if not etcd_steps_wanted(state) or not any_in_limit(state, etcd_hosts(state)):
-        return  # nothing of the etcd guide, or --limit names no member (etcd_cluster/limit.py)
+        return  # no etcd guide here, or --limit names no member (engine/limit.py)
     step("preflight").run()  # refuse bad input before any host changes
     step("run_lock").run()  # one run at a time: the lock, if this run changes anything
     if is_member(host):
@@ -73,7 +73,7 @@ def deploy_ha_control_plane() -> None:
 @deploy("etcd status", data_defaults=DEFAULTS)
 def etcd_cluster_status() -> None:
     """Read only, at any time: one row per member, failing when something needs attention
-    (``status.py``)."""
+    (``etcd/health.py``)."""
     if is_member(host):
         get_status(state)  # survey, print and write while pyinfra prepares
         cluster_status(name="etcd cluster status (fails when something needs attention)")
@@ -81,6 +81,6 @@ def etcd_cluster_status() -> None:
 
 @deploy("etcd restore", data_defaults=DEFAULTS)
 def restore_etcd_cluster() -> None:
-    """The whole cluster from one snapshot (``restore.py``; etcd's recovery guide)."""
+    """The whole cluster from one snapshot (``backup/restore.py``; etcd's recovery guide)."""
     if is_member(host):
         step("restore").run()

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etcd_cluster import release_checksums
 from etcd_cluster.errors import DeployInputError
+from etcd_cluster.etcd import release_checksums
 
 RUNTIMES = ("static-pod", "systemd")
 API_VERSIONS = ("v1beta4", "v1beta3")
@@ -614,7 +614,7 @@ def load_balancer_settings_from_data(
     apiserver_port = _integer("k8s_apiserver_port", get("k8s_apiserver_port"), 1, 65535)
     backends = _string_list("k8s_apiserver_backends", get("k8s_apiserver_backends"))
     if not backends:
-        from etcd_cluster.cluster import join_host_port  # cluster imports this module
+        from etcd_cluster.etcd.cluster import join_host_port  # cluster imports this module
 
         backends = tuple(join_host_port(a, apiserver_port) for a in control_plane_addresses)
     if not backends:
@@ -682,7 +682,7 @@ def control_plane_settings_from_data(
         )
     endpoint = _text("k8s_control_plane_endpoint", get("k8s_control_plane_endpoint"))
     if not endpoint and lb is not None:
-        from etcd_cluster.cluster import join_host_port  # cluster imports this module
+        from etcd_cluster.etcd.cluster import join_host_port  # cluster imports this module
 
         endpoint = join_host_port(lb.vip, lb.lb_port)
     if not endpoint:

@@ -1,6 +1,6 @@
 """Scheduled snapshots: ``etcd-backup.timer`` starts ``etcd-backup.service`` on every member.
 
-The service runs a script installed on the host (``etcd_cluster/backup.py`` says what
+The service runs a script installed on the host (``etcd_cluster/backup/schedule.py`` says what
 it contains): a snapshot of this member from its own endpoint with the
 healthcheck-client certificate, verified, written atomically with mode 600 into
 ``etcd_backup_dir`` (mode 700), pruned by the retention tiers, and with
@@ -12,8 +12,9 @@ a unit changed, so a converged member reports no changes.
 
 from pyinfra import host, state
 
-from etcd_cluster import backup, converge
-from etcd_cluster.plan import get_plan
+from etcd_cluster.backup import schedule as backup
+from etcd_cluster.engine import converge
+from etcd_cluster.engine.plan import get_plan
 
 
 def run() -> None:

@@ -9,9 +9,9 @@ kept; the plan logged at prepare time names every reissue and its reason.
 
 from pyinfra import host, logger, state
 
-from etcd_cluster import converge
-from etcd_cluster.operations import pki_files
-from etcd_cluster.plan import get_plan
+from etcd_cluster.engine import converge
+from etcd_cluster.engine.operations import pki_files
+from etcd_cluster.engine.plan import get_plan
 
 
 def run() -> None:

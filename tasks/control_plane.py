@@ -9,10 +9,10 @@ every host, when there is a control plane, so that it runs after the members' st
 
 from pyinfra import host, state
 
-from etcd_cluster import kubeadm_config as kc
-from etcd_cluster.operations import CONTROL_PLANE_ROLE, controller_file, pki_files
-from etcd_cluster.plan import get_plan, is_control_plane
-from etcd_cluster.templates import render
+from etcd_cluster.engine.operations import CONTROL_PLANE_ROLE, controller_file, pki_files
+from etcd_cluster.engine.plan import get_plan, is_control_plane
+from etcd_cluster.engine.templates import render
+from etcd_cluster.etcd import kubeadm_config as kc
 
 
 def run() -> None:

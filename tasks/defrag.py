@@ -1,6 +1,6 @@
 """Day two: defragment members by rule; recover from a NOSPACE alarm when asked.
 
-Only when the survey's probe asked for it (``etcd_cluster/defrag.py``): a member whose
+Only when the survey's probe asked for it (``etcd_cluster/etcd/defrag.py``): a member whose
 DB is mostly free space, or an active NOSPACE alarm with ``etcd_nospace_recover=yes``
 (without it the run refused before any host changed). One member at a time behind
 the restart gate, followers first, the leader last with its leadership moved away
@@ -9,8 +9,8 @@ first; a recovery compacts first and disarms the alarm last, then checks a write
 
 from pyinfra import host, state
 
-from etcd_cluster.defrag_ops import PASSES, defragment, nospace_compact, nospace_disarm
-from etcd_cluster.plan import get_plan
+from etcd_cluster.engine.plan import get_plan
+from etcd_cluster.etcd.defrag_ops import PASSES, defragment, nospace_compact, nospace_disarm
 
 
 def run() -> None:

@@ -8,9 +8,9 @@ that check, and no operation is needed.
 
 from pyinfra import host, state
 
-from etcd_cluster.certlist import ETCD_CA, expected_files
-from etcd_cluster.operations import expected_files_present, file_mode_problems
-from etcd_cluster.plan import get_plan
+from etcd_cluster.certs.certlist import ETCD_CA, expected_files
+from etcd_cluster.engine.operations import expected_files_present, file_mode_problems
+from etcd_cluster.engine.plan import get_plan
 
 
 def run() -> None:

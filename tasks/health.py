@@ -8,9 +8,9 @@ that fails is named, with its last log lines.
 
 from pyinfra import host, state
 
-from etcd_cluster.operations import cluster_healthy, run_changes, survey_healthy
-from etcd_cluster.plan import get_plan
-from etcd_cluster.runtime import runtime_commands
+from etcd_cluster.engine.operations import cluster_healthy, run_changes, survey_healthy
+from etcd_cluster.engine.plan import get_plan
+from etcd_cluster.etcd.runtime import runtime_commands
 
 
 def run() -> None:

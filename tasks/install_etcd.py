@@ -12,9 +12,10 @@ the chosen version, and the rolling restart moves each member over, one at a tim
 from pyinfra import host, logger, state
 from pyinfra.operations import files, server
 
-from etcd_cluster import release, release_check, scripts
-from etcd_cluster.managed import release_to_install
-from etcd_cluster.plan import get_plan
+from etcd_cluster import scripts
+from etcd_cluster.engine.managed import release_to_install
+from etcd_cluster.engine.plan import get_plan
+from etcd_cluster.etcd import release, release_check
 
 
 def run() -> None:

@@ -9,8 +9,8 @@ kubernetesVersion to the member's own kubeadm unless ``etcd_kubernetes_version``
 
 from pyinfra import host, state
 
-from etcd_cluster import converge
-from etcd_cluster.plan import get_plan
+from etcd_cluster.engine import converge
+from etcd_cluster.engine.plan import get_plan
 
 
 def run() -> None:

@@ -10,9 +10,9 @@ Hosts that already joined and are registered are left alone.
 from pyinfra import host, state
 from pyinfra.operations import files
 
-from etcd_cluster.control_plane_plan import get_control_plane_plan
-from etcd_cluster.kubeadm_control_plane import CNI_MANIFEST_PATH, is_url
-from etcd_cluster.kubeadm_operations import cni_applied, kubeadm_init, kubeadm_join
+from etcd_cluster.controlplane.kubeadm import CNI_MANIFEST_PATH, is_url
+from etcd_cluster.controlplane.kubeadm_ops import cni_applied, kubeadm_init, kubeadm_join
+from etcd_cluster.controlplane.plan import get_control_plane_plan
 
 
 def run() -> None:

@@ -8,9 +8,9 @@ up active.
 
 from pyinfra import host, state
 
-from etcd_cluster import converge
-from etcd_cluster.managed import KUBELET_SERVICE
-from etcd_cluster.plan import get_plan
+from etcd_cluster.engine import converge
+from etcd_cluster.engine.managed import KUBELET_SERVICE
+from etcd_cluster.engine.plan import get_plan
 
 
 def run() -> None:

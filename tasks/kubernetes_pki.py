@@ -9,8 +9,8 @@ quiet channel. kubeadm issues each host's leaf certificates from them.
 
 from pyinfra import host, state
 
-from etcd_cluster.control_plane_plan import get_control_plane_plan
-from etcd_cluster.ha_operations import shared_ca_files
+from etcd_cluster.controlplane.ops import shared_ca_files
+from etcd_cluster.controlplane.plan import get_control_plane_plan
 
 
 def run() -> None:

@@ -12,11 +12,7 @@ from pyinfra.facts.hardware import NetworkDevices
 from pyinfra.operations import apt, files, systemd
 from pyinfra.operations.util import any_changed
 
-from etcd_cluster import load_balancer as lb
-from etcd_cluster import templates
-from etcd_cluster.defaults import setting
-from etcd_cluster.errors import DeployInputError
-from etcd_cluster.ha_hosts import (
+from etcd_cluster.controlplane.hosts import (
     LB_GROUP,
     control_plane_hosts,
     group_hosts,
@@ -24,7 +20,11 @@ from etcd_cluster.ha_hosts import (
     is_lb,
     lb_settings,
 )
-from etcd_cluster.ha_operations import checked_file
+from etcd_cluster.controlplane.ops import checked_file
+from etcd_cluster.defaults import setting
+from etcd_cluster.engine import templates
+from etcd_cluster.errors import DeployInputError
+from etcd_cluster.loadbalancer import config as lb
 
 
 def running_and_reloaded(service, *configs):

@@ -15,16 +15,16 @@ something to remove or retire.
 from pyinfra import host, logger, state
 
 from etcd_cluster.defaults import setting
+from etcd_cluster.engine.plan import get_plan, retiring_hosts
 from etcd_cluster.errors import DeployInputError
-from etcd_cluster.membership import REMOVE
-from etcd_cluster.membership_ops import (
+from etcd_cluster.membership.changes import REMOVE
+from etcd_cluster.membership.ops import (
     is_retiring,
     member_key_paths,
     remove_members,
     retire,
     update_peer_urls,
 )
-from etcd_cluster.plan import get_plan, retiring_hosts
 
 
 def run() -> None:

@@ -11,9 +11,11 @@ again, with its service scripts held off, before step 7 restarts anything.
 from pyinfra import host, logger, state
 from pyinfra.operations import apt, server, systemd
 
-from etcd_cluster import backup, release_check, scripts
-from etcd_cluster.plan import get_plan
-from etcd_cluster.preflight import packages_to_install
+from etcd_cluster import scripts
+from etcd_cluster.backup import schedule as backup
+from etcd_cluster.engine.plan import get_plan
+from etcd_cluster.engine.preflight import packages_to_install
+from etcd_cluster.etcd import release_check
 
 
 def run() -> None:

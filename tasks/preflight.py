@@ -4,17 +4,17 @@ Runs while pyinfra prepares, before any operation executes. The first host to ge
 here builds the run's plan (inventory and data checks, every member's current
 files and a survey of each member, data-safety rules); then each member is checked
 for what its runtime needs, and for versions: kubeadm against the config API and
-key algorithm, etcd against the flags rendered for it (``etcd_cluster/versions.py``).
+key algorithm, etcd against the flags rendered for it (``etcd_cluster/etcd/versions.py``).
 """
 
 from pyinfra import host, logger, state
 
-from etcd_cluster.backup import etcdctl_missing
+from etcd_cluster.backup.schedule import etcdctl_missing
+from etcd_cluster.engine.plan import get_plan, is_member
+from etcd_cluster.engine.preflight import missing_requirements
 from etcd_cluster.errors import DeployInputError
-from etcd_cluster.plan import get_plan, is_member
-from etcd_cluster.preflight import missing_requirements
-from etcd_cluster.release import archive_refusals, local_sha256
-from etcd_cluster.versions import min_external_warnings, version_findings
+from etcd_cluster.etcd.release import archive_refusals, local_sha256
+from etcd_cluster.etcd.versions import min_external_warnings, version_findings
 
 
 def run() -> None:

@@ -4,23 +4,23 @@ Each phase is one operation called on every member, so it runs on all of them be
 the next begins: no member starts before every member is restored, and all start
 together (a restored cluster needs a quorum of its members to elect a leader). The
 plan (and every refusal) comes first, while pyinfra prepares; see
-``etcd_cluster/restore_run.py``. On new hosts (no member holds etcd data: every old
+``etcd_cluster/backup/restore_ops.py``. On new hosts (no member holds etcd data: every old
 member is gone) the deploy's own steps come first: packages, etcd, the PKI (the backup
 archive's CA when it carries one), an empty cluster started; it is then restored over.
 """
 
 from pyinfra import host, logger, state
 
-from etcd_cluster.layout import step
-from etcd_cluster.plan import get_plan
-from etcd_cluster.restore_run import (
+from etcd_cluster.backup.restore_ops import (
     NEW_HOST_STEPS,
     PHASES,
     get_restore_plan,
     restore_phase,
     restored_cluster_healthy,
 )
-from etcd_cluster.run_lock_ops import release_run_lock, take_run_lock
+from etcd_cluster.engine.plan import get_plan
+from etcd_cluster.engine.run_lock_ops import release_run_lock, take_run_lock
+from etcd_cluster.layout import step
 
 
 def run() -> None:

@@ -2,7 +2,7 @@
 
 The survey read every member's lock while pyinfra prepared (another run holding it
 refused this one then); the plan says whether this run changes anything at all
-(``etcd_cluster/quiet.py``): a run with nothing to change takes no lock and costs no
+(``etcd_cluster/engine/quiet.py``): a run with nothing to change takes no lock and costs no
 command. Otherwise this is the run's first operation, on every host: the lock is
 taken on every member, first member first, and a refusal (another run got there
 first) fails every host, naming the holder. ``tasks/run_unlock.py`` gives it back.
@@ -10,8 +10,8 @@ first) fails every host, naming the holder. ``tasks/run_unlock.py`` gives it bac
 
 from pyinfra import state
 
-from etcd_cluster.operations import run_changes
-from etcd_cluster.run_lock_ops import take_run_lock
+from etcd_cluster.engine.operations import run_changes
+from etcd_cluster.engine.run_lock_ops import take_run_lock
 
 
 def run() -> None:

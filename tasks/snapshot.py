@@ -6,14 +6,14 @@ a member that had data saves a snapshot into ``etcd_backup_dir``, verified with
 ``snapshot status``, mode 600. If it cannot be made, every member and retired host fails
 here, naming the host and the reason: no member is removed, added or restarted. Then
 removals (``tasks/membership.py``), and in step 7 joins and the rolling restart.
-Called on members and retired hosts (``etcd_cluster/snapshot_gate.py``).
+Called on members and retired hosts (``etcd_cluster/backup/snapshot_gate.py``).
 """
 
 from pyinfra import host, state
 
-from etcd_cluster.membership_ops import executor
-from etcd_cluster.plan import get_plan
-from etcd_cluster.snapshot_gate import reasons_of, snapshot_gate, take_snapshot
+from etcd_cluster.backup.snapshot_gate import reasons_of, snapshot_gate, take_snapshot
+from etcd_cluster.engine.plan import get_plan
+from etcd_cluster.membership.ops import executor
 
 
 def run() -> None:

@@ -18,12 +18,12 @@ restarts cannot happen and are not called.
 from pyinfra import host, state
 from pyinfra.operations import server
 
-from etcd_cluster import converge
-from etcd_cluster.membership_ops import join_members
-from etcd_cluster.operations import rolling_restart, run_changes
-from etcd_cluster.plan import get_plan
-from etcd_cluster.restarts import PASSES
-from etcd_cluster.runtime import kubeadm_etcd_local, runtime_commands
+from etcd_cluster.engine import converge
+from etcd_cluster.engine.operations import rolling_restart, run_changes
+from etcd_cluster.engine.plan import get_plan
+from etcd_cluster.etcd.restarts import PASSES
+from etcd_cluster.etcd.runtime import kubeadm_etcd_local, runtime_commands
+from etcd_cluster.membership.ops import join_members
 
 
 def run() -> None:

@@ -1,4 +1,4 @@
-# run-lock: this member's part of the cluster-wide run lock (etcd_cluster/run_lock.py).
+# run-lock: this member's part of the cluster-wide run lock (etcd_cluster/engine/run_lock.py).
 #
 # Arguments: status DIR
 #            acquire DIR TOKEN EXPECT_LAST BREAK_TOKEN KEY=VALUE...

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from etcd_cluster.certlist import ALL_CERTS
-from etcd_cluster.cluster import join_host_port
+from etcd_cluster.certs.certlist import ALL_CERTS
+from etcd_cluster.etcd.cluster import join_host_port
 from sandbox import bed
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from etcd_cluster.kubernetes_certlist import file_modes, shared_pairs
+from etcd_cluster.controlplane.certlist import file_modes, shared_pairs
 from sandbox import bed
 from tests.e2e.conftest import deploy_ok, out, pyinfra, sh
 

@@ -17,7 +17,7 @@ import shutil
 
 import pytest
 
-from etcd_cluster import release_checksums
+from etcd_cluster.etcd import release_checksums
 from sandbox import releases
 from tests.e2e.conftest import (
     Bed,

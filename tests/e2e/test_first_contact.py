@@ -17,7 +17,7 @@ import re
 
 import pytest
 
-from etcd_cluster.cluster import join_host_port
+from etcd_cluster.etcd.cluster import join_host_port
 from sandbox import bed
 from tests.e2e.conftest import (
     Bed,

@@ -13,8 +13,8 @@ import pprint
 
 import pytest
 
-from etcd_cluster import pki
-from etcd_cluster.certlist import ETCD_CA
+from etcd_cluster.certs import pki
+from etcd_cluster.certs.certlist import ETCD_CA
 from sandbox import bed
 from tests.e2e.conftest import (
     PKI,

@@ -15,12 +15,12 @@ import time
 import pytest
 import yaml
 
-from etcd_cluster import kubeadm_config as kc
-from etcd_cluster.cluster import MemberInput, build_cluster
 from etcd_cluster.defaults import DEFAULTS
-from etcd_cluster.flags import etcd_command
+from etcd_cluster.engine.templates import render
+from etcd_cluster.etcd import kubeadm_config as kc
+from etcd_cluster.etcd.cluster import MemberInput, build_cluster
+from etcd_cluster.etcd.flags import etcd_command
 from etcd_cluster.settings import settings_from_data
-from etcd_cluster.templates import render
 from tests import standins
 from tests.e2e.conftest import (
     Bed,

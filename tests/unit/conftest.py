@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from etcd_cluster import pki
-from etcd_cluster.certlist import ETCD_CA
-from etcd_cluster.cluster import Cluster, MemberInput, build_cluster
+from etcd_cluster.certs import pki
+from etcd_cluster.certs.certlist import ETCD_CA
 from etcd_cluster.defaults import DEFAULTS
+from etcd_cluster.etcd.cluster import Cluster, MemberInput, build_cluster
 from etcd_cluster.settings import Settings, settings_from_data
 from tests.unit.guide import guide_inputs
 

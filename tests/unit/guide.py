@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from etcd_cluster.cluster import MemberInput
+from etcd_cluster.etcd.cluster import MemberInput
 
 # Step 2: HOST0..2 and NAME0..2.
 GUIDE_HOSTS = ("10.0.0.6", "10.0.0.7", "10.0.0.8")

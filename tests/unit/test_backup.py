@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from etcd_cluster import backup
+from etcd_cluster.backup import schedule as backup
+from etcd_cluster.engine.observe import Observation, parse_observation
+from etcd_cluster.engine.templates import render
 from etcd_cluster.errors import DeployInputError
-from etcd_cluster.observe import Observation, parse_observation
-from etcd_cluster.status import format_table, parse_probe
-from etcd_cluster.templates import render
+from etcd_cluster.etcd.health import format_table, parse_probe
 
 UTC = datetime.UTC
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from etcd_cluster import ca_key, pki
-from etcd_cluster.certlist import ETCD_CA, key_paths
-from etcd_cluster.remote import RemoteFile
-from etcd_cluster.snapshot_gate import snapshot_reasons
+from etcd_cluster.backup.snapshot_gate import snapshot_reasons
+from etcd_cluster.certs import ca_key, pki
+from etcd_cluster.certs.certlist import ETCD_CA, key_paths
+from etcd_cluster.engine.remote import RemoteFile
 from tests.unit.guide import GUIDE_HOSTS
 
 PKI = "/etc/kubernetes/pki"

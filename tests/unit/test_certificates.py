@@ -16,8 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, SignatureAlgorithmOID
 
-from etcd_cluster import pki
-from etcd_cluster.certlist import (
+from etcd_cluster.certs import pki
+from etcd_cluster.certs.certlist import (
     ALL_CERTS,
     ETCD_CA,
     ETCD_PEER,
@@ -26,7 +26,7 @@ from etcd_cluster.certlist import (
     CertSpec,
     expected_files,
 )
-from etcd_cluster.cluster import Cluster, Member
+from etcd_cluster.etcd.cluster import Cluster, Member
 from tests.unit.conftest import CA_VALIDITY, LEAF_VALIDITY
 from tests.unit.guide import PKI_FILES_HOST0, PKI_FILES_OTHER_HOSTS
 

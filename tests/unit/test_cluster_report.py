@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from etcd_cluster import backup, pki
-from etcd_cluster.certlist import ETCD_CA, ETCD_SERVER
-from etcd_cluster.cluster import Cluster
-from etcd_cluster.cluster_report import MemberFacts, report, table
-from etcd_cluster.observe import Observation
-from etcd_cluster.quorum import parse_view
-from etcd_cluster.remote import RemoteFile
-from etcd_cluster.status_run import write_json
+from etcd_cluster.backup import schedule as backup
+from etcd_cluster.certs import pki
+from etcd_cluster.certs.certlist import ETCD_CA, ETCD_SERVER
+from etcd_cluster.engine.observe import Observation
+from etcd_cluster.engine.remote import RemoteFile
+from etcd_cluster.etcd.cluster import Cluster
+from etcd_cluster.etcd.quorum import parse_view
+from etcd_cluster.status.ops import write_json
+from etcd_cluster.status.report import MemberFacts, report, table
 from tests.unit.test_status import MEMBER_IDS, probe_lines, table_rows
 
 PKI = "/etc/kubernetes/pki"

@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from etcd_cluster.cluster_report import report, table
-from etcd_cluster.defrag import (
+from etcd_cluster.errors import DeployInputError
+from etcd_cluster.etcd.defrag import (
     MIB,
     alone,
     defrag_due,
@@ -19,8 +19,8 @@ from etcd_cluster.defrag import (
     nospace_refusals,
     tolerate_nospace,
 )
-from etcd_cluster.errors import DeployInputError
-from etcd_cluster.quorum import parse_view, restart_refusals
+from etcd_cluster.etcd.quorum import parse_view, restart_refusals
+from etcd_cluster.status.report import report, table
 from tests.unit.guide import guide_inputs
 from tests.unit.test_restart_decisions import IDS, member_list, probe
 

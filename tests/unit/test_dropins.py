@@ -7,10 +7,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from etcd_cluster import dropins, managed, scripts
-from etcd_cluster.host_state import HostState, PathState, host_state_command, parse_host_state
-from etcd_cluster.observe import Observation
-from etcd_cluster.restarts import RESTART, systemd_decision
+from etcd_cluster import scripts
+from etcd_cluster.engine import managed
+from etcd_cluster.engine.host_state import (
+    HostState,
+    PathState,
+    host_state_command,
+    parse_host_state,
+)
+from etcd_cluster.engine.observe import Observation
+from etcd_cluster.etcd import dropins
+from etcd_cluster.etcd.restarts import RESTART, systemd_decision
 from tests.unit.test_survey import SURVEY, converged_state, run_sh
 
 NO_FSYNC = b"[Service]\nEnvironment=ETCD_UNSAFE_NO_FSYNC=true\n"

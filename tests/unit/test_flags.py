@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from etcd_cluster import flags
-from etcd_cluster.cluster import MemberInput
 from etcd_cluster.errors import DeployInputError
-from etcd_cluster.flags import etcd_command, guide_extra_args, merge_args, parse_version
+from etcd_cluster.etcd import flags
+from etcd_cluster.etcd.cluster import MemberInput
+from etcd_cluster.etcd.flags import etcd_command, guide_extra_args, merge_args, parse_version
 from tests.unit.guide import (
     GUIDE_HOSTS,
     GUIDE_NAMES,

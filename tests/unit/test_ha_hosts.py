@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pyinfra.api import Config, Inventory, State
 
+from etcd_cluster.controlplane.hosts import control_plane_wanted, etcd_steps_wanted, host_address
 from etcd_cluster.errors import DeployInputError
-from etcd_cluster.ha_hosts import control_plane_wanted, etcd_steps_wanted, host_address
 
 
 def _state(**groups) -> State:

@@ -1,6 +1,6 @@
 """The files rendered from ``templates/`` against the guide (steps 1, 2, 7) and the HA hand-off.
 
-Templates are rendered with ``etcd_cluster.templates.render``, the same Jinja setup the
+Templates are rendered with ``etcd_cluster.engine.templates.render``, the same Jinja setup the
 hosts get, and compared after parsing (YAML) or line by line (systemd files).
 """
 
@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 import yaml
 
-from etcd_cluster import kubeadm_config as kc
-from etcd_cluster.cluster import Cluster, MemberInput
+from etcd_cluster.engine.templates import render
 from etcd_cluster.errors import DeployInputError
-from etcd_cluster.flags import etcd_command
-from etcd_cluster.runtime import kubeadm_etcd_local, runtime_commands
-from etcd_cluster.templates import render
+from etcd_cluster.etcd import kubeadm_config as kc
+from etcd_cluster.etcd.cluster import Cluster, MemberInput
+from etcd_cluster.etcd.flags import etcd_command
+from etcd_cluster.etcd.runtime import kubeadm_etcd_local, runtime_commands
 from tests.unit.guide import (
     GUIDE_HOSTS,
     KUBELET_CONF,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from etcd_cluster import kubeadm_control_plane as kcp
-from etcd_cluster.kubeadm_config import external_etcd
+from etcd_cluster.controlplane import kubeadm as kcp
+from etcd_cluster.etcd.kubeadm_config import external_etcd
 from etcd_cluster.settings import LoadBalancerSettings, control_plane_settings_from_data
 from tests.unit import guide_ha
 

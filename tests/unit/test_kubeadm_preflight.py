@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from etcd_cluster import kubeadm_preflight as kpf
+from etcd_cluster.controlplane import preflight as kpf
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.settings import LoadBalancerSettings, control_plane_settings_from_data
 

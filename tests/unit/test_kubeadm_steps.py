@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from etcd_cluster.kubeadm_control_plane import cni_subnet_warning, is_url
-from etcd_cluster.kubeadm_operations import CniInSync
+from etcd_cluster.controlplane.kubeadm import cni_subnet_warning, is_url
+from etcd_cluster.controlplane.kubeadm_ops import CniInSync
 
 FLANNEL = '{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}'
 

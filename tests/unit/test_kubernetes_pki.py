@@ -11,10 +11,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from etcd_cluster import kubernetes_pki as kp
+from etcd_cluster.controlplane import pki as kp
+from etcd_cluster.controlplane.certlist import file_modes, shared_pairs
+from etcd_cluster.controlplane.facts import FileDigests
 from etcd_cluster.errors import DeployInputError
-from etcd_cluster.ha_facts import FileDigests
-from etcd_cluster.kubernetes_certlist import file_modes, shared_pairs
 
 PKI = "/etc/kubernetes/pki"
 NOW = datetime.datetime(2026, 11, 1, tzinfo=datetime.UTC)

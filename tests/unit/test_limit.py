@@ -8,12 +8,12 @@ import datetime
 import pytest
 from pyinfra.api import Config, Inventory, State
 
+from etcd_cluster.certs.plan import plan_member, trusted_ca
+from etcd_cluster.controlplane.hosts import any_in_limit, control_plane_hosts
+from etcd_cluster.engine.limit import limit_refusals, members_inside, signing_refusal
+from etcd_cluster.engine.plan import etcd_hosts
 from etcd_cluster.errors import DeployInputError
-from etcd_cluster.ha_hosts import any_in_limit, control_plane_hosts
-from etcd_cluster.limit import limit_refusals, members_inside, signing_refusal
-from etcd_cluster.membership import MembershipPlan
-from etcd_cluster.pki_plan import plan_member, trusted_ca
-from etcd_cluster.plan import etcd_hosts
+from etcd_cluster.membership.changes import MembershipPlan
 from tests.unit.test_membership import THREE, inventory, live_member, plan, view_of
 from tests.unit.test_pki_plan import CA_CRT, H0, H1, H2, as_current, edited_host, plan_with
 

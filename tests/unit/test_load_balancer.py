@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from etcd_cluster import load_balancer as lb
+from etcd_cluster.engine.templates import render
 from etcd_cluster.errors import DeployInputError
+from etcd_cluster.loadbalancer import config as lb
 from etcd_cluster.settings import LoadBalancerSettings, load_balancer_settings_from_data
-from etcd_cluster.templates import render
 
 VIP = "10.0.0.200"
 

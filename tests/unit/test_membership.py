@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 
-from etcd_cluster.cluster import MemberInput
-from etcd_cluster.membership import ADD, PROMOTE, REMOVE, UPDATE, plan_membership
-from etcd_cluster.quorum import parse_view
+from etcd_cluster.etcd.cluster import MemberInput
+from etcd_cluster.etcd.quorum import parse_view
+from etcd_cluster.membership.changes import ADD, PROMOTE, REMOVE, UPDATE, plan_membership
 from tests.unit.test_status import HEALTHY, status_body
 
 ADDRESSES = {"infra0": "10.0.0.6", "infra1": "10.0.0.7", "infra2": "10.0.0.8"}

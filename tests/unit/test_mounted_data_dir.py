@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from etcd_cluster import restore, scripts
+from etcd_cluster import scripts
+from etcd_cluster.backup import restore
 from tests.unit.test_restore import FAKE_SYSTEMCTL, FAKE_TOOL, NOW, survey, surveys
 
 FAKE_MOUNTPOINT = """#!/bin/sh

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from etcd_cluster import backup
-from etcd_cluster.templates import render
+from etcd_cluster.backup import schedule as backup
+from etcd_cluster.engine.templates import render
 from tests.unit.test_backup import FAKE_ETCDCTL, made_up, run_backup
 
 FAKE_RCLONE = """#!/bin/sh

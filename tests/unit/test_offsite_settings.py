@@ -9,12 +9,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from etcd_cluster import backup, converge, managed
+from etcd_cluster.backup import schedule as backup
 from etcd_cluster.defaults import DEFAULTS
+from etcd_cluster.engine import converge, managed
+from etcd_cluster.engine.host_state import HostState
+from etcd_cluster.engine.managed import Absent, Directory, OperatorFile, changes
+from etcd_cluster.engine.preflight import Survey, commands_to_probe
 from etcd_cluster.errors import DeployInputError
-from etcd_cluster.host_state import HostState
-from etcd_cluster.managed import Absent, Directory, OperatorFile, changes
-from etcd_cluster.preflight import Survey, commands_to_probe
 
 KEY = "age1" + "q" * 58
 SECRET = b"[bk]\ntype = sftp\nkey_pem = -----BEGIN OPENSSH PRIVATE KEY-----canary-4d1f\n"

@@ -15,12 +15,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from etcd_cluster import pki
-from etcd_cluster.certlist import ETCD_CA, ETCD_SERVER, MEMBER_CERTS
-from etcd_cluster.cluster import Cluster
+from etcd_cluster.certs import pki
+from etcd_cluster.certs.certlist import ETCD_CA, ETCD_SERVER, MEMBER_CERTS
+from etcd_cluster.certs.plan import CertificateAuthority, choose_ca, plan_member
+from etcd_cluster.engine.remote import RemoteFile
 from etcd_cluster.errors import DeployInputError
-from etcd_cluster.pki_plan import CertificateAuthority, choose_ca, plan_member
-from etcd_cluster.remote import RemoteFile
+from etcd_cluster.etcd.cluster import Cluster
 from tests import operator_ca
 from tests.unit.conftest import LEAF_VALIDITY
 from tests.unit.test_pki_plan import never_read

@@ -15,8 +15,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from etcd_cluster import pki
-from etcd_cluster.certlist import (
+from etcd_cluster.certs import pki
+from etcd_cluster.certs.certlist import (
     APISERVER_ETCD_CLIENT,
     ETCD_CA,
     ETCD_HEALTHCHECK_CLIENT,
@@ -26,16 +26,16 @@ from etcd_cluster.certlist import (
     CertSpec,
     files_read_by_etcd,
 )
-from etcd_cluster.cluster import Cluster
-from etcd_cluster.errors import DeployInputError
-from etcd_cluster.pki_plan import (
+from etcd_cluster.certs.plan import (
     CertificateAuthority,
     MemberPlan,
     choose_ca,
     control_plane_files,
     plan_member,
 )
-from etcd_cluster.remote import RemoteFile, Wanted
+from etcd_cluster.engine.remote import RemoteFile, Wanted
+from etcd_cluster.errors import DeployInputError
+from etcd_cluster.etcd.cluster import Cluster
 from tests.unit.conftest import CA_VALIDITY, LEAF_VALIDITY
 from tests.unit.guide import GUIDE_HOSTS, guide_inputs
 

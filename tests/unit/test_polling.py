@@ -6,7 +6,7 @@ import time
 
 import gevent
 
-from etcd_cluster.polling import poll, progress_while
+from etcd_cluster.engine.polling import poll, progress_while
 
 
 def test_poll_returns_the_first_result_that_is_done():

@@ -17,10 +17,10 @@ from pyinfra.api.operations import run_ops
 from pyinfra.context import ctx_state
 from pyinfra.operations import files, server
 
+from etcd_cluster.engine.plan import once_per_run
+from etcd_cluster.engine.pyinfra_compat import connector_arguments, operation_results, real_state
+from etcd_cluster.engine.text_diff import color_diff
 from etcd_cluster.errors import DeployInputError, RemoteReadError
-from etcd_cluster.plan import once_per_run
-from etcd_cluster.pyinfra_compat import connector_arguments, operation_results, real_state
-from etcd_cluster.text_diff import color_diff
 
 
 def _state(**host_data: object) -> State:

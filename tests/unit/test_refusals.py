@@ -13,10 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from etcd_cluster import kubeadm_config as kc
-from etcd_cluster.cluster import Cluster, MemberInput, build_cluster
-from etcd_cluster.errors import DeployInputError
-from etcd_cluster.preflight import (
+from etcd_cluster.engine.preflight import (
     SOCKET_MARK,
     Survey,
     commands_to_probe,
@@ -25,9 +22,12 @@ from etcd_cluster.preflight import (
     parse_survey,
     survey_script,
 )
-from etcd_cluster.safety import data_dir_refusals, recorded_initial_cluster, same_members
+from etcd_cluster.engine.templates import render
+from etcd_cluster.errors import DeployInputError
+from etcd_cluster.etcd import kubeadm_config as kc
+from etcd_cluster.etcd.cluster import Cluster, MemberInput, build_cluster
+from etcd_cluster.etcd.safety import data_dir_refusals, recorded_initial_cluster, same_members
 from etcd_cluster.settings import refuse_unsupported_flags
-from etcd_cluster.templates import render
 from tests.unit.guide import GUIDE_HOSTS
 
 H0, H1, H2 = GUIDE_HOSTS

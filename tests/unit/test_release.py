@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from etcd_cluster import kubeadm_config as kc
-from etcd_cluster import release, scripts
+from etcd_cluster import scripts
+from etcd_cluster.engine.observe import Observation
+from etcd_cluster.engine.plan import target_version
+from etcd_cluster.engine.templates import render
 from etcd_cluster.errors import DeployInputError
-from etcd_cluster.observe import Observation
-from etcd_cluster.plan import target_version
-from etcd_cluster.restarts import RENDER, static_pod_decision
-from etcd_cluster.templates import render
+from etcd_cluster.etcd import kubeadm_config as kc
+from etcd_cluster.etcd import release
+from etcd_cluster.etcd.restarts import RENDER, static_pod_decision
 
 SHA = "a" * 64
 

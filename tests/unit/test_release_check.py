@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from etcd_cluster import scripts
-from etcd_cluster.managed import release_to_install
-from etcd_cluster.member_survey import parse_report, survey_command
-from etcd_cluster.release_check import (
+from etcd_cluster.engine.managed import release_to_install
+from etcd_cluster.engine.remote import _END
+from etcd_cluster.engine.survey import parse_report, survey_command
+from etcd_cluster.etcd.release_check import (
     ReleaseCheck,
     check_command,
     package_problems,
@@ -25,7 +26,6 @@ from etcd_cluster.release_check import (
     release_problems,
     verification,
 )
-from etcd_cluster.remote import _END
 
 VERSION = "3.5.16"
 ARCHIVE = "a" * 64

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from etcd_cluster import release, release_checksums
 from etcd_cluster.errors import DeployInputError
-from etcd_cluster.flags import parse_version
-from etcd_cluster.versions import MIN_EXTERNAL_ETCD, min_external_warnings
+from etcd_cluster.etcd import release, release_checksums
+from etcd_cluster.etcd.flags import parse_version
+from etcd_cluster.etcd.versions import MIN_EXTERNAL_ETCD, min_external_warnings
 from sandbox import bed
 
 SHA = "b" * 64

@@ -25,10 +25,12 @@ from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
 from pyinfra.api.host import Host
 from pyinfra.connectors.util import CommandOutput, OutputLine, write_stdin
 
-from etcd_cluster import pki, pyinfra_compat, remote, scripts
+from etcd_cluster import scripts
+from etcd_cluster.certs import pki
+from etcd_cluster.engine import pyinfra_compat, remote
+from etcd_cluster.engine.remote import RemoteFile, Wanted, read_files, write_files
+from etcd_cluster.engine.survey import survey_command
 from etcd_cluster.errors import RemoteReadError
-from etcd_cluster.member_survey import survey_command
-from etcd_cluster.remote import RemoteFile, Wanted, read_files, write_files
 
 SECRET = b"-----BEGIN EC PRIVATE KEY-----\nTOP-SECRET-KEY-MATERIAL\n-----END EC PRIVATE KEY-----\n"
 BINARY = bytes(range(256)) + b"\r\n\x00 trailing"
@@ -322,7 +324,7 @@ def test_a_mode_change_is_a_chmod_not_a_rewrite(host, tmp_path):
 
 
 def test_the_pki_write_sends_only_what_the_host_lacks():
-    from etcd_cluster.operations import _with_content
+    from etcd_cluster.engine.operations import _with_content
 
     state = cast(Any, None)  # read only to copy a key from the first member
     held = RemoteFile(b"cert", "600", "root", "root")

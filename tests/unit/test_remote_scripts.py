@@ -29,10 +29,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from etcd_cluster import pki, scripts
-from etcd_cluster.certlist import ETCD_CA, ETCD_SERVER
-from etcd_cluster.membership_ops import retire_commands, start_command
-from etcd_cluster.observe import parse_observation
+from etcd_cluster import scripts
+from etcd_cluster.certs import pki
+from etcd_cluster.certs.certlist import ETCD_CA, ETCD_SERVER
+from etcd_cluster.engine.observe import parse_observation
+from etcd_cluster.membership.ops import retire_commands, start_command
 from tests.unit.conftest import stand_in_tools
 
 FAKE_KUBEADM = """#!/bin/sh

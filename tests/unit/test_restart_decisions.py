@@ -15,9 +15,9 @@ from dataclasses import replace
 
 import pytest
 
-from etcd_cluster.observe import NOTHING_SHA256, Observation, parse_observation
-from etcd_cluster.quorum import gate, parse_view, restart_refusals, unstarted_peer_urls
-from etcd_cluster.restarts import (
+from etcd_cluster.engine.observe import NOTHING_SHA256, Observation, parse_observation
+from etcd_cluster.etcd.quorum import gate, parse_view, restart_refusals, unstarted_peer_urls
+from etcd_cluster.etcd.restarts import (
     BOUNCE,
     PASSES,
     RENDER,

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from etcd_cluster import restore, scripts
-from etcd_cluster.status import parse_probe
+from etcd_cluster import scripts
+from etcd_cluster.backup import restore
+from etcd_cluster.etcd.health import parse_probe
 
 NOW = datetime.datetime(2026, 11, 22, 19, 30, 5, tzinfo=datetime.UTC)
 OK_STATUS = '{"hash":1,"revision":42,"totalKey":7,"totalSize":20480}'

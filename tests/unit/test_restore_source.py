@@ -21,7 +21,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from etcd_cluster import restore_run, restore_source, run_lock_ops, scripts
+from etcd_cluster import scripts
+from etcd_cluster.backup import restore_ops as restore_run
+from etcd_cluster.backup import restore_source
+from etcd_cluster.engine import run_lock_ops
 from etcd_cluster.errors import DeployInputError
 from tests.unit.conftest import stand_in_tools
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from etcd_cluster import scripts
-from etcd_cluster.errors import DeployInputError
-from etcd_cluster.run_lock import (
+from etcd_cluster.engine.run_lock import (
     Holder,
     LockStatus,
     acquire_refusal,
@@ -19,7 +18,8 @@ from etcd_cluster.run_lock import (
     plan_lock,
     stale_reason,
 )
-from etcd_cluster.run_lock_ops import _alive_here, _process_start
+from etcd_cluster.engine.run_lock_ops import _alive_here, _process_start
+from etcd_cluster.errors import DeployInputError
 
 ORDER = ("etcd-0", "etcd-1", "etcd-2")
 NOW = 1_800_000_000

@@ -16,7 +16,7 @@ from etcd_cluster.settings_doc import render
 from tests.unit.conftest import REPO_ROOT
 
 SOURCES = [
-    *sorted((REPO_ROOT / "etcd_cluster").glob("*.py")),
+    *sorted((REPO_ROOT / "etcd_cluster").rglob("*.py")),
     *sorted((REPO_ROOT / "tasks").glob("*.py")),
     *(REPO_ROOT / name for name in ("deploy.py", "restore.py", "status.py", "inventory.py")),
 ]

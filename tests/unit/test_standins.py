@@ -12,10 +12,10 @@ from pathlib import Path
 
 import yaml
 
-from etcd_cluster import kubeadm_config as kc
-from etcd_cluster.cluster import Cluster
-from etcd_cluster.flags import etcd_command
-from etcd_cluster.templates import render
+from etcd_cluster.engine.templates import render
+from etcd_cluster.etcd import kubeadm_config as kc
+from etcd_cluster.etcd.cluster import Cluster
+from etcd_cluster.etcd.flags import etcd_command
 from tests.standins import crictl, kubeadm, kubelet
 from tests.unit.conftest import ClusterFactory, SettingsFactory
 from tests.unit.guide import ORACLE_INFRA0_COMMAND, ORACLE_PRE36_FLAGS

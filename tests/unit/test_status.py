@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from etcd_cluster.cluster import Cluster, MemberInput
-from etcd_cluster.quorum import parse_view, restart_refusals
-from etcd_cluster.status import format_table, parse_probe, probe_script, problems
+from etcd_cluster.etcd.cluster import Cluster, MemberInput
+from etcd_cluster.etcd.health import format_table, parse_probe, probe_script, problems
+from etcd_cluster.etcd.quorum import parse_view, restart_refusals
 
 HEALTHY = '{"health":"true","reason":""}'
 MEMBER_IDS = ("11", "22", "33")

@@ -19,26 +19,27 @@ from pathlib import Path
 
 import pytest
 
-from etcd_cluster import managed, scripts
-from etcd_cluster.certlist import ETCD_CA, ETCD_SERVER
-from etcd_cluster.cluster import Cluster
-from etcd_cluster.defrag import Maintenance
-from etcd_cluster.host_state import (
+from etcd_cluster import scripts
+from etcd_cluster.certs.certlist import ETCD_CA, ETCD_SERVER
+from etcd_cluster.certs.plan import MemberPlan
+from etcd_cluster.engine import managed
+from etcd_cluster.engine.host_state import (
     HostState,
     PathState,
     UnitState,
     host_state_command,
     parse_host_state,
 )
-from etcd_cluster.member_survey import parse_report, sections, survey_command
-from etcd_cluster.membership import ADD, Change, MembershipPlan
-from etcd_cluster.observe import Observation, certificate_sha256
-from etcd_cluster.pki_plan import MemberPlan
-from etcd_cluster.plan import Plan
-from etcd_cluster.preflight import Survey
-from etcd_cluster.quiet import change_reasons
-from etcd_cluster.remote import Wanted
-from etcd_cluster.restarts import Decision
+from etcd_cluster.engine.observe import Observation, certificate_sha256
+from etcd_cluster.engine.plan import Plan
+from etcd_cluster.engine.preflight import Survey
+from etcd_cluster.engine.quiet import change_reasons
+from etcd_cluster.engine.remote import Wanted
+from etcd_cluster.engine.survey import parse_report, sections, survey_command
+from etcd_cluster.etcd.cluster import Cluster
+from etcd_cluster.etcd.defrag import Maintenance
+from etcd_cluster.etcd.restarts import Decision
+from etcd_cluster.membership.changes import ADD, Change, MembershipPlan
 from tests.unit.conftest import stand_in_tools
 
 FAKE_SYSTEMCTL = """#!/bin/sh
@@ -267,7 +268,7 @@ def test_a_defragmentation_or_a_recovery_the_probe_asks_for_is_a_change(systemd_
 
 
 def _remote(want: Wanted):
-    from etcd_cluster.remote import RemoteFile
+    from etcd_cluster.engine.remote import RemoteFile
 
     return RemoteFile(want.content, want.mode, want.user, want.group)
 

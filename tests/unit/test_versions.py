@@ -9,9 +9,9 @@ import subprocess
 
 import pytest
 
-from etcd_cluster import versions
+from etcd_cluster.engine.preflight import parse_survey, survey_script
 from etcd_cluster.errors import DeployInputError
-from etcd_cluster.preflight import parse_survey, survey_script
+from etcd_cluster.etcd import versions
 
 HOST = "etcd-a"
 

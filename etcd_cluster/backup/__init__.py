@@ -1,0 +1,1 @@
+"""Snapshots: the scheduled backups, the snapshot gate before changes, and restore."""

@@ -1,0 +1,147 @@
+"""Put a member's managed items (``engine/managed.py``) in place: one operation per step, one
+remote command per host, and none at all when the survey found everything in place.
+
+pyinfra's own file and service operations ask the host for their facts and then run
+each change as its own command (a ``stat``, a checksum, an upload, ``chown``, ``chmod``,
+``systemctl`` twice...): some sixty round trips per member for a first deploy, fifteen
+for a run that changes nothing. Here the run's survey says what is out of place, and
+``install`` writes the files as one staged set (``install_files.sh``) and applies
+directories, removals and units in the same command (``apply_state.sh``). When an
+earlier operation of this run changed the host, or a package is installed first, the
+host's state is read again (one command) instead of trusting the survey. ``--diff``
+shows each file's change as pyinfra's ``files.template`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from pyinfra import host, logger
+from pyinfra.api import FunctionCommand, operation
+from pyinfra.api.host import Host
+from pyinfra.api.operation import OperationMeta
+from pyinfra.api.state import State
+from pyinfra.facts.files import FileContents
+
+from etcd_cluster import scripts
+from etcd_cluster.engine.host_state import HostState, host_state_command, parse_host_state
+from etcd_cluster.engine.managed import (
+    Changes,
+    Item,
+    Overrides,
+    Service,
+    TemplateFile,
+    changes,
+    drifted,
+    overrides_asked,
+)
+from etcd_cluster.engine.operations import changed_this_run
+from etcd_cluster.engine.plan import get_plan
+from etcd_cluster.engine.remote import run_quietly, write_files
+from etcd_cluster.engine.text_diff import color_diff
+
+
+def put(
+    name: str,
+    items: Sequence[Item | None],
+    reload: bool = False,
+    restart_when_written: Collection[str] = (),
+) -> OperationMeta | None:
+    """``install`` the items on this host, called only when the survey found something to
+    do (or cannot tell): a converged member costs no operation. None when not called."""
+    wanted = [item for item in items if item is not None]
+    plan = get_plan(host.state)
+    surveyed = plan.host_states.get(host.name)
+    if surveyed and plan.survey_holds(host.name) and not reload and not drifted(wanted, surveyed):
+        return None
+    return install(
+        name=name, items=wanted, reload=reload, restart_when_written=restart_when_written
+    )
+
+
+def current_state(target: Host, items: Sequence[Item]) -> HostState:
+    """The survey's reading while it holds; else the host's state read now (one command)."""
+    plan = get_plan(target.state)
+    surveyed = plan.host_states.get(target.name)
+    if surveyed and plan.survey_holds(target.name) and not changed_this_run(target):
+        return surveyed
+    paths = [item.target for item in items if not isinstance(item, Service | Overrides)]
+    units = [item.target for item in items if isinstance(item, Service)]
+    overrides = overrides_asked(items)
+    _, stdout, _ = run_quietly(target, host_state_command(paths, units, overrides=overrides))
+    return parse_host_state(stdout.splitlines(), asked=[*paths, *units, *overrides])
+
+
+@operation(is_idempotent=True)
+def install(items: Sequence[Item], reload: bool, restart_when_written: Collection[str]):
+    """Files, directories, removals and units in place, in one command.
+
+    + items: ``managed`` items, parents before children, units last
+    + reload: reload systemd even if no unit file is written (it holds an older copy)
+    + restart_when_written: units to restart when any file is written
+    """
+    state = current_state(host, items)
+    todo = changes(items, state, reload, restart_when_written)
+    if not todo:
+        host.noop("in place")
+        return
+    _show_overrides(host, items, state, host.state.config.DIFF)
+    if host.state.config.DIFF:
+        secret = {i.dest for i in items if isinstance(i, TemplateFile) and i.secret}
+        _show_diff(host, todo, state, secret)
+    yield FunctionCommand(_apply, (todo,), {})
+
+
+def _apply(state: State, host: Host, todo: Changes) -> bool:  # pyinfra passes these two by name
+    then = scripts.command("apply_state", *todo.directives) if todo.directives else ""
+    if todo.files:
+        ok, error = write_files(host, todo.files, then=then)
+    else:
+        ok, _, stderr = run_quietly(host, then)
+        error = f"{' '.join(todo.directives)} failed: {stderr.strip()}"
+    if not ok:
+        host.log_styled(error, fg="red", log_func=logger.error)
+    return ok
+
+
+def _show_overrides(target: Host, items: Sequence[Item], state: HostState, diff: bool) -> None:
+    """Each drop-in to move aside (with ``diff``: its lines, as removed) and each manager
+    environment variable to unset, like any other drift."""
+    for item in items:
+        if not isinstance(item, Overrides):
+            continue
+        for verdict in item.verdicts(state):
+            if verdict.kept:
+                continue
+            target.log(
+                f"Will move aside {verdict.path} ({verdict.unit}: sets "
+                f"{', '.join(verdict.changes)}): systemd ignores it from then on",
+                logger.info,
+            )
+            if diff:
+                old = state.dropins[verdict.path].decode(errors="replace")
+                lines = [f"{line}\n" for line in old.splitlines()]
+                for line in color_diff(lines, []):
+                    logger.info("  %s", line)
+        for name in item.to_unset(state):
+            target.log(f"Will unset {name} in systemd's manager environment", logger.info)
+
+
+def _show_diff(target: Host, todo: Changes, state: HostState, secret: Collection[str]) -> None:
+    """As ``files.template`` shows it: each file to create or modify, with its diff (for a
+    ``secret`` one, without: the operator's rclone configuration is never shown)."""
+    for path, want in todo.files.items():
+        if want.content is None:
+            target.log(f"Will change {path} to mode {want.mode}, owner {want.user}", logger.info)
+            continue
+        exists = path in state.paths
+        if path in secret:
+            verb = "replace" if exists else "create"
+            target.log(f"Will {verb} {path} (a secret: its content is not shown)", logger.info)
+            continue
+        old = target.get_fact(FileContents, path=path) if exists else None
+        target.log(f"Will {'modify' if exists else 'create'} {path}", logger.info)
+        desired = (want.content or b"").decode(errors="replace").splitlines(keepends=True)
+        for line in color_diff([f"{line}\n" for line in old or []], desired):
+            logger.info("  %s", line)
+        logger.info("")

@@ -1,0 +1,508 @@
+"""pyinfra operations this deploy needs and pyinfra does not have.
+
+Each one yields a command only when something must change, so a converged cluster
+reports zero changes; health checks run at execution time and report through the
+operation's result, not through a change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import gevent
+from pyinfra import host, logger
+from pyinfra.api import FunctionCommand, operation
+from pyinfra.api.host import Host
+from pyinfra.api.state import State
+
+from etcd_cluster.backup.schedule import backup_warnings, latest_snapshots
+from etcd_cluster.engine.facts import FileModes
+from etcd_cluster.engine.managed import etcd_release
+from etcd_cluster.engine.observe import Observation, observe_command, parse_observation
+from etcd_cluster.engine.plan import (
+    Plan,
+    ca_files,
+    etcd_hosts,
+    get_plan,
+    is_control_plane,
+    target_version,
+)
+from etcd_cluster.engine.polling import on, poll, progress_while
+from etcd_cluster.engine.pyinfra_compat import operation_results
+from etcd_cluster.engine.quiet import change_reasons
+from etcd_cluster.engine.remote import (
+    RemoteFile,
+    Wanted,
+    read_files,
+    read_secret,
+    run_quietly,
+    write_files,
+)
+from etcd_cluster.etcd import health as status
+from etcd_cluster.etcd.cluster import Cluster
+from etcd_cluster.etcd.flags import etcd_command, guide_extra_args
+from etcd_cluster.etcd.kubeadm_config import wanted_image
+from etcd_cluster.etcd.quorum import ClusterView, gate, parse_view
+from etcd_cluster.etcd.restarts import (
+    PASSES,
+    Decision,
+    in_pass,
+    static_pod_decision,
+    systemd_decision,
+)
+from etcd_cluster.etcd.runtime import runtime_commands
+
+PKI_ROLE = "member"
+CONTROL_PLANE_ROLE = "control-plane"
+
+
+def _files_for(
+    role: str, plan: Plan, target: Host
+) -> tuple[dict[str, Wanted], dict[str, RemoteFile]]:
+    if role == PKI_ROLE:
+        member = plan.for_host(target)
+        return member.wanted, member.current
+    wanted = plan.control_plane_files
+    keys = {path for path, want in wanted.items() if want.public_key_sha256}
+    return wanted, read_files(target, wanted, private_keys=keys)
+
+
+def _pending(role: str, target: Host) -> tuple[dict[str, Wanted], dict[str, RemoteFile]]:
+    wanted, current = _files_for(role, get_plan(target.state), target)
+    return {p: w for p, w in wanted.items() if not w.satisfied_by(current.get(p))}, current
+
+
+def _with_content(state: State, want: Wanted, current: RemoteFile | None) -> Wanted:
+    """What to send: nothing of the content when the host holds it already (a mode or
+    owner change is a chmod or chown, no rewrite that would make ca.crt look newer than
+    etcd; a link is replaced by what it points to on the host); a key to copy (content
+    None, another key on the host): read from the first member."""
+    if want.same_content(current):
+        return replace(want, content=None)
+    if want.content is not None:
+        return want
+    plan = get_plan(state)
+    first = state.inventory.get_host(plan.cluster.first.host)
+    return replace(want, content=read_secret(first, want.source))
+
+
+def _write_pending(state: State, host: Host, role: str) -> bool:
+    pending, current = _pending(role, host)
+    sent = {p: _with_content(state, w, current.get(p)) for p, w in pending.items()}
+    ok, error = write_files(host, sent)
+    if not ok:
+        host.log_styled(error, fg="red", log_func=logger.error)
+        return False
+    done = {path: _what_was_done(sent[path], current.get(path)) for path in pending}
+    if role == PKI_ROLE:  # later operations of this run see the files as written
+        member = get_plan(state).for_host(host)
+        for path, want in pending.items():
+            content = None if want.public_key_sha256 else want.content
+            member.current[path] = RemoteFile(
+                content, want.mode, want.user, want.group, want.public_key_sha256
+            )
+    for path in sorted(done):
+        host.log_styled(f"{done[path]} {path}", log_func=logger.info)
+    return True
+
+
+def _what_was_done(sent: Wanted, found: RemoteFile | None) -> str:
+    if sent.content is not None:
+        return "wrote"
+    return "replaced the link" if found is not None and found.link else "set mode and owner of"
+
+
+@operation(is_idempotent=True)
+def pki_files(role: str = PKI_ROLE):
+    """Install certificates and keys (content never leaves memory or reaches output).
+
+    + role: ``member`` (the member's PKI files) or ``control-plane`` (the HA guide's copy
+      of ca.crt and the apiserver-etcd-client pair)
+    """
+    if role == CONTROL_PLANE_ROLE and not is_control_plane(host):
+        host.noop("not a control-plane host")
+        return
+    pending, _ = _pending(role, host)
+    if not pending:
+        host.noop("certificates and keys are up to date")
+        return
+    yield FunctionCommand(_write_pending, (role,), {})
+
+
+def wait_for(
+    target: Host,
+    check: Callable[[list[status.MemberStatus]], list[str]],
+    timeout: int,
+    what: str = "",
+) -> tuple[list[str], list[status.MemberStatus]]:
+    """Probe the cluster from ``target`` until ``check`` finds no problem or time runs out."""
+    return probe_until(target, get_plan(target.state).cluster, check, timeout, what)
+
+
+def probe_until(
+    target: Host,
+    cluster: Cluster,
+    check: Callable[[list[status.MemberStatus]], list[str]],
+    timeout: int,
+    what: str = "",
+) -> tuple[list[str], list[status.MemberStatus]]:
+    """``wait_for`` for a given cluster model (restore.py has no deploy plan); ``what``
+    names the wait in its progress lines."""
+
+    def probe() -> tuple[list[str], list[status.MemberStatus]]:
+        _, stdout, _ = run_quietly(target, status.probe_script(cluster))
+        statuses = status.parse_probe(cluster, stdout.splitlines())
+        return check(statuses), statuses
+
+    def done(found: tuple[list[str], list[status.MemberStatus]]) -> bool:
+        return not found[0]
+
+    return poll(probe, done, timeout, cluster.settings.health_interval, what, say=on(target))
+
+
+def _fail(target: Host, message: str, logs_command: str, log_lines: int) -> bool:
+    """Log why, with this member's last log lines, and fail the operation."""
+    target.log_styled(message, fg="red", log_func=logger.error)
+    if log_lines and logs_command:
+        _, stdout, stderr = run_quietly(target, logs_command)
+        lines = (stdout or stderr).splitlines()[-log_lines:]
+        target.log_styled(
+            "last log lines of etcd here:\n    " + "\n    ".join(lines or ["(none)"]),
+            log_func=logger.error,
+        )
+    return False
+
+
+def _report(state: State, host: Host, message: str, logs_command: str) -> bool:
+    return _fail(host, message, logs_command, get_plan(state).cluster.settings.log_lines)
+
+
+def survey_health(plan: Plan) -> tuple[list[str], list[status.MemberStatus]]:
+    """The problems and statuses the survey's probe found (both empty without a probe)."""
+    if not plan.survey_probe:
+        return [], []
+    statuses = status.parse_probe(plan.cluster, plan.survey_probe)
+    return status.problems(statuses), statuses
+
+
+def survey_healthy(plan: Plan) -> bool:
+    """Whether the survey's probe found every member healthy with one leader."""
+    found, statuses = survey_health(plan)
+    return bool(statuses) and not found
+
+
+@operation(is_idempotent=True)
+def cluster_healthy(logs_command: str, print_table: bool):
+    """Wait (bounded) until every member is healthy and all agree on one leader.
+
+    + logs_command: shell command printing this member's recent etcd log
+    + print_table: print the status table (on one host only)
+    """
+    if not host.state.is_executing:
+        host.noop("checked once etcd runs")
+        return
+    plan = get_plan(host.state)
+    settings = plan.cluster.settings
+    # When nothing changed on any host in this run (no file, no restart, no member), the
+    # health the survey read a few seconds ago is the health now: read once per run.
+    unchanged = not any(changed_this_run(h) for h in host.state.inventory)
+    found, statuses = survey_health(plan) if unchanged else ([], [])
+    if found or not statuses:
+        found, statuses = wait_for(
+            host, status.problems, settings.health_timeout, "the etcd cluster to report healthy"
+        )
+    if print_table:
+        snapshots = latest_snapshots(plan.observations)
+        # learners only exist while members join: ask etcd only after a membership change
+        joined = plan.membership.changes
+        learners = {m.name for m in cluster_view(host).members if m.is_learner} if joined else set()
+        table = status.format_table(statuses, plan.expiries(), snapshots, learners)
+        logger.info(f"--> etcd cluster status:\n{table}")
+        for warning in backup_warnings(plan.cluster, plan.observations):
+            logger.warning(f"--> etcd backups: {warning}")
+    if found:
+        me = plan.cluster.member(host.name)
+        own = [s for s in statuses if s.member == me and not s.healthy]
+        message = f"etcd cluster not healthy after {settings.health_timeout}s: " + "; ".join(found)
+        yield FunctionCommand(_report, (message, logs_command if own else ""), {})
+        return
+    plan.cluster_healthy = True
+    if print_table and plan.upgrading:
+        _report_cluster_version(host, plan)
+    host.noop("every member healthy, one leader")
+
+
+def run_changes(state: State) -> list[str]:
+    """Why this run may change something, from the survey (empty: nothing); logged once."""
+    plan = get_plan(state)
+    if plan.change_reasons is None:
+        decisions = {
+            name: decide_for(plan, name, observation)
+            for name, observation in plan.observations.items()
+        }
+        plan.change_reasons = change_reasons(plan, decisions)
+        if not plan.change_reasons:
+            logger.info("--> etcd: every member as it should be: nothing to change, checks only")
+    return plan.change_reasons
+
+
+def changed_this_run(target: Host) -> bool:
+    """Whether any operation already executed on ``target`` in this run changed something."""
+    return any(meta.is_complete() and meta.did_change() for meta in operation_results(target))
+
+
+def observe(target: Host) -> Observation:
+    """What this member's etcd runs now (one remote command)."""
+    cluster = get_plan(target.state).cluster
+    _, stdout, _ = run_quietly(target, observe_command(cluster, cluster.member(target.name)))
+    return parse_observation(stdout.splitlines())
+
+
+def observe_members(state: State, plan: Plan) -> None:
+    """What each member's etcd runs now, for the restart passes: asked of all members at
+    once (the passes then go host by host), and only of those on which this run changed
+    something; for the others what the survey saw still holds."""
+    members = [state.inventory.get_host(name) for name in plan.observations]
+    pending = [h for h in members if h.name not in plan.executed_observations]
+    jobs = {h.name: gevent.spawn(observe, h) for h in pending if changed_this_run(h)}
+    gevent.joinall(list(jobs.values()), raise_error=True)
+    for target in pending:
+        job = jobs.get(target.name)
+        plan.executed_observations[target.name] = (
+            job.value if job is not None else plan.observations[target.name]
+        )
+
+
+def decide(target: Host, observation: Observation) -> Decision:
+    """Whether and how this member must restart, from what it runs now."""
+    return decide_for(get_plan(target.state), target.name, observation)
+
+
+def decide_for(plan: Plan, host_name: str, observation: Observation) -> Decision:
+    """``decide`` for a host named in ``plan``."""
+    cluster = plan.cluster
+    member = cluster.member(host_name)
+    survey = plan.surveys[host_name]
+    has_data = survey.has_data
+    if cluster.settings.runtime == "systemd":
+        binary, version = etcd_release(cluster.settings, survey)
+        wanted = etcd_command(cluster, member, version, binary=binary)
+        return systemd_decision(observation, wanted, has_data)
+    items = plan.items.get(host_name)
+    config = hashlib.sha256(items.kubeadm_config.content()).hexdigest() if items else ""
+    return static_pod_decision(
+        observation, guide_extra_args(cluster, member), wanted_image(cluster), has_data, config
+    )
+
+
+def gateway(
+    target: Host, endpoint: str, path: str, body: dict, timeout: int = 10
+) -> tuple[bool, dict]:
+    """Call etcd's gRPC gateway at ``endpoint`` from ``target``: whether it worked, and
+    its JSON answer (an ``error`` key when it did not)."""
+    cluster = get_plan(target.state).cluster
+    command = status.api_command(cluster, endpoint, path, body, timeout)
+    ok, stdout, stderr = run_quietly(target, command)
+    try:
+        answer = json.loads(stdout) if stdout.strip() else {}
+    except ValueError:
+        answer = {"error": stdout.strip()}
+    if not isinstance(answer, dict):
+        answer = {"error": stdout.strip()}
+    if not ok:
+        answer.setdefault("error", stderr.strip() or "no answer")
+    return ok and "error" not in answer, answer
+
+
+def cluster_view(target: Host) -> ClusterView:
+    """Health of every endpoint plus the live member list and alarms, seen from ``target``."""
+    cluster = get_plan(target.state).cluster
+    _, stdout, _ = run_quietly(target, status.probe_script(cluster, with_members=True))
+    return parse_view(cluster, stdout.splitlines())
+
+
+def restart_gate(
+    target: Host, adjust: Callable[[ClusterView], ClusterView] = lambda view: view
+) -> list[str]:
+    """Why ``target`` must not restart now (``quorum.gate``): asked from itself and, if
+    that refuses, from each other member; its own host is looked at only then. ``adjust``:
+    how a caller judges each view (a NOSPACE recovery tolerates the alarm it clears)."""
+    plan = get_plan(target.state)
+    others = [h for h in etcd_hosts(target.state) if h.name != target.name and h.connected]
+    views = (
+        (plan.cluster.member(viewer.name).name, adjust(cluster_view(viewer)))
+        for viewer in (target, *others)
+    )
+    me = plan.cluster.member(target.name)
+    return gate(plan.cluster, me, views, lambda: observe(target).shows_stopped)
+
+
+def _report_cluster_version(target: Host, plan: Plan) -> None:
+    """After an upgrade: wait (bounded) until the leader moved the cluster version to the
+    new minor version (etcd checks every few seconds), then say what it is."""
+    settings = plan.cluster.settings
+    wanted = ".".join(target_version(plan.cluster).split(".")[:2])
+
+    def cluster_version() -> str:
+        _, stdout, _ = run_quietly(target, status.cluster_version_script(plan.cluster))
+        return status.parse_cluster_version(stdout)
+
+    version = poll(
+        cluster_version,
+        lambda found: found.startswith(f"{wanted}."),
+        settings.health_timeout,
+        settings.health_interval,
+        f"the cluster version to reach {wanted}",
+        say=on(target),
+    )
+    if version.startswith(f"{wanted}."):
+        logger.info(f"--> etcd: upgrade done; the cluster version is now {version}")
+    else:
+        logger.warning(f"--> etcd: upgrade done, but the cluster version is {version or '?'}")
+
+
+def _restart_member(state: State, host: Host, decision: Decision, logs_command: str) -> bool:
+    """Restart this member only while the others keep quorum, then wait for health and
+    check that it now runs what it should."""
+    plan = get_plan(state)
+    cluster = plan.cluster
+    settings = cluster.settings
+    me = cluster.member(host.name)
+    refusals = poll(
+        lambda: restart_gate(host),
+        lambda found: not found,
+        settings.health_timeout,
+        settings.health_interval,
+        f"the quorum gate to allow restarting {me.name}",
+        say=on(host),
+    )
+    if refusals:
+        return _fail(host, f"not restarting {me.name}: " + "; ".join(refusals), "", 0)
+    host.log_styled(
+        f"restarting etcd member {me.name} ({decision.action}): {'; '.join(decision.reasons)}",
+        log_func=logger.info,
+    )
+    command = runtime_commands(cluster).for_action(decision.action)
+    with progress_while(f"{me.name} to restart ({decision.action})", say=on(host)):
+        ok, stdout, stderr = run_quietly(host, command)
+    if not ok:
+        return _fail(
+            host, f"restart of {me.name} failed: {stderr.strip()}", logs_command, settings.log_lines
+        )
+    # what the runtime's command says it did (a static pod: which container replaced
+    # which, or that kubeadm rendered the same manifest and nothing restarted)
+    done = (stdout.strip().splitlines() or ["restarted"])[-1]
+    found, _ = wait_for(
+        host, status.problems, settings.health_timeout, f"{me.name} to report healthy again"
+    )
+    if found:
+        message = f"after restarting {me.name} the cluster is not healthy: " + "; ".join(found)
+        return _fail(host, message, logs_command, settings.log_lines)
+    after = decide(host, observe(host))
+    if after.action:
+        message = f"{me.name} restarted but still: {'; '.join(after.reasons)}"
+        return _fail(host, message, logs_command, settings.log_lines)
+    plan.restarted.add(host.name)
+    host.log_styled(f"etcd member {me.name}: {done}; cluster healthy", log_func=logger.info)
+    return True
+
+
+@operation(is_idempotent=True)
+def rolling_restart(pass_name: str, logs_command: str):
+    """Restart this member if what it runs differs from what it should (call with
+    ``_serial=True``, once per pass of ``restarts.PASSES``).
+
+    Decided from what the member's etcd runs at execution time, so a change that an
+    earlier, interrupted run left pending is completed now. Members already failing go
+    first, then followers one at a time, the leader last; each restart is gated on the
+    live member list keeping quorum and followed by a wait for cluster health.
+
+    + pass_name: one of ``restarts.PASSES``
+    + logs_command: shell command printing this member's recent etcd log
+    """
+    plan = get_plan(host.state)
+    last_pass = pass_name == PASSES[-1]
+    if not host.state.is_executing:
+        # The plan: what the member ran before this run, against what it will run.
+        decision = decide(host, plan.observations[host.name])
+        running = plan.observations[host.name].running
+        if running and not decision.action and plan.for_host(host).content_changed(ca_files(plan)):
+            decision = Decision("restart", ("ca.crt is rewritten by this run",))
+        if decision.action and last_pass:
+            logger.info(f"--> etcd: {host.name}: will restart: {'; '.join(decision.reasons)}")
+            yield FunctionCommand(_restart_member, (decision, logs_command), {})
+        else:
+            host.noop("decided when it runs")
+        return
+    if host.name in plan.restarted:
+        host.noop("already restarted in this run")
+        return
+    if host.name not in plan.executed_observations:
+        observe_members(host.state, plan)
+    decision = decide(host, plan.executed_observations[host.name])
+    if decision.action == "error":
+        yield FunctionCommand(_report, ("; ".join(decision.reasons), ""), {})
+        return
+    if not decision.action:
+        host.noop("etcd runs what it should")
+        return
+    if not last_pass:
+        _, statuses = wait_for(host, lambda _: [], 0)
+        mine = next((s for s in statuses if s.member.host == host.name), None)
+        if not in_pass(pass_name, mine):
+            host.noop("restarts in a later pass")
+            return
+    yield FunctionCommand(_restart_member, (decision, logs_command), {})
+
+
+def file_mode_problems(
+    expected: dict[str, str], absent: list[str], found: dict[str, str]
+) -> list[str]:
+    """What is wrong, given ``found`` (``{path: "mode user group"}`` of existing files)."""
+    problems = [f"{path} is missing" for path in expected if path not in found]
+    problems += [
+        f"{path} is {found[path]}, expected {want}"
+        for path, want in expected.items()
+        if path in found and found[path] != want
+    ]
+    return problems + [f"{path} must not be on this host" for path in absent if path in found]
+
+
+@operation(is_idempotent=True)
+def expected_files_present(expected: dict[str, str], absent: list[str]):
+    """Fail naming every expected file that is missing or has another mode or owner.
+
+    + expected: ``{path: "mode user group"}``
+    + absent: paths that must not exist on this host
+    """
+    if not host.state.is_executing:
+        host.noop("checked after distribution")
+        return
+    found = host.get_fact(FileModes, paths=[*expected, *absent])
+    problems = file_mode_problems(expected, absent, found)
+    if problems:
+        yield FunctionCommand(_report, ("expected files: " + "; ".join(problems), ""), {})
+        return
+    host.noop(f"all {len(expected)} expected files in place")
+
+
+def _write_local(path: str, content: str) -> None:
+    Path(path).write_text(content)
+
+
+@operation(is_idempotent=True)
+def controller_file(path: str, content: str):
+    """Write a (non-secret) file on the machine running pyinfra when its content differs.
+
+    + path: the file on the controller
+    + content: its text
+    """
+    target = Path(path)
+    if target.is_file() and target.read_text() == content:
+        host.noop(f"{path} is up to date")
+        return
+    yield FunctionCommand(_write_local, (path, content), {})

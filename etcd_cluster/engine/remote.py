@@ -1,0 +1,173 @@
+"""A quiet channel to hosts for anything that carries key material.
+
+pyinfra prints fact output at ``-vvv``, command output of failed operations,
+``--diff`` of ``files.put``, and the Docker connector stages uploads and downloads
+in temporary files on the controller. Keys therefore never go through facts or
+``files.put``: they are written through a command's stdin, with printing switched
+off, so they exist on the controller only in memory. Existing private keys are not
+read at all: a host reports the sha256 of each key's public half, which is enough to
+tell whether the key matches its certificate (``read_files``); the one exception,
+read only when something must be signed or copied, is ``read_secret``.
+Only command lines (which hold paths, never contents) are logged: at ``-vv``, as pyinfra
+logs its own commands, each script shown by its file name; never output, and never a
+command line that holds a secret (``secret=True``).
+"""
+
+from __future__ import annotations
+
+import base64
+import shlex
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+
+import click
+from pyinfra.api.command import StringCommand
+from pyinfra.api.host import Host
+
+from etcd_cluster import scripts
+from etcd_cluster.engine.pyinfra_compat import connector_arguments
+from etcd_cluster.errors import RemoteReadError
+
+_FILE = "@@file@@"
+_LINK = "@@link@@"
+_END = "@@end@@"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file as read from a host: content, or for a private key only its public key's hash."""
+
+    content: bytes | None  # None for a private key: never read (see public_key_sha256)
+    mode: str
+    user: str
+    group: str
+    public_key_sha256: str = ""  # private keys: sha256 of the DER public key; "" unreadable
+    link: bool = False  # a symbolic link (mode and owner are the link's): never in place
+
+    def __repr__(self) -> str:  # content may be a key: never show it
+        owner = f"{self.user}:{self.group}"
+        size = "key" if self.content is None else f"{len(self.content)} bytes"
+        return f"RemoteFile(mode={self.mode}, owner={owner}, {size}{', link' * self.link})"
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A file as it should be on a host.
+
+    For a private key, ``public_key_sha256`` says which key it must be, and
+    ``content`` is None when the host's key is kept (only mode and owner are fixed)
+    or must be copied from another host (``source``, read when needed).
+    """
+
+    content: bytes | None
+    mode: str
+    user: str = "root"
+    group: str = "root"
+    public_key_sha256: str = ""
+    source: str = ""  # where to read the content when it is None and must be written
+
+    def __repr__(self) -> str:
+        size = "kept" if self.content is None else f"{len(self.content)} bytes"
+        return f"Wanted(mode={self.mode}, {size})"
+
+    def same_content(self, current: RemoteFile | None) -> bool:
+        if current is None:
+            return False
+        if self.public_key_sha256:
+            return current.public_key_sha256 == self.public_key_sha256
+        return current.content == self.content
+
+    def satisfied_by(self, current: RemoteFile | None) -> bool:
+        return (
+            current is not None
+            and not current.link
+            and self.same_content(current)
+            and current.mode == self.mode
+            and (current.user, current.group) == (self.user, self.group)
+        )
+
+
+def run_quietly(
+    host: Host, command: str, stdin: bytes | None = None, *, secret: bool = False
+) -> tuple[bool, str, str]:
+    """Run ``command`` with the host's global arguments (sudo etc.), printing no output;
+    the command line is logged at ``-vv`` unless it holds a ``secret``."""
+    arguments = connector_arguments(host)
+    if stdin is not None:
+        # pyinfra writes stdin line by line as text; base64 keeps bytes intact.
+        arguments["_stdin"] = base64.encodebytes(stdin).decode().splitlines()
+        command = f"base64 -d | {command}"
+    if host.state.print_input and not secret:
+        click.echo(f"{host.print_prefix}>>> {scripts.readable(command)}", err=True)
+    ok, output = host.run_shell_command(
+        StringCommand(command),
+        print_output=False,
+        print_input=False,
+        **arguments,
+    )
+    return ok, output.stdout, output.stderr
+
+
+def read_files(
+    host: Host, paths: Iterable[str], private_keys: Collection[str] = ()
+) -> dict[str, RemoteFile]:
+    """Read several files in one command; absent files are left out of the result.
+
+    ``private_keys`` (a subset of ``paths``) are not read: the host reports the hash
+    of each one's public key. A read that does not finish raises ``RemoteReadError``.
+    """
+    ok, stdout, stderr = run_quietly(host, read_files_command(paths, private_keys))
+    return parse_read_files(host.name, stdout.splitlines() if ok else [], stderr)
+
+
+def read_files_command(paths: Iterable[str], private_keys: Collection[str] = ()) -> str:
+    """The command behind ``read_files``, for a survey that reads more in the same command."""
+    items = [f"{'key' if p in private_keys else 'content'}:{p}" for p in paths]
+    return scripts.command("read_files", *items)
+
+
+def parse_read_files(host_name: str, lines: list[str], stderr: str = "") -> dict[str, RemoteFile]:
+    """``read_files_command``'s output; raises ``RemoteReadError`` unless it ran to its end."""
+    if not lines or lines[-1] != _END:
+        detail = stderr.strip() or "output cut short"
+        raise RemoteReadError(f"{host_name}: could not read files: {detail}")
+    files: dict[str, RemoteFile] = {}
+    for header, body in zip(lines[:-1:2], lines[1:-1:2], strict=True):
+        mark, mode, user, group, path = header.split(" ", 4)
+        if mark not in (_FILE, _LINK):
+            raise RemoteReadError(f"{host_name}: could not read files: unexpected output {mark!r}")
+        link = mark == _LINK
+        if body.startswith("k:"):
+            key_sha256 = body.removeprefix("k:")
+            files[path] = RemoteFile(None, mode.zfill(3), user, group, key_sha256, link)
+        else:
+            content = base64.b64decode(body.removeprefix("b:"))
+            files[path] = RemoteFile(content, mode.zfill(3), user, group, link=link)
+    return files
+
+
+def read_secret(host: Host, path: str) -> bytes:
+    """Read one private key into memory (only to sign with it or copy it), printing nothing."""
+    ok, stdout, stderr = run_quietly(host, f"base64 -w0 {shlex.quote(path)}")
+    if not ok:
+        raise RemoteReadError(f"{host.name}: could not read {path}: {stderr.strip()}")
+    return base64.b64decode(stdout.strip())
+
+
+def write_files(host: Host, wanted: Mapping[str, Wanted], then: str = "") -> tuple[bool, str]:
+    """Install the files in one command: all staged, then renamed together (``install_files``).
+
+    A ``Wanted`` without content keeps the file's content and fixes mode and owner (a
+    link is replaced by a regular file holding what it points to).
+    ``then``: a command run in the same round trip once the files are in place.
+    """
+    lines = []
+    for path, want in wanted.items():
+        lines.append(f"{want.mode} {want.user} {want.group} {path}")
+        lines.append("-" if want.content is None else base64.b64encode(want.content).decode())
+    payload = ("\n".join(lines) + "\n").encode()
+    command = scripts.command("install_files") + (f" && {then}" if then else "")
+    ok, _, stderr = run_quietly(host, command, stdin=payload)
+    if not ok:
+        return False, f"writing {', '.join(wanted)} failed: {stderr.strip()}"
+    return True, ""

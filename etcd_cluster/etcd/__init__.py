@@ -1,0 +1,1 @@
+"""etcd itself, after kubeadm's ``phases/etcd`` and ``util/etcd``: flags, runtimes, health."""

@@ -1,0 +1,1 @@
+"""The apiserver load balancer of the HA guide: haproxy and keepalived."""

@@ -1,0 +1,1 @@
+"""Who is a member: the inventory is the desired membership; learners join, members leave."""

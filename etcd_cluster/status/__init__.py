@@ -1,0 +1,1 @@
+"""status.py: a read-only report of the cluster, as a table and as JSON."""
