@@ -34,7 +34,8 @@ from etcd_cluster.status.ops import cluster_status, get_status
 def deploy_etcd_cluster() -> None:
     """The etcd guide's steps on the ``etcd`` group, inside the cluster's run lock; nothing
     for an inventory that holds only the HA guide's groups."""
-    if not etcd_steps_wanted(state) or not any_in_limit(state, etcd_hosts(state)):
+    members = etcd_hosts(state)  # an empty group is the preflight's to refuse
+    if not etcd_steps_wanted(state) or (members and not any_in_limit(state, members)):
         return  # no etcd guide here, or --limit names no member (engine/limit.py)
     step("preflight").run()  # refuse bad input before any host changes
     step("run_lock").run()  # one run at a time: the lock, if this run changes anything

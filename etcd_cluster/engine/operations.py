@@ -325,6 +325,25 @@ def cluster_view(target: Host) -> ClusterView:
     return parse_view(cluster, stdout.splitlines())
 
 
+def await_gate(
+    target: Host,
+    action: str,
+    adjust: Callable[[ClusterView], ClusterView] = lambda view: view,
+) -> list[str]:
+    """Wait, bounded by the health timeout, until the quorum gate lets ``target`` go down for
+    ``action`` (e.g. "restarting"); what the gate still refuses when time runs out."""
+    settings = get_plan(target.state).cluster.settings
+    name = get_plan(target.state).cluster.member(target.name).name
+    return poll(
+        lambda: restart_gate(target, adjust),
+        lambda found: not found,
+        settings.health_timeout,
+        settings.health_interval,
+        f"the quorum gate to allow {action} {name}",
+        say=on(target),
+    )
+
+
 def restart_gate(
     target: Host, adjust: Callable[[ClusterView], ClusterView] = lambda view: view
 ) -> list[str]:
@@ -372,14 +391,7 @@ def _restart_member(state: State, host: Host, decision: Decision, logs_command: 
     cluster = plan.cluster
     settings = cluster.settings
     me = cluster.member(host.name)
-    refusals = poll(
-        lambda: restart_gate(host),
-        lambda found: not found,
-        settings.health_timeout,
-        settings.health_interval,
-        f"the quorum gate to allow restarting {me.name}",
-        say=on(host),
-    )
+    refusals = await_gate(host, "restarting")
     if refusals:
         return _fail(host, f"not restarting {me.name}: " + "; ".join(refusals), "", 0)
     host.log_styled(

@@ -165,9 +165,9 @@ def cluster_of(state: State) -> Cluster:
     """Inventory and data checks only, without touching any host."""
     hosts = etcd_hosts(state)
     require_members(hosts)  # before settings, which come from the first member
-    check_data(state)
-    for h in hosts:
+    for h in hosts:  # on any host: the flags the deploy cannot honour, named where they are set
         refuse_unsupported_flags(h.name, setting(h, "etcd_extra_args"))
+    check_data(state)
     settings = settings_from_data(getter(hosts[0]))
     inputs = [
         MemberInput(

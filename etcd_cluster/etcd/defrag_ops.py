@@ -20,9 +20,9 @@ from pyinfra.api import FunctionCommand, operation
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
-from etcd_cluster.engine.operations import cluster_view, gateway, restart_gate, wait_for
+from etcd_cluster.engine.operations import await_gate, cluster_view, gateway, wait_for
 from etcd_cluster.engine.plan import Plan, get_plan
-from etcd_cluster.engine.polling import on, poll, progress_while
+from etcd_cluster.engine.polling import on, progress_while
 from etcd_cluster.errors import fail
 from etcd_cluster.etcd import health as status
 from etcd_cluster.etcd.defrag import (
@@ -175,14 +175,7 @@ def _defragment_member(state: State, host: Host) -> bool:
     me = plan.cluster.member(host.name)
     view = _judged(plan, cluster_view(host))
     if not alone(view):  # the only voter has no quorum to keep: no gate
-        refusals = poll(
-            lambda: restart_gate(host, lambda view: _judged(plan, view)),
-            lambda found: not found,
-            settings.health_timeout,
-            settings.health_interval,
-            f"the quorum gate to allow defragmenting {me.name}",
-            say=on(host),
-        )
+        refusals = await_gate(host, "defragmenting", lambda view: _judged(plan, view))
         if refusals:
             return fail(host, f"not defragmenting {me.name}: " + "; ".join(refusals))
         view = _judged(plan, cluster_view(host))
