@@ -61,13 +61,14 @@ class Holder:
             f"run={self.run}",
         ]
 
+    def identity(self) -> str:
+        """The run, the same on every member (``since`` is each member's own clock)."""
+        return f"{self.run} run by {self.user}@{self.controller} pid {self.pid}"
+
     def describe(self, now: int | None = None) -> str:
         since = datetime.datetime.fromtimestamp(self.since, datetime.UTC)
         age = f", {now - self.since}s ago" if now is not None and self.since else ""
-        return (
-            f"{self.run} run by {self.user}@{self.controller} pid {self.pid}, "
-            f"since {since:%Y-%m-%d %H:%M:%S} UTC{age}"
-        )
+        return f"{self.identity()}, since {since:%Y-%m-%d %H:%M:%S} UTC{age}"
 
 
 @dataclass(frozen=True)

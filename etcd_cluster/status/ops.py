@@ -85,8 +85,8 @@ def _facts(name: str, job: gevent.Greenlet | None) -> MemberFacts | None:
         why = "the survey command gave no answer"
     else:
         r = job.value
-        # without its age, which differs by member: one line per run
-        holder = r.lock.holder.describe() if r.lock.holder else ""
+        # the run alone: its start time is each member's own clock, one line per run
+        holder = r.lock.holder.identity() if r.lock.holder else ""
         return MemberFacts(r.files, r.observation, holder)
     logger.warning(f"--> etcd status: {name}: could not be surveyed: {why}")
     return None
