@@ -10,6 +10,7 @@ data, which every host of the group shares, is not a mistake.
 from __future__ import annotations
 
 import difflib
+import weakref
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ from etcd_cluster.defaults import (
     SETTINGS,
     setting,
 )
+from etcd_cluster.engine.pyinfra_compat import real_state
 from etcd_cluster.errors import DeployInputError
 
 DOC = "docs/settings.md"
@@ -81,8 +83,23 @@ def misplaced(firsts: Firsts, hosts: Sequence[HostView]) -> list[str]:
     return refusals
 
 
+# per run (a State): the refusals, worked out once; gone with the State
+_found: weakref.WeakKeyDictionary[State, list[str]] = weakref.WeakKeyDictionary()
+
+
 def check_data(state: State) -> None:
-    """Refuse unknown keys on any host, and misplaced cluster-wide settings."""
+    """Refuse unknown keys on any host, and misplaced cluster-wide settings.
+
+    Every plan that reads settings calls it (etcd, load balancer, control plane, each
+    for every host): the inventory is looked through once a run, the answer reused."""
+    run = real_state(state)
+    if run not in _found:
+        _found[run] = _data_refusals(state)
+    if _found[run]:
+        raise DeployInputError("; ".join(_found[run]))
+
+
+def _data_refusals(state: State) -> list[str]:
     refusals = unknown_keys({h.name: h.data.dict() for h in state.inventory})
     firsts: dict[str, tuple[str, Mapping[str, Any]]] = {}
     for group in (ETCD, LB, CONTROL_PLANE):
@@ -94,6 +111,4 @@ def check_data(state: State) -> None:
         (h.name, h.groups, {k: setting(h, k) for k in h.host_data if k in SETTINGS})
         for h in state.inventory
     ]
-    refusals += misplaced(firsts, views)
-    if refusals:
-        raise DeployInputError("; ".join(refusals))
+    return refusals + misplaced(firsts, views)
