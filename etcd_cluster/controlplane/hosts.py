@@ -7,25 +7,17 @@ an etcd-only inventory, including an empty ``etcd`` group, behaves exactly as be
 
 from __future__ import annotations
 
-from pyinfra.api.exceptions import NoGroupError
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
 from etcd_cluster.defaults import getter, setting
-from etcd_cluster.engine.plan import CONTROL_PLANE_GROUP, etcd_hosts
+from etcd_cluster.engine.plan import CONTROL_PLANE_GROUP, etcd_hosts, group_hosts
 from etcd_cluster.errors import DeployInputError
 from etcd_cluster.setting_checks import check_data
 from etcd_cluster.settings import LoadBalancerSettings, is_ip, load_balancer_settings_from_data
 
 LB_GROUP = "lb"
 WORKERS_GROUP = "workers"
-
-
-def group_hosts(state: State, group: str) -> list[Host]:
-    try:
-        return list(state.inventory.get_group(group))
-    except NoGroupError:  # pyinfra drops empty groups
-        return []
 
 
 def is_lb(host: Host) -> bool:

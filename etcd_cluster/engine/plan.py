@@ -119,11 +119,15 @@ _lock = threading.RLock()  # a plan's build may ask for another plan
 T = TypeVar("T")
 
 
-def etcd_hosts(state: State) -> list[Host]:
+def group_hosts(state: State, group: str) -> list[Host]:
     try:
-        return list(state.inventory.get_group(ETCD_GROUP))
+        return list(state.inventory.get_group(group))
     except NoGroupError:  # pyinfra drops empty groups
         return []
+
+
+def etcd_hosts(state: State) -> list[Host]:
+    return group_hosts(state, ETCD_GROUP)
 
 
 def is_member(host: Host) -> bool:
