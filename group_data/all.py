@@ -7,6 +7,7 @@ Cluster-wide settings are read from the first host of their group; one set diffe
 on another host alone, or a misspelt ``etcd_*``/``k8s_*`` key, is refused. For example:
 
     etcd_runtime = "systemd"
-    etcd_version = "3.5.24"
-    etcd_archive_sha256 = {"3.5.24": "<the sha256 from the release's SHA256SUMS>"}
+    etcd_version = "3.6.14"  # a shipped release: its published sha256 comes with the deploy
+    etcd_backup_remote = "s3:my-bucket/etcd"  # off-host copies of the scheduled snapshots
+    etcd_backup_rclone_config = "/home/me/.config/rclone/rclone.conf"
 """
