@@ -76,6 +76,18 @@ def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
+def operator_environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: ours) as an operator's shell has it: Python keeps its bytecode cache.
+
+    This machine sets PYTHONDONTWRITEBYTECODE=1, so every run would compile the deploy's
+    modules afresh while pyinfra's own were compiled when pip installed them: the floor
+    would not pay what the deploy pays, and no operator's run does.
+    """
+    environment = dict(os.environ if env is None else env)
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    return environment
+
+
 def pyinfra(
     inventory: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -84,7 +96,7 @@ def pyinfra(
     run = subprocess.run(
         command,
         cwd=REPO,
-        env=env,
+        env=operator_environment(env),
         capture_output=True,
         text=True,
         timeout=PYINFRA_TIMEOUT,

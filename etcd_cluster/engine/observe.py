@@ -24,6 +24,7 @@ from etcd_cluster.etcd.cluster import Cluster, Member, join_host_port
 from etcd_cluster.etcd.flags import version_text
 from etcd_cluster.etcd.kubeadm_config import manifest_path
 from etcd_cluster.etcd.runtime import RENDERED_RECORD, SYSTEMD_UNIT
+from etcd_cluster.etcd.safety import SafeLoader
 
 NOTHING_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
@@ -230,7 +231,7 @@ def _manifest(encoded: str) -> dict:
     content = _decoded(encoded)
     found: dict = {"manifest_sha256": hashlib.sha256(content).hexdigest()}
     try:
-        pod = yaml.safe_load(content)
+        pod = yaml.load(content, Loader=SafeLoader)
     except yaml.YAMLError:
         pod = None
     if not isinstance(pod, dict):

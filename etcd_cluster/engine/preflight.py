@@ -7,6 +7,7 @@ import shlex
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
+from etcd_cluster import scripts
 from etcd_cluster.etcd import release
 from etcd_cluster.etcd.flags import version_text
 from etcd_cluster.settings import Settings
@@ -162,9 +163,11 @@ def survey_script(
     binary = q(release.etcd_binary(settings))
     show = f"apt-cache show --no-all-versions {q(settings.etcd_package)} 2>/dev/null"
     candidate = f"{show} | grep '^Version:'" if settings.etcd_package else "true"
+    path = release.etcd_binary(settings)
+    # what the binary says it is, kept while it does not change (scripts/remember.sh)
+    version = scripts.remembered(f"version:{path}", '"$1" --version 2>/dev/null | head -n 1', path)
     lines += [
-        f"if [ -x {binary} ]; then v=$({binary} --version 2>/dev/null | head -n 1); "
-        f'else v=$({candidate}); fi; echo "version:$v"',
+        f'if [ -x {binary} ]; then v=$({version}); else v=$({candidate}); fi; echo "version:$v"',
         f'[ "$(systemctl is-active {q(unit)} 2>/dev/null)" = active ] && echo active:yes',
         f"[ -f {q(manifest)} ] && echo manifest:yes",
         f"[ -d {q(settings.wal_dir)} ] && echo data:yes",

@@ -38,6 +38,8 @@ from etcd_cluster.etcd.health import probe_script
 from etcd_cluster.etcd.runtime import SYSTEMD_UNIT
 
 SECTION = "@@section@@"
+MEMO_DIR = "/var/cache/etcd-deploy"
+"""Where the survey keeps digests of files that did not change (``scripts/remember.sh``)."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,10 @@ def survey_command(cluster: Cluster, member: Member, with_probe: bool) -> str:
     parts.update(release_check.survey_parts(s))
     if with_probe:
         parts["probe"] = probe_script(cluster, with_members=True)
-    return scripts.command("sections", *(arg for part in parts.items() for arg in part))
+    remember, commands = scripts.sharing_remember(list(parts.values()))
+    pairs = zip(parts, commands, strict=True)
+    run = scripts.command("sections", *(arg for pair in pairs for arg in pair))
+    return f"{scripts.MEMO_DIR_VARIABLE}={MEMO_DIR} {remember}{run}"
 
 
 def sections(lines: Sequence[str]) -> dict[str, list[str]]:

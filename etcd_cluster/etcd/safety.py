@@ -10,18 +10,24 @@ refuses instead of touching any data.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from functools import cache
 
 import yaml
 
 from etcd_cluster.etcd.cluster import Cluster
 
+# libyaml's parser when PyYAML has it: the pure-Python one was a tenth of a no-op run's CPU
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+
+@cache
 def _recorded_args(kubeadm_config: bytes | None) -> dict[str, str] | None:
-    """The ``etcd.local.extraArgs`` of a kubeadmcfg.yaml written by an earlier run."""
+    """The ``etcd.local.extraArgs`` of a kubeadmcfg.yaml written by an earlier run (read
+    once per content: several steps ask)."""
     if not kubeadm_config:
         return None
     try:
-        documents = list(yaml.safe_load_all(kubeadm_config))
+        documents = list(yaml.load_all(kubeadm_config, Loader=SafeLoader))
     except yaml.YAMLError:
         return None
     for doc in documents:

@@ -8,6 +8,7 @@ quoting in one place: arguments are passed positionally, never spliced into the 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -20,10 +21,42 @@ def text(name: str) -> str:
     return (_HERE / f"{name}.sh").read_text()
 
 
+REMEMBER_VARIABLE = "ETCD_REMEMBER"
+"""Scripts that keep digests in a memo run ``remember.sh`` from this variable (``command``
+sets it), in the directory the survey names in ``MEMO_DIR_VARIABLE`` (none elsewhere)."""
+MEMO_DIR_VARIABLE = "ETCD_MEMO_DIR"
+
+
 def command(name: str, *args: str | int | float) -> str:
     """A shell command running script ``name`` with positional ``args``."""
     quoted = " ".join(shlex.quote(str(arg)) for arg in args)
-    return f"sh -c {shlex.quote(text(name))} {name} {quoted}".rstrip()
+    uses = remember_prefix() if f'"${REMEMBER_VARIABLE}"' in text(name) else ""
+    return f"{uses}sh -c {shlex.quote(text(name))} {name} {quoted}".rstrip()
+
+
+def remembered(name: str, command_: str, *files: str) -> str:
+    """``command_`` (``sh -c`` text given the ``files`` as ``$@``) through ``remember.sh``:
+    its output kept while the files do not change, where ``MEMO_DIR_VARIABLE`` says."""
+    quoted = " ".join(shlex.quote(arg) for arg in (name, command_, *files))
+    return f'{remember_prefix()}sh -c "${REMEMBER_VARIABLE}" remember {quoted}'
+
+
+@cache
+def remember_prefix() -> str:
+    """What gives a command ``remember.sh`` in its environment."""
+    return f"{REMEMBER_VARIABLE}={shlex.quote(text('remember'))} "
+
+
+def environment() -> dict[str, str]:
+    """The variables ``command`` sets, for running a script file directly (tests)."""
+    return {REMEMBER_VARIABLE: text("remember")}
+
+
+def sharing_remember(commands: Sequence[str]) -> tuple[str, list[str]]:
+    """``commands`` run inside one command (``sections``): ``remember.sh`` given once, as the
+    returned prefix for the outer command, rather than once in each (a command line holds
+    at most 128 KiB in one argument)."""
+    return remember_prefix(), [c.replace(remember_prefix(), "") for c in commands]
 
 
 def _requoted(quoted: str) -> str:

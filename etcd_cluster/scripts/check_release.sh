@@ -6,7 +6,9 @@
 #   record:<line>                   each line of the record ("archive <sha256>", then
 #                                   "<sha256>  <binary>" as sha256sum prints it)
 #   file:<mode> <user> <group> <binary>   etcd, etcdctl, etcdutl when present
-#   sum:<sha256> <binary>           their sha256 (all hashed at once)
+#   sum:<sha256> <binary>           their sha256 (all hashed at once; through remember.sh,
+#                                   $ETCD_REMEMBER, kept in $ETCD_MEMO_DIR when the survey
+#                                   gives one)
 set -u
 export LC_ALL=C
 dir=$1 record=$2
@@ -16,7 +18,11 @@ echo "dir:$(stat -c '%a %U %G' "$dir")"
 for binary in etcd etcdctl etcdutl; do
     [ -f "$dir/$binary" ] || continue
     echo "file:$(stat -c '%a %U %G' "$dir/$binary") $binary"
-    echo "sum:$(sha256sum <"$dir/$binary" | cut -d' ' -f1) $binary" &
+    {
+        sum=$(sh -c "$ETCD_REMEMBER" remember "sha256:$dir/$binary" \
+            'sha256sum <"$1"' "$dir/$binary")
+        echo "sum:${sum%% *} $binary"
+    } &
 done
 wait
 exit 0

@@ -44,16 +44,38 @@ served() {
 }
 
 echo "now:$(date +%s.%N)"
+# One systemctl for the unit and its backup service (each process is a good part of what a
+# survey costs): their properties as Key=value lines, a blank line between the two units.
+units=$unit.service
+[ -n "$backup_dir" ] && units="$units $unit-backup.service"
+# shellcheck disable=SC2086 # one word per unit
+shown=$(systemctl show --timestamp=unix -p MainPID -p NeedDaemonReload -p Result \
+    -p ExecMainStatus -p ExecMainExitTimestamp $units 2>/dev/null)
+block=1 pid=0 need_reload= backup=
+while IFS= read -r line; do
+    case "$block:$line" in
+    *:) block=$((block + 1)) ;;
+    1:MainPID=*) pid=${line#*=} ;;
+    1:NeedDaemonReload=*) need_reload=${line#*=} ;;
+    2:Result=* | 2:ExecMainStatus=* | 2:ExecMainExitTimestamp=*)
+        backup="${backup}backup_${line%%=*}:${line#*=}
+" ;;
+    esac
+done <<EOF
+$shown
+EOF
 if [ "$runtime" = systemd ]; then
-    pid=$(systemctl show -p MainPID --value "$unit" 2>/dev/null || echo 0)
     echo "pid:${pid:-0}"
-    echo "need_reload:$(systemctl show -p NeedDaemonReload --value "$unit" 2>/dev/null)"
+    echo "need_reload:$need_reload"
     if [ "${pid:-0}" -gt 0 ] 2>/dev/null && [ -r "/proc/$pid/cmdline" ]; then
         tr '\0' '\n' <"/proc/$pid/cmdline" | sed 's/^/arg:/'
         tr '\0' '\n' <"/proc/$pid/environ" | sed -n 's/^\([^=]*\)=.*/env:\1/p'
-        boot=$(awk '/^btime/ {print $2}' /proc/stat)
-        started=$(sed 's/.*) //' "/proc/$pid/stat" |
-            awk -v hz="$(getconf CLK_TCK)" -v boot="$boot" '{printf "%.2f", boot + $20 / hz}')
+        while read -r key value _; do
+            [ "$key" = btime ] && boot=$value && break
+        done </proc/stat
+        # the start in clock ticks since boot: field 22, counted after the name's ")"
+        started=$(awk -v hz="$(getconf CLK_TCK)" -v boot="${boot:-0}" \
+            '{ sub(/.*\) /, ""); printf "%.2f", boot + $20 / hz }' "/proc/$pid/stat")
         echo "started:$started"
         exe=$(readlink "/proc/$pid/exe")
         echo "exe:$exe"
@@ -76,7 +98,18 @@ else
     [ -f "$manifest" ] && echo "manifest_b64:$(base64 -w0 "$manifest")"
     [ -n "$record" ] && [ -f "$record" ] && echo "rendered:$(head -n 1 "$record")"
 fi
-[ -f "$ca" ] && echo "ca_mtime:$(stat -c %.9Y "$ca")"
+# the three files' times in one stat
+mtimes=$(stat -c '%.9Y %n' -- "$ca" "$server" "$peer" 2>/dev/null)
+mtime() { # sets $found to the mtime of file $1 in $mtimes, "" if it is not there
+    found=
+    while read -r time name; do
+        [ "$name" = "$1" ] && found=$time
+    done <<EOF
+$mtimes
+EOF
+}
+mtime "$ca"
+[ -n "$found" ] && echo "ca_mtime:$found"
 if [ "$files_read" != yes ]; then
     [ -f "$server" ] && echo "file_server:$(fingerprint <"$server")"
     [ -f "$peer" ] && echo "file_peer:$(fingerprint <"$peer")"
@@ -88,7 +121,8 @@ newer=yes
 if [ -n "${started:-}" ]; then
     newer=
     for f in "$server" "$peer"; do
-        [ -f "$f" ] && [ "$(stat -c %Y "$f")" -ge "${started%.*}" ] && newer=yes
+        mtime "$f"
+        [ -n "$found" ] && [ "${found%.*}" -ge "${started%.*}" ] && newer=yes
     done
 fi
 if [ -n "$newer" ]; then
@@ -99,15 +133,18 @@ fi
 if [ -n "$backup_dir" ]; then
     # Newest by time on disk: a name carries the clock of its moment, which may have stepped.
     d8='[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' d6='[0-9][0-9][0-9][0-9][0-9][0-9]'
+    newest=
     # shellcheck disable=SC2086 # the pattern must stay a glob
-    newest=$(ls -1t -- "$backup_dir"/etcd-snapshot-"$member"-${d8}T${d6}Z.db 2>/dev/null | head -n 1)
+    for f in "$backup_dir"/etcd-snapshot-"$member"-${d8}T${d6}Z.db; do
+        [ -f "$f" ] || continue
+        if [ -z "$newest" ] || [ "$f" -nt "$newest" ]; then newest=$f; fi
+    done
     base=
-    if [ -f "$newest" ]; then
+    if [ -n "$newest" ]; then
         base=$(stat -c %Y "$newest")
-        echo "snapshot:$(basename "$newest") $base"
+        echo "snapshot:${newest##*/} $base"
     fi
-    systemctl show --timestamp=unix -p Result -p ExecMainStatus -p ExecMainExitTimestamp \
-        "$unit-backup.service" 2>/dev/null | sed -n 's/^\([A-Za-z]*\)=/backup_\1:/p'
+    printf '%s' "$backup"
     [ -n "$base" ] || base=$(systemctl show --timestamp=unix -p ActiveEnterTimestamp --value \
         "$unit-backup.timer" 2>/dev/null)
     base=${base#@}

@@ -3,22 +3,22 @@
 # as long as the slowest part rather than all of them).
 #
 # Arguments: NAME COMMAND pairs; each COMMAND runs under sh -c. stderr: theirs, in order.
-# Outputs wait in a private temporary directory (removed on exit); none is secret.
+# Outputs wait in a private temporary directory (removed on exit); none is secret. Each part
+# writes its own heading, so one cat prints them all (a process each is what a survey costs).
 set -u
 dir=$(mktemp -d) || exit 1
 trap 'rm -rf "$dir"' EXIT
 count=0
 while [ $# -ge 2 ]; do
     count=$((count + 1))
-    printf '%s\n' "$1" >"$dir/$count.name"
-    sh -c "$2" >"$dir/$count.out" 2>"$dir/$count.err" &
+    case $count in ?) part=$dir/00$count ;; ??) part=$dir/0$count ;; *) part=$dir/$count ;; esac
+    {
+        echo "@@section@@$1"
+        exec sh -c "$2"
+    } >"$part.out" 2>"$part.err" &
     shift 2
 done
 wait
-i=0
-while [ "$i" -lt "$count" ]; do
-    i=$((i + 1))
-    echo "@@section@@$(cat "$dir/$i.name")"
-    cat "$dir/$i.out"
-    cat "$dir/$i.err" >&2
-done
+[ "$count" -gt 0 ] || exit 0
+cat "$dir"/*.out
+cat "$dir"/*.err >&2

@@ -15,7 +15,19 @@ case "$status" in
 "install ok installed "*) echo "installed:${status##* }" ;;
 *) exit 0 ;;
 esac
-dpkg --verify "$package" 2>/dev/null | awk '
-    $1 == "missing" { print "missing:" $NF; next }
-    substr($1, 3, 1) == "5" && $2 != "c" { print "changed:" $NF }'
+# dpkg hashes every file of the package (etcd's binary is tens of MB): remembered while none
+# of them, nor the package's list of checksums, changed (remember.sh, $ETCD_REMEMBER; kept
+# in $ETCD_MEMO_DIR when the survey gives one).
+export package
+sums=$(dpkg-query --control-path "$package" md5sums 2>/dev/null)
+[ -f "$sums" ] || ETCD_MEMO_DIR= # no list of the package's files: nothing to key a memo on
+IFS='
+'
+set -f
+# shellcheck disable=SC2046 # one word per line: the package's files
+sh -c "$ETCD_REMEMBER" remember "dpkg-verify:$package" '
+    dpkg --verify "$package" 2>/dev/null | awk '"'"'
+        $1 == "missing" { print "missing:" $NF; next }
+        substr($1, 3, 1) == "5" && $2 != "c" { print "changed:" $NF }'"'"'' \
+    "$sums" $(sed 's|^[0-9a-f]*  *|/|' "$sums" 2>/dev/null)
 exit 0

@@ -117,7 +117,8 @@ def test_an_archive_without_etcdutl_is_recorded_too(tmp_path):
 
 def check(directory: Path, record: Path) -> ReleaseCheck:
     argv = ["sh", str(scripts.path("check_release")), str(directory), str(record)]
-    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    env = {**os.environ, **scripts.environment()}
+    done = subprocess.run(argv, capture_output=True, text=True, check=True, env=env)
     return parse_check(done.stdout.splitlines())
 
 
@@ -150,6 +151,7 @@ def restart(binary: Path, record: Path, tmp_path: Path) -> subprocess.CompletedP
     (bin_dir / "systemctl").chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     argv = ["sh", str(scripts.path("restart_etcd")), "etcd", str(binary), str(record)]
+    env = {**env, **scripts.environment()}
     return subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
 
 
@@ -255,6 +257,7 @@ def dpkg_env(tmp_path: Path) -> dict[str, str]:
 
 def run_script(name: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     argv = ["sh", str(scripts.path(name)), *args]
+    env = {**env, **scripts.environment()}
     return subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
 
 

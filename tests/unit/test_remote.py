@@ -228,7 +228,10 @@ def test_commands_are_shown_at_vv_by_script_name_but_never_output_or_secrets(
     read_files(host, [f"{tmp_path}/a.crt"])
     remote.run_quietly(host, "echo the-token", secret=True)
     shown = capsys.readouterr().err
-    assert shown == f"[fake-host] >>> sh -c <read_files.sh> read_files content:{tmp_path}/a.crt\n"
+    assert shown == (
+        f"[fake-host] >>> ETCD_REMEMBER=<remember.sh> sh -c <read_files.sh> read_files "
+        f"content:{tmp_path}/a.crt\n"
+    )
     assert all(not call.print_output and not call.print_input for call in host.calls)
 
 
@@ -338,7 +341,10 @@ def test_a_logged_survey_names_each_script_instead_of_its_text(make_cluster):
     cluster = make_cluster()
     command = survey_command(cluster, cluster.first, with_probe=True)
     shown = scripts.readable(command)
-    assert shown.startswith("sh -c <sections.sh> sections files 'sh -c <read_files.sh> read_files ")
+    assert shown.startswith(
+        "ETCD_MEMO_DIR=/var/cache/etcd-deploy ETCD_REMEMBER=<remember.sh> sh -c <sections.sh> "
+        "sections files 'sh -c <read_files.sh> read_files "
+    )
     assert "<observe_etcd.sh> observe_etcd" in shown and "<host_state.sh> host_state" in shown
     first_lines = {
         p.name: scripts.text(p.stem).splitlines()[0] for p in scripts.path("x").parent.glob("*.sh")

@@ -380,14 +380,16 @@ def test_retire_takes_a_static_pod_down_before_its_data_moves(make_cluster, make
 # --- observe_etcd ----------------------------------------------------------------------------
 
 FAKE_SYSTEMCTL = """#!/bin/sh
-# Stand-in for systemctl show: the "etcd" unit's main process is $ETCD_PID; the backup
-# service's last run failed; the backup timer started at 1764500000.
+# Stand-in for systemctl show: the "etcd" unit's main process is $ETCD_PID and its last run
+# succeeded; the backup service's last run failed; the backup timer started at 1764500000.
+# Several units: a blank line between their properties, as systemctl prints them.
 case "$*" in
-*etcd-backup.service*) printf 'Result=exit-code\\nExecMainStatus=1\\n'
-    echo ExecMainExitTimestamp=@1764590000 ;;
 *etcd-backup.timer*) echo @1764500000 ;;
-*MainPID*) echo "$ETCD_PID" ;;
-*NeedDaemonReload*) echo no ;;
+*etcd.service*)
+    printf 'MainPID=%s\\nNeedDaemonReload=no\\nResult=success\\n' "$ETCD_PID"
+    case "$*" in *etcd-backup.service*)
+        printf '\\nResult=exit-code\\nExecMainStatus=1\\nExecMainExitTimestamp=@1764590000\\n' ;;
+    esac ;;
 esac
 """
 
