@@ -154,9 +154,10 @@ def test_no_key_material_in_any_output_or_on_the_controller(five: Bed):
         assert run.returncode == 0, run.output[-4000:]
     # Every command is shown at -vv, the quiet channel's too (each script by its name);
     # what carries keys goes through stdin, never a command line.
-    assert ">>> sh -c <sections.sh> sections files 'sh -c <read_files.sh> read_files " in (
-        runs[0].output
-    )
+    assert (
+        ">>> ETCD_MEMO_DIR=/var/cache/etcd-deploy ETCD_REMEMBER=<remember.sh> sh -c "
+        "<sections.sh> sections files 'sh -c <read_files.sh> read_files "
+    ) in runs[0].output
     assert ">>> base64 -d | sh -c <install_files.sh> install_files" in runs[2].output
     fragments = key_fragments([foreign, *all_keys(five)])
     assert len(fragments) > 50
