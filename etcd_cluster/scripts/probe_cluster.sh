@@ -35,12 +35,21 @@ ask() { # ask endpoint $1, writing the answers to $2.<question>
     curl "$@" 2>"$out.err"
 }
 
-answer() { # the body in $1 on one line, else the first error its curl printed
+tab=$(printf '\t')
+answer() { # sets $said: the body in $1 on one line, else the first error its curl printed
+    # (shell builtins only: each process is a good part of what a survey costs)
+    said=
     if [ -s "$1" ]; then
-        tr -d '\n\t' <"$1"
+        while IFS= read -r line || [ -n "$line" ]; do said=$said$line; done <"$1"
     else
-        head -n 1 "$2" | tr -d '\n\t'
+        IFS= read -r said <"$2" || true
     fi
+    while :; do
+        case "$said" in
+        *"$tab"*) said=${said%%"$tab"*}${said#*"$tab"} ;;
+        *) break ;;
+        esac
+    done
 }
 
 i=0
@@ -54,21 +63,24 @@ i=0
 healthy= others=
 for ep in "$@"; do
     i=$((i + 1))
-    printf '%s\t%s\t%s\n' "$ep" "$(answer "$dir/$i.health" "$dir/$i.err")" \
-        "$(answer "$dir/$i.status" "$dir/$i.err")"
-    if grep -q '"health":"true"' "$dir/$i.health" 2>/dev/null; then
-        healthy="$healthy $i"
-    else
-        others="$others $i"
-    fi
+    answer "$dir/$i.health" "$dir/$i.err"
+    health=$said
+    answer "$dir/$i.status" "$dir/$i.err"
+    printf '%s\t%s\t%s\n' "$ep" "$health" "$said"
+    case "$health" in
+    *'"health":"true"'*) [ -s "$dir/$i.health" ] && healthy="$healthy $i" || others="$others $i" ;;
+    *) others="$others $i" ;;
+    esac
 done
 
 [ "$with_members" = members ] || exit 0
 for i in $healthy $others; do
     [ -s "$dir/$i.members" ] || continue
     eval "ep=\${$i}"
-    printf 'members\t%s\t%s\n' "$ep" "$(tr -d '\n\t' <"$dir/$i.members")"
-    printf 'alarms\t%s\t%s\n' "$ep" "$(answer "$dir/$i.alarms" "$dir/$i.err")"
+    answer "$dir/$i.members" /dev/null
+    printf 'members\t%s\t%s\n' "$ep" "$said"
+    answer "$dir/$i.alarms" "$dir/$i.err"
+    printf 'alarms\t%s\t%s\n' "$ep" "$said"
     break
 done
 exit 0
