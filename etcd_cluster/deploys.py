@@ -25,6 +25,7 @@ from etcd_cluster.controlplane.hosts import (
 )
 from etcd_cluster.defaults import DEFAULTS
 from etcd_cluster.engine.plan import etcd_hosts, is_member
+from etcd_cluster.engine.pyinfra_compat import use_fast_operation_order
 from etcd_cluster.layout import step
 from etcd_cluster.membership.ops import is_retiring
 from etcd_cluster.status.ops import cluster_status, get_status
@@ -34,6 +35,7 @@ from etcd_cluster.status.ops import cluster_status, get_status
 def deploy_etcd_cluster() -> None:
     """The etcd guide's steps on the ``etcd`` group, inside the cluster's run lock; nothing
     for an inventory that holds only the HA guide's groups."""
+    use_fast_operation_order()  # pyinfra's own reads every frame's source per operation
     members = etcd_hosts(state)  # an empty group is the preflight's to refuse
     if not etcd_steps_wanted(state) or (members and not any_in_limit(state, members)):
         return  # no etcd guide here, or --limit names no member (engine/limit.py)
@@ -63,6 +65,7 @@ def deploy_etcd_cluster() -> None:
 @deploy("HA control plane", data_defaults=DEFAULTS)
 def deploy_ha_control_plane() -> None:
     """The HA guide's steps for the ``lb``, ``control_plane`` and ``workers`` groups."""
+    use_fast_operation_order()
     step("load_balancer").run()  # haproxy + keepalived VIP in front of the apiservers
     if control_plane_wanted(state) and any_in_limit(
         state, control_plane_hosts(state) + group_hosts(state, WORKERS_GROUP)
@@ -75,6 +78,7 @@ def deploy_ha_control_plane() -> None:
 def etcd_cluster_status() -> None:
     """Read only, at any time: one row per member, failing when something needs attention
     (``etcd/health.py``)."""
+    use_fast_operation_order()
     if is_member(host):
         get_status(state)  # survey, print and write while pyinfra prepares
         cluster_status(name="etcd cluster status (fails when something needs attention)")
@@ -83,5 +87,6 @@ def etcd_cluster_status() -> None:
 @deploy("etcd restore", data_defaults=DEFAULTS)
 def restore_etcd_cluster() -> None:
     """The whole cluster from one snapshot (``backup/restore.py``; etcd's recovery guide)."""
+    use_fast_operation_order()
     if is_member(host):
         step("restore").run()

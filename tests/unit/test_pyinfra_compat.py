@@ -4,6 +4,7 @@ first, naming it, instead of failing a run."""
 
 from __future__ import annotations
 
+import importlib
 import inspect
 
 import click
@@ -82,3 +83,43 @@ def test_color_diff_shows_removed_and_added_lines_with_context():
     assert lines == ["@@ -1,4 +1,5 @@", "  a", "- b", "+ B", "  c", "  d", "+ e"]
     assert list(color_diff(old, old)) == []
     assert [click.unstyle(x) for x in color_diff(["--x\n"], [])] == ["@@ -1 +0,0 @@", "- --x"]
+
+
+def test_the_fast_operation_order_is_pyinfras_from_the_same_stack(monkeypatch):
+    """Called from the same line (in a greenlet, from a file compiled under another name, as
+    pyinfra runs deploy files), both give the same line numbers: for the deploy file found
+    on the stack and not, in CLI mode and not."""
+    import gevent
+    from pyinfra.api import util
+
+    from etcd_cluster.engine import pyinfra_compat
+
+    pyinfra_order = util.get_operation_order_from_stack
+    state = _state()
+    state.current_op_file_number = 7
+    code = compile(
+        "def nested(depth, both):\n    return nested(depth - 1, both) if depth else both()\n",
+        "/srv/deploys/my_deploy.py",
+        "exec",
+    )
+    scope: dict = {}
+    exec(code, scope)
+
+    orders = (pyinfra_order, pyinfra_compat.operation_order_from_stack)
+
+    def both():  # one line, so the caller's frame is at the same line for both
+        return [order(state) for order in orders]
+
+    for cli in (True, False):
+        monkeypatch.setattr(pyinfra, "is_cli", cli)
+        for deploy_file in ("/srv/deploys/my_deploy.py", "/elsewhere.py", None):
+            state.current_deploy_filename = deploy_file
+            job = gevent.spawn(scope["nested"], 5, both)
+            job.join()
+            pyinfras, ours = job.value
+            assert ours == pyinfras, (cli, deploy_file)
+            found = deploy_file != "/elsewhere.py"  # None: the whole stack counts
+            assert len(ours) >= 6 if found else len(ours) == int(cli), (cli, deploy_file)
+    pyinfra_compat.use_fast_operation_order()
+    operation = importlib.import_module("pyinfra.api.operation")
+    assert operation.get_operation_order_from_stack is pyinfra_compat.operation_order_from_stack
