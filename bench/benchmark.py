@@ -266,12 +266,15 @@ over real ssh as operators run it (user `deploy` with a key, passwordless sudo,
   - **Restore** of 3 members: `restore.py` from a scheduled snapshot on the first
     member. etcd's own, once etcd is stopped everywhere and the snapshot is on every
     member: `etcdutl snapshot restore` on every member at once, then all started
-    together, until every member is healthy.
+    together, until every member is healthy. It varies from run to run: with the
+    deploy's `--experimental-initial-corrupt-check`, a member asks its peers for a
+    hash before it serves them, so members that start together can each wait out
+    etcd's request timeout (7 s) on a peer that is still checking.
 
 Rerun with `.venv/bin/python -m bench.benchmark [--repeats 3] [--cold-repeats N]
 [--sizes 3,5,7] [--connectors docker,ssh] [--cold-connector docker]
-[--no-lifecycle] [--output docs/benchmark.md]` (needs dockerd and the test-bed image, built when
-missing; the run's own duration is given below).
+[--no-lifecycle] [--output docs/benchmark.md]` (needs dockerd and the test-bed
+image, built when missing; the run's own duration is given below).
 """
 
 
