@@ -251,9 +251,10 @@ over real ssh as operators run it (user `deploy` with a key, passwordless sudo,
   the versions etcd reports, a key from before the snapshot kept and one from after
   it gone), beside **etcd's own time** for the same change made by hand on the same
   hosts with the deploy's unit, flags and certificates (`etcdctl`, `etcdutl`,
-  `systemctl`, one `docker exec` per step, polled every 0.1 s). No target: the ratio
-  says how much of an operation is the deploy's (its checks, the verified snapshot
-  it takes first, pyinfra's run) and how much is etcd's.
+  `systemctl`, one `docker exec` per step, polled every 0.1 s; the add and the
+  removal `--repeats` times, the upgrade twice, the restore once). No target: the
+  ratio says how much of an operation is the deploy's (its checks, the verified
+  snapshot it takes first, pyinfra's run) and how much is etcd's.
   - **Member add** (3 → 4): a fourth host in the inventory; the deploy adds it as a
     learner and promotes it once caught up. etcd's own: `member add --learner`, etcd
     started on the host (its old data aside), until `member promote` succeeds.
@@ -347,12 +348,12 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def lifecycle_sections(workdir: Path) -> list[str]:
+def lifecycle_sections(workdir: Path, repeats: int) -> list[str]:
     """The lifecycle section (imported here: bench.lifecycle uses this module's runner)."""
     from bench.lifecycle import measure_lifecycle
     from bench.lifecycle_report import lifecycle_section
 
-    return [lifecycle_section(measure_lifecycle(workdir))]
+    return [lifecycle_section(measure_lifecycle(workdir, repeats))]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -370,7 +371,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             for size in args.sizes
         ]
-        lifecycle = lifecycle_sections(Path(tmp) / "lifecycle") if args.lifecycle else []
+        lifecycle = []
+        if args.lifecycle:
+            lifecycle = lifecycle_sections(Path(tmp) / "lifecycle", args.repeats)
     seconds = time.monotonic() - started
     body = report(results, args.repeats, args.cold_repeats, machine(), seconds, lifecycle)
     print(body)

@@ -113,25 +113,24 @@ def put(nodes: list[bed.Node], key: str, text: str) -> None:
     checked(etcdctl(nodes[0], endpoints(nodes), "put", key, text), f"put {key}")
 
 
-def membership_figures(inv: Inventories) -> list[LifecycleFigure]:
-    """3 -> 4 -> (etcd's own: 3 -> 4) -> 3: the add and the removal."""
+def membership_figures(inv: Inventories, repeats: int) -> list[LifecycleFigure]:
+    """3 -> 4 -> (etcd's own: 3 -> 4, ``repeats`` times) -> 3: the add and the removal."""
     three, four = inv.nodes[:3], inv.nodes
     add = timed_pyinfra(inv.write("four.py", 4), "deploy.py")
     expect("members after the deploy's add", membership(four), NAMES)
     log(f"lifecycle: deploy adds a member in {add:.1f} s")
-    etcd_remove = remove_member(three, four[3])
-    expect("members after etcd's own removal", membership(three), NAMES[:3])
-    etcd_add = add_learner(three, four[3], NAMES[3])
-    wait_healthy(four, time.monotonic())
-    expect("members after etcd's own add", membership(four), NAMES)
-    log(f"lifecycle: etcd's own removal {etcd_remove:.2f} s, add {etcd_add:.2f} s")
+    etcd_remove, etcd_add = [], []
+    for _ in range(repeats):
+        etcd_remove.append(remove_member(three, four[3]))
+        expect("members after etcd's own removal", membership(three), NAMES[:3])
+        etcd_add.append(add_learner(three, four[3], NAMES[3]))
+        wait_healthy(four, time.monotonic())
+        expect("members after etcd's own add", membership(four), NAMES)
+        log(f"lifecycle: etcd's own removal {etcd_remove[-1]:.2f} s, add {etcd_add[-1]:.2f} s")
     remove = timed_pyinfra(inv.write("removal.py", 3, removed=3), "deploy.py")
     expect("members after the deploy's removal", membership(three), NAMES[:3])
     log(f"lifecycle: deploy removes a member in {remove:.1f} s")
-    return [
-        LifecycleFigure(ADD, [add], [etcd_add]),
-        LifecycleFigure(REMOVE, [remove], [etcd_remove]),
-    ]
+    return [LifecycleFigure(ADD, [add], etcd_add), LifecycleFigure(REMOVE, [remove], etcd_remove)]
 
 
 def upgrade_figure(inv: Inventories) -> LifecycleFigure:
@@ -180,15 +179,16 @@ def restore_figure(inv: Inventories) -> LifecycleFigure:
     return LifecycleFigure(RESTORE, [restore], [etcd_restore])
 
 
-def measure_lifecycle(workdir: Path) -> list[LifecycleFigure]:
-    """Every lifecycle figure, in order on one bed (made here, removed at the end)."""
+def measure_lifecycle(workdir: Path, repeats: int = 3) -> list[LifecycleFigure]:
+    """Every lifecycle figure, in order on one bed (made here, removed at the end): one
+    deploy run each; etcd's own add and removal ``repeats`` times (a second or so each)."""
     workdir.mkdir(parents=True)
     started = time.monotonic()
     try:
         inv = Inventories(bed.up(BED, 4, subnet_index=SUBNET_INDEX), workdir)
         cold = timed_pyinfra(inv.write("three.py", 3), "deploy.py")
         log(f"lifecycle: cold deploy of 3 members {cold:.1f} s (not a lifecycle figure)")
-        figures = [*membership_figures(inv), upgrade_figure(inv), restore_figure(inv)]
+        figures = [*membership_figures(inv, repeats), upgrade_figure(inv), restore_figure(inv)]
     finally:
         bed.down(BED)
     log(f"lifecycle: {time.monotonic() - started:.0f} s in all, bed included")
