@@ -16,13 +16,17 @@ run it (:mod:`sandbox.ssh`).  Per cluster size:
 * **pyinfra floor**: ``pyinfra -y <inventory> exec -- true``: connecting to the
   hosts and running one command, the least any pyinfra run costs.
 * **etcd floor**: etcd's own bootstrap (:mod:`bench.etcd_floor`).
-* **remote commands per host** on the no-op rerun (:mod:`bench.counting`).
+* **remote commands per host** on the no-op rerun (:mod:`bench.counting`);
+* **lifecycle operations** (``--lifecycle``, on by default): a member added, one
+  removed, an upgrade and a restore, each beside etcd's own time for the same change
+  (:mod:`bench.lifecycle`, on a bed of its own).
 
 It is a script, not a timed test: figures depend on the machine, so they are
 recorded (with the machine) rather than asserted.  Run from the repository::
 
     .venv/bin/python -m bench.benchmark [--repeats 3] [--cold-repeats N]
-        [--sizes 3,5,7] [--connectors docker,ssh] [--output docs/benchmark.md]
+        [--sizes 3,5,7] [--connectors docker,ssh] [--no-lifecycle]
+        [--output docs/benchmark.md]
 
 Beds are named ``etcd-bench-<size>`` on subnet index ``70 + size``, away from
 the tests, dev beds and the demo sandbox (100), and always removed at the end.
@@ -253,10 +257,37 @@ over real ssh as operators run it (user `deploy` with a key, passwordless sudo,
   "Other" is the run's other `docker` calls (`container inspect` on connecting),
   or its ssh logins.
 
+- **Lifecycle operations** (issue 19), on one bed of their own over the docker
+  connector: three members on Debian's etcd 3.4.23, then each operation as one
+  `pyinfra -y` run timed until it exits (checked to have done it: the member list,
+  the versions etcd reports, a key from before the snapshot kept and one from after
+  it gone), beside **etcd's own time** for the same change made by hand on the same
+  hosts with the deploy's unit, flags and certificates (`etcdctl`, `etcdutl`,
+  `systemctl`, one `docker exec` per step, polled every 0.1 s; the add and the
+  removal `--repeats` times, the upgrade twice, the restore once). No target: the
+  ratio says how much of an operation is the deploy's (its checks, the verified
+  snapshot it takes first, pyinfra's run) and how much is etcd's.
+  - **Member add** (3 → 4): a fourth host in the inventory; the deploy adds it as a
+    learner and promotes it once caught up. etcd's own: `member add --learner`, etcd
+    started on the host (its old data aside), until `member promote` succeeds.
+  - **Member removal** (4 → 3): the host moves to the `etcd_removed` group and is
+    named in `etcd_remove_members`. etcd's own: `member remove` and etcd stopped there.
+  - **Upgrade** of 3 members: 3.4.23 → 3.5.16 from a release archive. etcd's own:
+    one member at a time, stop etcd, swap its binary, start it, until every member
+    is healthy: 3.5.16 → 3.5.30 and back, two samples (patch releases: the deploy's
+    3.4 → 3.5 also waits for etcd to raise the cluster version, which these need not).
+  - **Restore** of 3 members: `restore.py` from a scheduled snapshot on the first
+    member. etcd's own, once etcd is stopped everywhere and the snapshot is on every
+    member: `etcdutl snapshot restore` on every member at once, then all started
+    together, until every member is healthy. It varies from run to run: with the
+    deploy's `--experimental-initial-corrupt-check`, a member asks its peers for a
+    hash before it serves them, so members that start together can each wait out
+    etcd's request timeout (7 s) on a peer that is still checking.
+
 Rerun with `.venv/bin/python -m bench.benchmark [--repeats 3] [--cold-repeats N]
 [--sizes 3,5,7] [--connectors docker,ssh] [--cold-connector docker]
-[--output docs/benchmark.md]` (needs dockerd and the test-bed image, built when
-missing; the run's own duration is given below).
+[--no-lifecycle] [--output docs/benchmark.md]` (needs dockerd and the test-bed
+image, built when missing; the run's own duration is given below).
 """
 
 
@@ -314,12 +345,27 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         default=Path("docs/benchmark.md"),
         help="Markdown file to write (default docs/benchmark.md)",
     )
+    parser.add_argument(
+        "--lifecycle",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="time a member add, a removal, an upgrade and a restore on a bed of their own, "
+        "each beside etcd's own time (bench.lifecycle; default on)",
+    )
     args = parser.parse_args(argv)
     if args.cold_repeats is None:
         args.cold_repeats = args.repeats
     if args.repeats < 1 or args.cold_repeats < 1:
         parser.error("--repeats and --cold-repeats must be at least 1")
     return args
+
+
+def lifecycle_sections(workdir: Path, repeats: int) -> list[str]:
+    """The lifecycle section (imported here: bench.lifecycle uses this module's runner)."""
+    from bench.lifecycle import measure_lifecycle
+    from bench.lifecycle_report import lifecycle_section
+
+    return [lifecycle_section(measure_lifecycle(workdir, repeats))]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -337,7 +383,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             for size in args.sizes
         ]
-    body = report(results, args.repeats, args.cold_repeats, machine(), time.monotonic() - started)
+        lifecycle = []
+        if args.lifecycle:
+            lifecycle = lifecycle_sections(Path(tmp) / "lifecycle", args.repeats)
+    seconds = time.monotonic() - started
+    body = report(results, args.repeats, args.cold_repeats, machine(), seconds, lifecycle)
     print(body)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(f"{INTRO}\n{body}")

@@ -11,8 +11,9 @@ from __future__ import annotations
 import shlex
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from etcd_cluster.etcd.cluster import join_host_port
 from sandbox import bed
 
 PKI = "/etc/kubernetes/pki"
@@ -30,17 +31,37 @@ class FloorError(RuntimeError):
     """etcd could not be reset or did not come up: no floor to compare with."""
 
 
-def _docker_exec(node: bed.Node, *cmd: str) -> None:
+def docker_exec(node: bed.Node, *cmd: str) -> None:
     result = bed.exec(node, cmd)
     if result.returncode != 0:
         raise FloorError(f"{node.container}: {shlex.join(cmd)}: {result.stderr.strip()}")
 
 
-def cluster_healthy(nodes: Sequence[bed.Node]) -> subprocess.CompletedProcess[str]:
-    """``etcdctl endpoint health`` against every member, with the apiserver's client cert."""
-    endpoints = ",".join(f"https://{node.address}:2379" for node in nodes)
+def at_once(commands: Mapping[bed.Node, Sequence[str]]) -> None:
+    """Run each node's command in its container, all at the same time; fail if any fails."""
+    running = {
+        node: subprocess.Popen(
+            ["docker", "exec", node.container, *cmd],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for node, cmd in commands.items()
+    }
+    failed = [
+        f"{node.container}: {shlex.join(commands[node])}: {stderr.strip()}"
+        for node, process in running.items()
+        for _, stderr in [process.communicate()]
+        if process.returncode != 0
+    ]
+    if failed:
+        raise FloorError("\n".join(failed))
+
+
+def etcdctl(node: bed.Node, endpoints: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``etcdctl <args>`` on ``node`` against ``endpoints``, with the apiserver's client cert."""
     return bed.exec(
-        nodes[0],
+        node,
         [
             "env",
             "ETCDCTL_API=3",
@@ -49,10 +70,32 @@ def cluster_healthy(nodes: Sequence[bed.Node]) -> subprocess.CompletedProcess[st
             "--command-timeout=2s",
             *CLIENT_TLS,
             f"--endpoints={endpoints}",
-            "endpoint",
-            "health",
+            *args,
         ],
     )
+
+
+def endpoints(nodes: Sequence[bed.Node]) -> str:
+    return ",".join(f"https://{join_host_port(node.address, 2379)}" for node in nodes)
+
+
+def cluster_healthy(nodes: Sequence[bed.Node]) -> subprocess.CompletedProcess[str]:
+    """``etcdctl endpoint health`` against every member, with the apiserver's client cert."""
+    return etcdctl(nodes[0], endpoints(nodes), "endpoint", "health")
+
+
+def wait_healthy(nodes: Sequence[bed.Node], start: float) -> float:
+    """Poll until every member is healthy; seconds since ``start`` (a ``time.monotonic()``)."""
+    while True:
+        health = cluster_healthy(nodes)
+        if health.returncode == 0:
+            return time.monotonic() - start
+        if time.monotonic() - start > BOOTSTRAP_TIMEOUT:
+            raise FloorError(
+                f"etcd not healthy {BOOTSTRAP_TIMEOUT:.0f} s after start:\n"
+                f"{health.stdout}{health.stderr}"
+            )
+        time.sleep(POLL_INTERVAL)
 
 
 def etcd_bootstrap(nodes: Sequence[bed.Node]) -> float:
@@ -64,26 +107,9 @@ def etcd_bootstrap(nodes: Sequence[bed.Node]) -> float:
     The bed's cluster is replaced by a new, empty one: measure this last.
     """
     for node in nodes:
-        _docker_exec(node, "systemctl", "stop", "etcd")
+        docker_exec(node, "systemctl", "stop", "etcd")
     for node in nodes:
-        _docker_exec(node, "rm", "-rf", ETCD_MEMBER_DIR)
+        docker_exec(node, "rm", "-rf", ETCD_MEMBER_DIR)
     start = time.monotonic()
-    starts = [
-        subprocess.Popen(
-            ["docker", "exec", node.container, "systemctl", "start", "--no-block", "etcd"],
-            stdout=subprocess.DEVNULL,
-        )
-        for node in nodes
-    ]
-    if any(process.wait() != 0 for process in starts):
-        raise FloorError("systemctl start --no-block etcd failed on a member")
-    while True:
-        health = cluster_healthy(nodes)
-        if health.returncode == 0:
-            return time.monotonic() - start
-        if time.monotonic() - start > BOOTSTRAP_TIMEOUT:
-            raise FloorError(
-                f"etcd not healthy {BOOTSTRAP_TIMEOUT:.0f} s after start:\n"
-                f"{health.stdout}{health.stderr}"
-            )
-        time.sleep(POLL_INTERVAL)
+    at_once({node: ("systemctl", "start", "--no-block", "etcd") for node in nodes})
+    return wait_healthy(nodes, start)

@@ -136,8 +136,10 @@ def report(
     cold_repeats: int,
     machine_line: str,
     seconds: float,
+    extra: Sequence[str] = (),
 ) -> str:
-    """The tables and the machine: printed as is, and the body of the Markdown file."""
+    """The tables and the machine: printed as is, and the body of the Markdown file;
+    ``extra`` sections (the lifecycle table) go before the machine."""
     sections = [
         f"Cold deploy (median of {cold_repeats} fresh bed(s)) and etcd floor "
         f"(median of {repeats}):\n\n{cold_table(results)}",
@@ -150,6 +152,7 @@ def report(
     sections += [
         "Remote commands per host on the no-op rerun (min–max over hosts; transfers: "
         f"`docker cp` calls, or sftp sessions over ssh):\n\n{commands_table(results)}",
+        *extra,
         f"Machine: {machine_line}",
         f"The whole run (beds included) took {seconds / 60:.1f} min.\n",
     ]

@@ -52,6 +52,16 @@ def archive(version: str, arch: str = "amd64") -> tuple[Path, str]:
     return path, hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def release_data(version: str, sha256: str) -> dict[str, object]:
+    """Host data that installs etcd ``version`` from this cache (a URL template on disk, the
+    deploy's ``etcd_archive_url``) with ``sha256`` as its checksum."""
+    return {
+        "etcd_version": version,
+        "etcd_archive_url": f"{CACHE}/etcd-v{{version}}-linux-{{arch}}.tar.gz",
+        "etcd_archive_sha256": {version: sha256},
+    }
+
+
 def relabelled(source: str, version: str, arch: str = "amd64") -> tuple[Path, str]:
     """A stand-in archive named etcd ``version``: ``source``'s binaries saying ``version``."""
     path = CACHE / f"etcd-v{version}-linux-{arch}.standin-{source}.tar.gz"

@@ -53,11 +53,7 @@ old_state: dict[str, str] = {}  # what the old cluster was, read before it is de
 
 def release_data() -> dict:
     _, sha256 = releases.archive(VERSION)
-    return {
-        "etcd_version": VERSION,
-        "etcd_archive_url": f"{releases.CACHE}/etcd-v{{version}}-linux-{{arch}}.tar.gz",
-        "etcd_archive_sha256": {VERSION: sha256},
-    }
+    return releases.release_data(VERSION, sha256)
 
 
 @pytest.fixture(scope="module")

@@ -51,13 +51,7 @@ def archive() -> tuple[str, str, str]:
 def rel_bed(tmp_path_factory, archive):
     _, sha256, _ = archive
     for b in make_bed(tmp_path_factory, "etcd-e2e-tamper-rel", 3, subnet_index=56):
-        b.host_data.update(
-            {
-                "etcd_version": VERSION,
-                "etcd_archive_url": f"{releases.CACHE}/etcd-v{{version}}-linux-{{arch}}.tar.gz",
-                "etcd_archive_sha256": {VERSION: sha256},
-            }
-        )
+        b.host_data.update(releases.release_data(VERSION, sha256))
         b.inventory = b.write_inventory("inventory.py")
         yield b
 

@@ -49,11 +49,7 @@ def up(tmp_path_factory):
 def release_data(archives, version: str, sha256: str | None = None) -> dict:
     """Host data choosing ``version`` from the local archives (a URL template on disk)."""
     _, real = archives.get(version, ("", "0" * 64))
-    return {
-        "etcd_version": version,
-        "etcd_archive_url": f"{releases.CACHE}/etcd-v{{version}}-linux-{{arch}}.tar.gz",
-        "etcd_archive_sha256": {version: sha256 or real},
-    }
+    return releases.release_data(version, sha256 or real)
 
 
 def unchanged(b: Bed) -> dict[str, str]:
