@@ -126,7 +126,7 @@ TABLE: tuple[Setting, ...] = tuple(
     + _section(
         "Health, logs, the run lock, the hand-off",
         ("etcd_health_timeout", "int", 120, _ETCD, "seconds to wait for a healthy cluster with one leader (and per restart); waits longer than 5 s log a line every 5 s"),
-        ("etcd_health_interval", "int", 1, _ETCD, "seconds between health probes"),
+        ("etcd_health_interval", "int", 1, _ETCD, "the longest wait between health probes, in seconds (retries start 0.1 s apart and double)"),
         ("etcd_log_lines", "int", 30, _ETCD, "log lines shown for a failing member"),
         ("etcd_lock_ttl", "int", 3600, _ETCD, "seconds after which another machine's run lock counts as left by a killed run (longer than your longest run)"),
         ("etcd_lock_break", "str", "no", _ETCD, "`yes`: take over whatever run lock is held (only once you know its run is gone)"),

@@ -21,6 +21,10 @@ from pyinfra.api.host import Host
 T = TypeVar("T")
 
 PROGRESS_EVERY = 5.0  # seconds between progress lines; none in the first ones
+FIRST_RETRY = 0.1
+"""Seconds before the second attempt; each later wait doubles, up to the interval: what
+is awaited (a restarted member answering, a learner caught up) is often a fraction of a
+second away, and a whole interval's wait was most of a lifecycle operation's own time."""
 
 
 @dataclass
@@ -76,16 +80,19 @@ def poll(
 ) -> T:
     """Call ``attempt`` until ``done(result)`` or ``timeout`` seconds passed; the last result.
 
-    The first attempt is made at once, and always at least one. ``what`` names what is
+    The first attempt is made at once, and always at least one; the waits between them
+    start at ``FIRST_RETRY`` and double up to ``interval``. ``what`` names what is
     awaited for the progress lines ("infra2 to report healthy").
     """
     progress = Progress(what, timeout, clock=clock, say=say)
     deadline = clock() + timeout
+    wait = min(FIRST_RETRY, interval)
     while True:
         result = attempt()
         if done(result) or clock() >= deadline:
             return result
-        sleep(interval)
+        sleep(wait)
+        wait = min(wait * 2, interval)
         progress.tick()
 
 

@@ -58,11 +58,28 @@ def test_a_long_wait_says_what_it_waits_for_every_five_seconds_or_so():
         sleep=clock.sleep,
         say=lines.append,
     )
-    assert lines == [
-        "waiting for infra2 to report healthy (6 s of 20 s)",
-        "waiting for infra2 to report healthy (12 s of 20 s)",
-        "waiting for infra2 to report healthy (18 s of 20 s)",
+    assert lines == [  # checks at 0.1, 0.3, 0.7, 1.5, 3.1, 5.1 s, then every 2 s
+        "waiting for infra2 to report healthy (5 s of 20 s)",
+        "waiting for infra2 to report healthy (11 s of 20 s)",
+        "waiting for infra2 to report healthy (17 s of 20 s)",
     ]
+
+
+def test_retries_start_soon_and_back_off_to_the_interval():
+    """What is awaited is often a fraction of a second away: 0.1 s, doubling, at most the
+    interval (etcd_health_interval)."""
+    clock = FakeClock()
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock.sleep(seconds)
+
+    poll(lambda: 0, lambda r: False, timeout=6, interval=1, clock=clock, sleep=sleep)
+    assert waits == [0.1, 0.2, 0.4, 0.8, 1, 1, 1, 1, 1]
+    waits.clear()
+    poll(lambda: 0, lambda r: False, timeout=0.5, interval=0.2, clock=clock, sleep=sleep)
+    assert waits[:3] == [0.1, 0.2, 0.2]  # an interval below the doubling caps it
 
 
 def test_a_short_wait_and_an_unnamed_wait_say_nothing():
@@ -101,7 +118,7 @@ def test_a_slow_attempt_gets_one_line_not_a_burst():
         sleep=clock.sleep,
         say=lines.append,
     )
-    assert lines == ["waiting for quorum (18 s of 30 s)"]
+    assert lines == ["waiting for quorum (17 s of 30 s)"]
 
 
 def test_progress_while_ticks_beside_a_blocking_command():
