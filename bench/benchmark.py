@@ -172,9 +172,12 @@ def bench_size(
 ) -> SizeFigures:
     """All figures for one size; the last cold-deployed bed serves the reruns and the floors."""
     cold: list[float] = []
+    fresh_floor: list[float] = []
     try:
         for repeat in range(1, cold_repeats + 1):
             b = fresh_bed(size, workdir / f"{size}-{repeat}", [*connectors, cold_connector])
+            # the least a pyinfra run costs on these very hosts, still fresh
+            fresh_floor.append(timed_pyinfra(b.inventories[cold_connector], "exec", "--", "true"))
             cold.append(timed_pyinfra(b.inventories[cold_connector], "deploy.py"))
             log(
                 f"{size} members over {cold_connector}, "
@@ -188,7 +191,7 @@ def bench_size(
             log(f"{size} members, etcd bootstrap {repeat}/{repeats}: {etcd_floor[-1]:.2f} s")
     finally:
         bed.down(f"etcd-bench-{size}")
-    return SizeFigures(size, cold_connector, cold, etcd_floor, per_connector)
+    return SizeFigures(size, cold_connector, cold, etcd_floor, per_connector, fresh_floor)
 
 
 def command_output(*cmd: str) -> str:
@@ -223,21 +226,27 @@ INTRO = f"""\
 # Benchmark
 
 How long the deploy takes on the end-to-end test bed (systemd containers,
-`etcd_runtime: systemd`), next to floors measured in the same run on the same
-hosts, each ratio beside its target from issue 9 ("Speed"). Each bed is reached
-two ways: through pyinfra's docker connector, as in the end-to-end tests, and
-over real ssh as operators run it (user `deploy` with a key, passwordless sudo,
-`_sudo: True`).
+`etcd_runtime: systemd`, Debian's etcd 3.4.23), next to floors measured in the same
+run on the same hosts, each ratio beside its target from issue 19 ("Speed, round
+two"). Each bed is reached two ways: through pyinfra's docker connector, as in the
+end-to-end tests, and over real ssh as operators run it (user `deploy` with a key,
+passwordless sudo, `_sudo: True`). Every pyinfra run keeps Python's bytecode cache,
+as an operator's does (this machine sets `PYTHONDONTWRITEBYTECODE=1`, which would
+make the deploy compile its modules afresh on every run while pyinfra's own were
+compiled when pip installed them).
 
 - **Cold deploy**: `pyinfra -y <inventory> deploy.py` on fresh hosts until it exits,
   which is when the cluster is healthy (the deploy waits for it). A fresh bed
   each time, over one connector (docker unless `--cold-connector ssh`).
+- **pyinfra floor** (fresh hosts): `pyinfra -y <inventory> exec -- true` on the same
+  fresh bed just before its cold deploy.
 - **etcd floor**: etcd's own bootstrap: members with certificates and unit in place
   but no data, started at once, until `etcdctl endpoint health` succeeds for all
   endpoints (polled every 0.1 s). No deploy can get a cluster faster.
-  Target: cold ÷ etcd floor {figures.COLD_OVER_ETCD_FLOOR}. For context, the table
-  also divides by both floors together: a deploy run through pyinfra pays a pyinfra
-  run and etcd's bootstrap at the least.
+- Targets: cold ÷ (pyinfra floor + etcd floor) {figures.COLD_OVER_BOTH_FLOORS} (a deploy
+  run through pyinfra pays a pyinfra run and etcd's bootstrap at the least), and
+  cold ÷ pyinfra floor {figures.COLD_OVER_PYINFRA_FLOOR}; cold ÷ etcd floor alone for
+  context.
 - **No-op rerun**: the same command on the converged cluster (checked to change
   nothing), over each connector.
 - **pyinfra floor**: `pyinfra -y <inventory> exec -- true` over the same connector,
