@@ -6,9 +6,10 @@ without a test bed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bench.counting import Counts
+from bench.steps import Timeline
 
 
 @dataclass(frozen=True)
@@ -54,3 +55,5 @@ class SizeFigures:
     cold: list[float]
     etcd_floor: list[float]
     connectors: list[ConnectorFigures]
+    cold_timelines: list[Timeline] = field(default_factory=list)
+    """Each cold deploy's timeline (``bench.steps``): where its time went."""
