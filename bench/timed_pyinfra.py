@@ -106,6 +106,9 @@ def install(recorder: Recorder) -> None:
 
 
 def main() -> None:
+    # First, as ``python -m pyinfra`` does: importing pyinfra's CLI patches the standard
+    # library for gevent, and the deploy's modules (imported by ``install``) must see the
+    # patched ``threading``, or their locks would not hold between greenlets.
     from pyinfra_cli.main import main as pyinfra_main
 
     recorder = Recorder()
