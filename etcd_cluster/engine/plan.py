@@ -24,12 +24,13 @@ from pyinfra.api.exceptions import NoGroupError
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
-from etcd_cluster.certs import ca_key
+from etcd_cluster.certs import ca_key, keys_ahead, pki
 from etcd_cluster.certs.certlist import ETCD_CA
 from etcd_cluster.certs.plan import (
     MemberPlan,
     choose_ca,
     control_plane_files,
+    missing_keys,
     plan_member,
     trusted_ca,
 )
@@ -257,23 +258,29 @@ def _build(state: State) -> Plan:
     everywhere = {**_retiring_ca_files(state, cluster), **current}
     first = cluster.first.host
     operator_ca = _archive_cas.get(id(state)) or _operator_ca(cluster)
-    if first in inside or operator_ca is not None:
-        ca, ca_created = choose_ca(
-            cluster,
-            everywhere,
-            operator_ca,
-            now,
-            lambda holder: read_secret(state.inventory.get_host(holder), ca_key_path),
-        )
-    else:
-        ca, ca_created = trusted_ca(cluster, current), False
+    ca_paths = {ETCD_CA.cert_path(s.pki_dir), ca_key_path}
+    new_ca = first in inside and operator_ca is None
+    new_ca = new_ca and not any(ca_paths & set(files) for files in everywhere.values())
+    # the keys a cold deploy needs, made side by side while the CA and the others are planned
+    keys = missing_keys(cluster, current, new_ca)
+    with keys_ahead.made_ahead(pki.new_key, s.key_algorithm, keys):
+        if first in inside or operator_ca is not None:
+            ca, ca_created = choose_ca(
+                cluster,
+                everywhere,
+                operator_ca,
+                now,
+                lambda holder: read_secret(state.inventory.get_host(holder), ca_key_path),
+            )
+        else:
+            ca, ca_created = trusted_ca(cluster, current), False
+        members = {h: plan_member(cluster, cluster.member(h), ca, current[h], now) for h in inside}
     ca_expiry = ca.cert.not_valid_after_utc
     if ca_expiry <= now + datetime.timedelta(hours=s.cert_validity_hours):
         logger.warning(
             f"--> etcd: the etcd CA expires {ca_expiry:%Y-%m-%d} UTC, before certificates issued "
             "now would: plan a CA rotation (not automated by this deploy)"
         )
-    members = {h: plan_member(cluster, cluster.member(h), ca, current[h], now) for h in inside}
     for plan in members.values():
         for name, reasons in plan.reissued.items():
             if plan.current:  # only worth saying when the member had certificates before
