@@ -22,7 +22,7 @@ import pytest
 from etcd_cluster import scripts
 from etcd_cluster.certs.certlist import ETCD_CA, ETCD_SERVER
 from etcd_cluster.certs.plan import MemberPlan
-from etcd_cluster.engine import managed
+from etcd_cluster.engine import converge, managed
 from etcd_cluster.engine.host_state import (
     HostState,
     PathState,
@@ -418,3 +418,21 @@ def test_sections_run_at_once_and_print_in_argument_order():
     assert sections(result.stdout.splitlines()) == {"slow": ["a"], "err": ["b"], "fast": ["c"]}
     assert result.stderr == "oops\n"
     assert elapsed < 1.0, f"parts ran one after the other ({elapsed:.2f} s)"
+
+
+@pytest.mark.parametrize(
+    ("then", "look", "observed"),
+    [
+        ("true", "printf 'now:1\\narg:etcd\\n'", ["now:1", "arg:etcd"]),
+        ("", "printf 'now:1\\n'", ["now:1"]),
+        ("true", "printf 'now:1\\n'; false", None),  # cut short: not used
+    ],
+)
+def test_the_start_observes_etcd_in_its_own_round_trip(then, look, observed):
+    """The etcd unit's operation observes what etcd runs once it started (the restart
+    passes use it); a failing look fails nothing, a failing apply is not looked past."""
+    result = run_sh(converge.and_observe(then, look))
+    assert result.returncode == 0
+    assert converge.observed_lines(result.stdout) == observed
+    failed = run_sh(converge.and_observe("false", look))
+    assert failed.returncode != 0 and converge.observed_lines(failed.stdout) is None
