@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,9 +19,10 @@ from pyinfra.api import FunctionCommand, operation
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
+from etcd_cluster import scripts
 from etcd_cluster.backup.schedule import backup_warnings, latest_snapshots
 from etcd_cluster.engine.facts import FileModes
-from etcd_cluster.engine.managed import etcd_release
+from etcd_cluster.engine.managed import Directory, etcd_release
 from etcd_cluster.engine.observe import Observation, observe_command, parse_observation
 from etcd_cluster.engine.plan import (
     Plan,
@@ -90,10 +91,14 @@ def _with_content(state: State, want: Wanted, current: RemoteFile | None) -> Wan
     return replace(want, content=read_secret(first, want.source))
 
 
-def _write_pending(state: State, host: Host, role: str) -> bool:
+def _write_pending(state: State, host: Host, role: str, dirs: Sequence[Directory] = ()) -> bool:
     pending, current = _pending(role, host)
     sent = {p: _with_content(state, w, current.get(p)) for p, w in pending.items()}
-    ok, error = write_files(host, sent)
+    # the directories as they should be, in the same command (the files' parents are
+    # made 0755 as kubeadm makes them, then given their mode and owner)
+    directives = [arg for d in dirs for arg in ("dir", d.mode, d.user, d.group, d.path)]
+    then = scripts.command("apply_state", *directives) if directives else ""
+    ok, error = write_files(host, sent, then=then)
     if not ok:
         host.log_styled(error, fg="red", log_func=logger.error)
         return False
@@ -117,11 +122,12 @@ def _what_was_done(sent: Wanted, found: RemoteFile | None) -> str:
 
 
 @operation(is_idempotent=True)
-def pki_files(role: str = PKI_ROLE):
+def pki_files(role: str = PKI_ROLE, dirs: Sequence[Directory] = ()):
     """Install certificates and keys (content never leaves memory or reaches output).
 
     + role: ``member`` (the member's PKI files) or ``control-plane`` (the HA guide's copy
       of ca.crt and the apiserver-etcd-client pair)
+    + dirs: directories put in place in the same command (their mode and owner)
     """
     if role == CONTROL_PLANE_ROLE and not is_control_plane(host):
         host.noop("not a control-plane host")
@@ -130,7 +136,7 @@ def pki_files(role: str = PKI_ROLE):
     if not pending:
         host.noop("certificates and keys are up to date")
         return
-    yield FunctionCommand(_write_pending, (role,), {})
+    yield FunctionCommand(_write_pending, (role, dirs), {})
 
 
 def wait_for(
