@@ -99,6 +99,9 @@ class Plan:
     defragmented: set[str] = field(default_factory=set)  # hosts defragmented in this run
     # the member that prints the status table: the first member, else the first inside --limit
     reporter: str = ""
+    # by host: the expected files' modes, read back by the write of its certificates
+    # (paths asked, {path: "mode user group"}), for step 6 (at execution)
+    modes_seen: dict[str, tuple[tuple[str, ...], dict[str, str]]] = field(default_factory=dict)
 
     def etcd_release(self, host: Host) -> tuple[str, str]:
         """The etcd binary the unit runs on ``host`` and its version (systemd runtime)."""

@@ -22,7 +22,8 @@ import pytest
 from etcd_cluster import scripts
 from etcd_cluster.certs.certlist import ETCD_CA, ETCD_SERVER
 from etcd_cluster.certs.plan import MemberPlan
-from etcd_cluster.engine import converge, managed
+from etcd_cluster.engine import converge, managed, operations
+from etcd_cluster.engine.facts import file_modes_command, parse_file_modes
 from etcd_cluster.engine.host_state import (
     HostState,
     PathState,
@@ -436,3 +437,19 @@ def test_the_start_observes_etcd_in_its_own_round_trip(then, look, observed):
     assert converge.observed_lines(result.stdout) == observed
     failed = run_sh(converge.and_observe("false", look))
     assert failed.returncode != 0 and converge.observed_lines(failed.stdout) is None
+
+
+def test_file_modes_read_back_in_a_writes_round_trip(tmp_path):
+    """Step 6's reading (``FileModes``), as the certificates' write asks it after its own
+    command: each regular file's mode and owner, nothing for a missing path."""
+    user = pwd.getpwuid(os.getuid()).pw_name
+    group = grp.getgrgid(os.getgid()).gr_name
+    key = tmp_path / "peer.key"
+    key.write_text("x")
+    key.chmod(0o600)
+    gone = tmp_path / "ca.key"
+    look = f"echo {operations.MODES_SEEN} && {{ {file_modes_command([str(key), str(gone)])}; }}"
+    result = run_sh(f"true && {look}")
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0 and lines[0] == operations.MODES_SEEN
+    assert parse_file_modes(lines[1:]) == {str(key): f"600 {user} {group}"}
