@@ -89,7 +89,8 @@ class Part:
     step: str
     seconds: float
     operations: int = 0
-    slowest: str = ""  # the step's slowest operation, as "1.20 s: name"
+    slowest: str = ""  # the step's slowest operation (without the deploy's name)
+    slowest_seconds: float = 0.0
 
 
 def _outer_intervals(t: Timeline) -> list[tuple[str, float, float]]:
@@ -124,14 +125,16 @@ def breakdown(t: Timeline) -> list[Part]:
     for label in sorted(seconds, key=lambda name: first[name]):
         ops = [op for op in t.ops if f"step {op.step}" == label]
         slowest = max(ops, key=lambda op: op.end - op.start, default=None)
-        shown = f"{slowest.end - slowest.start:.2f} s: {_op_label(slowest)}" if slowest else ""
-        parts.append(Part(label, seconds[label], len(ops), shown))
+        name = _op_label(slowest) if slowest else ""
+        took = slowest.end - slowest.start if slowest else 0.0
+        parts.append(Part(label, seconds[label], len(ops), name, took))
     return parts
 
 
 def median_parts(runs: Sequence[Sequence[Part]]) -> list[Part]:
     """Per part, the median over runs (a run without it counts 0 s), in the first run's order
-    (parts that only later runs have come last); the slowest operation of the first run."""
+    (parts that only later runs have come last); the slowest operation the first run
+    names, with the median of its seconds in the runs that name it too."""
     order: dict[str, Part] = {}
     for run in runs:
         for part in run:
@@ -139,7 +142,21 @@ def median_parts(runs: Sequence[Sequence[Part]]) -> list[Part]:
     medians = []
     for step, part in order.items():
         values = [next((p.seconds for p in run if p.step == step), 0.0) for run in runs]
-        medians.append(Part(step, statistics.median(values), part.operations, part.slowest))
+        took = [
+            p.slowest_seconds
+            for r in runs
+            for p in r
+            if p.step == step and p.slowest == part.slowest
+        ]
+        medians.append(
+            Part(
+                step,
+                statistics.median(values),
+                part.operations,
+                part.slowest,
+                statistics.median(took),
+            )
+        )
     return medians
 
 
@@ -155,7 +172,7 @@ def steps_rows(parts: Sequence[Part], total: float) -> list[list[str]]:
             f"{p.seconds:.2f} s",
             f"{100 * p.seconds / total:.0f} %" if total else "–",
             str(p.operations) if p.operations else "–",
-            shorten(p.slowest) if p.slowest else "–",
+            shorten(f"{p.slowest_seconds:.2f} s: {p.slowest}") if p.slowest else "–",
         ]
         for p in parts
     ]

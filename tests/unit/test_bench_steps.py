@@ -73,7 +73,8 @@ def test_each_instant_counts_once_for_the_innermost_part_and_the_parts_add_up():
 def test_a_step_names_its_operations_and_the_slowest_without_the_deploy_prefix():
     certificates = next(p for p in breakdown(timeline()) if p.step == "step certificates")
     assert certificates.operations == 2
-    assert certificates.slowest == "0.60 s: Install the CA and keys"
+    assert certificates.slowest == "Install the CA and keys"
+    assert certificates.slowest_seconds == pytest.approx(0.6)
 
 
 def test_work_done_in_the_background_shows_only_as_the_wait_left():
@@ -97,19 +98,20 @@ def test_a_run_that_failed_before_executing_still_adds_up():
 
 def test_medians_per_part_count_a_missing_part_as_zero():
     runs = [
-        [Part("a", 1.0), Part("b", 2.0, 1, "x")],
-        [Part("a", 3.0), Part("b", 4.0, 1, "y")],
-        [Part("a", 2.0), Part("c", 9.0)],
+        [Part("a", 1.0), Part("b", 2.0, 1, "x", 1.0)],
+        [Part("a", 3.0), Part("b", 4.0, 1, "y", 9.0)],
+        [Part("a", 2.0), Part("c", 9.0), Part("b", 1.0, 1, "x", 3.0)],
     ]
-    assert median_parts(runs) == [Part("a", 2.0), Part("b", 2.0, 1, "x"), Part("c", 0.0)]
+    # b's slowest operation as the first run names it: the median of x's seconds only
+    assert median_parts(runs) == [Part("a", 2.0), Part("b", 2.0, 1, "x", 2.0), Part("c", 0.0)]
 
 
 def test_rows_show_seconds_share_operations_and_the_slowest_one_shortened():
-    rows = steps_rows(
-        [Part("step start_etcd", 2.0, 5, "1.80 s: " + "x" * 80), Part("connect", 0.5)], 8.0
-    )
+    rows = steps_rows([Part("step start_etcd", 2.0, 5, "x" * 80, 1.8), Part("connect", 0.5)], 8.0)
     assert rows[0][:4] == ["step start_etcd", "2.00 s", "25 %", "5"]
-    assert len(rows[0][4]) == 60 and rows[0][4].endswith("…")
+    assert (
+        len(rows[0][4]) == 60 and rows[0][4].startswith("1.80 s: xxx") and rows[0][4].endswith("…")
+    )
     assert rows[1] == ["connect", "0.50 s", "6 %", "–", "–"]
 
 
