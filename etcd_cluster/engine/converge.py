@@ -36,8 +36,8 @@ from etcd_cluster.engine.managed import (
     overrides_asked,
 )
 from etcd_cluster.engine.observe import observe_command, parse_observation
-from etcd_cluster.engine.operations import changed_this_run
-from etcd_cluster.engine.plan import get_plan
+from etcd_cluster.engine.operations import changes_this_run
+from etcd_cluster.engine.plan import Plan, get_plan
 from etcd_cluster.engine.remote import run_quietly, write_files_output
 from etcd_cluster.engine.text_diff import color_diff
 
@@ -67,16 +67,41 @@ def put(
 
 
 def current_state(target: Host, items: Sequence[Item]) -> HostState:
-    """The survey's reading while it holds; else the host's state read now (one command)."""
+    """The survey's reading while it holds: nothing changed the host this run but this
+    run's own writes of other items; else the host's state read now (one command)."""
     plan = get_plan(target.state)
     surveyed = plan.host_states.get(target.name)
-    if surveyed and plan.survey_holds(target.name) and not changed_this_run(target):
+    if surveyed and plan.survey_holds(target.name) and only_other_writes(plan, target, items):
         return surveyed
     paths = [item.target for item in items if not isinstance(item, Service | Overrides)]
     units = [item.target for item in items if isinstance(item, Service)]
     overrides = overrides_asked(items)
     _, stdout, _ = run_quietly(target, host_state_command(paths, units, overrides=overrides))
     return parse_host_state(stdout.splitlines(), asked=[*paths, *units, *overrides])
+
+
+def touched(items: Sequence[Item]) -> set[str]:
+    """What putting ``items`` in place may change: paths, units, drop-ins, the manager's
+    environment."""
+    names: set[str] = set()
+    for item in items:
+        if isinstance(item, Overrides):
+            names |= {f"drop-ins:{unit}" for unit in item.units}
+            names |= {"manager-env"} if item.manager_env else set()
+        else:
+            names.add(item.target)
+    return names
+
+
+def only_other_writes(plan: Plan, target: Host, items: Sequence[Item]) -> bool:
+    """Whether every change this run made on ``target`` so far was one of its own writes
+    (``Plan.note_written``), none of them to ``items``: what the survey read of them holds.
+    A daemon-reload does not change what the survey read of a unit (its state, whether
+    enabled, its files)."""
+    known = plan.known_changes.get(target.name, 0)
+    if changes_this_run(target) != known:
+        return False
+    return not plan.written.get(target.name, set()) & touched(items)
 
 
 @operation(is_idempotent=True)
@@ -103,13 +128,15 @@ def install(
     if host.state.config.DIFF:
         secret = {i.dest for i in items if isinstance(i, TemplateFile) and i.secret}
         _show_diff(host, todo, state, secret)
-    yield FunctionCommand(_apply, (todo, observe), {})
+    yield FunctionCommand(_apply, (todo, observe, tuple(touched(items))), {})
 
 
 OBSERVED = "@@observed@@"
 
 
-def _apply(state: State, host: Host, todo: Changes, observe: bool = False) -> bool:
+def _apply(
+    state: State, host: Host, todo: Changes, observe: bool = False, targets: tuple[str, ...] = ()
+) -> bool:
     # pyinfra passes state and host by name
     then = scripts.command("apply_state", *todo.directives) if todo.directives else ""
     if observe:
@@ -122,7 +149,9 @@ def _apply(state: State, host: Host, todo: Changes, observe: bool = False) -> bo
         error = f"{' '.join(todo.directives)} failed: {stderr.strip()}"
     if not ok:
         host.log_styled(error, fg="red", log_func=logger.error)
-    elif observe:
+        return ok
+    get_plan(state).note_written(host.name, targets)
+    if observe:
         observed = observed_lines(stdout)
         if observed is not None:
             get_plan(state).executed_observations[host.name] = parse_observation(observed)

@@ -109,6 +109,7 @@ def _write_pending(state: State, host: Host, role: str, dirs: Sequence[Directory
     if not ok:
         host.log_styled(error, fg="red", log_func=logger.error)
         return False
+    get_plan(state).note_written(host.name, [*sent, *(d.path for d in dirs)])
     lines = stdout.splitlines()
     if checked and MODES_SEEN in lines:
         seen = parse_file_modes(lines[lines.index(MODES_SEEN) + 1 :])
@@ -269,7 +270,12 @@ def run_changes(state: State) -> list[str]:
 
 def changed_this_run(target: Host) -> bool:
     """Whether any operation already executed on ``target`` in this run changed something."""
-    return any(meta.is_complete() and meta.did_change() for meta in operation_results(target))
+    return changes_this_run(target) > 0
+
+
+def changes_this_run(target: Host) -> int:
+    """How many operations already executed on ``target`` in this run changed something."""
+    return sum(meta.is_complete() and meta.did_change() for meta in operation_results(target))
 
 
 def observe(target: Host) -> Observation:

@@ -102,6 +102,15 @@ class Plan:
     # by host: the expected files' modes, read back by the write of its certificates
     # (paths asked, {path: "mode user group"}), for step 6 (at execution)
     modes_seen: dict[str, tuple[tuple[str, ...], dict[str, str]]] = field(default_factory=dict)
+    # by host, at execution: what this run's own writes (converge, certificates) put in
+    # place, and how many of the host's changed operations they were (converge.py)
+    written: dict[str, set[str]] = field(default_factory=dict)
+    known_changes: dict[str, int] = field(default_factory=dict)
+
+    def note_written(self, host_name: str, targets: Iterable[str]) -> None:
+        """One operation of this run wrote ``targets`` on the host, and nothing else."""
+        self.written.setdefault(host_name, set()).update(targets)
+        self.known_changes[host_name] = self.known_changes.get(host_name, 0) + 1
 
     def etcd_release(self, host: Host) -> tuple[str, str]:
         """The etcd binary the unit runs on ``host`` and its version (systemd runtime)."""

@@ -15,9 +15,12 @@ import os
 import pwd
 import subprocess
 import time
+import types
 from pathlib import Path
+from typing import cast
 
 import pytest
+from pyinfra.api.host import Host
 
 from etcd_cluster import scripts
 from etcd_cluster.certs.certlist import ETCD_CA, ETCD_SERVER
@@ -453,3 +456,44 @@ def test_file_modes_read_back_in_a_writes_round_trip(tmp_path):
     lines = result.stdout.splitlines()
     assert result.returncode == 0 and lines[0] == operations.MODES_SEEN
     assert parse_file_modes(lines[1:]) == {str(key): f"600 {user} {group}"}
+
+
+def present(*items: managed.Item | None) -> list[managed.Item]:
+    return [item for item in items if item is not None]
+
+
+def test_a_later_step_trusts_the_survey_after_this_runs_own_writes_of_other_items(
+    systemd_cluster, monkeypatch
+):
+    """A first deploy writes the kubeadm config, then the certificates: the etcd unit's and
+    the snapshots' steps still trust what the survey read of their own items (no command
+    to read them again), but not after an operation of another kind changed the host, nor
+    after a write of one of their items."""
+    cluster = systemd_cluster
+    host = cluster.members[0].host
+    items = managed.member_items(cluster, cluster.member(host), SURVEY)
+    start = present(*items.private_dirs, items.etcd_unit, items.etcd_overrides, items.etcd_service)
+    backup = present(
+        items.backup_dir, *items.backup_files, items.backup_overrides, items.backup_timer
+    )
+    assert items.etcd_unit is not None
+    assert converge.touched(start) >= {items.etcd_unit.dest, "etcd.service"}
+    assert "drop-ins:etcd.service" in converge.touched(start)
+    plan = quiet_plan(cluster)
+    target = cast(Host, types.SimpleNamespace(name=host))
+    changed = {"count": 0}
+    monkeypatch.setattr(converge, "changes_this_run", lambda _: changed["count"])
+
+    def write(items_written: list[managed.Item]) -> None:
+        plan.note_written(host, converge.touched(items_written))
+        changed["count"] += 1
+
+    assert converge.only_other_writes(plan, target, start)  # nothing changed yet
+    write([items.kubeadm_config])
+    write(list(items.pki_dirs))
+    assert converge.only_other_writes(plan, target, start)
+    write(start)
+    assert converge.only_other_writes(plan, target, backup)
+    assert not converge.only_other_writes(plan, target, start)  # its own items: read again
+    changed["count"] += 1  # e.g. a package installed, a shell command: read again
+    assert not converge.only_other_writes(plan, target, backup)
