@@ -10,7 +10,8 @@ run it (:mod:`sandbox.ssh`).  Per cluster size:
 
 * **cold deploy**: ``pyinfra -y <inventory> deploy.py`` on fresh hosts, until it
   exits; the deploy waits for a healthy cluster, so this ends with one.  A fresh
-  bed each time, over one connector (``--cold-connector``, docker by default).
+  bed each time, over one connector (``--cold-connector``, docker by default), run
+  through :mod:`bench.timed_pyinfra` to say where the time goes (:mod:`bench.steps`).
 * **no-op rerun**: the same command on the converged cluster (checked once to
   change nothing: ``--json`` totals ``success == 0``), over each connector.
 * **pyinfra floor**: ``pyinfra -y <inventory> exec -- true``: connecting to the
@@ -53,6 +54,8 @@ from bench.counting import COUNTERS
 from bench.etcd_floor import etcd_bootstrap
 from bench.figures import ConnectorFigures, SizeFigures
 from bench.report import report
+from bench.steps import Timeline
+from bench.timed_pyinfra import TIMELINE_ENV
 from sandbox import bed, ssh
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,10 +96,11 @@ def operator_environment(env: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def pyinfra(
-    inventory: Path, *args: str, env: dict[str, str] | None = None
+    inventory: Path, *args: str, env: dict[str, str] | None = None, module: str = "pyinfra"
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real pyinfra CLI from the repository, as the end-to-end tests do; fail loudly."""
-    command = [sys.executable, "-m", "pyinfra", "-y", str(inventory), *args]
+    """Run the real pyinfra CLI from the repository, as the end-to-end tests do; fail loudly.
+    ``module``: ``bench.timed_pyinfra`` runs the same CLI and records its timeline."""
+    command = [sys.executable, "-m", module, "-y", str(inventory), *args]
     run = subprocess.run(
         command,
         cwd=REPO,
@@ -117,6 +121,17 @@ def timed_pyinfra(inventory: Path, *args: str) -> float:
     start = time.monotonic()
     pyinfra(inventory, *args)
     return time.monotonic() - start
+
+
+def timed_cold_deploy(inventory: Path, workdir: Path) -> tuple[float, Timeline]:
+    """Seconds one cold deploy takes, and its timeline (``bench.steps``): the same run."""
+    path = workdir / "timeline.json"
+    env = {**os.environ, TIMELINE_ENV: str(path)}
+    launched, start = time.time(), time.monotonic()
+    pyinfra(inventory, "deploy.py", env=env, module="bench.timed_pyinfra")
+    seconds = time.monotonic() - start
+    timeline = Timeline.from_json(json.loads(path.read_text()), launched, launched + seconds)
+    return seconds, timeline
 
 
 def fresh_bed(size: int, workdir: Path, connectors: Sequence[str]) -> BenchBed:
@@ -173,12 +188,15 @@ def bench_size(
     """All figures for one size; the last cold-deployed bed serves the reruns and the floors."""
     cold: list[float] = []
     fresh_floor: list[float] = []
+    timelines: list[Timeline] = []
     try:
         for repeat in range(1, cold_repeats + 1):
             b = fresh_bed(size, workdir / f"{size}-{repeat}", [*connectors, cold_connector])
             # the least a pyinfra run costs on these very hosts, still fresh
             fresh_floor.append(timed_pyinfra(b.inventories[cold_connector], "exec", "--", "true"))
-            cold.append(timed_pyinfra(b.inventories[cold_connector], "deploy.py"))
+            seconds, timeline = timed_cold_deploy(b.inventories[cold_connector], b.workdir)
+            cold.append(seconds)
+            timelines.append(timeline)
             log(
                 f"{size} members over {cold_connector}, "
                 f"cold deploy {repeat}/{cold_repeats}: {cold[-1]:.1f} s"
@@ -191,7 +209,15 @@ def bench_size(
             log(f"{size} members, etcd bootstrap {repeat}/{repeats}: {etcd_floor[-1]:.2f} s")
     finally:
         bed.down(f"etcd-bench-{size}")
-    return SizeFigures(size, cold_connector, cold, etcd_floor, per_connector, fresh_floor)
+    return SizeFigures(
+        size,
+        cold_connector,
+        cold,
+        etcd_floor,
+        per_connector,
+        fresh_floor=fresh_floor,
+        cold_timelines=timelines,
+    )
 
 
 def command_output(*cmd: str) -> str:
@@ -247,6 +273,17 @@ compiled when pip installed them).
   run through pyinfra pays a pyinfra run and etcd's bootstrap at the least), and
   cold ÷ pyinfra floor {figures.COLD_OVER_PYINFRA_FLOOR}; cold ÷ etcd floor alone for
   context.
+- **Where the cold deploy's time goes**: each cold deploy runs through
+  `bench/timed_pyinfra.py`, pyinfra's CLI unchanged with a state callback handler that
+  records when each stage began and when each operation ran, and which step of `tasks/`
+  called it, and with the prepare phase's own work timed (the survey, key generation,
+  certificates, the rest of the plan). Every instant of the run, from launch to exit, counts
+  once, for the innermost part going on then, so the parts add up to the cold deploy:
+  start-up, connect, the prepare phase's parts, each step's operations (`step
+  certificates`: the uploads; `step start_etcd`: etcd's first start and election and the
+  restart checks; `step health`: the health wait), the gaps between operations, and the
+  results. Work done ahead in the background shows only as the wait it leaves. Medians
+  per part over the cold deploys, as a share of their median (`bench/steps.py`).
 - **No-op rerun**: the same command on the converged cluster (checked to change
   nothing), over each connector.
 - **pyinfra floor**: `pyinfra -y <inventory> exec -- true` over the same connector,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bench.counting import Counts
+from bench.steps import Timeline
 
 
 @dataclass(frozen=True)
@@ -58,3 +59,5 @@ class SizeFigures:
     connectors: list[ConnectorFigures]
     fresh_floor: list[float] = field(default_factory=list)
     """``pyinfra exec -- true`` on each fresh bed just before its cold deploy."""
+    cold_timelines: list[Timeline] = field(default_factory=list)
+    """Each cold deploy's timeline (``bench.steps``): where its time went."""

@@ -18,6 +18,7 @@ from bench.figures import (
     SizeFigures,
     Target,
 )
+from bench.steps import STEPS_HEADER, breakdown, median_parts, steps_rows
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -78,6 +79,17 @@ def cold_table(results: Sequence[SizeFigures]) -> str:
     header += ["Cold ÷ (pyinfra + etcd floors)", "Target", "Met"]
     header += ["Cold ÷ pyinfra floor", "Target", "Met", "Cold ÷ etcd floor"]
     return markdown_table(header, rows)
+
+
+def cold_steps_section(f: SizeFigures) -> str:
+    """Where the cold deploy's time went on ``f.size`` members (``bench.steps``): per part,
+    the median over the cold deploys, as a share of their median."""
+    parts = median_parts([breakdown(t) for t in f.cold_timelines])
+    table = markdown_table(STEPS_HEADER, steps_rows(parts, statistics.median(f.cold)))
+    return (
+        f"Where the cold deploy's time goes, {f.size} members over {f.cold_connector} "
+        f"(medians of {len(f.cold_timelines)}, share of the median cold deploy):\n\n{table}"
+    )
 
 
 def noop_table(results: Sequence[SizeFigures]) -> str:
@@ -154,6 +166,7 @@ def report(
     sections = [
         f"Cold deploy (median of {cold_repeats} fresh bed(s)) and etcd floor "
         f"(median of {repeats}):\n\n{cold_table(results)}",
+        *(cold_steps_section(f) for f in results if f.cold_timelines),
         f"No-op rerun and pyinfra floor, medians of {repeats} run(s) each, "
         f"on the same bed:\n\n{noop_table(results)}",
     ]

@@ -23,7 +23,11 @@ def run() -> None:
             f"--> etcd: a new etcd CA is made in memory; its key will live on {host.name} only"
         )
 
-    converge.put(f"Directories {', '.join(d.path for d in items.pki_dirs)}", items.pki_dirs)
-
-    if plan.for_host(host).pending():
-        pki_files(name="Install the etcd CA and this member's certificates and keys")
+    dirs = ", ".join(d.path for d in items.pki_dirs)
+    if plan.for_host(host).pending():  # the directories in the same command
+        pki_files(
+            name=f"Install the etcd CA and this member's certificates and keys ({dirs})",
+            dirs=items.pki_dirs,
+        )
+    else:
+        converge.put(f"Directories {dirs}", items.pki_dirs)

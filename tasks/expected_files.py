@@ -1,28 +1,25 @@
 """Step 6: every file the guide lists for this member is in place, with its mode.
 
 Checked on the host after distribution (from the certificate table), so a failed
-write or a stray file cannot pass unnoticed; the run fails naming what is wrong.
+write or a stray file cannot pass unnoticed; the run fails naming what is wrong. When
+steps 3 to 5 wrote here, their command read the files back in the same round trip.
 When steps 3 to 5 wrote nothing here, the survey's reading of the same files is
 that check, and no operation is needed.
 """
 
 from pyinfra import host, state
 
-from etcd_cluster.certs.certlist import ETCD_CA, expected_files
-from etcd_cluster.engine.operations import expected_files_present, file_mode_problems
+from etcd_cluster.engine.operations import (
+    expected_files_present,
+    expected_modes,
+    file_mode_problems,
+)
 from etcd_cluster.engine.plan import get_plan
 
 
 def run() -> None:
     plan = get_plan(state)
-    settings = plan.cluster.settings
-    is_first = host.name == plan.cluster.first.host
-    expected = {
-        f.path: f"{f.mode} root root" for f in expected_files(settings.pki_dir, is_first=is_first)
-    } | {settings.kubeadm_config_path: "644 root root"}
-    # another copy of ca.key goes only as the run's last step (tasks/ca_key.py)
-    moving = host.name in plan.ca_key_strays
-    absent = [] if is_first or moving else [ETCD_CA.key_path(settings.pki_dir)]
+    expected, absent = expected_modes(plan, host)
 
     surveyed = plan.host_states[host.name].modes([*expected, *absent])
     if (

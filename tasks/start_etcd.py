@@ -49,6 +49,8 @@ def run() -> None:
                 None if joining else items.etcd_service,
             ],
             reload=observation.needs_daemon_reload,
+            # what the started etcd runs, for the restart passes below: same round trip
+            observe=not joining,
         )
     else:
         converge.put(

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import NameOID
 
+from etcd_cluster.certs import keys_ahead
 from etcd_cluster.certs.certlist import CertSpec, SanRule
 from etcd_cluster.settings import is_ip
 
@@ -97,6 +98,12 @@ def alt_names(
 
 
 def generate_key(algorithm: str) -> PrivateKey:
+    """A new key: one made ahead for the plan being built (``keys_ahead``), else made now."""
+    ahead = keys_ahead.take(algorithm)
+    return ahead if ahead is not None else new_key(algorithm)
+
+
+def new_key(algorithm: str) -> PrivateKey:
     """kubeadm's encryptionAlgorithm: RSA-2048 (default), RSA-3072/4096, ECDSA-P256/P384."""
     if algorithm.startswith("RSA-"):
         return rsa.generate_private_key(public_exponent=65537, key_size=int(algorithm[4:]))

@@ -35,9 +35,10 @@ from etcd_cluster.engine.managed import (
     drifted,
     overrides_asked,
 )
-from etcd_cluster.engine.operations import changed_this_run
-from etcd_cluster.engine.plan import get_plan
-from etcd_cluster.engine.remote import run_quietly, write_files
+from etcd_cluster.engine.observe import observe_command, parse_observation
+from etcd_cluster.engine.operations import changes_this_run
+from etcd_cluster.engine.plan import Plan, get_plan
+from etcd_cluster.engine.remote import run_quietly, write_files_output
 from etcd_cluster.engine.text_diff import color_diff
 
 
@@ -46,24 +47,31 @@ def put(
     items: Sequence[Item | None],
     reload: bool = False,
     restart_when_written: Collection[str] = (),
+    observe: bool = False,
 ) -> OperationMeta | None:
     """``install`` the items on this host, called only when the survey found something to
-    do (or cannot tell): a converged member costs no operation. None when not called."""
+    do (or cannot tell): a converged member costs no operation. None when not called.
+    ``observe``: once they are in place, what etcd runs is observed in the same round trip."""
     wanted = [item for item in items if item is not None]
     plan = get_plan(host.state)
     surveyed = plan.host_states.get(host.name)
     if surveyed and plan.survey_holds(host.name) and not reload and not drifted(wanted, surveyed):
         return None
     return install(
-        name=name, items=wanted, reload=reload, restart_when_written=restart_when_written
+        name=name,
+        items=wanted,
+        reload=reload,
+        restart_when_written=restart_when_written,
+        observe=observe,
     )
 
 
 def current_state(target: Host, items: Sequence[Item]) -> HostState:
-    """The survey's reading while it holds; else the host's state read now (one command)."""
+    """The survey's reading while it holds: nothing changed the host this run but this
+    run's own writes of other items; else the host's state read now (one command)."""
     plan = get_plan(target.state)
     surveyed = plan.host_states.get(target.name)
-    if surveyed and plan.survey_holds(target.name) and not changed_this_run(target):
+    if surveyed and plan.survey_holds(target.name) and only_other_writes(plan, target, items):
         return surveyed
     paths = [item.target for item in items if not isinstance(item, Service | Overrides)]
     units = [item.target for item in items if isinstance(item, Service)]
@@ -72,13 +80,44 @@ def current_state(target: Host, items: Sequence[Item]) -> HostState:
     return parse_host_state(stdout.splitlines(), asked=[*paths, *units, *overrides])
 
 
+def touched(items: Sequence[Item]) -> set[str]:
+    """What putting ``items`` in place may change: paths, units, drop-ins, the manager's
+    environment."""
+    names: set[str] = set()
+    for item in items:
+        if isinstance(item, Overrides):
+            names |= {f"drop-ins:{unit}" for unit in item.units}
+            names |= {"manager-env"} if item.manager_env else set()
+        else:
+            names.add(item.target)
+    return names
+
+
+def only_other_writes(plan: Plan, target: Host, items: Sequence[Item]) -> bool:
+    """Whether every change this run made on ``target`` so far was one of its own writes
+    (``Plan.note_written``), none of them to ``items``: what the survey read of them holds.
+    A daemon-reload does not change what the survey read of a unit (its state, whether
+    enabled, its files)."""
+    known = plan.known_changes.get(target.name, 0)
+    if changes_this_run(target) != known:
+        return False
+    return not plan.written.get(target.name, set()) & touched(items)
+
+
 @operation(is_idempotent=True)
-def install(items: Sequence[Item], reload: bool, restart_when_written: Collection[str]):
+def install(
+    items: Sequence[Item],
+    reload: bool,
+    restart_when_written: Collection[str],
+    observe: bool = False,
+):
     """Files, directories, removals and units in place, in one command.
 
     + items: ``managed`` items, parents before children, units last
     + reload: reload systemd even if no unit file is written (it holds an older copy)
     + restart_when_written: units to restart when any file is written
+    + observe: then observe what this member's etcd runs (``observe_etcd``), for the
+      restart passes of this run (``plan.executed_observations``): no round trip of its own
     """
     state = current_state(host, items)
     todo = changes(items, state, reload, restart_when_written)
@@ -89,19 +128,48 @@ def install(items: Sequence[Item], reload: bool, restart_when_written: Collectio
     if host.state.config.DIFF:
         secret = {i.dest for i in items if isinstance(i, TemplateFile) and i.secret}
         _show_diff(host, todo, state, secret)
-    yield FunctionCommand(_apply, (todo,), {})
+    yield FunctionCommand(_apply, (todo, observe, tuple(touched(items))), {})
 
 
-def _apply(state: State, host: Host, todo: Changes) -> bool:  # pyinfra passes these two by name
+OBSERVED = "@@observed@@"
+
+
+def _apply(
+    state: State, host: Host, todo: Changes, observe: bool = False, targets: tuple[str, ...] = ()
+) -> bool:
+    # pyinfra passes state and host by name
     then = scripts.command("apply_state", *todo.directives) if todo.directives else ""
+    if observe:
+        cluster = get_plan(state).cluster
+        then = and_observe(then, observe_command(cluster, cluster.member(host.name)))
     if todo.files:
-        ok, error = write_files(host, todo.files, then=then)
+        ok, stdout, error = write_files_output(host, todo.files, then=then)
     else:
-        ok, _, stderr = run_quietly(host, then)
+        ok, stdout, stderr = run_quietly(host, then)
         error = f"{' '.join(todo.directives)} failed: {stderr.strip()}"
     if not ok:
         host.log_styled(error, fg="red", log_func=logger.error)
+        return ok
+    get_plan(state).note_written(host.name, targets)
+    if observe:
+        observed = observed_lines(stdout)
+        if observed is not None:
+            get_plan(state).executed_observations[host.name] = parse_observation(observed)
     return ok
+
+
+def and_observe(then: str, look: str) -> str:
+    """``then``, and once it succeeded ``look``'s output between two marks; a look that
+    fails fails nothing (the restart passes then look again on their own)."""
+    seen = f"echo {OBSERVED} && {{ {look} && echo {OBSERVED} || true; }}"
+    return f"{then} && {seen}" if then else seen
+
+
+def observed_lines(stdout: str) -> list[str] | None:
+    """The observation's lines between its two marks; None when it did not run to its end."""
+    lines = stdout.splitlines()
+    marks = [i for i, line in enumerate(lines) if line == OBSERVED]
+    return lines[marks[0] + 1 : marks[1]] if len(marks) == 2 else None
 
 
 def _show_overrides(target: Host, items: Sequence[Item], state: HostState, diff: bool) -> None:

@@ -13,12 +13,21 @@ class FileModes(FactBase[dict[str, str]]):
     default = dict
 
     def command(self, paths: list[str]) -> str:  # type: ignore[override]
-        quoted = " ".join(shlex.quote(p) for p in paths)
-        return f'for f in {quoted}; do [ -f "$f" ] && stat -c \'%n %a %U %G\' "$f"; done; true'
+        return file_modes_command(paths)
 
     def process(self, output: list[str]) -> dict[str, str]:  # type: ignore[override]
-        result = {}
-        for line in output:
-            path, mode, user, group = line.rsplit(" ", 3)
-            result[path] = f"{mode.zfill(3)} {user} {group}"
-        return result
+        return parse_file_modes(output)
+
+
+def file_modes_command(paths: list[str]) -> str:
+    """``FileModes``' command, for a caller that asks in another command's round trip."""
+    quoted = " ".join(shlex.quote(p) for p in paths)
+    return f'for f in {quoted}; do [ -f "$f" ] && stat -c \'%n %a %U %G\' "$f"; done; true'
+
+
+def parse_file_modes(output: list[str]) -> dict[str, str]:
+    result = {}
+    for line in output:
+        path, mode, user, group = line.rsplit(" ", 3)
+        result[path] = f"{mode.zfill(3)} {user} {group}"
+    return result

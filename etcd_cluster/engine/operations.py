@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,9 +19,11 @@ from pyinfra.api import FunctionCommand, operation
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
+from etcd_cluster import scripts
 from etcd_cluster.backup.schedule import backup_warnings, latest_snapshots
-from etcd_cluster.engine.facts import FileModes
-from etcd_cluster.engine.managed import etcd_release
+from etcd_cluster.certs.certlist import ETCD_CA, expected_files
+from etcd_cluster.engine.facts import FileModes, file_modes_command, parse_file_modes
+from etcd_cluster.engine.managed import Directory, etcd_release
 from etcd_cluster.engine.observe import Observation, observe_command, parse_observation
 from etcd_cluster.engine.plan import (
     Plan,
@@ -40,7 +42,7 @@ from etcd_cluster.engine.remote import (
     read_files,
     read_secret,
     run_quietly,
-    write_files,
+    write_files_output,
 )
 from etcd_cluster.etcd import health as status
 from etcd_cluster.etcd.cluster import Cluster
@@ -90,13 +92,28 @@ def _with_content(state: State, want: Wanted, current: RemoteFile | None) -> Wan
     return replace(want, content=read_secret(first, want.source))
 
 
-def _write_pending(state: State, host: Host, role: str) -> bool:
+def _write_pending(state: State, host: Host, role: str, dirs: Sequence[Directory] = ()) -> bool:
     pending, current = _pending(role, host)
     sent = {p: _with_content(state, w, current.get(p)) for p, w in pending.items()}
-    ok, error = write_files(host, sent)
+    # the directories as they should be, in the same command (the files' parents are
+    # made 0755 as kubeadm makes them, then given their mode and owner)
+    directives = [arg for d in dirs for arg in ("dir", d.mode, d.user, d.group, d.path)]
+    then = scripts.command("apply_state", *directives) if directives else ""
+    checked: list[str] = []
+    if role == PKI_ROLE:  # and what step 6 checks, read back in the same round trip
+        expected, absent = expected_modes(get_plan(state), host)
+        checked = [*expected, *absent]
+        look = f"echo {MODES_SEEN} && {{ {file_modes_command(checked)}; }}"
+        then = f"{then} && {look}" if then else look
+    ok, stdout, error = write_files_output(host, sent, then=then)
     if not ok:
         host.log_styled(error, fg="red", log_func=logger.error)
         return False
+    get_plan(state).note_written(host.name, [*sent, *(d.path for d in dirs)])
+    lines = stdout.splitlines()
+    if checked and MODES_SEEN in lines:
+        seen = parse_file_modes(lines[lines.index(MODES_SEEN) + 1 :])
+        get_plan(state).modes_seen[host.name] = (tuple(checked), seen)
     done = {path: _what_was_done(sent[path], current.get(path)) for path in pending}
     if role == PKI_ROLE:  # later operations of this run see the files as written
         member = get_plan(state).for_host(host)
@@ -117,11 +134,12 @@ def _what_was_done(sent: Wanted, found: RemoteFile | None) -> str:
 
 
 @operation(is_idempotent=True)
-def pki_files(role: str = PKI_ROLE):
+def pki_files(role: str = PKI_ROLE, dirs: Sequence[Directory] = ()):
     """Install certificates and keys (content never leaves memory or reaches output).
 
     + role: ``member`` (the member's PKI files) or ``control-plane`` (the HA guide's copy
       of ca.crt and the apiserver-etcd-client pair)
+    + dirs: directories put in place in the same command (their mode and owner)
     """
     if role == CONTROL_PLANE_ROLE and not is_control_plane(host):
         host.noop("not a control-plane host")
@@ -130,7 +148,7 @@ def pki_files(role: str = PKI_ROLE):
     if not pending:
         host.noop("certificates and keys are up to date")
         return
-    yield FunctionCommand(_write_pending, (role,), {})
+    yield FunctionCommand(_write_pending, (role, dirs), {})
 
 
 def wait_for(
@@ -252,7 +270,12 @@ def run_changes(state: State) -> list[str]:
 
 def changed_this_run(target: Host) -> bool:
     """Whether any operation already executed on ``target`` in this run changed something."""
-    return any(meta.is_complete() and meta.did_change() for meta in operation_results(target))
+    return changes_this_run(target) > 0
+
+
+def changes_this_run(target: Host) -> int:
+    """How many operations already executed on ``target`` in this run changed something."""
+    return sum(meta.is_complete() and meta.did_change() for meta in operation_results(target))
 
 
 def observe(target: Host) -> Observation:
@@ -484,9 +507,29 @@ def file_mode_problems(
     return problems + [f"{path} must not be on this host" for path in absent if path in found]
 
 
+MODES_SEEN = "@@modes@@"
+
+
+def expected_modes(plan: Plan, target: Host) -> tuple[dict[str, str], list[str]]:
+    """The guide's expected files on ``target`` (``{path: "mode user group"}``: the
+    certificate table and the kubeadm config) and the paths that must not be there."""
+    settings = plan.cluster.settings
+    is_first = target.name == plan.cluster.first.host
+    files = expected_files(settings.pki_dir, is_first=is_first)
+    expected = {f.path: f"{f.mode} root root" for f in files}
+    expected[settings.kubeadm_config_path] = "644 root root"
+    # another copy of ca.key goes only as the run's last step (tasks/ca_key.py)
+    moving = target.name in plan.ca_key_strays
+    absent = [] if is_first or moving else [ETCD_CA.key_path(settings.pki_dir)]
+    return expected, absent
+
+
 @operation(is_idempotent=True)
 def expected_files_present(expected: dict[str, str], absent: list[str]):
     """Fail naming every expected file that is missing or has another mode or owner.
+
+    Read on the host after distribution: by the write itself, in its round trip
+    (``pki_files``), else now.
 
     + expected: ``{path: "mode user group"}``
     + absent: paths that must not exist on this host
@@ -494,7 +537,12 @@ def expected_files_present(expected: dict[str, str], absent: list[str]):
     if not host.state.is_executing:
         host.noop("checked after distribution")
         return
-    found = host.get_fact(FileModes, paths=[*expected, *absent])
+    paths = [*expected, *absent]
+    seen = get_plan(host.state).modes_seen.pop(host.name, None)
+    if seen is not None and list(seen[0]) == paths:
+        found = seen[1]
+    else:
+        found = host.get_fact(FileModes, paths=paths)
     problems = file_mode_problems(expected, absent, found)
     if problems:
         yield FunctionCommand(_report, ("expected files: " + "; ".join(problems), ""), {})

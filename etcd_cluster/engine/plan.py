@@ -24,12 +24,13 @@ from pyinfra.api.exceptions import NoGroupError
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
-from etcd_cluster.certs import ca_key
+from etcd_cluster.certs import ca_key, keys_ahead, pki
 from etcd_cluster.certs.certlist import ETCD_CA
 from etcd_cluster.certs.plan import (
     MemberPlan,
     choose_ca,
     control_plane_files,
+    missing_keys,
     plan_member,
     trusted_ca,
 )
@@ -98,6 +99,18 @@ class Plan:
     defragmented: set[str] = field(default_factory=set)  # hosts defragmented in this run
     # the member that prints the status table: the first member, else the first inside --limit
     reporter: str = ""
+    # by host: the expected files' modes, read back by the write of its certificates
+    # (paths asked, {path: "mode user group"}), for step 6 (at execution)
+    modes_seen: dict[str, tuple[tuple[str, ...], dict[str, str]]] = field(default_factory=dict)
+    # by host, at execution: what this run's own writes (converge, certificates) put in
+    # place, and how many of the host's changed operations they were (converge.py)
+    written: dict[str, set[str]] = field(default_factory=dict)
+    known_changes: dict[str, int] = field(default_factory=dict)
+
+    def note_written(self, host_name: str, targets: Iterable[str]) -> None:
+        """One operation of this run wrote ``targets`` on the host, and nothing else."""
+        self.written.setdefault(host_name, set()).update(targets)
+        self.known_changes[host_name] = self.known_changes.get(host_name, 0) + 1
 
     def etcd_release(self, host: Host) -> tuple[str, str]:
         """The etcd binary the unit runs on ``host`` and its version (systemd runtime)."""
@@ -257,23 +270,29 @@ def _build(state: State) -> Plan:
     everywhere = {**_retiring_ca_files(state, cluster), **current}
     first = cluster.first.host
     operator_ca = _archive_cas.get(id(state)) or _operator_ca(cluster)
-    if first in inside or operator_ca is not None:
-        ca, ca_created = choose_ca(
-            cluster,
-            everywhere,
-            operator_ca,
-            now,
-            lambda holder: read_secret(state.inventory.get_host(holder), ca_key_path),
-        )
-    else:
-        ca, ca_created = trusted_ca(cluster, current), False
+    ca_paths = {ETCD_CA.cert_path(s.pki_dir), ca_key_path}
+    new_ca = first in inside and operator_ca is None
+    new_ca = new_ca and not any(ca_paths & set(files) for files in everywhere.values())
+    # the keys a cold deploy needs, made side by side while the CA and the others are planned
+    keys = missing_keys(cluster, current, new_ca)
+    with keys_ahead.made_ahead(pki.new_key, s.key_algorithm, keys):
+        if first in inside or operator_ca is not None:
+            ca, ca_created = choose_ca(
+                cluster,
+                everywhere,
+                operator_ca,
+                now,
+                lambda holder: read_secret(state.inventory.get_host(holder), ca_key_path),
+            )
+        else:
+            ca, ca_created = trusted_ca(cluster, current), False
+        members = {h: plan_member(cluster, cluster.member(h), ca, current[h], now) for h in inside}
     ca_expiry = ca.cert.not_valid_after_utc
     if ca_expiry <= now + datetime.timedelta(hours=s.cert_validity_hours):
         logger.warning(
             f"--> etcd: the etcd CA expires {ca_expiry:%Y-%m-%d} UTC, before certificates issued "
             "now would: plan a CA rotation (not automated by this deploy)"
         )
-    members = {h: plan_member(cluster, cluster.member(h), ca, current[h], now) for h in inside}
     for plan in members.values():
         for name, reasons in plan.reissued.items():
             if plan.current:  # only worth saying when the member had certificates before

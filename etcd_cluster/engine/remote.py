@@ -161,13 +161,21 @@ def write_files(host: Host, wanted: Mapping[str, Wanted], then: str = "") -> tup
     link is replaced by a regular file holding what it points to).
     ``then``: a command run in the same round trip once the files are in place.
     """
+    ok, _, error = write_files_output(host, wanted, then)
+    return ok, error
+
+
+def write_files_output(
+    host: Host, wanted: Mapping[str, Wanted], then: str = ""
+) -> tuple[bool, str, str]:
+    """``write_files``, and the standard output of ``then``: (ok, stdout, error)."""
     lines = []
     for path, want in wanted.items():
         lines.append(f"{want.mode} {want.user} {want.group} {path}")
         lines.append("-" if want.content is None else base64.b64encode(want.content).decode())
     payload = ("\n".join(lines) + "\n").encode()
     command = scripts.command("install_files") + (f" && {then}" if then else "")
-    ok, _, stderr = run_quietly(host, command, stdin=payload)
+    ok, stdout, stderr = run_quietly(host, command, stdin=payload)
     if not ok:
-        return False, f"writing {', '.join(wanted)} failed: {stderr.strip()}"
-    return True, ""
+        return False, stdout, f"writing {', '.join(wanted)} failed: {stderr.strip()}"
+    return True, stdout, ""

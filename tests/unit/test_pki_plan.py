@@ -31,6 +31,7 @@ from etcd_cluster.certs.plan import (
     MemberPlan,
     choose_ca,
     control_plane_files,
+    missing_keys,
     plan_member,
 )
 from etcd_cluster.engine.remote import RemoteFile, Wanted
@@ -604,3 +605,23 @@ def test_a_new_first_member_gets_the_ca_key_from_the_host_that_holds_it(
     first = plan_member(ec_cluster, ec_cluster.first, chosen, {}, now)
     assert first.wanted[CA_KEY].content == ca.key_pem  # it moves: read to be copied
     assert reads == [holder]
+
+
+# --- missing_keys: the keys made ahead ------------------------------------------------------
+
+
+def test_missing_keys_counts_every_pair_a_fresh_cluster_needs_and_the_new_ca(ec_cluster):
+    fresh: Current = {m.host: {} for m in ec_cluster.members}
+    assert missing_keys(ec_cluster, fresh, new_ca=True) == 1 + 4 * len(fresh)
+    assert missing_keys(ec_cluster, fresh, new_ca=False) == 4 * len(fresh)
+
+
+def test_missing_keys_counts_none_on_a_converged_cluster_and_one_per_lost_pair(
+    ec_cluster, converged, ca, now
+):
+    assert missing_keys(ec_cluster, converged, new_ca=False) == 0
+    lost = edited_host(converged, H1, {key(ETCD_PEER): None, crt(ETCD_SERVER): None})
+    # a pair missing its certificate or its key is made anew, with a new key
+    assert missing_keys(ec_cluster, lost, new_ca=False) == 2
+    plan = plan_with(ec_cluster, ec_cluster.member(H1), ca, lost[H1], now)
+    assert set(plan.reissued) == {ETCD_PEER.name, ETCD_SERVER.name}

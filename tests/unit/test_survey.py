@@ -15,14 +15,18 @@ import os
 import pwd
 import subprocess
 import time
+import types
 from pathlib import Path
+from typing import cast
 
 import pytest
+from pyinfra.api.host import Host
 
 from etcd_cluster import scripts
 from etcd_cluster.certs.certlist import ETCD_CA, ETCD_SERVER
 from etcd_cluster.certs.plan import MemberPlan
-from etcd_cluster.engine import managed
+from etcd_cluster.engine import converge, managed, operations
+from etcd_cluster.engine.facts import file_modes_command, parse_file_modes
 from etcd_cluster.engine.host_state import (
     HostState,
     PathState,
@@ -366,7 +370,7 @@ def test_changes_restart_kubelet_when_its_files_are_written(cluster):
 
 
 APPLY_LOG_SYSTEMCTL = """#!/bin/sh
-echo "$*" >> "$STATE/systemctl.log"
+echo "$*${SYSTEMCTL_SKIP_SYSV:+ (native only)}" >> "$STATE/systemctl.log"
 """
 
 
@@ -393,7 +397,7 @@ def test_apply_state_runs_its_directives_in_order_and_stops_at_the_first_failure
     assert (tmp_path / "systemctl.log").read_text().splitlines() == [
         "daemon-reload",
         "start -- etcd.service",
-        "enable -- etcd.service",
+        "enable -- etcd.service (native only)",  # no SysV sync: update-rc.d is slow
     ]
     refused = run_sh(scripts.command("apply_state", "systemctl", "mask", "etcd"), env=env)
     assert refused.returncode == 2 and "unknown systemctl verb mask" in refused.stderr
@@ -418,3 +422,78 @@ def test_sections_run_at_once_and_print_in_argument_order():
     assert sections(result.stdout.splitlines()) == {"slow": ["a"], "err": ["b"], "fast": ["c"]}
     assert result.stderr == "oops\n"
     assert elapsed < 1.0, f"parts ran one after the other ({elapsed:.2f} s)"
+
+
+@pytest.mark.parametrize(
+    ("then", "look", "observed"),
+    [
+        ("true", "printf 'now:1\\narg:etcd\\n'", ["now:1", "arg:etcd"]),
+        ("", "printf 'now:1\\n'", ["now:1"]),
+        ("true", "printf 'now:1\\n'; false", None),  # cut short: not used
+    ],
+)
+def test_the_start_observes_etcd_in_its_own_round_trip(then, look, observed):
+    """The etcd unit's operation observes what etcd runs once it started (the restart
+    passes use it); a failing look fails nothing, a failing apply is not looked past."""
+    result = run_sh(converge.and_observe(then, look))
+    assert result.returncode == 0
+    assert converge.observed_lines(result.stdout) == observed
+    failed = run_sh(converge.and_observe("false", look))
+    assert failed.returncode != 0 and converge.observed_lines(failed.stdout) is None
+
+
+def test_file_modes_read_back_in_a_writes_round_trip(tmp_path):
+    """Step 6's reading (``FileModes``), as the certificates' write asks it after its own
+    command: each regular file's mode and owner, nothing for a missing path."""
+    user = pwd.getpwuid(os.getuid()).pw_name
+    group = grp.getgrgid(os.getgid()).gr_name
+    key = tmp_path / "peer.key"
+    key.write_text("x")
+    key.chmod(0o600)
+    gone = tmp_path / "ca.key"
+    look = f"echo {operations.MODES_SEEN} && {{ {file_modes_command([str(key), str(gone)])}; }}"
+    result = run_sh(f"true && {look}")
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0 and lines[0] == operations.MODES_SEEN
+    assert parse_file_modes(lines[1:]) == {str(key): f"600 {user} {group}"}
+
+
+def present(*items: managed.Item | None) -> list[managed.Item]:
+    return [item for item in items if item is not None]
+
+
+def test_a_later_step_trusts_the_survey_after_this_runs_own_writes_of_other_items(
+    systemd_cluster, monkeypatch
+):
+    """A first deploy writes the kubeadm config, then the certificates: the etcd unit's and
+    the snapshots' steps still trust what the survey read of their own items (no command
+    to read them again), but not after an operation of another kind changed the host, nor
+    after a write of one of their items."""
+    cluster = systemd_cluster
+    host = cluster.members[0].host
+    items = managed.member_items(cluster, cluster.member(host), SURVEY)
+    start = present(*items.private_dirs, items.etcd_unit, items.etcd_overrides, items.etcd_service)
+    backup = present(
+        items.backup_dir, *items.backup_files, items.backup_overrides, items.backup_timer
+    )
+    assert items.etcd_unit is not None
+    assert converge.touched(start) >= {items.etcd_unit.dest, "etcd.service"}
+    assert "drop-ins:etcd.service" in converge.touched(start)
+    plan = quiet_plan(cluster)
+    target = cast(Host, types.SimpleNamespace(name=host))
+    changed = {"count": 0}
+    monkeypatch.setattr(converge, "changes_this_run", lambda _: changed["count"])
+
+    def write(items_written: list[managed.Item]) -> None:
+        plan.note_written(host, converge.touched(items_written))
+        changed["count"] += 1
+
+    assert converge.only_other_writes(plan, target, start)  # nothing changed yet
+    write([items.kubeadm_config])
+    write(list(items.pki_dirs))
+    assert converge.only_other_writes(plan, target, start)
+    write(start)
+    assert converge.only_other_writes(plan, target, backup)
+    assert not converge.only_other_writes(plan, target, start)  # its own items: read again
+    changed["count"] += 1  # e.g. a package installed, a shell command: read again
+    assert not converge.only_other_writes(plan, target, backup)
