@@ -263,7 +263,7 @@ def _build(state: State) -> Plan:
         logger.info(f"--> etcd: {reason}")
     cluster = with_bootstrap_flags(cluster, configs, had_data, membership)
 
-    upgrade = _upgrade_plan(cluster, hosts, observations)
+    upgrade = _upgrade_plan(cluster, hosts, observations, surveys)
 
     now = signing_time(datetime.datetime.now(datetime.UTC), observations.values())
     ca_key_path = ETCD_CA.key_path(s.pki_dir)
@@ -331,13 +331,17 @@ def target_version(cluster: Cluster) -> str:
 
 
 def _upgrade_plan(
-    cluster: Cluster, hosts: dict[str, Host], observations: dict[str, Observation]
+    cluster: Cluster,
+    hosts: dict[str, Host],
+    observations: dict[str, Observation],
+    surveys: dict[str, Survey],
 ) -> list[str]:
     """Hosts to upgrade to the chosen version; refuses a downgrade, a skipped minor
     version, and an upgrade of a cluster that is not healthy now."""
     target = target_version(cluster)
     running = {h: o.version() for h, o in observations.items() if o.running}
     if not target:
+        _refuse_binary_downgrades(cluster, running, surveys)
         return []
     setting = "etcd_version" if cluster.settings.runtime == "systemd" else "etcd_image_tag"
     refusals = release.version_change_refusals(running, target, setting)
@@ -359,6 +363,27 @@ def _upgrade_plan(
         "snapshot first, then one member at a time, followers first, the leader last"
     )
     return older
+
+
+def _refuse_binary_downgrades(
+    cluster: Cluster, running: dict[str, str], surveys: dict[str, Survey]
+) -> None:
+    """``etcd_version=distro`` (the package's etcd or ``etcd_binary``): the binary the unit
+    would run must not be older than the etcd a member runs now (say, a release installed
+    by an earlier run): etcd refuses to start below the cluster's version, so the deploy
+    would take that member down."""
+    s = cluster.settings
+    if s.runtime != "systemd":
+        return
+    refusals = [
+        f"{refusal} ({s.etcd_binary} says it is etcd {surveys[host].etcd_version}, and "
+        "etcd_version='distro' runs it; set etcd_version to the release the members run)"
+        for host, version in running.items()
+        if host in surveys and surveys[host].etcd_version
+        for refusal in release.version_change_refusals({host: version}, surveys[host].etcd_version)
+    ]
+    if refusals:
+        raise DeployInputError("; ".join(refusals))
 
 
 CLOCK_SKEW_WARNING = datetime.timedelta(minutes=1)

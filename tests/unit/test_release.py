@@ -177,3 +177,25 @@ def test_a_static_pod_upgrade_renders_the_new_image_and_rewrites_the_manifest(
         "runs registry.k8s.io/etcd:3.5.30-0, wanted registry.k8s.io/etcd:3.6.9-0"
         in (decision.reasons[0])
     )
+
+
+def test_the_distributions_etcd_older_than_what_runs_is_refused(make_settings, make_cluster):
+    """etcd_version=distro after a release was installed: the unit would run /usr/bin/etcd,
+    and etcd refuses to start below the cluster's version (seen on the bed: a member
+    down), so the run refuses before any host changes, naming the binary and the way out."""
+    from etcd_cluster.engine.plan import _refuse_binary_downgrades
+    from etcd_cluster.engine.preflight import Survey
+
+    cluster = make_cluster(settings_=make_settings(etcd_runtime="systemd", etcd_version="distro"))
+    older, same = Survey(etcd_version="3.4.23"), Survey(etcd_version="3.5.16")
+    with pytest.raises(DeployInputError) as refused:
+        _refuse_binary_downgrades(
+            cluster, {"h0": "3.5.16", "h1": "3.5.16"}, {"h0": older, "h1": same}
+        )
+    text = str(refused.value)
+    assert "host h0 runs etcd 3.5.16, newer than 3.4.23" in text and "h1" not in text
+    assert "/usr/bin/etcd says it is etcd 3.4.23" in text and "set etcd_version" in text
+    # the same version, a newer package (upgraded by apt: one minor), nothing running: no refusal
+    _refuse_binary_downgrades(cluster, {"h0": "3.4.23"}, {"h0": older})
+    _refuse_binary_downgrades(cluster, {"h0": "3.4.23"}, {"h0": same})
+    _refuse_binary_downgrades(cluster, {}, {"h0": older})
