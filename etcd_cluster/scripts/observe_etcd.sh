@@ -51,7 +51,9 @@ if [ "$runtime" = systemd ]; then
     if [ "${pid:-0}" -gt 0 ] 2>/dev/null && [ -r "/proc/$pid/cmdline" ]; then
         tr '\0' '\n' <"/proc/$pid/cmdline" | sed 's/^/arg:/'
         tr '\0' '\n' <"/proc/$pid/environ" | sed -n 's/^\([^=]*\)=.*/env:\1/p'
-        boot=$(awk '/^btime/ {print $2}' /proc/stat)
+        # boot time to the hundredth (now less uptime): /proc/stat's btime is whole seconds,
+        # and a start up to a second too early made a ca.crt written just before it newer
+        boot=$(awk -v now="$(date +%s.%N)" '{printf "%.2f", now - $1}' /proc/uptime)
         started=$(sed 's/.*) //' "/proc/$pid/stat" |
             awk -v hz="$(getconf CLK_TCK)" -v boot="$boot" '{printf "%.2f", boot + $20 / hz}')
         echo "started:$started"
