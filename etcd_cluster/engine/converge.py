@@ -7,9 +7,10 @@ each change as its own command (a ``stat``, a checksum, an upload, ``chown``, ``
 for a run that changes nothing. Here the run's survey says what is out of place, and
 ``install`` writes the files as one staged set (``install_files.sh``) and applies
 directories, removals and units in the same command (``apply_state.sh``). When an
-earlier operation of this run changed the host, or a package is installed first, the
-host's state is read again (one command) instead of trusting the survey. ``--diff``
-shows each file's change as pyinfra's ``files.template`` does.
+earlier operation of this run changed the host (other than this run's own writes of
+other items: ``only_other_writes``), or a package is installed first, the host's state
+is read again (one command) instead of trusting the survey. ``--diff`` shows each file's
+change as pyinfra's ``files.template`` does.
 """
 
 from __future__ import annotations

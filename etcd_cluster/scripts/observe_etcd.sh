@@ -43,7 +43,8 @@ served() {
         -CAfile "$ca" </dev/null 2>/dev/null | fingerprint
 }
 
-echo "now:$(date +%s.%N)"
+now=$(date +%s.%N)
+echo "now:$now"
 # One systemctl for the unit and its backup service (each process is a good part of what a
 # survey costs): their properties as Key=value lines, a blank line between the two units.
 units=$unit.service
@@ -70,11 +71,11 @@ if [ "$runtime" = systemd ]; then
     if [ "${pid:-0}" -gt 0 ] 2>/dev/null && [ -r "/proc/$pid/cmdline" ]; then
         tr '\0' '\n' <"/proc/$pid/cmdline" | sed 's/^/arg:/'
         tr '\0' '\n' <"/proc/$pid/environ" | sed -n 's/^\([^=]*\)=.*/env:\1/p'
-        while read -r key value _; do
-            [ "$key" = btime ] && boot=$value && break
-        done </proc/stat
+        # boot time to the hundredth (now less uptime): /proc/stat's btime is whole seconds,
+        # and a start up to a second too early made a ca.crt written just before it newer
+        boot=$(awk -v now="$now" '{printf "%.2f", now - $1}' /proc/uptime)
         # the start in clock ticks since boot: field 22, counted after the name's ")"
-        started=$(awk -v hz="$(getconf CLK_TCK)" -v boot="${boot:-0}" \
+        started=$(awk -v hz="$(getconf CLK_TCK)" -v boot="$boot" \
             '{ sub(/.*\) /, ""); printf "%.2f", boot + $20 / hz }' "/proc/$pid/stat")
         echo "started:$started"
         exe=$(readlink "/proc/$pid/exe")

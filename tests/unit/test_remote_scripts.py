@@ -418,6 +418,7 @@ def run_observe(tmp_path: Path, *extra: str, before_start=None) -> subprocess.Co
     (bin_dir / "systemd-analyze").chmod(0o755)
     pki_dir = tmp_path / "pki"
     code = "import time; time.sleep(30)"
+    launched = time.time()
     stand_in = subprocess.Popen(
         [sys.executable, "-c", code, "--name=infra0"],
         env={**os.environ, "ETCD_OBSERVED": "secret"},
@@ -446,7 +447,9 @@ def run_observe(tmp_path: Path, *extra: str, before_start=None) -> subprocess.Co
             "infra0",
             *extra,
         ]
-        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30, check=True)
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30, check=True)
+        done.launched = launched  # type: ignore[attr-defined]
+        return done
     finally:
         stand_in.kill()
 
@@ -480,6 +483,9 @@ def test_observe_reports_the_running_process_and_the_certificate_files(tmp_path,
         "--name=infra0",
     )
     assert observation.started_at is not None and abs(observation.started_at - time.time()) < 30
+    # to the hundredth, not a whole second early: a ca.crt written just before etcd started
+    # must not look newer than the process (a restart for nothing)
+    assert observation.started_at >= done.launched - 0.05  # type: ignore[attr-defined]
     assert observation.clock is not None and abs(observation.clock - time.time()) < 30
     assert observation.ca_mtime is not None and abs(observation.ca_mtime - time.time()) < 30
     der = member_files.cert.public_bytes(Encoding.DER)
