@@ -43,8 +43,7 @@ served() {
         -CAfile "$ca" </dev/null 2>/dev/null | fingerprint
 }
 
-now=$(date +%s.%N)
-echo "now:$now"
+echo "now:$(date +%s.%N)"
 # One systemctl for the unit and its backup service (each process is a good part of what a
 # survey costs): their properties as Key=value lines, a blank line between the two units.
 units=$unit.service
@@ -73,7 +72,10 @@ if [ "$runtime" = systemd ]; then
         tr '\0' '\n' <"/proc/$pid/environ" | sed -n 's/^\([^=]*\)=.*/env:\1/p'
         # boot time to the hundredth (now less uptime): /proc/stat's btime is whole seconds,
         # and a start up to a second too early made a ca.crt written just before it newer
-        boot=$(awk -v now="$now" '{printf "%.2f", now - $1}' /proc/uptime)
+        # (the clock read right before the uptime, in one awk: a gap between them would put
+        # the start early by as much)
+        boot=$(awk 'BEGIN { "date +%s.%N" | getline now; getline up <"/proc/uptime"
+            split(up, u, " "); printf "%.2f", now - u[1] }')
         # the start in clock ticks since boot: field 22, counted after the name's ")"
         started=$(awk -v hz="$(getconf CLK_TCK)" -v boot="$boot" \
             '{ sub(/.*\) /, ""); printf "%.2f", boot + $20 / hz }' "/proc/$pid/stat")
