@@ -182,23 +182,43 @@ def untouched(node: bed.Node) -> bool:
     )
 
 
+DRAINING_MEMBER = "transport: missing content-type field"
+"""What etcd answers a gRPC request that reaches a member while it stops: its TLS port routes
+gRPC to grpc-go's ``ServeHTTP``, which returns without a word once the server is draining,
+so the client reads an empty HTTP 200 ("code = Unknown", which clientv3 does not retry).
+Any restart of a member can show it to a client that picks that member at that moment."""
+
+
 class ClusterPoller:
-    """Writes and reads a key through all endpoints every 0.3 s while a run goes on."""
+    """Writes and reads a key through all endpoints every 0.3 s while a run goes on.
+
+    A request etcd answered with ``DRAINING_MEMBER`` is sent once more, as a client's
+    retry would be, and counted in ``transients``; any other failure, or that one twice,
+    is a failure.
+    """
 
     def __init__(self, node: bed.Node, endpoints: str) -> None:
         self.node, self.endpoints = node, endpoints
         self.ok = 0
         self.failures: list[str] = []
+        self.transients: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _request(self, args: str) -> subprocess.CompletedProcess:
+        result = etcdctl(self.node, self.endpoints, args)
+        if result.returncode != 0 and DRAINING_MEMBER in result.stderr.decode():
+            self.transients.append(f"{time.strftime('%X')} {args}")
+            result = etcdctl(self.node, self.endpoints, args)
+        return result
 
     def _loop(self) -> None:
         n = 0
         while not self._stop.is_set():
             n += 1
-            result = etcdctl(self.node, self.endpoints, f"put poll/{n % 50} {n}")
+            result = self._request(f"put poll/{n % 50} {n}")
             if result.returncode == 0:
-                result = etcdctl(self.node, self.endpoints, f"get --consistency=l poll/{n % 50}")
+                result = self._request(f"get --consistency=l poll/{n % 50}")
             if result.returncode == 0:
                 self.ok += 1
             else:
