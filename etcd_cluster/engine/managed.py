@@ -46,6 +46,10 @@ class Directory:
     def in_place(self, state: HostState) -> bool:
         return state.directory_matches(self.path, self.mode, self.user, self.group)
 
+    def directives(self) -> list[str]:
+        """``apply_state.sh``'s arguments that put this directory in place."""
+        return ["dir", self.mode, self.user, self.group, self.path]
+
 
 @dataclass(frozen=True)
 class TemplateFile:
@@ -368,7 +372,7 @@ def changes(
     paths: list[str] = []
     for item in out_of_place:
         if isinstance(item, Directory):
-            paths += ["dir", item.mode, item.user, item.group, item.path]
+            paths += item.directives()
         elif isinstance(item, Absent):
             paths += ["absent", item.path]
         elif isinstance(item, Overrides):

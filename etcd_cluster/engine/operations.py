@@ -97,7 +97,7 @@ def _write_pending(state: State, host: Host, role: str, dirs: Sequence[Directory
     sent = {p: _with_content(state, w, current.get(p)) for p, w in pending.items()}
     # the directories as they should be, in the same command (the files' parents are
     # made 0755 as kubeadm makes them, then given their mode and owner)
-    directives = [arg for d in dirs for arg in ("dir", d.mode, d.user, d.group, d.path)]
+    directives = [arg for d in dirs for arg in d.directives()]
     then = scripts.command("apply_state", *directives) if directives else ""
     checked: list[str] = []
     if role == PKI_ROLE:  # and what step 6 checks, read back in the same round trip

@@ -160,10 +160,10 @@ def survey_script(
     socket = runtime_socket(settings)
     if socket:
         lines.append(f"[ -S {q(socket)} ] && echo cmd:{SOCKET_MARK}")
-    binary = q(release.etcd_binary(settings))
+    path = release.etcd_binary(settings)
+    binary = q(path)
     show = f"apt-cache show --no-all-versions {q(settings.etcd_package)} 2>/dev/null"
     candidate = f"{show} | grep '^Version:'" if settings.etcd_package else "true"
-    path = release.etcd_binary(settings)
     # what the binary says it is, kept while it does not change (scripts/remember.sh)
     version = scripts.remembered(f"version:{path}", '"$1" --version 2>/dev/null | head -n 1', path)
     lines += [
