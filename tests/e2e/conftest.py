@@ -15,9 +15,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -188,13 +189,41 @@ gRPC to grpc-go's ``ServeHTTP``, which returns without a word once the server is
 so the client reads an empty HTTP 200 ("code = Unknown", which clientv3 does not retry).
 Any restart of a member can show it to a client that picks that member at that moment."""
 
+DROPPED_PROPOSAL = "context deadline exceeded"
+"""What the client reads when etcd neither applied nor refused its request before the
+deadline: a write a follower forwarded to a leader that was handing leadership over (raft
+drops proposals during a transfer without telling the follower; etcd-io/etcd#8975), which
+every restart of the leader does on SIGTERM. The outcome is unknown, so a client sends the
+same request again; a cluster without quorum fails that one too."""
+
+UNKNOWN_OUTCOME = (DRAINING_MEMBER, DROPPED_PROPOSAL)
+
+SENT_AGAIN: list[str] = []
+"""Every poller's requests sent again in this process since the last test's report (listed
+at the end of the run by tests/conftest.py, so CI's output shows how often it happens)."""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo
+) -> Generator[None, Any, None]:
+    # pytest imports this file as ``conftest``, the tests as ``tests.e2e.conftest``: the
+    # pollers fill the latter's list
+    from tests.e2e.conftest import SENT_AGAIN as sent
+
+    outcome = yield
+    if call.when == "call" and sent:
+        outcome.get_result().user_properties.append(("poller_sent_again", list(sent)))
+        sent.clear()
+
 
 class ClusterPoller:
     """Writes and reads a key through all endpoints every 0.3 s while a run goes on.
 
-    A request etcd answered with ``DRAINING_MEMBER`` is sent once more, as a client's
-    retry would be, and counted in ``transients``; any other failure, or that one twice,
-    is a failure.
+    Every read is linearizable and must return the value just written (no write lost). A
+    request whose outcome etcd left unknown (``UNKNOWN_OUTCOME``) is sent once more, as a
+    client's retry would be, and counted in ``transients``; any other failure, or one of
+    those twice in a row, is a failure, reported with what every member logged around it.
     """
 
     def __init__(self, node: bed.Node, endpoints: str) -> None:
@@ -202,28 +231,63 @@ class ClusterPoller:
         self.ok = 0
         self.failures: list[str] = []
         self.transients: list[str] = []
+        self._failed_at: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _request(self, args: str) -> subprocess.CompletedProcess:
         result = etcdctl(self.node, self.endpoints, args)
-        if result.returncode != 0 and DRAINING_MEMBER in result.stderr.decode():
-            self.transients.append(f"{time.strftime('%X')} {args}")
+        error = result.stderr.decode()
+        if result.returncode != 0 and any(answer in error for answer in UNKNOWN_OUTCOME):
+            said = next(answer for answer in UNKNOWN_OUTCOME if answer in error)
+            self.transients.append(f"{time.strftime('%X')} {args.split()[0]}: {said}")
+            SENT_AGAIN.append(self.transients[-1])
             result = etcdctl(self.node, self.endpoints, args)
         return result
+
+    def _poll(self, n: int) -> str:
+        """One write and its read back: what went wrong ("" if nothing)."""
+        key = f"poll/{n % 50}"
+        for args in (f"put {key} {n}", f"get --consistency=l --print-value-only {key}"):
+            result = self._request(args)
+            if result.returncode != 0:
+                return result.stderr.decode().strip()
+        value = result.stdout.decode().strip()
+        return "" if value == str(n) else f"wrote {key}={n}, read back {value!r}"
 
     def _loop(self) -> None:
         n = 0
         while not self._stop.is_set():
             n += 1
-            result = self._request(f"put poll/{n % 50} {n}")
-            if result.returncode == 0:
-                result = self._request(f"get --consistency=l poll/{n % 50}")
-            if result.returncode == 0:
+            problem = self._poll(n)
+            if not problem:
                 self.ok += 1
             else:
-                self.failures.append(f"{time.strftime('%X')} {result.stderr.decode().strip()}")
+                self.failures.append(f"{time.strftime('%X')} {problem}")
+                self._failed_at.append(time.time())
             time.sleep(0.3)
+
+    def _journals(self) -> str:
+        """What every container of the bed logged around the failures (for the report;
+        a failure in CI is read from this, the bed is gone by then)."""
+        since, until = min(self._failed_at) - 12, max(self._failed_at) + 2
+        iso = [time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) for t in (since, until)]
+        # the journal (etcd under systemd) and the stand-in kubelet's pod logs (static pods)
+        command = (
+            f"journalctl -q -o short-iso-precise --no-pager --since=@{since:.0f} "
+            f"--until=@{until:.0f} | grep -v -e 'docker exec' -e 'session' | tail -n 80; "
+            "cat /var/log/pods/*/etcd/*.log 2>/dev/null | "
+            f"awk -v a={iso[0]} -v b={iso[1]} "
+            '\'{ t = "" } match($0, /"ts":"[^"]+/) { t = substr($0, RSTART + 6, 19) } '
+            't == "" && /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] / '
+            '{ t = substr($0, 1, 10) "T" substr($0, 12, 8) } '
+            't != "" && t >= a && t <= b\' | tail -n 80'
+        )
+        parts = []
+        for node in bed.nodes(self.node.network):
+            text = sh(node, command).stdout.decode(errors="replace")
+            parts.append(f"--- {node.container} ---\n{text}")
+        return "\n".join(parts)
 
     def __enter__(self) -> ClusterPoller:
         self._thread.start()
@@ -232,6 +296,8 @@ class ClusterPoller:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
+        if self._failed_at:
+            self.failures.append(self._journals())
 
 
 def make_bed(
