@@ -110,6 +110,26 @@ def pyinfra(
     return Run(command, proc.returncode, proc.stdout, proc.stderr)
 
 
+def start(
+    inventory: Path, *args: str, deploy: str = "deploy.py", tmpdir: Path | None = None
+) -> subprocess.Popen:
+    """A pyinfra run in the background (its output in pipes); ``tmpdir`` as in ``pyinfra``."""
+    env = {**os.environ, "TMPDIR": str(tmpdir)} if tmpdir else None
+    return subprocess.Popen(
+        pyinfra_command(inventory, *args, deploy=deploy),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def finish(proc: subprocess.Popen, timeout: int = 600) -> Run:
+    stdout, stderr = proc.communicate(timeout=timeout)
+    return Run([], proc.returncode, stdout, stderr)
+
+
 def deploy_ok(inventory: Path, *args: str, deploy: str = "deploy.py") -> Run:
     run = pyinfra(inventory, *args, deploy=deploy)
     assert run.returncode == 0, run.output[-6000:]

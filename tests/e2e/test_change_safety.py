@@ -7,12 +7,18 @@ One bed, in file order:
 - a flag change that the quorum gate interrupts (a member is down and cannot be
   started) is completed by the next run, one member at a time, under the poller;
 - a first bootstrap one member did not finish (its peer port taken by another
-  process) is finished by a rerun, with every key on every member.
+  process) is finished by a rerun, with every key on every member;
+- a cold deploy killed (SIGKILL) once it holds the run lock, once every member has its
+  certificates, and once the first member's etcd runs: no key on this machine's disk, the
+  next run finishes the cluster (ca.key on the first member only) and the one after
+  changes nothing.
 """
 
 from __future__ import annotations
 
+import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +34,7 @@ from tests.e2e.conftest import (
     etcd_times,
     etcdctl,
     file_certificate,
+    finish,
     make_bed,
     out,
     pki_digests,
@@ -36,11 +43,20 @@ from tests.e2e.conftest import (
     running_args,
     served_certificate,
     sh,
+    start,
 )
 
 pytestmark = pytest.mark.e2e
 
 NEW_FLAG = "--heartbeat-interval=150"
+THREE = ["infra0", "infra1", "infra2"]
+
+
+def member_names(node) -> list[str]:
+    """The names in etcd's member list, asked of ``node``, sorted."""
+    members = etcdctl(node, endpoint(node), "member list")
+    assert members.returncode == 0, members.stderr
+    return sorted(line.split(", ")[2] for line in members.stdout.decode().splitlines())
 
 
 @pytest.fixture(scope="module")
@@ -138,13 +154,43 @@ def test_a_half_finished_first_bootstrap_is_finished_by_a_rerun(bed3: Bed):
     run = deploy_ok(bed3.inventory)
     assert "listed by the cluster but never started" in run.output, run.output[-3000:]
     assert_healthy_cluster(bed3, run)
-    members = etcdctl(late, endpoint(late), "member list").stdout.decode()
-    assert sorted(line.split(", ")[2] for line in members.splitlines()) == [
-        "infra0",
-        "infra1",
-        "infra2",
-    ]
+    assert member_names(late) == THREE
     got = etcdctl(late, endpoint(late), "get --print-value-only e2e/early")
     assert got.stdout.decode().strip() == "kept"
+    rerun = deploy_ok(bed3.inventory, "--json")
+    assert rerun.json()["results"]["totals"]["success"] == 0
+
+
+KILL_POINTS = {
+    # what the hosts show when the run is killed: (members to look at, a test on each)
+    "run lock held": ([0], "test -f /var/lib/etcd-deploy/run-lock/holder"),
+    "certificates on every member": ([0, 1, 2], f"test -f {PKI}/etcd/server.crt"),
+    "first member's etcd running": ([0], "systemctl is-active --quiet etcd"),
+}
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_a_cold_deploy_killed_at_a_step_is_finished_by_the_next_run(
+    bed3: Bed, point: str, tmp_path: Path
+):
+    nodes = bed3.nodes
+    reset(nodes)
+    members, check = KILL_POINTS[point]
+    proc = start(bed3.inventory, tmpdir=tmp_path)
+    deadline = time.monotonic() + 120
+    while not all(sh(nodes[i], check).returncode == 0 for i in members):
+        assert proc.poll() is None, finish(proc).output[-3000:]
+        assert time.monotonic() < deadline, f"no {point} after 120 s"
+        time.sleep(0.05)
+    assert proc.poll() is None, f"the run ended before it could be killed at: {point}"
+    proc.send_signal(signal.SIGKILL)
+    finish(proc, timeout=60)
+    keys = [f for f in tmp_path.rglob("*") if f.is_file() and b"PRIVATE KEY" in f.read_bytes()]
+    assert keys == [], keys  # not even a run that never got to clean up leaves one
+    run = deploy_ok(bed3.inventory)
+    assert_healthy_cluster(bed3, run)
+    holds_ca_key = [sh(n, f"test -e {PKI}/etcd/ca.key").returncode == 0 for n in nodes]
+    assert holds_ca_key == [True, False, False]
+    assert member_names(nodes[0]) == THREE
     rerun = deploy_ok(bed3.inventory, "--json")
     assert rerun.json()["results"]["totals"]["success"] == 0

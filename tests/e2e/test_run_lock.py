@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -25,19 +24,19 @@ import pytest
 
 from bench.counting import count_over_docker
 from tests.e2e.conftest import (
-    REPO,
     Bed,
     ClusterPoller,
     Run,
     assert_healthy_cluster,
     deploy_ok,
     etcdctl,
+    finish,
     make_bed,
     out,
     pyinfra,
-    pyinfra_command,
     running_args,
     sh,
+    start,
 )
 
 pytestmark = pytest.mark.e2e
@@ -49,22 +48,6 @@ HOLDER = f"{LOCK}/holder"
 @pytest.fixture(scope="module")
 def bed3(tmp_path_factory):
     yield from make_bed(tmp_path_factory, "etcd-e2e-lock", 3, subnet_index=65)
-
-
-def start(inventory: Path, *args: str, deploy: str = "deploy.py") -> subprocess.Popen:
-    """A pyinfra run in the background (its output in pipes)."""
-    return subprocess.Popen(
-        pyinfra_command(inventory, *args, deploy=deploy),
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def finish(proc: subprocess.Popen, timeout: int = 600) -> Run:
-    stdout, stderr = proc.communicate(timeout=timeout)
-    return Run([], proc.returncode, stdout, stderr)
 
 
 def wait_for_holder(b: Bed, timeout: float = 120) -> None:
