@@ -16,7 +16,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from etcd_cluster import scripts
+from etcd_cluster.errors import RemoteReadError
 
+_SHA256 = "@@sha256@@"  # sha256sum's lines follow
+_UNITS = "@@units@@"  # systemctl show's lines follow
 _KINDS = {"regular file": "f", "regular empty file": "f", "directory": "d"}  # stat's %F
 # pyinfra's SystemdStatus and SystemdEnabled facts count these as running and enabled.
 RUNNING_SUBSTATES = frozenset({"running", "waiting", "exited", "listening", "mounted"})
@@ -111,41 +114,52 @@ def host_state_command(
     overrides: Iterable[str] = (),
 ) -> str:
     """The survey's part that reads ``paths``, ``units`` and, without checksums, the mode
-    and owner of ``stat_only`` (one line each that exists); ``overrides``: the
-    ``dropins:<dir>`` and ``manager-env`` arguments (``managed.overrides_asked``), passed
-    as they are and named so in ``asked``."""
-    items = [f"path:{p}" for p in paths] + [f"stat:{p}" for p in stat_only]
+    and owner of ``stat_only`` (one line each that exists; a path in both is stat only);
+    ``overrides``: the ``dropins:<dir>`` and ``manager-env`` arguments
+    (``managed.overrides_asked``), passed as they are and named so in ``asked``."""
+    stat_only = list(stat_only)  # a path named in both is not hashed (keys are not read)
+    items = [f"path:{p}" for p in paths if p not in stat_only] + [f"stat:{p}" for p in stat_only]
     return scripts.command("host_state", *items, *(f"unit:{u}" for u in units), *overrides)
 
 
 def parse_host_state(lines: Sequence[str], asked: Iterable[str] = ()) -> HostState:
-    """``asked``: the paths and units passed to ``host_state_command``."""
+    """``asked``: the paths and units passed to ``host_state_command``. sha256sum's and
+    systemctl's lines come unprefixed after a marker (a prefix would cost a process each);
+    a line that is none of the script's raises ``RemoteReadError`` rather than be misread."""
     stats: dict[str, tuple[str, str, str, str]] = {}
     digests: dict[str, str] = {}
     unit_blocks: list[dict[str, str]] = [{}]
     dropins: dict[str, bytes] = {}
     manager_env: list[str] = []
+    section = ""
     for line in lines:
-        key, _, value = line.partition(":")
-        if key == "stat":
-            parts = value.split("|", 4)
-            if len(parts) == 5:
-                file_type, mode, user, group, path = parts
-                stats[path] = (_KINDS.get(file_type, "o"), mode.zfill(3), user, group)
-        elif key == "sha256":
-            digest, _, path = value.partition("  ")
+        if line in (_SHA256, _UNITS):
+            section = line
+            continue
+        key, colon, value = line.partition(":")
+        if colon and key == "stat" and value.count("|") >= 4:
+            file_type, mode, user, group, path = value.split("|", 4)
+            stats[path] = (_KINDS.get(file_type, "o"), mode.zfill(3), user, group)
+        elif colon and key == "dropin" and " " in value:
+            encoded, _, path = value.partition(" ")
+            try:
+                dropins[path] = base64.b64decode(encoded, validate=True)
+            except ValueError:
+                raise _unexpected(line) from None
+        elif colon and key == "env":
+            if value:
+                manager_env.append(value)
+        elif section == _SHA256 and "  " in line:
+            digest, _, path = line.partition("  ")
             digests[path] = digest
-        elif key == "unit":
-            name, _, setting = value.partition("=")
+        elif section == _UNITS and (not line or "=" in line):
+            name, _, setting = line.partition("=")
             if name:
                 unit_blocks[-1][name] = setting
             else:  # systemctl ends each unit's block with an empty line
                 unit_blocks.append({})
-        elif key == "dropin":
-            encoded, _, path = value.partition(" ")
-            dropins[path] = base64.b64decode(encoded)
-        elif key == "env" and value:
-            manager_env.append(value)
+        else:
+            raise _unexpected(line)
     paths = {
         path: PathState(kind, mode, user, group, digests.get(path, "") if kind == "f" else "")
         for path, (kind, mode, user, group) in stats.items()
@@ -156,3 +170,7 @@ def parse_host_state(lines: Sequence[str], asked: Iterable[str] = ()) -> HostSta
         if block.get("Id")
     }
     return HostState(paths, units, frozenset(asked), dropins, tuple(manager_env))
+
+
+def _unexpected(line: str) -> RemoteReadError:
+    return RemoteReadError(f"unexpected output from host_state.sh: {line[:200]!r}")

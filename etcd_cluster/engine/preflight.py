@@ -149,9 +149,15 @@ class Survey:
 
 
 def survey_script(
-    settings: Settings, manifest: str, unit: str, probe: Sequence[str] | None = None
+    settings: Settings,
+    manifest: str,
+    unit: str,
+    probe: Sequence[str] | None = None,
+    ask_active: bool = True,
 ) -> str:
-    """The shell script behind ``Survey``: one ``key:value`` line per finding."""
+    """The shell script behind ``Survey``: one ``key:value`` line per finding. ``ask_active``
+    False: observe_etcd.sh runs in the same command and prints the ``active:`` line from the
+    systemctl it runs anyway (a systemctl is a good part of what a survey costs)."""
     q = shlex.quote
     lines = [
         f"command -v {q(name)} >/dev/null 2>&1 && echo cmd:{q(name)}"
@@ -166,12 +172,18 @@ def survey_script(
     candidate = f"{show} | grep '^Version:'" if settings.etcd_package else "true"
     # what the binary says it is, kept while it does not change (scripts/remember.sh)
     version = scripts.remembered(f"version:{path}", '"$1" --version 2>/dev/null | head -n 1', path)
+    lines.append(
+        f'if [ -x {binary} ]; then v=$({version}); else v=$({candidate}); fi; echo "version:$v"'
+    )
+    if ask_active:
+        lines.append(
+            f'[ "$(systemctl is-active {q(unit)} 2>/dev/null)" = active ] && echo active:yes'
+        )
     lines += [
-        f'if [ -x {binary} ]; then v=$({version}); else v=$({candidate}); fi; echo "version:$v"',
-        f'[ "$(systemctl is-active {q(unit)} 2>/dev/null)" = active ] && echo active:yes',
         f"[ -f {q(manifest)} ] && echo manifest:yes",
         f"[ -d {q(settings.wal_dir)} ] && echo data:yes",
-        'echo "machine:$(uname -m)"',
+        # uname's machine: newer kernels' kernel.arch gives it without a process
+        '{ read -r m </proc/sys/kernel/arch; } 2>/dev/null || m=$(uname -m); echo "machine:$m"',
         f"for d in {release.INSTALL_ROOT}/v*; do "
         '[ -x "$d/etcd" ] && echo "release:${d##*/v}"; done',
     ]

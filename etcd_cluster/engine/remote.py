@@ -31,6 +31,7 @@ from etcd_cluster.errors import RemoteReadError
 _FILE = "@@file@@"
 _LINK = "@@link@@"
 _END = "@@end@@"
+_JOINED = "c:"  # the bytes of every file read whole, in order (hex)
 
 
 @dataclass(frozen=True)
@@ -127,22 +128,48 @@ def read_files_command(paths: Iterable[str], private_keys: Collection[str] = ())
 
 
 def parse_read_files(host_name: str, lines: list[str], stderr: str = "") -> dict[str, RemoteFile]:
-    """``read_files_command``'s output; raises ``RemoteReadError`` unless it ran to its end."""
+    """``read_files_command``'s output; raises ``RemoteReadError`` unless it ran to its end
+    and the files' bytes (one ``c:`` line for all) add up to the sizes the host stated."""
+
+    def failed(detail: str) -> RemoteReadError:
+        return RemoteReadError(f"{host_name}: could not read files: {detail}")
+
     if not lines or lines[-1] != _END:
-        detail = stderr.strip() or "output cut short"
-        raise RemoteReadError(f"{host_name}: could not read files: {detail}")
+        raise failed(stderr.strip() or "output cut short")
+    entries = lines[:-1]
+    joined: bytes | None = None
+    at = next((i for i, line in enumerate(entries) if line.startswith(_JOINED)), None)
+    if at is not None:
+        if at != len(entries) - 1:  # od's one line overflowed: more bytes than stated
+            raise failed("a file changed while it was read")
+        try:
+            joined = bytes.fromhex(entries.pop().removeprefix(_JOINED))
+        except ValueError:
+            raise failed("unexpected output in the file contents") from None
+    if len(entries) % 2:
+        raise failed("unexpected output")
     files: dict[str, RemoteFile] = {}
-    for header, body in zip(lines[:-1:2], lines[1:-1:2], strict=True):
-        mark, mode, user, group, path = header.split(" ", 4)
-        if mark not in (_FILE, _LINK):
-            raise RemoteReadError(f"{host_name}: could not read files: unexpected output {mark!r}")
+    offset = 0
+    for header, body in zip(entries[::2], entries[1::2], strict=True):
+        mark, *fields = header.split(" ", 4)
+        if mark not in (_FILE, _LINK) or len(fields) != 4:
+            raise failed(f"unexpected output {mark!r}")
+        mode, user, group, path = fields
         link = mark == _LINK
-        if body.startswith("k:"):
-            key_sha256 = body.removeprefix("k:")
-            files[path] = RemoteFile(None, mode.zfill(3), user, group, key_sha256, link)
+        kind, _, value = body.partition(":")
+        if kind == "k":
+            files[path] = RemoteFile(None, mode.zfill(3), user, group, value, link)
+            continue
+        if kind == "s" and joined is not None and value.isdecimal():
+            content = joined[offset : offset + int(value)]
+            offset += int(value)
+        elif kind == "b":
+            content = base64.b64decode(value)
         else:
-            content = base64.b64decode(body.removeprefix("b:"))
-            files[path] = RemoteFile(content, mode.zfill(3), user, group, link=link)
+            raise failed(f"unexpected output for {path}")
+        files[path] = RemoteFile(content, mode.zfill(3), user, group, link=link)
+    if joined is not None and offset != len(joined):
+        raise failed("a file changed while it was read")
     return files
 
 

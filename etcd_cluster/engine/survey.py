@@ -68,7 +68,7 @@ def survey_command(cluster: Cluster, member: Member, with_probe: bool) -> str:
     paths, units = paths_and_units(cluster)
     parts = {
         "files": read_files_command([*files, s.kubeadm_config_path], private_keys=keys),
-        "survey": survey_script(s, kc.manifest_path(cluster), SYSTEMD_UNIT)
+        "survey": survey_script(s, kc.manifest_path(cluster), SYSTEMD_UNIT, ask_active=False)
         + "; "
         + observe_command(cluster, member, files_read=True, binary=release.etcd_binary(s)),
         "state": host_state_command(

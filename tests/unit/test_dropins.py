@@ -193,14 +193,18 @@ def test_host_state_reads_drop_ins_and_the_manager_environment(tmp_path):
     (d / "env.conf").write_bytes(NO_FSYNC)
     (d / "old.conf.moved-aside-20261201T000000Z").write_bytes(NO_FSYNC)  # ignored
     (d / "empty.conf").write_bytes(b"")
-    asked = [f"dropins:{d}", f"dropins:{tmp_path}/missing.d", "manager-env"]
+    asked = [f"dropins:{d}", f"dropins:{tmp_path}/missing.d", "manager-env", f"dropins:{d}"]
 
     result = run_sh(host_state_command([], [], overrides=asked), env=env)
 
     assert result.returncode == 0, result.stderr
     state = parse_host_state(result.stdout.splitlines(), asked=asked)
     assert state.dropins == {f"{d}/empty.conf": b"", f"{d}/env.conf": NO_FSYNC}
+    assert result.stdout.count(f"{d}/env.conf") == 1  # a directory named twice is read once
     assert state.manager_env == ("LANG", "PATH", "ETCD_UNSAFE_NO_FSYNC")
+    env_lines = [line for line in result.stdout.splitlines() if line.startswith("env:")]
+    assert env_lines == ["env:LANG", "env:PATH", "env:ETCD_UNSAFE_NO_FSYNC"]  # names only
+    assert "C.UTF-8" not in result.stdout and "/usr/bin" not in result.stdout
     assert all(state.knows(arg) for arg in asked)
 
 

@@ -6,6 +6,7 @@ the host, where there is one), so an operator can fix the input from the message
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from typing import Any
@@ -549,6 +550,12 @@ def test_survey_script_runs_and_parses_on_this_machine(make_settings, tmp_path):
     survey = parse_survey(result.stdout.splitlines())
     assert survey.present == ["sh"]
     assert survey.has_data and not survey.manifest and not survey.etcd_active
+    assert survey.machine == os.uname().machine
+    # in the one survey command, observe_etcd.sh prints the active: line from its systemctl
+    assert "is-active" in script
+    assert "is-active" not in survey_script(
+        settings, str(tmp_path / "absent.yaml"), "no-such-unit", ["sh"], ask_active=False
+    )
 
 
 def test_parse_survey_reads_versions_from_the_binary_or_the_package():

@@ -8,6 +8,7 @@ import hashlib
 import os
 import subprocess
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -212,7 +213,7 @@ def test_the_survey_asks_only_with_a_chosen_release_and_a_mismatch_reinstalls(
 FAKE_DPKG = """#!/bin/sh
 # Stand-in for dpkg --verify and dpkg-query: $STATE/verify is what dpkg --verify prints.
 case "$1" in
---verify) cat "$STATE/verify" ;;
+--verify) echo "$2" >>"$STATE/verified" && cat "$STATE/verify" ;;
 -W)
     [ -f "$STATE/installed" ] || exit 1
     case "$3" in
@@ -274,6 +275,41 @@ def test_dpkg_verify_names_a_changed_etcd_and_leaves_conffiles_and_docs_alone(dp
     assert package_problems(lines[2:], "/usr/bin/etcd", "etcd-server") == []  # a doc file
     (Path(dpkg_env["STATE"]) / "installed").unlink()
     assert run_script("verify_package", dpkg_env, "etcd-server").stdout == ""
+
+
+@pytest.mark.parametrize("listed_as", ["etcd-server.md5sums", "etcd-server:amd64.md5sums"])
+def test_dpkg_verify_is_remembered_while_the_packages_files_do_not_change(
+    dpkg_env, tmp_path, listed_as
+):
+    """dpkg's list of the package's files (info/PACKAGE.md5sums, or PACKAGE:ARCH.md5sums for
+    a multi-arch package, in $DPKG_ADMINDIR as dpkg reads it) keys the memo: a file of the
+    package or the list changed, dpkg --verify runs again."""
+    state, info, memo = Path(dpkg_env["STATE"]), tmp_path / "admin" / "info", tmp_path / "memo"
+    info.mkdir(parents=True)
+    binary, doc = tmp_path / "etcd", tmp_path / "README"
+    binary.write_text("etcd")
+    doc.write_text("doc")
+    sums = info / listed_as
+    sums.write_text(f"{'0' * 32}  {str(binary)[1:]}\n{'1' * 32}  {str(doc)[1:]}\n")
+    env = {**dpkg_env, "DPKG_ADMINDIR": str(tmp_path / "admin")}
+    env[scripts.MEMO_DIR_VARIABLE] = str(memo)
+    time.sleep(2.1)  # older than 2 s: remembered
+
+    def verify() -> tuple[list[str], int]:
+        lines = run_script("verify_package", env, "etcd-server").stdout.splitlines()
+        return lines, len((state / "verified").read_text().splitlines())
+
+    lines = ["installed:3.4.23-1+b4", "changed:/usr/bin/etcd"]
+    lines.append("missing:/usr/share/doc/etcd-server/README.md")
+    assert [verify(), verify()] == [(lines, 1), (lines, 1)]
+    doc.write_text("doc")  # the same bytes again
+    assert verify() == (lines, 2)
+    sums.write_text(sums.read_text())
+    assert verify() == (lines, 3)
+    time.sleep(2.1)
+    assert [verify(), verify()] == [(lines, 4), (lines, 4)]
+    info.rename(info.with_name("gone"))  # no list of the package's files: no memo
+    assert [verify(), verify()] == [(lines, 5), (lines, 6)]
 
 
 def test_reinstall_installs_the_same_version_with_services_held_off(dpkg_env):

@@ -8,6 +8,7 @@ command to run again.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import subprocess
@@ -90,3 +91,58 @@ def test_one_entry_per_name_whatever_the_files(tmp_path, settled):
     remember(memo, counter, settled[1])
     assert remember(memo, counter, settled[0]) and runs(counter) == 3
     assert [p.name for p in memo.iterdir()] == ["digests"]
+
+
+def test_a_different_command_under_the_same_name_runs_again(tmp_path, settled):
+    """The command's text is part of the key: a changed command never reuses an output."""
+    memo, counter = tmp_path / "memo", tmp_path / "count"
+    first = remember(memo, counter, *settled)
+    other = 'echo run >>"$COUNTER"; echo other'
+    assert remember(memo, counter, *settled, command=other) == "other\n" and runs(counter) == 2
+    assert remember(memo, counter, *settled, command=other) == "other\n" and runs(counter) == 2
+    assert remember(memo, counter, *settled) == first and runs(counter) == 3
+
+
+def test_the_output_comes_back_byte_for_byte(tmp_path, settled):
+    memo, counter = tmp_path / "memo", tmp_path / "count"
+    odd = """echo run >>"$COUNTER"; printf '%s\\n' "it's \\\\ \\$x \\"q\\"" '' '  ' ''"""
+    odd += "; printf end"
+    first = remember(memo, counter, *settled, command=odd)
+    assert first == 'it\'s \\ $x "q"\n\n  \n\nend'
+    assert remember(memo, counter, *settled, command=odd) == first and runs(counter) == 1
+
+
+def old_format_key(name: str, command: str, files: list[Path]) -> str:
+    """The key the previous remember.sh put on an entry's first line (the sha256 of the
+    name, the command and the files' stamps)."""
+    lines = []
+    for f in files:
+        s = f.stat()
+        mtime, ctime = divmod(s.st_mtime_ns, 10**9), divmod(s.st_ctime_ns, 10**9)
+        lines.append(
+            f"{s.st_dev}:{s.st_ino}:{s.st_size}:{mtime[0]}.{mtime[1]:09d}:"
+            f"{ctime[0]}.{ctime[1]:09d} {ctime[0]}"
+        )
+    return hashlib.sha256(f"{name}\n{command}\n{chr(10).join(lines)}\n".encode()).hexdigest()
+
+
+def test_an_entry_of_the_old_format_or_cut_short_is_a_miss_and_written_again(tmp_path, settled):
+    """An entry the previous remember.sh wrote for exactly these files is not read, nor one
+    cut short or not ours: the command runs, the entry is replaced."""
+    memo, counter = tmp_path / "memo", tmp_path / "count"
+    memo.mkdir(mode=0o700)
+    entry = memo / "digests"
+    entry.write_text(f"{old_format_key('digests', COUNT, settled)}\nforged  {settled[0]}\n")
+    first = remember(memo, counter, *settled)
+    assert "forged" not in first and f"  {settled[0]}" in first and runs(counter) == 1
+    written = entry.read_text()
+    assert "\n@@remember.sh memo entry, format 3: " in written
+    assert remember(memo, counter, *settled) == first and runs(counter) == 1
+    # the same entry without its last line (a write cut short): not used
+    entry.write_text(written.removesuffix("\n@@end of memo entry"))
+    assert remember(memo, counter, *settled) == first and runs(counter) == 2
+    assert entry.read_text() == written
+    if os.geteuid() == 0:
+        os.chown(entry, 65534, 65534)  # not ours: not trusted
+        assert remember(memo, counter, *settled) == first and runs(counter) == 3
+        assert entry.stat().st_uid == 0

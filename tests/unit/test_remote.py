@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from etcd_cluster.engine import pyinfra_compat, remote
 from etcd_cluster.engine.remote import RemoteFile, Wanted, read_files, write_files
 from etcd_cluster.engine.survey import survey_command
 from etcd_cluster.errors import RemoteReadError
+from tests.unit.conftest import stand_in_tools
 
 SECRET = b"-----BEGIN EC PRIVATE KEY-----\nTOP-SECRET-KEY-MATERIAL\n-----END EC PRIVATE KEY-----\n"
 BINARY = bytes(range(256)) + b"\r\n\x00 trailing"
@@ -351,3 +353,111 @@ def test_a_logged_survey_names_each_script_instead_of_its_text(make_cluster):
     }
     assert [name for name, line in first_lines.items() if line in shown] == []
     assert len(shown) < len(command) / 3
+
+
+def run_read_files(tmp_path: Path, items: list[str], **tools: str) -> subprocess.CompletedProcess:
+    """``read_files.sh`` under ``sh`` with stand-in tools (no memo directory)."""
+    env = {**stand_in_tools(tmp_path, **tools), **scripts.environment()}
+    env.pop(scripts.MEMO_DIR_VARIABLE, None)
+    return subprocess.run(
+        ["sh", "-c", scripts.text("read_files"), "read_files", *items],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=20,
+        check=False,
+    )
+
+
+def test_one_od_reads_every_file_and_keys_stay_on_the_host(tmp_path):
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    contents = {"a.crt": b"cert a\n", "empty": b"", "odd name's.bin": BINARY, "z.yaml": b"z"}
+    for name, content in contents.items():
+        Path(tmp_path, name).write_bytes(content)
+    Path(tmp_path, "server.key").write_bytes(pem)
+    items = [f"content:{tmp_path}/{name}" for name in contents]
+    items.insert(1, f"key:{tmp_path}/server.key")
+    count_od = f'#!/bin/sh\necho >>"$STATE/od"\nexec {shutil.which("od")} "$@"\n'
+
+    result = run_read_files(tmp_path, items, od=count_od)
+
+    assert result.returncode == 0, result.stderr
+    assert Path(tmp_path, "state/od").read_text() == "\n"  # one od for all four
+    files = remote.parse_read_files("h", result.stdout.splitlines())
+    assert {path.rsplit("/", 1)[1]: file.content for path, file in files.items()} == {
+        **contents,
+        "server.key": None,
+    }
+    assert files[f"{tmp_path}/server.key"].public_key_sha256 == pki.public_key_sha256(
+        key.public_key()
+    )
+    secret = serialization.load_pem_private_key(pem, None)
+    der = secret.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    out = result.stdout.replace(" ", "")
+    for form in (pem.hex(), der.hex(), base64.b64encode(pem).decode(), "PRIVATE"):
+        assert form[:40] not in out
+
+
+@pytest.mark.parametrize("change", ["grows", "shrinks"])
+def test_a_file_whose_size_changes_during_the_read_fails_it(tmp_path, change):
+    """The stand-in stat changes a file right after stating it: od then reads more or
+    fewer bytes than the sizes say, and the read is refused rather than split wrongly."""
+    Path(tmp_path, "a.crt").write_bytes(b"first\n")
+    Path(tmp_path, "b.crt").write_bytes(b"second\n")
+    edit = "printf more >>" if change == "grows" else ": >"
+    stat = f"""#!/bin/sh
+{shutil.which("stat")} "$@" || exit
+case "$*" in *'%s %n'*) {edit}"{tmp_path}/a.crt" ;; esac
+"""
+    result = run_read_files(
+        tmp_path, [f"content:{tmp_path}/a.crt", f"content:{tmp_path}/b.crt"], stat=stat
+    )
+
+    assert result.returncode == 0, result.stderr
+    with pytest.raises(RemoteReadError, match="h: could not read files: a file changed while"):
+        remote.parse_read_files("h", result.stdout.splitlines())
+
+
+def test_a_file_gone_before_od_reads_it_fails_the_read(tmp_path):
+    Path(tmp_path, "a.crt").write_bytes(b"first\n")
+    stat = f"""#!/bin/sh
+{shutil.which("stat")} "$@" || exit
+case "$*" in *'%s %n'*) rm "{tmp_path}/a.crt" ;; esac
+"""
+    result = run_read_files(tmp_path, [f"content:{tmp_path}/a.crt"], stat=stat)
+
+    assert result.returncode != 0 and "@@end@@" not in result.stdout
+    with pytest.raises(RemoteReadError, match="could not read files"):
+        remote.parse_read_files("h", [], result.stderr)  # as read_files passes a failure
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["@@file@@ 644 root root /a", "s:2", "c: 61", "@@end@@"],  # a byte short
+        ["@@file@@ 644 root root /a", "s:1", "c: 61 62", "@@end@@"],  # a byte over
+        ["@@file@@ 644 root root /a", "s:1", "c: 61", " 62", "@@end@@"],  # od's line spilled
+        ["@@file@@ 644 root root /a", "s:1", "@@end@@"],  # sizes without the bytes
+        ["@@file@@ 644 root root /a", "s:1", "c: 6z", "@@end@@"],
+        ["@@file@@ 644 root root /a", "x:1", "c: 61", "@@end@@"],
+        ["@@file@@ 644 root root", "s:1", "c: 61", "@@end@@"],
+        ["@@file@@ 644 root root /a", "c: 61", "@@end@@"],
+    ],
+)
+def test_output_that_does_not_add_up_is_refused(lines):
+    with pytest.raises(RemoteReadError, match="h: could not read files: "):
+        remote.parse_read_files("h", lines)
+    good = ["@@file@@ 644 root root /a", "s:1", "@@file@@ 600 a b /b c", "s:2", "c: 61 62 63"]
+    assert remote.parse_read_files("h", [*good, "@@end@@"]) == {
+        "/a": RemoteFile(b"a", "644", "root", "root"),
+        "/b c": RemoteFile(b"bc", "600", "a", "b"),
+    }

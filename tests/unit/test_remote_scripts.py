@@ -17,6 +17,7 @@ import datetime
 import hashlib
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from etcd_cluster import scripts
 from etcd_cluster.certs import pki
 from etcd_cluster.certs.certlist import ETCD_CA, ETCD_SERVER
 from etcd_cluster.engine.observe import parse_observation
+from etcd_cluster.engine.preflight import parse_survey
 from etcd_cluster.membership.ops import retire_commands, start_command
 from tests.unit.conftest import stand_in_tools
 
@@ -380,17 +382,23 @@ def test_retire_takes_a_static_pod_down_before_its_data_moves(make_cluster, make
 # --- observe_etcd ----------------------------------------------------------------------------
 
 FAKE_SYSTEMCTL = """#!/bin/sh
-# Stand-in for systemctl show: the "etcd" unit's main process is $ETCD_PID and its last run
-# succeeded; the backup service's last run failed; the backup timer started at 1764500000.
-# Several units: a blank line between their properties, as systemctl prints them.
-case "$*" in
-*etcd-backup.timer*) echo @1764500000 ;;
-*etcd.service*)
-    printf 'MainPID=%s\\nNeedDaemonReload=no\\nResult=success\\n' "$ETCD_PID"
-    case "$*" in *etcd-backup.service*)
-        printf '\\nResult=exit-code\\nExecMainStatus=1\\nExecMainExitTimestamp=@1764590000\\n' ;;
-    esac ;;
-esac
+# Stand-in for systemctl show: the "etcd" unit is active, its main process is $ETCD_PID;
+# the backup service's last run failed; the backup timer started at 1764500000 (the
+# service's own ActiveEnterTimestamp is another time). A block of properties per unit
+# asked, a blank line after each, as systemctl prints them; no other verb answers.
+[ "$1" = show ] || exit 2
+for arg; do
+    case $arg in
+    etcd.service)
+        printf 'MainPID=%s\\nNeedDaemonReload=no\\nActiveState=active\\n' "$ETCD_PID"
+        printf 'Result=success\\nActiveEnterTimestamp=@1764400000\\n\\n' ;;
+    etcd-backup.service)
+        printf 'Result=exit-code\\nExecMainStatus=1\\nExecMainExitTimestamp=@1764590000\\n'
+        printf 'ActiveState=inactive\\nActiveEnterTimestamp=@1764400000\\n\\n' ;;
+    etcd-backup.timer)
+        printf 'Result=success\\nActiveState=active\\nActiveEnterTimestamp=@1764500000\\n\\n' ;;
+    esac
+done
 """
 
 
@@ -407,9 +415,17 @@ echo '       From now: 11 months 30 days ago'
 """
 
 
-def run_observe(tmp_path: Path, *extra: str, before_start=None) -> subprocess.CompletedProcess:
+def run_observe(
+    tmp_path: Path,
+    *extra: str,
+    before_start=None,
+    memo: Path | None = None,
+    deleted_binary: bool = False,
+) -> subprocess.CompletedProcess:
     """observe_etcd.sh against a stand-in etcd (a real process), real certificate files under
-    tmp/pki and snapshots under tmp/backups; ``extra``: its optional last arguments."""
+    tmp/pki and snapshots under tmp/backups; ``extra``: its optional last arguments;
+    ``memo``: the survey's memo directory (none: not called from the survey);
+    ``deleted_binary``: the stand-in runs a copy of sleep, deleted once it runs."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "systemctl").write_text(FAKE_SYSTEMCTL)
@@ -419,16 +435,23 @@ def run_observe(tmp_path: Path, *extra: str, before_start=None) -> subprocess.Co
     pki_dir = tmp_path / "pki"
     code = "import time; time.sleep(30)"
     launched = time.time()
+    command = [sys.executable, "-c", code, "--name=infra0"]
+    if deleted_binary:
+        command = [shutil.copy("/bin/sleep", str(tmp_path / "etcd-binary")), "30"]
     stand_in = subprocess.Popen(
-        [sys.executable, "-c", code, "--name=infra0"],
-        env={**os.environ, "ETCD_OBSERVED": "secret"},
+        command, env={**os.environ, "ETCD_OBSERVED": "secret\nSECOND=secret"}
     )
+    if deleted_binary:
+        os.unlink(command[0])
     try:
         env = {
             **os.environ,
             "PATH": f"{bin_dir}:{os.environ['PATH']}",
             "ETCD_PID": str(stand_in.pid),
         }
+        env.pop(scripts.MEMO_DIR_VARIABLE, None)
+        if memo is not None:
+            env[scripts.MEMO_DIR_VARIABLE] = str(memo)
         argv = [
             "sh",
             str(scripts.path("observe_etcd")),
@@ -494,6 +517,7 @@ def test_observe_reports_the_running_process_and_the_certificate_files(tmp_path,
     assert not observation.binary_replaced and not observation.needs_daemon_reload
     assert "PATH" in observation.env  # its environment, by name only
     assert "ETCD_OBSERVED" in observation.env and "secret" not in done.stdout
+    assert parse_survey(done.stdout.splitlines()).etcd_active  # from the same systemctl
     assert observation.latest_snapshot == "etcd-snapshot-infra0-20260101T000000Z.db"
     assert observation.latest_snapshot_mtime == 1764000001
     assert "running_version:" in done.stdout  # the process was asked for its version
@@ -514,6 +538,69 @@ def test_observe_says_when_the_schedule_came_due_twice_after_the_newest_snapshot
         path.unlink()
     run_observe(tmp_path, "yes", "", "hourly")  # no snapshot: since the timer started
     assert "--base-time=@1764500000" in (tmp_path / "bin/analyze-args").read_text()
+
+
+def test_observe_sees_the_running_binary_deleted(tmp_path, member_files):
+    done = run_observe(tmp_path, "yes", str(tmp_path / "etcd-binary"), deleted_binary=True)
+    observation = parse_observation(done.stdout.splitlines())
+    assert f"exe:{tmp_path}/etcd-binary (deleted)" in done.stdout.splitlines()
+    assert observation.binary_replaced and "running_binary:yes" not in done.stdout
+
+
+def test_observe_keeps_the_due_time_while_the_snapshot_and_the_schedule_stay(
+    tmp_path, member_files
+):
+    """The survey's memo directory (made as remember.sh makes it, root's only) keeps the
+    answer: systemd-analyze is asked again only for another snapshot or schedule, or when
+    the entry is damaged or not ours."""
+    memo = tmp_path / "memo"
+    asked = tmp_path / "bin/analyze-args"
+
+    def due(schedule: str = "hourly") -> float | None:
+        asked.unlink(missing_ok=True)
+        done = run_observe(tmp_path, "yes", "", schedule, memo=memo)
+        return parse_observation(done.stdout.splitlines()).backup_due
+
+    assert due() == 1764594000 and asked.exists()
+    entry = memo / "observe-backup-due"
+    assert (memo.stat().st_mode & 0o777, entry.stat().st_mode & 0o777) == (0o700, 0o600)
+    assert entry.read_text() == "1764000001 hourly\n1764594000\n"
+    assert due() == 1764594000 and not asked.exists()  # from the memo
+    assert due("daily") == 1764594000 and "daily" in asked.read_text()
+    snapshot = tmp_path / "backups/etcd-snapshot-infra0-20260103T000000Z.db"
+    snapshot.write_text("x")
+    os.utime(snapshot, (1764000100, 1764000100))
+    assert due("daily") == 1764594000 and "--base-time=@1764000100" in asked.read_text()
+    entry.write_text("1764000100 daily\n17645x\n")  # damaged
+    assert due("daily") == 1764594000 and asked.exists()
+    assert entry.read_text() == "1764000100 daily\n1764594000\n"
+    assert sorted(p.name for p in memo.iterdir()) == [entry.name, "observe-clock-ticks"]
+    if os.geteuid() == 0:
+        os.chown(entry, 65534, 65534)  # not ours: not trusted
+        assert due("daily") == 1764594000 and asked.exists()
+    run_observe(tmp_path, "yes", "", "weekly")  # outside the survey: nothing kept
+    assert "weekly" not in entry.read_text()
+
+
+def test_observe_keeps_the_clock_ticks_a_second_for_this_boot(tmp_path, member_files):
+    """The start is counted in clock ticks: how many a second is kept, for this boot only."""
+    memo = tmp_path / "memo"
+    entry = memo / "observe-clock-ticks"
+    boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    hz = os.sysconf("SC_CLK_TCK")
+
+    def late() -> float:  # how long after its launch the stand-in started, as observed
+        done = run_observe(tmp_path, memo=memo)
+        started = parse_observation(done.stdout.splitlines()).started_at
+        assert started is not None
+        return started - done.launched  # type: ignore[attr-defined]
+
+    assert abs(late()) < 1 and entry.read_text() == f"{boot_id}\n{hz}\n"
+    entry.write_text(f"{boot_id}\n{hz * 2}\n")  # kept for this boot: used
+    assert late() < -1
+    for kept in (f"another-boot\n{hz * 2}\n", f"{boot_id}\n{hz * 2}x\n", f"{boot_id}\n"):
+        entry.write_text(kept)  # another boot's, damaged, cut short: asked again
+        assert abs(late()) < 1 and entry.read_text() == f"{boot_id}\n{hz}\n"
 
 
 def test_observe_skips_what_the_survey_knows_and_handshakes_that_cannot_differ(

@@ -146,28 +146,34 @@ def test_noise_and_other_endpoints_are_ignored(cluster):
 # --- The probe script ------------------------------------------------------------------------
 
 FAKE_CURL = r"""#!/bin/sh
-# Stand-in for curl: logs its argv (one per line), then answers each transfer (they are
-# separated by --next) like etcd into its -o file; fd00::7 cannot be reached, which ends
-# the run at once (--fail-early).
+# Stand-in for the probe's one curl --parallel: logs its argv (one per line), then answers
+# each transfer (they are separated by --next) like etcd into its -o file, and writes its
+# -w line to stdout with the exit code and error message filled in; fd00::7 cannot be
+# reached.
 printf '%s\n' "$@" --- >> "$CURL_LOG"
 answer() {
+    code=0 message=
     case "$url" in
-      'https://[fd00::7]:2379/'*)
-        echo "curl: (7) Failed to connect to fd00::7 port 2379" >&2
-        exit 7 ;;
+      'https://[fd00::7]:2379/'*) code=7 message="Failed to connect to fd00::7 port 2379" ;;
       */health) printf '{"health":"true",\n"reason":""}\n' >"$out" ;;
       */v3/maintenance/status)
         echo '{"header":{"member_id":"11"},"leader":"11","version":"3.6.9"}' >"$out" ;;
       */v3/cluster/member/list) echo '{"members":[{"ID":"11","name":"infra0"}]}' >"$out" ;;
       */v3/maintenance/alarm) echo '{"header":{}}' >"$out" ;;
     esac
+    case "$format" in
+      *'%{exitcode} %{errormsg}\n') format=${format%'%{exitcode}'*} ;;
+      *) echo "fake curl: unexpected -w $format" >&2; exit 2 ;;
+    esac
+    printf '%s%s %s\n' "$format" "$code" "$message"
 }
-prev= out= url=
+prev= out= url= format=
 for arg; do
     [ "$prev" = -o ] && out=$arg
+    [ "$prev" = -w ] && format=$arg
     case "$arg" in
       https://*) url=$arg ;;
-      --next) answer; out= url= ;;
+      --next) answer; out= url= format= ;;
     esac
     prev=$arg
 done
@@ -183,7 +189,7 @@ def ipv6_cluster(make_cluster, make_settings) -> Cluster:
 
 def test_probe_script_quotes_endpoints_and_uses_the_healthcheck_client(ipv6_cluster):
     script = probe_script(ipv6_cluster, timeout=7)
-    assert '-gsS --max-time "$max_time"' in script  # -g: [IPv6] brackets are not globs
+    assert '-g --max-time "$max_time"' in script  # -g: [IPv6] brackets are not globs
     assert script.endswith(
         "probe_cluster 7 /srv/etcd-pki/etcd/ca.crt /srv/etcd-pki/etcd/healthcheck-client.crt "
         "/srv/etcd-pki/etcd/healthcheck-client.key '' "
@@ -219,17 +225,16 @@ def test_probe_script_output_parses_into_one_status_per_member(ipv6_cluster, tmp
     assert "curl: (7) Failed to connect to fd00::7" in statuses[1].error
     assert statuses[0].version == "3.6.9" and statuses[0].is_leader
 
-    assert len(calls) == 3  # one curl per member: /health and status on one connection
-    for argv in calls:
-        assert argv[0] == "--fail-early"  # an unreachable member costs one timeout
-        transfers = " ".join(argv).split(" --next ")
-        assert len(transfers) == 2
-        for transfer in transfers:
-            words = transfer.split()
-            assert "-gsS" in words
-            assert words[words.index("--cert") + 1] == "/srv/etcd-pki/etcd/healthcheck-client.crt"
-            assert words[words.index("--key") + 1] == "/srv/etcd-pki/etcd/healthcheck-client.key"
-            assert words[words.index("--cacert") + 1] == "/srv/etcd-pki/etcd/ca.crt"
+    (argv,) = calls  # one curl for all: /health and status of a member on one connection
+    assert argv[0] == "--parallel"  # all at once: an unreachable member costs one timeout
+    transfers = " ".join(argv).split(" --next ")
+    assert len(transfers) == 6
+    for transfer in transfers:
+        words = transfer.split()
+        assert "-g" in words and "--max-time" in words and "-f" not in words
+        assert words[words.index("--cert") + 1] == "/srv/etcd-pki/etcd/healthcheck-client.crt"
+        assert words[words.index("--key") + 1] == "/srv/etcd-pki/etcd/healthcheck-client.key"
+        assert words[words.index("--cacert") + 1] == "/srv/etcd-pki/etcd/ca.crt"
     urls = sorted(word for argv in calls for word in argv if word.startswith("https://"))
     assert urls == sorted(
         f"{endpoint}{path}"
@@ -245,15 +250,19 @@ def test_the_member_list_is_asked_of_a_healthy_endpoint_first(ipv6_cluster, tmp_
     assert view.source == "https://[fd00::6]:2379"  # healthy, so asked first
     assert len(view.statuses) == 3
     assert view.alarms == ()
-    assert len(calls) == 3  # the member list and alarms on the same connections
+    (argv,) = calls  # the member list and alarms in the same curl
+    transfers = " ".join(argv).split(" --next ")
+    assert len(transfers) == 12
+    # -f on the member list only: a failed one is no list (an error body is no alarm)
+    assert [t.endswith("/v3/cluster/member/list") for t in transfers if " -f " in t] == [True] * 3
 
 
 def test_a_member_without_quorum_still_gives_the_member_list(ipv6_cluster, tmp_path: Path):
-    """Without quorum etcd may not answer for the alarms (a timeout ends that curl): the
-    member list is asked before them, so the refusals can still name the members."""
+    """Without quorum etcd may not answer for the alarms: the member list still counts,
+    so the refusals can still name the members."""
     alarm = """*/v3/maintenance/alarm) echo '{"header":{}}' >"$out" ;;"""
     assert alarm in FAKE_CURL
-    timeout = """*/v3/maintenance/alarm) echo 'curl: (28) Operation timed out' >&2; exit 28 ;;"""
+    timeout = """*/v3/maintenance/alarm) code=28 message='Operation timed out' ;;"""
     stdout, _ = run_probe(ipv6_cluster, tmp_path, True, FAKE_CURL.replace(alarm, timeout))
     view = parse_view(ipv6_cluster, stdout.splitlines())
     assert [m.name for m in view.members] == ["infra0"]

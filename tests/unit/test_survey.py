@@ -23,7 +23,7 @@ import pytest
 from pyinfra.api.host import Host
 
 from etcd_cluster import scripts
-from etcd_cluster.certs.certlist import ETCD_CA, ETCD_SERVER
+from etcd_cluster.certs.certlist import ETCD_CA, ETCD_SERVER, key_paths
 from etcd_cluster.certs.plan import MemberPlan
 from etcd_cluster.engine import converge, managed, operations
 from etcd_cluster.engine.facts import file_modes_command, parse_file_modes
@@ -40,6 +40,7 @@ from etcd_cluster.engine.preflight import Survey
 from etcd_cluster.engine.quiet import change_reasons
 from etcd_cluster.engine.remote import Wanted
 from etcd_cluster.engine.survey import parse_report, sections, survey_command
+from etcd_cluster.errors import RemoteReadError
 from etcd_cluster.etcd.cluster import Cluster
 from etcd_cluster.etcd.defrag import Maintenance
 from etcd_cluster.etcd.restarts import Decision
@@ -118,6 +119,33 @@ def test_host_state_reports_files_directories_links_and_units(tmp_path, stand_in
     assert state.modes([str(tmp_path / "never asked")]) is None
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "a7b2  /etc/kubernetes/kubeadmcfg.yaml",  # sha256sum's line before its marker
+        "Id=etcd.service",  # systemctl's line before its marker
+        "@@other@@",
+        "stat:regular file|644|root",
+        "dropin:not*base64 /etc/systemd/system/etcd.service.d/x.conf",
+        "sha256:a7b2  /etc/kubernetes/kubeadmcfg.yaml",
+    ],
+)
+def test_host_state_output_it_cannot_place_is_refused(line):
+    """sha256sum's and systemctl's lines are placed by the marker before them: anything
+    else is an error, never a misread path or unit."""
+    with pytest.raises(RemoteReadError, match=r"unexpected output from host_state\.sh"):
+        parse_host_state(["stat:directory|755|root|root|/d", line, "@@sha256@@", "@@units@@"])
+    with pytest.raises(RemoteReadError):
+        parse_host_state(["@@sha256@@", "@@units@@", "Id=etcd.service", "no equals sign"])
+    assert parse_host_state(["@@sha256@@", "@@units@@"]) == HostState()
+
+
+def test_host_state_refuses_an_unknown_argument_before_printing(tmp_path):
+    result = run_sh(scripts.command("host_state", f"path:{tmp_path}", "unti:etcd.service"))
+    assert result.returncode == 2 and result.stdout == ""
+    assert "unknown kind in unti:etcd.service" in result.stderr
+
+
 def test_units_count_as_running_and_enabled_as_pyinfra_counts_them():
     state = HostState(
         units={
@@ -171,6 +199,18 @@ def test_the_survey_asks_about_every_managed_item(make_settings, make_cluster, r
     assert ETCD_CA.key_path(cluster.settings.pki_dir) in paths  # the first member's too
     assert ("etcd.service" in units) == (runtime == "systemd")
     assert ("kubelet.service" in units) == (runtime == "static-pod")
+
+
+def test_the_survey_never_reads_a_private_key_whole(make_settings, make_cluster):
+    """Keys are managed items too (mode, owner, ca.key's absence), but the survey only stats
+    them; their public keys' hashes come from read_files, nothing hashes the key file."""
+    cluster = make_cluster(settings_=make_settings(etcd_runtime="systemd"))
+    command = survey_command(cluster, cluster.members[0], with_probe=True)
+    keys = key_paths(cluster.settings.pki_dir)
+    assert ETCD_CA.key_path(cluster.settings.pki_dir) in keys
+    for key in keys:
+        assert f"stat:{key}" in command
+        assert f"path:{key}" not in command and f"content:{key}" not in command
 
 
 @pytest.fixture
@@ -296,7 +336,9 @@ def test_the_whole_survey_runs_under_sh_and_parses(tmp_path, make_settings, make
     ca_crt.write_bytes(b"-----BEGIN CERTIFICATE-----\n")
     (tmp_path / "kubeadmcfg.yaml").write_text("kind: InitConfiguration\n")
 
-    result = run_sh(survey_command(cluster, cluster.first, with_probe=True))
+    command = survey_command(cluster, cluster.first, with_probe=True)
+    assert "is-active" not in command  # observe_etcd.sh's systemctl says whether etcd runs
+    result = run_sh(command)
 
     report = parse_report(cluster.first.host, cluster, result.stdout.splitlines(), result.stderr)
     assert report.files[str(ca_crt)].content == b"-----BEGIN CERTIFICATE-----\n"
@@ -422,6 +464,22 @@ def test_sections_run_at_once_and_print_in_argument_order():
     assert sections(result.stdout.splitlines()) == {"slow": ["a"], "err": ["b"], "fast": ["c"]}
     assert result.stderr == "oops\n"
     assert elapsed < 1.0, f"parts ran one after the other ({elapsed:.2f} s)"
+
+
+def test_sections_leave_a_part_nothing_of_their_own_and_clean_up(tmp_path):
+    """Parts are evaluated in subshells of sections.sh (no sh started for each): they see
+    none of its variables, arguments or options (``set -u``), as under ``sh -c``; an exit
+    ends only that part; no stderr, none printed; the temporary directory is removed."""
+    seen = 'echo "${dir-none} ${count-none} ${part-none} $# $-"; echo "$undefined."'
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    command = scripts.command("sections", "seen", seen, "exit", "echo a; exit 3; echo b")
+    result = run_sh(command, env=env)
+    assert result.returncode == 0 and result.stderr == ""
+    found = sections(result.stdout.splitlines())
+    assert found["exit"] == ["a"]
+    assert found["seen"][0].startswith("none none none 0 ") and "u" not in found["seen"][0]
+    assert found["seen"][1] == "."
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
