@@ -18,10 +18,15 @@ set -u
 action=$1 dir=$2
 shift 2
 
-show() {
+show() { # the files are a few short lines: read by builtins (each process costs the survey)
     echo "lock:now=$(date +%s)"
-    [ -f "$dir/last" ] && echo "lock:last=$(cat "$dir/last")"
-    [ -f "$dir/holder" ] && sed 's/^/lock:holder:/' "$dir/holder"
+    if [ -f "$dir/last" ]; then
+        last=
+        { IFS= read -r last || [ -n "$last" ]; } <"$dir/last" && echo "lock:last=$last"
+    fi
+    if [ -f "$dir/holder" ]; then
+        while IFS= read -r line || [ -n "$line" ]; do echo "lock:holder:$line"; done <"$dir/holder"
+    fi
     return 0
 }
 
