@@ -193,14 +193,35 @@ fi
 # etcd loads its certificates at start and on each new handshake: what it serves can only
 # differ from the files if they changed since it started (systemd: the process's start;
 # static-pod: always asked). Both handshakes at once, each printing one line.
+# Compared in hundredths of a second, with 0.05 s to spare for the start's own error (the
+# uptime's hundredths, a clock tick): in whole seconds, a first deploy's certificates,
+# written in the second etcd started, had every later survey shake hands twice.
+hundredths() { # sets $h to the time $1 (seconds, any decimals) in hundredths
+    h=${1#*.}
+    [ "$h" != "$1" ] || h=
+    h=${h}00
+    h=${h%"${h#??}"}
+    h=$((${1%.*} * 100 + 1$h - 100))
+}
 newer=yes
-if [ -n "${started:-}" ]; then
+case ${started:-} in
+[0-9]*.[0-9]*)
     newer=
+    hundredths "$started"
+    start=$h
     for f in "$server" "$peer"; do
         mtime "$f"
-        [ -n "$found" ] && [ "${found%.*}" -ge "${started%.*}" ] && newer=yes
+        case $found in
+        '') ;;
+        *[!0-9.]* | .* | *.*.*) newer=yes ;; # not a time stat prints: ask
+        *)
+            hundredths "$found"
+            [ $((h + 5)) -ge "$start" ] && newer=yes
+            ;;
+        esac
     done
-fi
+    ;;
+esac
 if [ -n "$newer" ]; then
     echo "served_client:$(served "$client_addr")" &
     echo "served_peer:$(served "$peer_addr")" &

@@ -607,8 +607,9 @@ def test_observe_skips_what_the_survey_knows_and_handshakes_that_cannot_differ(
     tmp_path, member_files
 ):
     """Called from the survey: the files were read (no fingerprints), the binary asked for
-    its version (not asked again); certificate files older than the process: etcd serves
-    them, no handshake is needed. A file newer than the process: both ports are asked."""
+    its version (not asked again); certificate files older than the process, even in the
+    same second: etcd serves them, no handshake is needed. A file newer than the process:
+    both ports are asked."""
     server = Path(ETCD_SERVER.cert_path(str(tmp_path / "pki")))
     old = time.time() - 3600
     os.utime(server, (old, old))
@@ -617,6 +618,14 @@ def test_observe_skips_what_the_survey_knows_and_handshakes_that_cannot_differ(
     assert "running_binary:yes" in done.stdout.splitlines()
     assert "running_version:" not in done.stdout and "file_server:" not in done.stdout
     assert "served_client:" not in done.stdout and "served_peer:" not in done.stdout
+
+    # written in the second etcd starts, but 0.4 s or more before it: etcd read it at start
+    while not 0.45 < time.time() % 1 < 0.6:
+        time.sleep(0.01)
+    early = int(time.time()) + 0.05
+    os.utime(server, (early, early))
+    same_second = run_observe(tmp_path, "yes", binary)
+    assert "served_client:" not in same_second.stdout
 
     os.utime(server, (time.time() + 60, time.time() + 60))  # renewed after etcd started
     renewed = run_observe(tmp_path, "yes", "/usr/bin/another-etcd")
