@@ -148,16 +148,10 @@ class Survey:
     kubelet_path: str = ""  # `command -v kubelet`: the drop-in's ExecStart runs it
 
 
-def survey_script(
-    settings: Settings,
-    manifest: str,
-    unit: str,
-    probe: Sequence[str] | None = None,
-    ask_active: bool = True,
-) -> str:
-    """The shell script behind ``Survey``: one ``key:value`` line per finding. ``ask_active``
-    False: observe_etcd.sh runs in the same command and prints the ``active:`` line from the
-    systemctl it runs anyway (a systemctl is a good part of what a survey costs)."""
+def survey_script(settings: Settings, manifest: str, probe: Sequence[str] | None = None) -> str:
+    """The shell script behind ``Survey``: one ``key:value`` line per finding. Whether etcd's
+    unit is active (``active:yes``) comes from observe_etcd.sh, which the survey runs in the
+    same command, from the systemctl it runs anyway (each process costs the survey)."""
     q = shlex.quote
     lines = [
         f"command -v {q(name)} >/dev/null 2>&1 && echo cmd:{q(name)}"
@@ -175,10 +169,6 @@ def survey_script(
     lines.append(
         f'if [ -x {binary} ]; then v=$({version}); else v=$({candidate}); fi; echo "version:$v"'
     )
-    if ask_active:
-        lines.append(
-            f'[ "$(systemctl is-active {q(unit)} 2>/dev/null)" = active ] && echo active:yes'
-        )
     lines += [
         f"[ -f {q(manifest)} ] && echo manifest:yes",
         f"[ -d {q(settings.wal_dir)} ] && echo data:yes",

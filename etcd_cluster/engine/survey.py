@@ -35,7 +35,6 @@ from etcd_cluster.etcd import kubeadm_config as kc
 from etcd_cluster.etcd import release, release_check
 from etcd_cluster.etcd.cluster import Cluster, Member
 from etcd_cluster.etcd.health import probe_script
-from etcd_cluster.etcd.runtime import SYSTEMD_UNIT
 
 SECTION = "@@section@@"
 MEMO_DIR = "/var/cache/etcd-deploy"
@@ -68,7 +67,7 @@ def survey_command(cluster: Cluster, member: Member, with_probe: bool) -> str:
     paths, units = paths_and_units(cluster)
     parts = {
         "files": read_files_command([*files, s.kubeadm_config_path], private_keys=keys),
-        "survey": survey_script(s, kc.manifest_path(cluster), SYSTEMD_UNIT, ask_active=False)
+        "survey": survey_script(s, kc.manifest_path(cluster))
         + "; "
         + observe_command(cluster, member, files_read=True, binary=release.etcd_binary(s)),
         "state": host_state_command(

@@ -545,17 +545,14 @@ def test_survey_script_runs_and_parses_on_this_machine(make_settings, tmp_path):
     settings = make_settings(
         etcd_runtime="systemd", etcd_version="distro", etcd_data_dir=str(tmp_path)
     )
-    script = survey_script(settings, str(tmp_path / "absent.yaml"), "no-such-unit", ["sh"])
+    script = survey_script(settings, str(tmp_path / "absent.yaml"), ["sh"])
     result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
     survey = parse_survey(result.stdout.splitlines())
     assert survey.present == ["sh"]
     assert survey.has_data and not survey.manifest and not survey.etcd_active
     assert survey.machine == os.uname().machine
     # in the one survey command, observe_etcd.sh prints the active: line from its systemctl
-    assert "is-active" in script
-    assert "is-active" not in survey_script(
-        settings, str(tmp_path / "absent.yaml"), "no-such-unit", ["sh"], ask_active=False
-    )
+    assert "is-active" not in script
 
 
 def test_parse_survey_reads_versions_from_the_binary_or_the_package():

@@ -230,7 +230,7 @@ def test_survey_reads_kubeadm_and_kubelet_under_a_real_shell(make_settings, tmp_
     for tool in bin_dir.iterdir():
         tool.chmod(0o755)
     settings = make_settings(etcd_data_dir=str(tmp_path / "etcd"))
-    script = survey_script(settings, str(tmp_path / "etcd.yaml"), "no-such-unit", ["sh"])
+    script = survey_script(settings, str(tmp_path / "etcd.yaml"), ["sh"])
     result = subprocess.run(
         ["sh", "-c", script],
         capture_output=True,
@@ -246,7 +246,7 @@ def test_survey_reads_kubeadm_and_kubelet_under_a_real_shell(make_settings, tmp_
 
 def test_survey_without_kubernetes_tools(make_settings):
     assert "kubeadm" not in survey_script(
-        make_settings(etcd_runtime="systemd", etcd_version="distro"), "/m", "etcd"
+        make_settings(etcd_runtime="systemd", etcd_version="distro"), "/m"
     )
     survey = parse_survey(["cmd:curl", "kubeadm:not a version", "kubelet_path:kubelet"])
     assert (survey.kubeadm_version, survey.kubelet_version, survey.kubelet_path) == ("", "", "")
