@@ -21,7 +21,7 @@ while [ $# -ge 2 ]; do
         shift $#
         unset dir count part
         set +u
-        eval "$sections_command"
+        eval "unset sections_command; $sections_command"
     ) >"$part.out" 2>"$part.err" &
     shift 2
 done

@@ -470,14 +470,15 @@ def test_sections_leave_a_part_nothing_of_their_own_and_clean_up(tmp_path):
     """Parts are evaluated in subshells of sections.sh (no sh started for each): they see
     none of its variables, arguments or options (``set -u``), as under ``sh -c``; an exit
     ends only that part; no stderr, none printed; the temporary directory is removed."""
-    seen = 'echo "${dir-none} ${count-none} ${part-none} $# $-"; echo "$undefined."'
+    seen = 'echo "${dir-none} ${count-none} ${part-none} ${sections_command-none} $# $-"'
+    seen += '; echo "$undefined."'
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     command = scripts.command("sections", "seen", seen, "exit", "echo a; exit 3; echo b")
     result = run_sh(command, env=env)
     assert result.returncode == 0 and result.stderr == ""
     found = sections(result.stdout.splitlines())
     assert found["exit"] == ["a"]
-    assert found["seen"][0].startswith("none none none 0 ") and "u" not in found["seen"][0]
+    assert found["seen"][0].startswith("none none none none 0 ") and "u" not in found["seen"][0]
     assert found["seen"][1] == "."
     assert list(tmp_path.iterdir()) == []
 
