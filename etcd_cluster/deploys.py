@@ -52,10 +52,9 @@ def deploy_etcd_cluster() -> None:
         step("snapshot").run()  # a verified snapshot, or nothing changes: a gate
         step("membership").run()  # members no longer in the inventory are removed
     if is_member(host):
-        step("start_etcd").run()  # 7. start etcd; new members join; rolling restarts
+        step("start_etcd").run()  # 7. start etcd and its snapshot timer; joins; restarts
         step("defrag").run()  # defragment by rule; NOSPACE recovery when asked
         step("health").run()  # 8. all members healthy, one leader; status table
-        step("backup").run()  # scheduled snapshots: etcd-backup.timer on every member
     step("control_plane").run()  # hand-off: etcd.external for the control plane
     if is_member(host) or is_retiring(host):
         step("ca_key").run()  # last: ca.key leaves every host but the first member

@@ -25,9 +25,13 @@ def run() -> None:
 
     dirs = ", ".join(d.path for d in items.pki_dirs)
     if plan.for_host(host).pending():  # the directories in the same command
+        # and the kubeadm config when it is to be written (tasks/kubeadm_config.py)
+        config = converge.carried([items.kubeadm_config])
         pki_files(
-            name=f"Install the etcd CA and this member's certificates and keys ({dirs})",
+            name=f"Install the etcd CA and this member's certificates and keys ({dirs})"
+            + (f", and write its kubeadm config {items.kubeadm_config.dest}" if config else ""),
             dirs=items.pki_dirs,
+            also=config,
         )
     else:
         converge.put(f"Directories {dirs}", items.pki_dirs)

@@ -6,6 +6,11 @@ systemd: a unit whose flags are exactly kubeadm's for the same config and etcd
 version, reloaded when it changed or systemd still holds an older copy; drop-ins that
 change what it runs moved aside and etcd's variables unset from systemd's manager
 environment first (``dropins.py``), loaded or not.
+Scheduled snapshots (``etcd-backup.timer`` starting ``etcd-backup.service`` on every
+member: ``etcd_cluster/backup/schedule.py``) go in place in the same command, after etcd
+started, under the same systemd reload: each reload costs 0.15-0.3 s in a container,
+and a first deploy's own round trip more. The timer's first snapshot is at its schedule,
+not when it starts.
 Restarts are decided at execution from what each member's etcd runs then (flags,
 binary, a CA file newer than the process, a stale served certificate), so a change an
 interrupted run left pending is completed by the next one. They go through
@@ -18,6 +23,7 @@ restarts cannot happen and are not called.
 from pyinfra import host, state
 from pyinfra.operations import server
 
+from etcd_cluster.backup import schedule as backup
 from etcd_cluster.engine import converge
 from etcd_cluster.engine.operations import rolling_restart, run_changes
 from etcd_cluster.engine.plan import get_plan
@@ -33,28 +39,36 @@ def run() -> None:
     survey = plan.surveys[host.name]  # read before this run changed anything
     observation = plan.observations[host.name]
     joining = host.name in plan.membership.joining  # started by join_members
+    snapshots = backup.describe(cluster.settings)
 
     # kubeadm's modes: the data dir and the static pod dir are root-only.
     if cluster.settings.runtime == "systemd":
         _, version = plan.etcd_release(host)
-        converge.put(
+        started = converge.put(
             f"{', '.join(d.path for d in items.private_dirs)}; etcd unit with kubeadm's flags for "
             f"etcd {version or '(unknown version)'}, no drop-in or manager environment changing "
-            "what it runs; etcd running and enabled",
+            f"what it runs; etcd running and enabled; {snapshots}",
             # a joining member is started by join_members, with the live member list
             [
                 *items.private_dirs,
                 items.etcd_unit,
                 items.etcd_overrides,
                 None if joining else items.etcd_service,
+                *items.snapshot_items(),
             ],
             reload=observation.needs_daemon_reload,
             # what the started etcd runs, for the restart passes below: same round trip
             observe=not joining,
+            # and, from the reporter, the cluster's health: step 8's answer if nothing
+            # changes after this (operations.start_health)
+            probe=not joining and host.name == plan.reporter,
         )
+        if started is not None:
+            plan.start_ops[host.name] = started
     else:
         converge.put(
-            f"Directories {', '.join(d.path for d in items.private_dirs)}", items.private_dirs
+            f"Directories {', '.join(d.path for d in items.private_dirs)}; {snapshots}",
+            [*items.private_dirs, *items.snapshot_items()],
         )
         if not survey.manifest:
             server.shell(

@@ -56,7 +56,6 @@ NEW_HOST_STEPS = (
     "expected_files",
     "start_etcd",
     "health",
-    "backup",
     "control_plane",
 )
 

@@ -1,5 +1,6 @@
 """Scheduled snapshots: file names, retention, what the member's files say, and the age
-shown in the status table. Pure functions; ``tasks/backup.py`` installs the files.
+shown in the status table. Pure functions; ``tasks/start_etcd.py`` installs the files,
+beside etcd's own unit.
 
 Each member snapshots itself (its own endpoint), so every member holds recent
 snapshots of its own and a restore can start from any survivor's.
@@ -42,6 +43,15 @@ _STAMP = "%Y%m%dT%H%M%SZ"
 _NAME = re.compile(
     r"etcd-snapshot-(?P<member>.+)-(?P<stamp>\d{8}T\d{6}Z)(?P<label>-before-.+)?\.db"
 )
+
+
+def describe(settings: Settings) -> str:
+    """What the snapshot schedule's items are, for the operation that puts them in place."""
+    return (
+        f"snapshot directory {settings.backup_dir} (root only: snapshots hold every Secret), "
+        f"the snapshot script, {SERVICE} and {TIMER} ({settings.backup_schedule}) enabled "
+        "and active, no drop-in changing what they run"
+    )
 
 
 def snapshot_name(member: str, when: datetime.datetime) -> str:

@@ -39,8 +39,9 @@ from etcd_cluster.engine.managed import (
 from etcd_cluster.engine.observe import observe_command, parse_observation
 from etcd_cluster.engine.operations import changes_this_run
 from etcd_cluster.engine.plan import Plan, get_plan
-from etcd_cluster.engine.remote import run_quietly, write_files_output
+from etcd_cluster.engine.remote import Wanted, run_quietly, write_files_output
 from etcd_cluster.engine.text_diff import color_diff
+from etcd_cluster.etcd.health import probe_script
 
 
 def put(
@@ -49,10 +50,12 @@ def put(
     reload: bool = False,
     restart_when_written: Collection[str] = (),
     observe: bool = False,
+    probe: bool = False,
 ) -> OperationMeta | None:
     """``install`` the items on this host, called only when the survey found something to
     do (or cannot tell): a converged member costs no operation. None when not called.
-    ``observe``: once they are in place, what etcd runs is observed in the same round trip."""
+    ``observe``: once they are in place, what etcd runs is observed in the same round trip;
+    ``probe``: and the cluster is probed from here (``Plan.start_probe``)."""
     wanted = [item for item in items if item is not None]
     plan = get_plan(host.state)
     surveyed = plan.host_states.get(host.name)
@@ -64,7 +67,26 @@ def put(
         reload=reload,
         restart_when_written=restart_when_written,
         observe=observe,
+        probe=probe,
     )
+
+
+def carried(items: Sequence[Item], show: bool = True) -> dict[str, Wanted] | None:
+    """The files that put ``items`` in place on this host, for another operation's
+    command to write beside its own (one round trip fewer); None when that cannot be
+    decided now (the survey no longer holds, or something other than files changes).
+    With ``--diff`` and ``show`` their changes are shown here, as ``install`` shows its
+    own."""
+    plan = get_plan(host.state)
+    surveyed = plan.host_states.get(host.name)
+    if not surveyed or not plan.survey_holds(host.name):
+        return None
+    todo = changes(items, surveyed)
+    if todo.directives:
+        return None
+    if todo.files and show and host.state.config.DIFF:
+        _show_diff(host, todo, surveyed, secret=())
+    return todo.files
 
 
 def current_state(target: Host, items: Sequence[Item]) -> HostState:
@@ -111,6 +133,7 @@ def install(
     reload: bool,
     restart_when_written: Collection[str],
     observe: bool = False,
+    probe: bool = False,
 ):
     """Files, directories, removals and units in place, in one command.
 
@@ -119,6 +142,7 @@ def install(
     + restart_when_written: units to restart when any file is written
     + observe: then observe what this member's etcd runs (``observe_etcd``), for the
       restart passes of this run (``plan.executed_observations``): no round trip of its own
+    + probe: then probe the cluster from here (``plan.start_probe``, for step 8)
     """
     state = current_state(host, items)
     todo = changes(items, state, reload, restart_when_written)
@@ -129,20 +153,28 @@ def install(
     if host.state.config.DIFF:
         secret = {i.dest for i in items if isinstance(i, TemplateFile) and i.secret}
         _show_diff(host, todo, state, secret)
-    yield FunctionCommand(_apply, (todo, observe, tuple(touched(items))), {})
+    yield FunctionCommand(_apply, (todo, observe, tuple(touched(items)), probe), {})
 
 
 OBSERVED = "@@observed@@"
+PROBED = "@@probed@@"
 
 
 def _apply(
-    state: State, host: Host, todo: Changes, observe: bool = False, targets: tuple[str, ...] = ()
+    state: State,
+    host: Host,
+    todo: Changes,
+    observe: bool = False,
+    targets: tuple[str, ...] = (),
+    probe: bool = False,
 ) -> bool:
     # pyinfra passes state and host by name
     then = scripts.command("apply_state", *todo.directives) if todo.directives else ""
+    cluster = get_plan(state).cluster
     if observe:
-        cluster = get_plan(state).cluster
         then = and_observe(then, observe_command(cluster, cluster.member(host.name)))
+    if probe:
+        then = and_observe(then, probe_script(cluster), mark=PROBED)
     if todo.files:
         ok, stdout, error = write_files_output(host, todo.files, then=then)
     else:
@@ -156,20 +188,24 @@ def _apply(
         observed = observed_lines(stdout)
         if observed is not None:
             get_plan(state).executed_observations[host.name] = parse_observation(observed)
+    if probe:
+        probed = observed_lines(stdout, mark=PROBED)
+        if probed is not None:
+            get_plan(state).start_probe = tuple(probed)
     return ok
 
 
-def and_observe(then: str, look: str) -> str:
+def and_observe(then: str, look: str, mark: str = OBSERVED) -> str:
     """``then``, and once it succeeded ``look``'s output between two marks; a look that
-    fails fails nothing (the restart passes then look again on their own)."""
-    seen = f"echo {OBSERVED} && {{ {look} && echo {OBSERVED} || true; }}"
+    fails fails nothing (the restart passes and step 8 then look again on their own)."""
+    seen = f"echo {mark} && {{ {look} && echo {mark} || true; }}"
     return f"{then} && {seen}" if then else seen
 
 
-def observed_lines(stdout: str) -> list[str] | None:
-    """The observation's lines between its two marks; None when it did not run to its end."""
+def observed_lines(stdout: str, mark: str = OBSERVED) -> list[str] | None:
+    """The lines between two ``mark`` lines; None when the look did not run to its end."""
     lines = stdout.splitlines()
-    marks = [i for i, line in enumerate(lines) if line == OBSERVED]
+    marks = [i for i, line in enumerate(lines) if line == mark]
     return lines[marks[0] + 1 : marks[1]] if len(marks) == 2 else None
 
 

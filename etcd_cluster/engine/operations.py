@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -92,9 +92,16 @@ def _with_content(state: State, want: Wanted, current: RemoteFile | None) -> Wan
     return replace(want, content=read_secret(first, want.source))
 
 
-def _write_pending(state: State, host: Host, role: str, dirs: Sequence[Directory] = ()) -> bool:
+def _write_pending(
+    state: State,
+    host: Host,
+    role: str,
+    dirs: Sequence[Directory] = (),
+    also: Mapping[str, Wanted] | None = None,
+) -> bool:
     pending, current = _pending(role, host)
     sent = {p: _with_content(state, w, current.get(p)) for p, w in pending.items()}
+    sent.update(also or {})
     # the directories as they should be, in the same command (the files' parents are
     # made 0755 as kubeadm makes them, then given their mode and owner)
     directives = [arg for d in dirs for arg in d.directives()]
@@ -114,7 +121,7 @@ def _write_pending(state: State, host: Host, role: str, dirs: Sequence[Directory
     if checked and MODES_SEEN in lines:
         seen = parse_file_modes(lines[lines.index(MODES_SEEN) + 1 :])
         get_plan(state).modes_seen[host.name] = (tuple(checked), seen)
-    done = {path: _what_was_done(sent[path], current.get(path)) for path in pending}
+    done = {path: _what_was_done(sent[path], current.get(path)) for path in sent}
     if role == PKI_ROLE:  # later operations of this run see the files as written
         member = get_plan(state).for_host(host)
         for path, want in pending.items():
@@ -134,12 +141,18 @@ def _what_was_done(sent: Wanted, found: RemoteFile | None) -> str:
 
 
 @operation(is_idempotent=True)
-def pki_files(role: str = PKI_ROLE, dirs: Sequence[Directory] = ()):
+def pki_files(
+    role: str = PKI_ROLE,
+    dirs: Sequence[Directory] = (),
+    also: Mapping[str, Wanted] | None = None,
+):
     """Install certificates and keys (content never leaves memory or reaches output).
 
     + role: ``member`` (the member's PKI files) or ``control-plane`` (the HA guide's copy
       of ca.crt and the apiserver-etcd-client pair)
     + dirs: directories put in place in the same command (their mode and owner)
+    + also: other files written in the same command (``converge.carried``), when
+      certificates or keys are
     """
     if role == CONTROL_PLANE_ROLE and not is_control_plane(host):
         host.noop("not a control-plane host")
@@ -148,7 +161,7 @@ def pki_files(role: str = PKI_ROLE, dirs: Sequence[Directory] = ()):
     if not pending:
         host.noop("certificates and keys are up to date")
         return
-    yield FunctionCommand(_write_pending, (role, dirs), {})
+    yield FunctionCommand(_write_pending, (role, dirs, also), {})
 
 
 def wait_for(
@@ -207,6 +220,22 @@ def survey_health(plan: Plan) -> tuple[list[str], list[status.MemberStatus]]:
     return status.problems(statuses), statuses
 
 
+def start_health(state: State, plan: Plan) -> tuple[list[str], list[status.MemberStatus]]:
+    """The problems and statuses the probe taken where etcd started found (step 7's
+    command on the reporter, once its etcd had started), when that command started every
+    member of this run and no operation after it changed anything (a restart, a join, a
+    defragmentation); both empty otherwise."""
+    if not plan.start_probe or set(plan.surveys) - set(plan.start_ops):
+        return [], []
+    for name, started in plan.start_ops.items():
+        results = operation_results(state.inventory.get_host(name))
+        later = [i for i, meta in enumerate(results) if meta is started]
+        if not later or any(m.is_complete() and m.did_change() for m in results[later[0] + 1 :]):
+            return [], []
+    statuses = status.parse_probe(plan.cluster, plan.start_probe)
+    return status.problems(statuses), statuses
+
+
 def survey_healthy(plan: Plan) -> bool:
     """Whether the survey's probe found every member healthy with one leader."""
     found, statuses = survey_health(plan)
@@ -228,7 +257,7 @@ def cluster_healthy(logs_command: str, print_table: bool):
     # When nothing changed on any host in this run (no file, no restart, no member), the
     # health the survey read a few seconds ago is the health now: read once per run.
     unchanged = not any(changed_this_run(h) for h in host.state.inventory)
-    found, statuses = survey_health(plan) if unchanged else ([], [])
+    found, statuses = survey_health(plan) if unchanged else start_health(host.state, plan)
     if found or not statuses:
         found, statuses = wait_for(
             host, status.problems, settings.health_timeout, "the etcd cluster to report healthy"

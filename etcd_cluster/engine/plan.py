@@ -22,6 +22,7 @@ import gevent
 from pyinfra import logger
 from pyinfra.api.exceptions import NoGroupError
 from pyinfra.api.host import Host
+from pyinfra.api.operation import OperationMeta
 from pyinfra.api.state import State
 
 from etcd_cluster.certs import ca_key, keys_ahead, pki
@@ -106,6 +107,11 @@ class Plan:
     # place, and how many of the host's changed operations they were (converge.py)
     written: dict[str, set[str]] = field(default_factory=dict)
     known_changes: dict[str, int] = field(default_factory=dict)
+    # by host: the operation that started its etcd (step 7); at execution, the cluster
+    # probe the reporter took in that same command, once its etcd had started: step 8's
+    # answer while no later operation changed any host (operations.start_health)
+    start_ops: dict[str, OperationMeta] = field(default_factory=dict)
+    start_probe: tuple[str, ...] = ()
 
     def note_written(self, host_name: str, targets: Iterable[str]) -> None:
         """One operation of this run wrote ``targets`` on the host, and nothing else."""

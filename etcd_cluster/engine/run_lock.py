@@ -7,7 +7,8 @@ long as it changes anything. The lock is a holder file on each member (taken und
 ``flock``, ``scripts/run_lock.sh``), not an etcd key: a restore must take it while
 the cluster has no quorum. It is taken in one fixed order, first member first, so
 two runs started at the same moment meet on the first member and one of them
-refuses, naming the holder; a run that got only part of it gives that part back.
+refuses, naming the holder; a run that got only part of it gives that part back. Only
+the first member's part needs the order: the others are taken side by side after it.
 
 Each member also keeps the token of the last run that released its lock. The survey
 reads it; a run whose survey is older than another run's release refuses instead of

@@ -5,7 +5,8 @@ While pyinfra prepares, the survey's lock status of every member decides (pure:
 before any host changes (``--dry`` only warns). The first operation of a run that
 changes something takes the lock on every member, first member first, once for the
 whole run (every host's operation waits for that one outcome and fails with it, so a
-refusal stops every host). The last operation gives each member's lock back; a host
+refusal stops every host); the other members' parts are taken side by side once the
+first member's is held. The last operation gives each member's lock back; a host
 that fails is left out of later operations by pyinfra, so its lock is given back as
 soon as it fails (``_ReleaseOnFailure``). A controller killed outright leaves the lock:
 the next run from the same machine sees the holder's process gone, any other after
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
+import gevent
 import gevent.lock
 from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, operation
@@ -135,26 +137,38 @@ def _run_lock(state: State) -> RunLock:
     return lock
 
 
-def _acquire_everywhere(state: State, lock: RunLock) -> str:
-    """Take every member's lock in order; on a refusal give back what was taken."""
-    for name in lock.order:
-        target = state.inventory.get_host(name)
-        command = scripts.command(
-            "run_lock",
-            "acquire",
-            LOCK_DIR,
-            lock.holder.token,
-            lock.plan.last.get(name, ""),
-            lock.plan.breaks.get(name, ""),
-            *lock.holder.fields(),
-        )
-        _, stdout, stderr = run_quietly(target, command)
-        refusal = acquire_refusal(name, stdout.splitlines(), stderr)
-        if refusal:
-            for taken in reversed(list(lock.held)):
-                _release(state.inventory.get_host(taken), lock, untouched=True)
-            return refusal
+def _acquire(state: State, lock: RunLock, name: str) -> str:
+    """Take ``name``'s part of the lock: "" when taken (then held), else why not."""
+    command = scripts.command(
+        "run_lock",
+        "acquire",
+        LOCK_DIR,
+        lock.holder.token,
+        lock.plan.last.get(name, ""),
+        lock.plan.breaks.get(name, ""),
+        *lock.holder.fields(),
+    )
+    _, stdout, stderr = run_quietly(state.inventory.get_host(name), command)
+    refusal = acquire_refusal(name, stdout.splitlines(), stderr)
+    if not refusal:
         lock.held.append(name)
+    return refusal
+
+
+def _acquire_everywhere(state: State, lock: RunLock) -> str:
+    """Take the first member's lock, then the others' side by side; on a refusal give
+    back what was taken. The first member decides between two runs: every run asks it
+    first, so a run that holds it is the only one asking the others."""
+    first, *others = lock.order
+    refusal = _acquire(state, lock, first)
+    if not refusal:
+        attempts = [gevent.spawn(_acquire, state, lock, name) for name in others]
+        gevent.joinall(attempts, raise_error=True)
+        refusal = "; ".join(a.value for a in attempts if a.value)
+    if refusal:
+        for taken in reversed(list(lock.held)):
+            _release(state.inventory.get_host(taken), lock, untouched=True)
+        return refusal
     logger.info(f"--> etcd: run lock taken on {', '.join(lock.order)}")
     return ""
 

@@ -9,11 +9,12 @@
 #   unset-env NAME              systemctl unset-environment NAME (systemd's manager env)
 #   daemon-reload               systemctl daemon-reload
 #   systemctl VERB UNIT         VERB: start, restart, enable, stop or disable; "enable"
-#                               of a native unit only (SYSTEMCTL_SKIP_SYSV=1): a SysV
-#                               script of the same name (Debian's etcd-server ships
-#                               /etc/init.d/etcd) is ignored under systemd, and syncing
-#                               its rc.d links runs update-rc.d, the slowest part of a
-#                               first start
+#                               and "disable" without systemd's reload (one daemon-reload
+#                               follows them all); "enable" of a native unit only
+#                               (SYSTEMCTL_SKIP_SYSV=1): a SysV script of the same name
+#                               (Debian's etcd-server ships /etc/init.d/etcd) is ignored
+#                               under systemd, and syncing its rc.d links runs
+#                               update-rc.d, the slowest part of a first start
 # The first failure stops it with a non-zero exit.
 set -eu
 while [ $# -gt 0 ]; do
@@ -51,7 +52,9 @@ while [ $# -gt 0 ]; do
         *) echo "apply-state: unknown systemctl verb $2" >&2; exit 2 ;;
         esac
         if [ "$2" = enable ]; then
-            SYSTEMCTL_SKIP_SYSV=1 systemctl enable -- "$3"
+            SYSTEMCTL_SKIP_SYSV=1 systemctl enable --no-reload -- "$3"
+        elif [ "$2" = disable ]; then
+            systemctl disable --no-reload -- "$3"
         else
             systemctl "$2" -- "$3"
         fi

@@ -22,7 +22,11 @@ while IFS=' ' read -r mode owner group path; do
         chmod "$mode" "$path"
         continue
     fi
-    (umask 022 && mkdir -p "$(dirname "$path")")  # directories as kubeadm makes them: 0755
+    case "$path" in  # its directory made as kubeadm makes them (0755) when missing
+    */*) dir=${path%/*} ;;
+    *) dir=. ;;
+    esac
+    [ -d "${dir:-/}" ] || (umask 022 && mkdir -p "$dir")
     temp="$path.tmp-etcd-deploy"
     printf '%s\n' "$path" >>"$staged"
     : >"$temp"

@@ -217,3 +217,78 @@ def test_lock_settings_defaults_and_refusals(make_settings):
         make_settings(etcd_lock_break="sure")
     with pytest.raises(DeployInputError, match="etcd_lock_ttl=5"):
         make_settings(etcd_lock_ttl=5)
+
+
+# --- taking it everywhere (run_lock_ops, remote calls replaced) ----------------------------
+
+
+class _Host:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class _Inventory:
+    def get_host(self, name: str) -> _Host:
+        return _Host(name)
+
+
+class _State:
+    inventory = _Inventory()
+
+
+def _taking(monkeypatch, refused: set[str]) -> list[tuple[str, str]]:
+    """Replace the remote calls: each (action, host) in the order they ran; members in
+    ``refused`` answer that another run holds their lock."""
+    import gevent
+
+    from etcd_cluster.engine import run_lock_ops
+
+    calls: list[tuple[str, str]] = []
+
+    def run_quietly(target: _Host, command: str) -> tuple[bool, str, str]:
+        action = command.rsplit("' run_lock ", 1)[1].split()[0]  # after the script
+        calls.append((action, target.name))
+        gevent.sleep(0.01)  # a round trip: the others' attempts start meanwhile
+        if action == "acquire" and target.name in refused:
+            return True, "refused held\n", ""
+        return True, "acquired\n" if action == "acquire" else "", ""
+
+    monkeypatch.setattr(run_lock_ops, "run_quietly", run_quietly)
+    return calls
+
+
+def _lock():
+    from etcd_cluster.engine.run_lock import LockPlan
+    from etcd_cluster.engine.run_lock_ops import RunLock
+
+    return RunLock(holder=holder("mine"), order=ORDER, plan=LockPlan())
+
+
+def test_the_first_member_is_taken_alone_then_the_others_side_by_side(monkeypatch):
+    from etcd_cluster.engine.run_lock_ops import _acquire_everywhere
+
+    calls = _taking(monkeypatch, refused=set())
+    lock = _lock()
+
+    assert _acquire_everywhere(_State(), lock) == ""  # type: ignore[arg-type]
+
+    assert calls == [("acquire", "etcd-0"), ("acquire", "etcd-1"), ("acquire", "etcd-2")]
+    assert sorted(lock.held) == sorted(ORDER)
+
+
+@pytest.mark.parametrize("refused", ["etcd-0", "etcd-2"])
+def test_a_refusal_gives_back_every_part_taken(monkeypatch, refused: str):
+    from etcd_cluster.engine.run_lock_ops import _acquire_everywhere
+
+    calls = _taking(monkeypatch, refused={refused})
+    lock = _lock()
+
+    why = _acquire_everywhere(_State(), lock)  # type: ignore[arg-type]
+
+    assert f"cannot take the cluster's run lock on {refused}" in why
+    assert lock.held == []
+    acquired = [h for action, h in calls if action == "acquire"]
+    released = [h for action, h in calls if action == "release"]
+    # refused on the first member: nothing else asked; else every part taken goes back
+    assert acquired == (["etcd-0"] if refused == "etcd-0" else list(ORDER))
+    assert sorted(released) == sorted(set(acquired) - {refused})

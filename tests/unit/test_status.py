@@ -277,3 +277,56 @@ def test_learners_show_as_such_in_the_leader_column(cluster):
     statuses = parse_probe(cluster, probe_lines(cluster))
     rows = table_rows(format_table(statuses, {}, learners={"infra2"}))
     assert [row[3] for row in rows[1:]] == ["yes", "no", "learner"]
+
+
+class _Meta:
+    """An operation's result as ``operation_results`` lists it."""
+
+    def __init__(self, changed: bool) -> None:
+        self.changed = changed
+
+    def is_complete(self) -> bool:
+        return True
+
+    def did_change(self) -> bool:
+        return self.changed
+
+
+def test_the_probe_taken_at_the_first_start_answers_step_8_while_nothing_changed_after(
+    cluster, monkeypatch
+):
+    import types
+
+    from etcd_cluster.engine import operations
+    from etcd_cluster.engine.plan import Plan
+
+    hosts = [m.host for m in cluster.members]
+    started = {name: _Meta(changed=True) for name in hosts}
+    results = {name: [_Meta(changed=True), started[name], _Meta(changed=False)] for name in hosts}
+    monkeypatch.setattr(operations, "operation_results", lambda target: results[target])
+    state = types.SimpleNamespace(inventory=types.SimpleNamespace(get_host=lambda name: name))
+    plan = Plan(
+        cluster=cluster,
+        members={},
+        control_plane_files={},
+        ca_created=True,
+        surveys=dict.fromkeys(hosts),  # type: ignore[arg-type]
+        observations={},
+        start_ops=dict(started),  # type: ignore[arg-type]
+    )
+
+    def answer() -> tuple[list[str], list[bool]]:
+        found, statuses = operations.start_health(state, plan)  # type: ignore[arg-type]
+        return found, [s.healthy for s in statuses]
+
+    assert answer() == ([], [])  # no probe taken (etcd did not start, or the look failed)
+    plan.start_probe = tuple(probe_lines(cluster))
+    assert answer() == ([], [True, True, True])
+    plan.start_probe = tuple(probe_lines(cluster, leader="0"))
+    assert answer()[0]  # not healthy then: step 8 waits as before
+    plan.start_probe = tuple(probe_lines(cluster))
+    results[hosts[2]].append(_Meta(changed=True))  # a restart after the start
+    assert answer() == ([], [])
+    results[hosts[2]].pop()
+    del plan.start_ops[hosts[1]]  # a member this run did not start: its state is not known
+    assert answer() == ([], [])

@@ -377,8 +377,9 @@ def test_changes_write_drifted_files_and_touch_units_only_as_needed(systemd_clus
     todo = managed.changes(step7, HostState(stale, stopped, state.asked))
     assert list(todo.files) == [unit.dest]
     assert todo.files[unit.dest].content == unit.content()
-    assert todo.directives == (  # enabling reloads systemd: the new unit file counts
+    assert todo.directives == (  # enabled without a reload: one reload follows
         *("systemctl", "enable", "etcd.service"),
+        "daemon-reload",
         *("systemctl", "start", "etcd.service"),
     )
     enabled = {"etcd.service": UnitState("dead", "enabled")}
@@ -429,6 +430,7 @@ def test_apply_state_runs_its_directives_in_order_and_stops_at_the_first_failure
     stray.write_text("x")
     directives = ["dir", "700", user, group, str(target), "absent", str(stray), "daemon-reload"]
     directives += ["systemctl", "start", "etcd.service", "systemctl", "enable", "etcd.service"]
+    directives += ["systemctl", "disable", "etcd-backup.timer"]
 
     result = run_sh(scripts.command("apply_state", *directives), env=env)
 
@@ -439,7 +441,9 @@ def test_apply_state_runs_its_directives_in_order_and_stops_at_the_first_failure
     assert (tmp_path / "systemctl.log").read_text().splitlines() == [
         "daemon-reload",
         "start -- etcd.service",
-        "enable -- etcd.service (native only)",  # no SysV sync: update-rc.d is slow
+        # no SysV sync (update-rc.d is slow), and no reload of its own: one follows all
+        "enable --no-reload -- etcd.service (native only)",
+        "disable --no-reload -- etcd-backup.timer",
     ]
     refused = run_sh(scripts.command("apply_state", "systemctl", "mask", "etcd"), env=env)
     assert refused.returncode == 2 and "unknown systemctl verb mask" in refused.stderr
@@ -556,3 +560,39 @@ def test_a_later_step_trusts_the_survey_after_this_runs_own_writes_of_other_item
     assert not converge.only_other_writes(plan, target, start)  # its own items: read again
     changed["count"] += 1  # e.g. a package installed, a shell command: read again
     assert not converge.only_other_writes(plan, target, backup)
+
+
+def test_files_ride_in_another_command_only_while_the_survey_says_what_to_write(
+    systemd_cluster, monkeypatch
+):
+    from pyinfra.context import ctx_host
+
+    from etcd_cluster.engine import plan as plan_module
+
+    cluster = systemd_cluster
+    plan = quiet_plan(cluster)
+    name = cluster.members[1].host
+    items = plan.items[name]
+    config = items.kubeadm_config
+    real = types.SimpleNamespace(config=types.SimpleNamespace(DIFF=False))
+    real.inventory = types.SimpleNamespace(state=real)
+    monkeypatch.setitem(plan_module._plans, id(real), plan)
+
+    def carried(chosen):
+        with ctx_host.use(types.SimpleNamespace(name=name, state=real)):
+            return converge.carried(chosen)
+
+    assert carried([config]) == {}  # in place: nothing to carry, nothing of its own either
+    surveyed = plan.host_states[name]
+    missing = {p: f for p, f in surveyed.paths.items() if p != config.dest}
+    plan.host_states[name] = HostState(missing, surveyed.units, surveyed.asked)
+    assert carried([config]) == {
+        config.dest: Wanted(config.content(), config.mode, config.user, config.group)
+    }
+    unit = items.etcd_service
+    assert unit is not None
+    stopped = {**surveyed.units, unit.unit: UnitState("dead", "enabled")}
+    plan.host_states[name] = HostState(missing, stopped, surveyed.asked)
+    assert carried([config, unit]) is None  # a unit to start: only install does that
+    plan.surveys[name] = dataclasses.replace(SURVEY, binary_problems=("etcd: size differs",))
+    assert carried([config]) is None  # the survey no longer holds: read again, own command
