@@ -4,7 +4,9 @@ Made in memory with ``cryptography`` on the machine running pyinfra, written to
 each member through a channel that prints nothing. ``ca.key`` goes to the first
 member only; other copies (a first member that changed) are removed only as the run's
 last step, once this one is verified (``tasks/ca_key.py``). Valid certificates are
-kept; the plan logged at prepare time names every reissue and its reason.
+kept; the plan logged at prepare time names every reissue and its reason. For a new
+cluster they go in the command that first starts etcd (``Plan.one_upload``), which
+checks step 6 before it starts anything: one round trip for steps 3 to 7.
 """
 
 from pyinfra import host, logger, state
@@ -24,6 +26,8 @@ def run() -> None:
         )
 
     dirs = ", ".join(d.path for d in items.pki_dirs)
+    if plan.one_upload(host.name):
+        return  # a new cluster: written in the command that starts etcd (tasks/start_etcd.py)
     if plan.for_host(host).pending():  # the directories in the same command
         # and the kubeadm config when it is to be written (tasks/kubeadm_config.py)
         config = converge.carried([items.kubeadm_config])

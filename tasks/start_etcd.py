@@ -44,12 +44,22 @@ def run() -> None:
     # kubeadm's modes: the data dir and the static pod dir are root-only.
     if cluster.settings.runtime == "systemd":
         _, version = plan.etcd_release(host)
+        # a new cluster: steps 2 to 6 in the same command (tasks/certificates.py)
+        upload = plan.one_upload(host.name)
+        pki = [*items.pki_dirs, items.kubeadm_config] if upload else []
+        written = (
+            "Install the etcd CA and this member's certificates and keys "
+            f"({', '.join(d.path for d in items.pki_dirs)}) and its kubeadm config; "
+            if upload
+            else ""
+        )
         started = converge.put(
-            f"{', '.join(d.path for d in items.private_dirs)}; etcd unit with kubeadm's flags for "
-            f"etcd {version or '(unknown version)'}, no drop-in or manager environment changing "
-            f"what it runs; etcd running and enabled; {snapshots}",
+            f"{written}{', '.join(d.path for d in items.private_dirs)}; etcd unit with "
+            f"kubeadm's flags for etcd {version or '(unknown version)'}, no drop-in or manager "
+            f"environment changing what it runs; etcd running and enabled; {snapshots}",
             # a joining member is started by join_members, with the live member list
             [
+                *pki,
                 *items.private_dirs,
                 items.etcd_unit,
                 items.etcd_overrides,
@@ -62,6 +72,7 @@ def run() -> None:
             # and, from the reporter, the cluster's health: step 8's answer if nothing
             # changes after this (operations.start_health)
             probe=not joining and host.name == plan.reporter,
+            pki=upload,
         )
         if started is not None:
             plan.start_ops[host.name] = started

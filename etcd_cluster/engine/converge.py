@@ -37,7 +37,14 @@ from etcd_cluster.engine.managed import (
     overrides_asked,
 )
 from etcd_cluster.engine.observe import observe_command, parse_observation
-from etcd_cluster.engine.operations import changes_this_run
+from etcd_cluster.engine.operations import (
+    PKI_ROLE,
+    changes_this_run,
+    gate_problems,
+    modes_gate,
+    pki_to_send,
+    pki_written,
+)
 from etcd_cluster.engine.plan import Plan, get_plan
 from etcd_cluster.engine.remote import Wanted, run_quietly, write_files_output
 from etcd_cluster.engine.text_diff import color_diff
@@ -51,11 +58,14 @@ def put(
     restart_when_written: Collection[str] = (),
     observe: bool = False,
     probe: bool = False,
+    pki: bool = False,
 ) -> OperationMeta | None:
     """``install`` the items on this host, called only when the survey found something to
     do (or cannot tell): a converged member costs no operation. None when not called.
     ``observe``: once they are in place, what etcd runs is observed in the same round trip;
-    ``probe``: and the cluster is probed from here (``Plan.start_probe``)."""
+    ``probe``: and the cluster is probed from here (``Plan.start_probe``); ``pki``: the
+    member's certificates and keys are written first, in the same command, and the
+    guide's expected files checked before any unit starts (``Plan.one_upload``)."""
     wanted = [item for item in items if item is not None]
     plan = get_plan(host.state)
     surveyed = plan.host_states.get(host.name)
@@ -68,6 +78,7 @@ def put(
         restart_when_written=restart_when_written,
         observe=observe,
         probe=probe,
+        pki=pki,
     )
 
 
@@ -134,6 +145,7 @@ def install(
     restart_when_written: Collection[str],
     observe: bool = False,
     probe: bool = False,
+    pki: bool = False,
 ):
     """Files, directories, removals and units in place, in one command.
 
@@ -143,6 +155,8 @@ def install(
     + observe: then observe what this member's etcd runs (``observe_etcd``), for the
       restart passes of this run (``plan.executed_observations``): no round trip of its own
     + probe: then probe the cluster from here (``plan.start_probe``, for step 8)
+    + pki: the member's certificates and keys too, and step 6's check before any unit
+      starts (``operations.modes_gate``)
     """
     state = current_state(host, items)
     todo = changes(items, state, reload, restart_when_written)
@@ -153,7 +167,7 @@ def install(
     if host.state.config.DIFF:
         secret = {i.dest for i in items if isinstance(i, TemplateFile) and i.secret}
         _show_diff(host, todo, state, secret)
-    yield FunctionCommand(_apply, (todo, observe, tuple(touched(items)), probe), {})
+    yield FunctionCommand(_apply, (todo, observe, tuple(touched(items)), probe, pki), {})
 
 
 OBSERVED = "@@observed@@"
@@ -167,23 +181,36 @@ def _apply(
     observe: bool = False,
     targets: tuple[str, ...] = (),
     probe: bool = False,
+    pki: bool = False,
 ) -> bool:
     # pyinfra passes state and host by name
     then = scripts.command("apply_state", *todo.directives) if todo.directives else ""
-    cluster = get_plan(state).cluster
+    plan = get_plan(state)
+    cluster = plan.cluster
+    files, written = todo.files, None
+    if pki:  # steps 3 to 6 first, in the same command
+        written = pki_to_send(state, host)
+        files = {**written[2], **files}
+        gate = modes_gate(plan, host)
+        then = f"{gate} && {then}" if then else gate
     if observe:
         then = and_observe(then, observe_command(cluster, cluster.member(host.name)))
     if probe:
         then = and_observe(then, probe_script(cluster), mark=PROBED)
-    if todo.files:
-        ok, stdout, error = write_files_output(host, todo.files, then=then)
+    if files:
+        ok, stdout, error = write_files_output(host, files, then=then)
     else:
         ok, stdout, stderr = run_quietly(host, then)
         error = f"{' '.join(todo.directives)} failed: {stderr.strip()}"
     if not ok:
+        problems = gate_problems(plan, host, stdout) if pki else []
+        if problems:
+            error = "expected files: " + "; ".join(problems)
         host.log_styled(error, fg="red", log_func=logger.error)
         return ok
-    get_plan(state).note_written(host.name, targets)
+    plan.note_written(host.name, [*targets, *files])
+    if written is not None:
+        pki_written(state, host, PKI_ROLE, *written)
     if observe:
         observed = observed_lines(stdout)
         if observed is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -99,9 +100,8 @@ def _write_pending(
     dirs: Sequence[Directory] = (),
     also: Mapping[str, Wanted] | None = None,
 ) -> bool:
-    pending, current = _pending(role, host)
-    sent = {p: _with_content(state, w, current.get(p)) for p, w in pending.items()}
-    sent.update(also or {})
+    pending, current, sent = pki_to_send(state, host, role)
+    files = {**sent, **(also or {})}
     # the directories as they should be, in the same command (the files' parents are
     # made 0755 as kubeadm makes them, then given their mode and owner)
     directives = [arg for d in dirs for arg in d.directives()]
@@ -112,17 +112,39 @@ def _write_pending(
         checked = [*expected, *absent]
         look = f"echo {MODES_SEEN} && {{ {file_modes_command(checked)}; }}"
         then = f"{then} && {look}" if then else look
-    ok, stdout, error = write_files_output(host, sent, then=then)
+    ok, stdout, error = write_files_output(host, files, then=then)
     if not ok:
         host.log_styled(error, fg="red", log_func=logger.error)
         return False
-    get_plan(state).note_written(host.name, [*sent, *(d.path for d in dirs)])
+    get_plan(state).note_written(host.name, [*files, *(d.path for d in dirs)])
     lines = stdout.splitlines()
     if checked and MODES_SEEN in lines:
         seen = parse_file_modes(lines[lines.index(MODES_SEEN) + 1 :])
         get_plan(state).modes_seen[host.name] = (tuple(checked), seen)
+    pki_written(state, host, role, pending, current, files)
+    return True
+
+
+def pki_to_send(
+    state: State, host: Host, role: str = PKI_ROLE
+) -> tuple[dict[str, Wanted], dict[str, RemoteFile], dict[str, Wanted]]:
+    """(pending, current, what to send) for ``role``'s files on ``host``, at execution."""
+    pending, current = _pending(role, host)
+    sent = {p: _with_content(state, w, current.get(p)) for p, w in pending.items()}
+    return pending, current, sent
+
+
+def pki_written(
+    state: State,
+    host: Host,
+    role: str,
+    pending: Mapping[str, Wanted],
+    current: Mapping[str, RemoteFile],
+    sent: Mapping[str, Wanted],
+) -> None:
+    """Once written: later operations of this run see the files as written; each is named."""
     done = {path: _what_was_done(sent[path], current.get(path)) for path in sent}
-    if role == PKI_ROLE:  # later operations of this run see the files as written
+    if role == PKI_ROLE:
         member = get_plan(state).for_host(host)
         for path, want in pending.items():
             content = None if want.public_key_sha256 else want.content
@@ -131,7 +153,35 @@ def _write_pending(
             )
     for path in sorted(done):
         host.log_styled(f"{done[path]} {path}", log_func=logger.info)
-    return True
+
+
+MODES_GATE = "@@modes-gate@@"
+
+
+def modes_gate(plan: Plan, host: Host) -> str:
+    """Step 6 in another command, before what follows it there (etcd's first start): print
+    the expected files' modes between two marks, then fail unless every one is exactly
+    as the guide lists it and the paths that must be absent are (``gate_problems`` names
+    what is wrong)."""
+    expected, absent = expected_modes(plan, host)
+    want = "\n".join(f"{path} {mode}" for path, mode in expected.items())  # as stat prints
+    read = file_modes_command([*expected, *absent])
+    return (
+        f"echo {MODES_GATE} && seen=$({read}) && printf '%s\\n' \"$seen\" && echo {MODES_GATE}"
+        f' && {{ [ "$seen" = {shlex.quote(want)} ] || '
+        "{ echo 'the expected files are not as the guide lists them' >&2; false; }; }"
+    )
+
+
+def gate_problems(plan: Plan, host: Host, stdout: str) -> list[str]:
+    """What ``modes_gate`` found wrong in its output (none when it did not get to look)."""
+    lines = stdout.splitlines()
+    marks = [i for i, line in enumerate(lines) if line == MODES_GATE]
+    if len(marks) != 2:
+        return []
+    expected, absent = expected_modes(plan, host)
+    seen = [line for line in lines[marks[0] + 1 : marks[1]] if line]
+    return file_mode_problems(expected, absent, parse_file_modes(seen))
 
 
 def _what_was_done(sent: Wanted, found: RemoteFile | None) -> str:

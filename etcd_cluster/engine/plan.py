@@ -126,6 +126,25 @@ class Plan:
         """Whether the survey of ``host_name`` still says how its managed items are."""
         return survey_holds(self.cluster.settings, self.surveys[host_name])
 
+    def one_upload(self, host_name: str) -> bool:
+        """Whether this member's certificates, keys and kubeadm config go in the command
+        that first starts its etcd (steps 3 to 7 in one round trip, step 6 checked in it
+        before the start): a new cluster (no member holds data) on the systemd runtime,
+        the survey still holding, files to write, and etcd not running here."""
+        items = self.items.get(host_name)
+        surveyed = self.host_states.get(host_name)
+        service = items.etcd_service if items else None
+        return (
+            self.cluster.settings.runtime == "systemd"
+            and service is not None
+            and surveyed is not None
+            and not service.in_place(surveyed)
+            and self.survey_holds(host_name)
+            and not any(survey.has_data for survey in self.surveys.values())
+            and host_name not in self.membership.joining
+            and bool(self.members[host_name].pending())
+        )
+
     def for_host(self, host: Host) -> MemberPlan:
         return self.members[host.name]
 

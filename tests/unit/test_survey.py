@@ -596,3 +596,53 @@ def test_files_ride_in_another_command_only_while_the_survey_says_what_to_write(
     assert carried([config, unit]) is None  # a unit to start: only install does that
     plan.surveys[name] = dataclasses.replace(SURVEY, binary_problems=("etcd: size differs",))
     assert carried([config]) is None  # the survey no longer holds: read again, own command
+
+
+def test_the_modes_gate_stops_the_command_unless_the_expected_files_are_as_listed(
+    tmp_path, monkeypatch
+):
+    user = pwd.getpwuid(os.getuid()).pw_name
+    group = grp.getgrgid(os.getgid()).gr_name
+    key, crt, stray = tmp_path / "server.key", tmp_path / "server.crt", tmp_path / "ca.key"
+    key.write_text("k")
+    key.chmod(0o600)
+    crt.write_text("c")
+    crt.chmod(0o644)
+    expected = {str(key): f"600 {user} {group}", str(crt): f"644 {user} {group}"}
+    monkeypatch.setattr(operations, "expected_modes", lambda plan, host: (expected, [str(stray)]))
+
+    def gate() -> tuple[bool, list[str]]:
+        done = run_sh(f"{operations.modes_gate(None, None)} && echo started")  # type: ignore[arg-type]
+        problems = operations.gate_problems(None, None, done.stdout)  # type: ignore[arg-type]
+        assert ("started" in done.stdout) == (done.returncode == 0)
+        return done.returncode == 0, problems
+
+    assert gate() == (True, [])
+    crt.chmod(0o666)
+    assert gate() == (False, [f"{crt} is 666 {user} {group}, expected 644 {user} {group}"])
+    crt.chmod(0o644)
+    stray.write_text("x")
+    assert gate() == (False, [f"{stray} must not be on this host"])
+    stray.unlink()
+    key.unlink()
+    assert gate() == (False, [f"{key} is missing"])
+
+
+def test_one_upload_only_for_a_member_of_a_new_cluster_whose_etcd_it_starts(systemd_cluster):
+    cluster = systemd_cluster
+    plan = quiet_plan(cluster)  # certificates to write on every member
+    name = cluster.members[1].host
+    assert not plan.one_upload(name)  # etcd runs here: no first start to ride with
+    surveyed = plan.host_states[name]
+    stopped = {**surveyed.units, "etcd.service": UnitState("dead", "enabled")}
+    plan.host_states[name] = HostState(surveyed.paths, stopped, surveyed.asked)
+    assert plan.one_upload(name)
+    plan.members[name] = MemberPlan(cluster.members[1], {}, {})
+    assert not plan.one_upload(name)  # nothing to write
+    plan = dataclasses.replace(plan, members=quiet_plan(cluster).members)
+    other = cluster.members[2].host
+    plan.surveys[other] = dataclasses.replace(SURVEY, has_data=True)
+    assert not plan.one_upload(name)  # not a new cluster: step 6 stays before step 7
+    plan.surveys[other] = SURVEY
+    plan.surveys[name] = dataclasses.replace(SURVEY, binary_problems=("etcd: size differs",))
+    assert not plan.one_upload(name)  # the survey no longer holds
