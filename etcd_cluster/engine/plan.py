@@ -128,9 +128,10 @@ class Plan:
 
     def one_upload(self, host_name: str) -> bool:
         """Whether this member's certificates, keys and kubeadm config go in the command
-        that first starts its etcd (steps 3 to 7 in one round trip, step 6 checked in it
-        before the start): a new cluster (no member holds data) on the systemd runtime,
-        the survey still holding, files to write, and etcd not running here."""
+        that first starts its etcd (steps 2 to 7 in one round trip, step 6 checked in it
+        before the start): a new cluster (no member holds data, every member in this run)
+        on the systemd runtime, the survey still holding, files to write, and etcd not
+        running here."""
         items = self.items.get(host_name)
         surveyed = self.host_states.get(host_name)
         service = items.etcd_service if items else None
@@ -140,6 +141,8 @@ class Plan:
             and surveyed is not None
             and not service.in_place(surveyed)
             and self.survey_holds(host_name)
+            # every member surveyed (none outside --limit, taken to hold data), none with data
+            and set(self.surveys) == {member.host for member in self.cluster.members}
             and not any(survey.has_data for survey in self.surveys.values())
             and host_name not in self.membership.joining
             and bool(self.members[host_name].pending())

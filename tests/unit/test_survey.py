@@ -643,6 +643,9 @@ def test_one_upload_only_for_a_member_of_a_new_cluster_whose_etcd_it_starts(syst
     other = cluster.members[2].host
     plan.surveys[other] = dataclasses.replace(SURVEY, has_data=True)
     assert not plan.one_upload(name)  # not a new cluster: step 6 stays before step 7
+    del plan.surveys[other]
+    assert not plan.one_upload(name)  # outside --limit: taken to hold data
     plan.surveys[other] = SURVEY
+    assert plan.one_upload(name)
     plan.surveys[name] = dataclasses.replace(SURVEY, binary_problems=("etcd: size differs",))
     assert not plan.one_upload(name)  # the survey no longer holds
