@@ -95,6 +95,7 @@ def add_learner(voters: Sequence[bed.Node], joining: bed.Node, name: str) -> flo
     """
     aside = f"{DATA_DIR}.bench-floor-$(date +%s%N)"
     docker_exec(joining, "sh", "-c", f"mkdir -p {aside} && mv {DATA_DIR}/member {aside}/")
+    docker_exec(joining, "systemctl", "reset-failed", "etcd")  # start rate limit: etcd_floor
     where = endpoints(voters)
     start = time.monotonic()
     add = ("member", "add", name, f"--peer-urls={peer_url(joining)}", "--learner", "-w", "json")
@@ -181,6 +182,7 @@ def restore_all(named: Sequence[tuple[str, bed.Node]], snapshot: str, etcdutl: s
     # for its stop step; stopping 3.5 members together took 7 s once here).
     for _, node in named:
         docker_exec(node, "systemctl", "stop", "etcd")
+        docker_exec(node, "systemctl", "reset-failed", "etcd")  # as in etcd_floor
     start = time.monotonic()
     at_once(scripts)
     at_once({node: ("systemctl", "start", "--no-block", "etcd") for _, node in named})
