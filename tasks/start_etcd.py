@@ -5,7 +5,8 @@ missing (all members at once, so the new cluster reaches quorum).
 systemd: a unit whose flags are exactly kubeadm's for the same config and etcd
 version, reloaded when it changed or systemd still holds an older copy; drop-ins that
 change what it runs moved aside and etcd's variables unset from systemd's manager
-environment first (``dropins.py``), loaded or not.
+environment first (``dropins.py``), loaded or not. A new cluster's members start in
+turn, each once the ones before it serve their peer port (``etcd/first_start.py``).
 Scheduled snapshots (``etcd-backup.timer`` starting ``etcd-backup.service`` on every
 member: ``etcd_cluster/backup/schedule.py``) go in place in the same command, after etcd
 started, under the same systemd reload: each reload costs 0.15-0.3 s in a container,
@@ -20,6 +21,8 @@ When the survey shows nothing to change on any member (``quiet.py``), joins and
 restarts cannot happen and are not called.
 """
 
+from dataclasses import replace
+
 from pyinfra import host, state
 from pyinfra.operations import server
 
@@ -27,6 +30,7 @@ from etcd_cluster.backup import schedule as backup
 from etcd_cluster.engine import converge
 from etcd_cluster.engine.operations import rolling_restart, run_changes
 from etcd_cluster.engine.plan import get_plan
+from etcd_cluster.etcd import first_start
 from etcd_cluster.etcd.restarts import PASSES
 from etcd_cluster.etcd.runtime import kubeadm_etcd_local, runtime_commands
 from etcd_cluster.membership.ops import join_members
@@ -38,12 +42,18 @@ def run() -> None:
     items = plan.items[host.name]
     survey = plan.surveys[host.name]  # read before this run changed anything
     observation = plan.observations[host.name]
-    joining = host.name in plan.membership.joining  # started by join_members
+    joins = plan.membership.joining
+    joining = host.name in joins  # started by join_members
     snapshots = backup.describe(cluster.settings)
 
     # kubeadm's modes: the data dir and the static pod dir are root-only.
     if cluster.settings.runtime == "systemd":
         _, version = plan.etcd_release(host)
+        new = [h for h, s in plan.surveys.items() if not s.has_data and h not in joins]
+        after = first_start.start_after(cluster, new, host.name)
+        service = items.etcd_service
+        if service is not None and after:
+            service = replace(service, before_start=first_start.await_directive(cluster, after))
         # a new cluster: steps 2 to 6 in the same command (tasks/certificates.py)
         upload = plan.one_upload(host.name)
         pki = [*items.pki_dirs, items.kubeadm_config] if upload else []
@@ -63,7 +73,7 @@ def run() -> None:
                 *items.private_dirs,
                 items.etcd_unit,
                 items.etcd_overrides,
-                None if joining else items.etcd_service,
+                None if joining else service,
                 *items.snapshot_items(),
             ],
             reload=observation.needs_daemon_reload,

@@ -108,6 +108,9 @@ class Service:
     unit: str  # full unit name, e.g. etcd.service
     running: bool = True
     enabled: bool = True
+    # apply_state.sh directives run just before the unit is started (not restarted):
+    # a new cluster's members start in turn (etcd/first_start.py)
+    before_start: tuple[str, ...] = ()
 
     @property
     def target(self) -> str:
@@ -418,8 +421,10 @@ def _unit_directives(
     enable = []
     if service.enabled != enabled:
         enable = ["systemctl", "enable" if service.enabled else "disable", service.unit]
-    if service.running and (restart or not running):
-        return enable, ["systemctl", "restart" if restart else "start", service.unit]
+    if service.running and restart:
+        return enable, ["systemctl", "restart", service.unit]
+    if service.running and not running:
+        return enable, [*service.before_start, "systemctl", "start", service.unit]
     if not service.running and running:
         return enable, ["systemctl", "stop", service.unit]
     return enable, []

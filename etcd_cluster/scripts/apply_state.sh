@@ -8,6 +8,12 @@
 #                               no longer a *.conf file systemd reads
 #   unset-env NAME              systemctl unset-environment NAME (systemd's manager env)
 #   daemon-reload               systemctl daemon-reload
+#   await-peers SECONDS CA CERT KEY URLS
+#                               wait until each peer URL (comma-separated) answers on
+#                               etcd's peer port (GET /version over HTTP/1.1 with the
+#                               peer certificate), about SECONDS at most, then go on
+#                               anyway: a new cluster's members start in turn
+#                               (etcd_cluster/etcd/first_start.py)
 #   systemctl VERB UNIT         VERB: start, restart, enable, stop or disable; "enable"
 #                               and "disable" without systemd's reload (one daemon-reload
 #                               follows them all); "enable" of a native unit only
@@ -44,6 +50,29 @@ while [ $# -gt 0 ]; do
     daemon-reload)
         systemctl daemon-reload
         shift
+        ;;
+    await-peers)
+        [ $# -ge 6 ] || { echo "apply-state: await-peers needs SECONDS CA CERT KEY URLS" >&2; exit 2; }
+        ticks=$(($2 * 50))  # 0.02 s each; an answer that times out (0.5 s) costs 25
+        set -f
+        IFS=,
+        for url in $6; do
+            while [ "$ticks" -gt 0 ]; do
+                code=0
+                curl -gsf --http1.1 --max-time 0.5 --cacert "$3" --cert "$4" --key "$5" \
+                    -o /dev/null -- "$url/version" 2>/dev/null || code=$?
+                [ "$code" -eq 0 ] && break
+                if [ "$code" -eq 28 ]; then
+                    ticks=$((ticks - 25))
+                else
+                    ticks=$((ticks - 1))
+                    sleep 0.02
+                fi
+            done
+        done
+        unset IFS
+        set +f
+        shift 6
         ;;
     systemctl)
         [ $# -ge 3 ] || { echo "apply-state: systemctl needs VERB UNIT" >&2; exit 2; }
