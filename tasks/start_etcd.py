@@ -51,6 +51,9 @@ def run() -> None:
         _, version = plan.etcd_release(host)
         new = [h for h, s in plan.surveys.items() if not s.has_data and h not in joins]
         after = first_start.start_after(cluster, new, host.name)
+        # started in turn, the last member's start returns once every member has started
+        last = cluster.members[-1].host
+        prober = last if first_start.start_after(cluster, new, last) else plan.reporter
         service = items.etcd_service
         if service is not None and after:
             service = replace(service, before_start=first_start.await_directive(cluster, after))
@@ -79,9 +82,9 @@ def run() -> None:
             reload=observation.needs_daemon_reload,
             # what the started etcd runs, for the restart passes below: same round trip
             observe=not joining,
-            # and, from the reporter, the cluster's health: step 8's answer if nothing
-            # changes after this (operations.start_health)
-            probe=not joining and host.name == plan.reporter,
+            # and the cluster's health from the member that starts last: step 8's answer
+            # if nothing changes after this (operations.start_health)
+            probe=not joining and host.name == prober,
             pki=upload,
         )
         if started is not None:

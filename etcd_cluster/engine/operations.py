@@ -272,7 +272,7 @@ def survey_health(plan: Plan) -> tuple[list[str], list[status.MemberStatus]]:
 
 def start_health(state: State, plan: Plan) -> tuple[list[str], list[status.MemberStatus]]:
     """The problems and statuses the probe taken where etcd started found (step 7's
-    command on the reporter, once its etcd had started), when that command started every
+    command on one member, once its etcd had started), when that command started every
     member of this run and no operation after it changed anything (a restart, a join, a
     defragmentation); both empty otherwise."""
     if not plan.start_probe or set(plan.surveys) - set(plan.start_ops):

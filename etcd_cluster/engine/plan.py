@@ -108,8 +108,8 @@ class Plan:
     written: dict[str, set[str]] = field(default_factory=dict)
     known_changes: dict[str, int] = field(default_factory=dict)
     # by host: the operation that started its etcd (step 7); at execution, the cluster
-    # probe the reporter took in that same command, once its etcd had started: step 8's
-    # answer while no later operation changed any host (operations.start_health)
+    # probe one member took in that same command, once its etcd had started (the last to
+    # start): step 8's answer while no later operation changed any host (start_health)
     start_ops: dict[str, OperationMeta] = field(default_factory=dict)
     start_probe: tuple[str, ...] = ()
 
