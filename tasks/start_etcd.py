@@ -42,18 +42,16 @@ def run() -> None:
     items = plan.items[host.name]
     survey = plan.surveys[host.name]  # read before this run changed anything
     observation = plan.observations[host.name]
-    joins = plan.membership.joining
-    joining = host.name in joins  # started by join_members
+    joining = host.name in plan.membership.joining  # started by join_members
     snapshots = backup.describe(cluster.settings)
 
     # kubeadm's modes: the data dir and the static pod dir are root-only.
     if cluster.settings.runtime == "systemd":
         _, version = plan.etcd_release(host)
-        new = [h for h, s in plan.surveys.items() if not s.has_data and h not in joins]
-        after = first_start.start_after(cluster, new, host.name)
-        # started in turn, the last member's start returns once every member has started
-        last = cluster.members[-1].host
-        prober = last if first_start.start_after(cluster, new, last) else plan.reporter
+        new = plan.starts_new_cluster()  # its members start in turn
+        after = first_start.start_after(cluster, host.name) if new else []
+        # then the last member's start returns once every member has started
+        prober = cluster.members[-1].host if new else plan.reporter
         service = items.etcd_service
         if service is not None and after:
             service = replace(service, before_start=first_start.await_directive(cluster, after))

@@ -38,6 +38,7 @@ from etcd_cluster.engine.managed import (
 )
 from etcd_cluster.engine.observe import observe_command, parse_observation
 from etcd_cluster.engine.operations import (
+    MODES_GATE,
     PKI_ROLE,
     changes_this_run,
     gate_problems,
@@ -190,7 +191,7 @@ def _apply(
     files, written = todo.files, None
     if pki:  # steps 3 to 6 first, in the same command
         written = pki_to_send(state, host)
-        files = {**written[2], **files}
+        files = {**written.sent, **files}
         gate = modes_gate(plan, host)
         then = f"{gate} && {then}" if then else gate
     if observe:
@@ -203,7 +204,8 @@ def _apply(
         ok, stdout, stderr = run_quietly(host, then)
         error = f"{' '.join(todo.directives)} failed: {stderr.strip()}"
     if not ok:
-        problems = gate_problems(plan, host, stdout) if pki else []
+        seen = observed_lines(stdout, mark=MODES_GATE) if pki else None
+        problems = gate_problems(plan, host, seen) if seen is not None else []
         if problems:
             error = "expected files: " + "; ".join(problems)
         host.log_styled(error, fg="red", log_func=logger.error)
@@ -214,11 +216,11 @@ def _apply(
     if observe:
         observed = observed_lines(stdout)
         if observed is not None:
-            get_plan(state).executed_observations[host.name] = parse_observation(observed)
+            plan.executed_observations[host.name] = parse_observation(observed)
     if probe:
         probed = observed_lines(stdout, mark=PROBED)
         if probed is not None:
-            get_plan(state).start_probe = tuple(probed)
+            plan.start_probe = tuple(probed)
     return ok
 
 

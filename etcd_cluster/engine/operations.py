@@ -13,6 +13,7 @@ import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import gevent
 from pyinfra import host, logger
@@ -125,13 +126,19 @@ def _write_pending(
     return True
 
 
-def pki_to_send(
-    state: State, host: Host, role: str = PKI_ROLE
-) -> tuple[dict[str, Wanted], dict[str, RemoteFile], dict[str, Wanted]]:
-    """(pending, current, what to send) for ``role``'s files on ``host``, at execution."""
+class PkiWrite(NamedTuple):
+    """``role``'s files to write on a host: what differs, what the host holds, what to send."""
+
+    pending: dict[str, Wanted]
+    current: dict[str, RemoteFile]
+    sent: dict[str, Wanted]
+
+
+def pki_to_send(state: State, host: Host, role: str = PKI_ROLE) -> PkiWrite:
+    """What to write of ``role``'s files on ``host``, at execution."""
     pending, current = _pending(role, host)
     sent = {p: _with_content(state, w, current.get(p)) for p, w in pending.items()}
-    return pending, current, sent
+    return PkiWrite(pending, current, sent)
 
 
 def pki_written(
@@ -173,15 +180,11 @@ def modes_gate(plan: Plan, host: Host) -> str:
     )
 
 
-def gate_problems(plan: Plan, host: Host, stdout: str) -> list[str]:
-    """What ``modes_gate`` found wrong in its output (none when it did not get to look)."""
-    lines = stdout.splitlines()
-    marks = [i for i, line in enumerate(lines) if line == MODES_GATE]
-    if len(marks) != 2:
-        return []
+def gate_problems(plan: Plan, host: Host, seen: Sequence[str]) -> list[str]:
+    """What ``modes_gate`` found wrong, given the lines it printed between its marks."""
     expected, absent = expected_modes(plan, host)
-    seen = [line for line in lines[marks[0] + 1 : marks[1]] if line]
-    return file_mode_problems(expected, absent, parse_file_modes(seen))
+    found = parse_file_modes([line for line in seen if line])
+    return file_mode_problems(expected, absent, found)
 
 
 def _what_was_done(sent: Wanted, found: RemoteFile | None) -> str:

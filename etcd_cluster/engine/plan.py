@@ -126,12 +126,21 @@ class Plan:
         """Whether the survey of ``host_name`` still says how its managed items are."""
         return survey_holds(self.cluster.settings, self.surveys[host_name])
 
+    def starts_new_cluster(self) -> bool:
+        """Whether this run starts the whole cluster for the first time: every member in
+        the run (one outside ``--limit`` is taken to hold data), none holding data, none
+        joining an existing cluster."""
+        return (
+            set(self.surveys) == {member.host for member in self.cluster.members}
+            and not any(survey.has_data for survey in self.surveys.values())
+            and not self.membership.joining
+        )
+
     def one_upload(self, host_name: str) -> bool:
         """Whether this member's certificates, keys and kubeadm config go in the command
         that first starts its etcd (steps 2 to 7 in one round trip, step 6 checked in it
-        before the start): a new cluster (no member holds data, every member in this run)
-        on the systemd runtime, the survey still holding, files to write, and etcd not
-        running here."""
+        before the start): a new cluster on the systemd runtime, the survey still
+        holding, files to write, and etcd not running here."""
         items = self.items.get(host_name)
         surveyed = self.host_states.get(host_name)
         service = items.etcd_service if items else None
@@ -141,10 +150,7 @@ class Plan:
             and surveyed is not None
             and not service.in_place(surveyed)
             and self.survey_holds(host_name)
-            # every member surveyed (none outside --limit, taken to hold data), none with data
-            and set(self.surveys) == {member.host for member in self.cluster.members}
-            and not any(survey.has_data for survey in self.surveys.values())
-            and host_name not in self.membership.joining
+            and self.starts_new_cluster()
             and bool(self.members[host_name].pending())
         )
 

@@ -14,21 +14,18 @@ member before it that never comes up only delays the start, as at once.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 from etcd_cluster.certs.certlist import ETCD_CA, ETCD_PEER
 from etcd_cluster.etcd.cluster import Cluster
 
 WAIT_SECONDS = 10
 
 
-def start_after(cluster: Cluster, starting: Collection[str], host: str) -> list[str]:
-    """The peer URLs ``host``'s etcd waits for before it starts: the members before it in
-    the inventory, when this run starts the whole cluster for the first time (``starting``:
-    the hosts whose etcd this run starts with no data and no cluster to join, every
-    member); none otherwise."""
+def start_after(cluster: Cluster, host: str) -> list[str]:
+    """The peer URLs ``host``'s etcd waits for before it starts, when this run starts the
+    whole cluster for the first time (``Plan.starts_new_cluster``): the members before it
+    in the inventory."""
     hosts = [m.host for m in cluster.members]
-    if host not in hosts or set(hosts) - set(starting):
+    if host not in hosts:
         return []
     port = cluster.settings.peer_port
     return [m.peer_url(port) for m in cluster.members[: hosts.index(host)]]

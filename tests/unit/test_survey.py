@@ -613,7 +613,9 @@ def test_the_modes_gate_stops_the_command_unless_the_expected_files_are_as_liste
 
     def gate() -> tuple[bool, list[str]]:
         done = run_sh(f"{operations.modes_gate(None, None)} && echo started")  # type: ignore[arg-type]
-        problems = operations.gate_problems(None, None, done.stdout)  # type: ignore[arg-type]
+        seen = converge.observed_lines(done.stdout, mark=operations.MODES_GATE)
+        assert seen is not None  # the modes are printed between the marks either way
+        problems = operations.gate_problems(None, None, seen)  # type: ignore[arg-type]
         assert ("started" in done.stdout) == (done.returncode == 0)
         return done.returncode == 0, problems
 
@@ -632,6 +634,7 @@ def test_one_upload_only_for_a_member_of_a_new_cluster_whose_etcd_it_starts(syst
     cluster = systemd_cluster
     plan = quiet_plan(cluster)  # certificates to write on every member
     name = cluster.members[1].host
+    assert plan.starts_new_cluster()
     assert not plan.one_upload(name)  # etcd runs here: no first start to ride with
     surveyed = plan.host_states[name]
     stopped = {**surveyed.units, "etcd.service": UnitState("dead", "enabled")}
@@ -642,10 +645,18 @@ def test_one_upload_only_for_a_member_of_a_new_cluster_whose_etcd_it_starts(syst
     plan = dataclasses.replace(plan, members=quiet_plan(cluster).members)
     other = cluster.members[2].host
     plan.surveys[other] = dataclasses.replace(SURVEY, has_data=True)
+    assert not plan.starts_new_cluster()  # members start at once, as before
     assert not plan.one_upload(name)  # not a new cluster: step 6 stays before step 7
     del plan.surveys[other]
+    assert not plan.starts_new_cluster()
     assert not plan.one_upload(name)  # outside --limit: taken to hold data
     plan.surveys[other] = SURVEY
     assert plan.one_upload(name)
+    plan.membership = MembershipPlan(
+        changes=[Change(ADD, "infra3", "https://10.0.0.9:2380", "10.0.0.9")]
+    )
+    assert not plan.starts_new_cluster()  # a member joins a cluster that exists
+    assert not plan.one_upload(name)
+    plan.membership = MembershipPlan()
     plan.surveys[name] = dataclasses.replace(SURVEY, binary_problems=("etcd: size differs",))
     assert not plan.one_upload(name)  # the survey no longer holds
