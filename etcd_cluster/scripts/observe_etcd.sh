@@ -71,9 +71,19 @@ keep() { # $1: entry, $2: key, $3: answer
     ) 2>/dev/null
 }
 
-now=$(date +%s.%N)
-# the uptime right after the clock (a builtin: no process between them), for the start below
-{ read -r up _ </proc/uptime; } 2>/dev/null || up=0
+# The clock, and the uptime read just before and just after it (builtins: no process), for
+# the start below. A busy host can leave the shell waiting tens of ms for date: read again
+# (3 times at most) while the two uptimes are more than a hundredth apart. The later one is
+# used, so a gap left puts the start early (a handshake more), never late.
+tries=3
+while :; do
+    { read -r before _ </proc/uptime; } 2>/dev/null || before=0
+    now=$(date +%s.%N)
+    { read -r up _ </proc/uptime; } 2>/dev/null || up=0
+    tries=$((tries - 1))
+    # in hundredths (/proc/uptime has two decimals); a 1 in front keeps leading zeros decimal
+    [ "$tries" -gt 0 ] && [ $((1${up%.*}${up#*.} - 1${before%.*}${before#*.})) -gt 1 ] || break
+done
 echo "now:$now"
 # One systemctl for the unit, its backup service and timer (each process is a good part of
 # what a survey costs): their properties as Key=value lines, a blank line after each unit.
