@@ -36,13 +36,14 @@ from etcd_cluster.engine.managed import (
     drifted,
     overrides_asked,
 )
-from etcd_cluster.engine.observe import observe_command, parse_observation
 from etcd_cluster.engine.operations import (
     MODES_GATE,
     PKI_ROLE,
     changes_this_run,
     gate_problems,
     modes_gate,
+    observe_command_for,
+    parse_observed,
     pki_to_send,
     pki_written,
 )
@@ -195,7 +196,7 @@ def _apply(
         gate = modes_gate(plan, host)
         then = f"{gate} && {then}" if then else gate
     if observe:
-        then = and_observe(then, observe_command(cluster, cluster.member(host.name)))
+        then = and_observe(then, observe_command_for(plan, host.name))
     if probe:
         then = and_observe(then, probe_script(cluster), mark=PROBED)
     if files:
@@ -216,7 +217,7 @@ def _apply(
     if observe:
         observed = observed_lines(stdout)
         if observed is not None:
-            plan.executed_observations[host.name] = parse_observation(observed)
+            plan.executed_observations[host.name] = parse_observed(plan, host.name, observed)
     if probe:
         probed = observed_lines(stdout, mark=PROBED)
         if probed is not None:

@@ -11,7 +11,7 @@ import base64
 import datetime
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import yaml
@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 
 from etcd_cluster import scripts
 from etcd_cluster.certs.certlist import ETCD_CA, ETCD_HEALTHCHECK_CLIENT, ETCD_PEER, ETCD_SERVER
+from etcd_cluster.engine.remote import RemoteFile
 from etcd_cluster.etcd.cluster import Cluster, Member, join_host_port
 from etcd_cluster.etcd.flags import version_text
 from etcd_cluster.etcd.kubeadm_config import manifest_path
@@ -120,12 +121,17 @@ def certificate_sha256(pem: bytes | None) -> str:
     return hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
-def with_file_fingerprints(
-    observation: Observation, server: bytes | None, peer: bytes | None
+def with_certificate_files(
+    observation: Observation, files: Mapping[str, RemoteFile | None], pki_dir: str
 ) -> Observation:
-    """``observation`` with the fingerprints of the server and peer certificate files."""
+    """``observation`` with the fingerprints of the server and peer certificate files as
+    ``files`` holds them (what the caller read or wrote: ``observe_command``'s
+    ``files_read``)."""
+    server, peer = (files.get(spec.cert_path(pki_dir)) for spec in (ETCD_SERVER, ETCD_PEER))
     return replace(
-        observation, file_server=certificate_sha256(server), file_peer=certificate_sha256(peer)
+        observation,
+        file_server=certificate_sha256(server.content if server else None),
+        file_peer=certificate_sha256(peer.content if peer else None),
     )
 
 

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field, replace
 from pyinfra.api.host import Host
 
 from etcd_cluster import scripts
-from etcd_cluster.certs.certlist import ALL_CERTS, ETCD_PEER, ETCD_SERVER, key_paths
+from etcd_cluster.certs.certlist import ALL_CERTS, key_paths
 from etcd_cluster.engine.host_state import HostState, host_state_command, parse_host_state
 from etcd_cluster.engine.managed import paths_and_units, survey_overrides
 from etcd_cluster.engine.observe import (
     Observation,
     observe_command,
     parse_observation,
-    with_file_fingerprints,
+    with_certificate_files,
 )
 from etcd_cluster.engine.preflight import Survey, parse_survey, survey_script
 from etcd_cluster.engine.remote import RemoteFile, parse_read_files, read_files_command, run_quietly
@@ -112,16 +112,10 @@ def parse_report(
     paths, units = paths_and_units(cluster)
     files, _ = pki_paths(cluster)
     read = parse_read_files(host_name, parts.get("files", []), stderr)
-    pki = cluster.settings.pki_dir
-    server, peer = (read.get(spec.cert_path(pki)) for spec in (ETCD_SERVER, ETCD_PEER))
     return MemberReport(
         files=read,
         survey=survey,
-        observation=with_file_fingerprints(
-            observation,
-            server.content if server else None,
-            peer.content if peer else None,
-        ),
+        observation=with_certificate_files(observation, read, cluster.settings.pki_dir),
         state=parse_host_state(
             parts.get("state", []),
             asked=[*paths, *units, *files, *survey_overrides(cluster)],

@@ -232,6 +232,9 @@ case ${started:-} in
     done
     ;;
 esac
+# a unit with no main process: nothing of this member serves (a fresh host's survey asked
+# both ports, two openssl processes, a third of its work)
+[ "$runtime" = systemd ] && [ "$pid" -eq 0 ] && newer=
 if [ -n "$newer" ]; then
     echo "served_client:$(served "$client_addr")" &
     echo "served_peer:$(served "$peer_addr")" &

@@ -421,11 +421,13 @@ def run_observe(
     before_start=None,
     memo: Path | None = None,
     deleted_binary: bool = False,
+    running: bool = True,
 ) -> subprocess.CompletedProcess:
     """observe_etcd.sh against a stand-in etcd (a real process), real certificate files under
     tmp/pki and snapshots under tmp/backups; ``extra``: its optional last arguments;
     ``memo``: the survey's memo directory (none: not called from the survey);
-    ``deleted_binary``: the stand-in runs a copy of sleep, deleted once it runs."""
+    ``deleted_binary``: the stand-in runs a copy of sleep, deleted once it runs; ``running``
+    False: systemd shows no main process (the stand-in runs all the same)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "systemctl").write_text(FAKE_SYSTEMCTL)
@@ -447,7 +449,7 @@ def run_observe(
         env = {
             **os.environ,
             "PATH": f"{bin_dir}:{os.environ['PATH']}",
-            "ETCD_PID": str(stand_in.pid),
+            "ETCD_PID": str(stand_in.pid if running else 0),
         }
         env.pop(scripts.MEMO_DIR_VARIABLE, None)
         if memo is not None:
@@ -632,6 +634,57 @@ def test_observe_skips_what_the_survey_knows_and_handshakes_that_cannot_differ(
     lines = renewed.stdout.splitlines()
     assert "served_client:" in "\n".join(lines) and "served_peer:" in "\n".join(lines)
     assert any(line.startswith("running_version:") for line in lines)
+
+
+def test_observe_asks_no_port_when_the_unit_has_no_process(tmp_path, member_files):
+    """A fresh host (etcd not running, no certificate yet or one just written): no handshake
+    on either port, where nothing of this member can answer."""
+    log = tmp_path / "timeout-calls"
+    stand_in_tools(tmp_path, timeout=f'#!/bin/sh\necho "$*" >>{log}\nexit 1\n')
+    server = Path(ETCD_SERVER.cert_path(str(tmp_path / "pki")))
+    os.utime(server, (time.time() + 60, time.time() + 60))  # newer than any process
+    done = run_observe(tmp_path, running=False)
+    assert "pid:0" in done.stdout.splitlines() and "started:" not in done.stdout
+    assert "served_" not in done.stdout and not log.exists()
+    asked = run_observe(tmp_path)  # a process, and a certificate written after it started
+    assert "served_client:" in asked.stdout and log.read_text().count("s_client") == 2
+
+
+def test_observe_during_a_run_fingerprints_the_certificates_the_plan_knows(
+    tmp_path, member_files, cluster
+):
+    """After a write in a run (a first start's one command): the plan holds what the member's
+    certificate files are (the survey's read, then this run's writes), so the script runs no
+    openssl on them, and the observation has the same fingerprints it would have printed."""
+    from etcd_cluster.certs.plan import MemberPlan
+    from etcd_cluster.engine import operations
+    from etcd_cluster.engine.plan import Plan
+    from etcd_cluster.engine.remote import RemoteFile
+
+    member = cluster.members[0]
+    pki_dir = cluster.settings.pki_dir
+    current = {
+        ETCD_SERVER.cert_path(pki_dir): RemoteFile(member_files.cert_pem, "0644", "root", "root")
+    }
+    plan = Plan(
+        cluster=cluster,
+        members={member.host: MemberPlan(member, wanted={}, current=current)},
+        control_plane_files={},
+        ca_created=True,
+        surveys={},
+        observations={},
+    )
+    command = operations.observe_command_for(plan, member.host)
+    assert shlex.split(command)[-4:-2] == ["yes", ""]  # files read, the binary asked here
+    done = run_observe(tmp_path, "yes")
+    assert "file_server:" not in done.stdout
+    observation = operations.parse_observed(plan, member.host, done.stdout.splitlines())
+    printed = parse_observation(run_observe(tmp_path).stdout.splitlines())  # as openssl says
+    assert observation.file_server == printed.file_server != ""
+    assert observation.file_peer == printed.file_peer == ""  # no peer.crt: none either way
+    other = cluster.members[1].host  # not in the plan's members: the script reads the files
+    assert shlex.split(operations.observe_command_for(plan, other))[-4] == ""
+    assert operations.parse_observed(plan, other, done.stdout.splitlines()).file_server == ""
 
 
 # --- prepare_join and a joining member's start ------------------------------------------------
