@@ -281,22 +281,23 @@ def _load_operator_ca(cert_pem: bytes, key_pem: bytes, where: str) -> pki.KeyPai
     return pair
 
 
+def member_missing_keys(cluster: Cluster, files: Mapping[str, RemoteFile]) -> int:
+    """Keys the plan makes for one member whatever else it finds: one per member
+    certificate whose certificate or key file is missing from ``files`` (what its survey
+    read). Reissues of certificates that are there are not counted: their keys are made
+    as they come."""
+    pki_dir = cluster.settings.pki_dir
+    pairs = [(spec.cert_path(pki_dir), spec.key_path(pki_dir)) for spec in MEMBER_CERTS]
+    return sum(1 for cert, key in pairs if cert not in files or key not in files)
+
+
 def missing_keys(
     cluster: Cluster, current: Mapping[str, Mapping[str, RemoteFile]], new_ca: bool
 ) -> int:
-    """Keys the plan makes whatever else it finds (``keys_ahead`` makes them at once): one
-    per member certificate whose certificate or key file is missing on ``current``'s hosts,
-    and the CA's when a new CA is made. Reissues of certificates that are there are not
-    counted: their keys are made as they come."""
-    pki_dir = cluster.settings.pki_dir
-    pairs = [(spec.cert_path(pki_dir), spec.key_path(pki_dir)) for spec in MEMBER_CERTS]
-    missing = sum(
-        1
-        for files in current.values()
-        for cert, key in pairs
-        if cert not in files or key not in files
-    )
-    return missing + int(new_ca)
+    """Keys the plan makes whatever else it finds (``keys_ahead`` makes them at once): each
+    member's (``member_missing_keys``) on ``current``'s hosts, and the CA's when a new CA
+    is made."""
+    return sum(member_missing_keys(cluster, files) for files in current.values()) + int(new_ca)
 
 
 def plan_member(

@@ -31,6 +31,7 @@ from etcd_cluster.certs.plan import (
     MemberPlan,
     choose_ca,
     control_plane_files,
+    member_missing_keys,
     missing_keys,
     plan_member,
     trusted_ca,
@@ -248,11 +249,32 @@ def _build(state: State) -> Plan:
                 "reads every member it changes before changing any"
             )
 
+    with keys_ahead.made_ahead(pki.new_key, s.key_algorithm) as ahead:
+        return _plan_from_surveys(state, cluster, hosts, inside, ahead)
+
+
+def _plan_from_surveys(
+    state: State,
+    cluster: Cluster,
+    hosts: dict[str, Host],
+    inside: list[str],
+    ahead: keys_ahead.KeysAhead,
+) -> Plan:
+    """The plan from every member's survey (one command each, all at once); the keys it
+    needs made in ``ahead``'s threads as soon as a survey shows them missing."""
+    s = cluster.settings
     # All members at once (pyinfra runs on gevent): one command each, one round trip in
     # all; the first member (else the first inside --limit) also probes the cluster, which
     # a later step may reuse.
     prober = inside[0] if inside else ""
-    jobs = {h: gevent.spawn(read_member, hosts[h], cluster, h == prober) for h in inside}
+
+    def survey(name: str) -> MemberReport:
+        report = read_member(hosts[name], cluster, name == prober)
+        # its missing keys made while the other members answer
+        ahead.more(member_missing_keys(cluster, report.files))
+        return report
+
+    jobs = {h: gevent.spawn(survey, h) for h in inside}
     gevent.joinall(list(jobs.values()), raise_error=True)
     reports: dict[str, MemberReport] = {name: job.value for name, job in jobs.items()}
     # Another run going on: refuse before anything else is judged from what it left midway.
@@ -307,20 +329,19 @@ def _build(state: State) -> Plan:
     ca_paths = {ETCD_CA.cert_path(s.pki_dir), ca_key_path}
     new_ca = first in inside and operator_ca is None
     new_ca = new_ca and not any(ca_paths & set(files) for files in everywhere.values())
-    # the keys a cold deploy needs, made side by side while the CA and the others are planned
-    keys = missing_keys(cluster, current, new_ca)
-    with keys_ahead.made_ahead(pki.new_key, s.key_algorithm, keys):
-        if first in inside or operator_ca is not None:
-            ca, ca_created = choose_ca(
-                cluster,
-                everywhere,
-                operator_ca,
-                now,
-                lambda holder: read_secret(state.inventory.get_host(holder), ca_key_path),
-            )
-        else:
-            ca, ca_created = trusted_ca(cluster, current), False
-        members = {h: plan_member(cluster, cluster.member(h), ca, current[h], now) for h in inside}
+    # the rest of the keys a cold deploy needs (the CA's), made while the others are planned
+    ahead.more(missing_keys(cluster, current, new_ca) - ahead.asked)
+    if first in inside or operator_ca is not None:
+        ca, ca_created = choose_ca(
+            cluster,
+            everywhere,
+            operator_ca,
+            now,
+            lambda holder: read_secret(state.inventory.get_host(holder), ca_key_path),
+        )
+    else:
+        ca, ca_created = trusted_ca(cluster, current), False
+    members = {h: plan_member(cluster, cluster.member(h), ca, current[h], now) for h in inside}
     ca_expiry = ca.cert.not_valid_after_utc
     if ca_expiry <= now + datetime.timedelta(hours=s.cert_validity_hours):
         logger.warning(

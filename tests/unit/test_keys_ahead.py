@@ -1,5 +1,5 @@
-"""Keys made ahead (``certs/keys_ahead.py``): handed out in order inside the block, never
-outside it, never of another algorithm, and not made at all for fewer than two."""
+"""Keys made ahead (``certs/keys_ahead.py``): as many as asked for, handed out in order inside
+the block, never outside it, never of another algorithm, none made when none is asked for."""
 
 from __future__ import annotations
 
@@ -22,7 +22,11 @@ def counting_maker() -> tuple[list[str], object]:
 
 def test_keys_made_ahead_are_taken_then_the_caller_makes_its_own():
     made, make = counting_maker()
-    with keys_ahead.made_ahead(make, "RSA-2048", 3):  # type: ignore[arg-type]
+    with keys_ahead.made_ahead(make, "RSA-2048") as ahead:  # type: ignore[arg-type]
+        ahead.more(2)  # one member's survey, then the rest of the plan's keys
+        ahead.more(1)
+        ahead.more(-1)  # none
+        assert ahead.asked == 3
         taken = [keys_ahead.take("RSA-2048") for _ in range(4)]
         assert keys_ahead.take("ECDSA-P256") is None  # another algorithm: not these
     assert sorted(k for k in taken if k) == ["RSA-2048 key 1", "RSA-2048 key 2", "RSA-2048 key 3"]
@@ -31,11 +35,11 @@ def test_keys_made_ahead_are_taken_then_the_caller_makes_its_own():
     assert keys_ahead.take("RSA-2048") is None  # outside the block
 
 
-def test_one_key_or_none_is_not_made_ahead():
+def test_no_key_is_made_when_none_is_asked_for():
     made, make = counting_maker()
-    for count in (0, 1):
-        with keys_ahead.made_ahead(make, "RSA-2048", count):  # type: ignore[arg-type]
-            assert keys_ahead.take("RSA-2048") is None
+    with keys_ahead.made_ahead(make, "RSA-2048") as ahead:  # type: ignore[arg-type]
+        ahead.more(0)
+        assert keys_ahead.take("RSA-2048") is None
     assert made == []
 
 
@@ -46,7 +50,8 @@ def test_generate_key_takes_a_real_key_made_ahead_in_a_native_thread():
         threads.add(threading.get_ident())
         return pki.new_key(algorithm)
 
-    with keys_ahead.made_ahead(make, "ECDSA-P256", 2):
+    with keys_ahead.made_ahead(make, "ECDSA-P256") as ahead:
+        ahead.more(2)
         keys = [pki.generate_key("ECDSA-P256") for _ in range(3)]  # the third made now
     assert [pki.key_algorithm(k) for k in keys] == ["ECDSA-P256"] * 3
     assert len({k.public_key().public_numbers() for k in keys}) == 3

@@ -31,6 +31,7 @@ from etcd_cluster.certs.plan import (
     MemberPlan,
     choose_ca,
     control_plane_files,
+    member_missing_keys,
     missing_keys,
     plan_member,
 )
@@ -614,6 +615,7 @@ def test_missing_keys_counts_every_pair_a_fresh_cluster_needs_and_the_new_ca(ec_
     fresh: Current = {m.host: {} for m in ec_cluster.members}
     assert missing_keys(ec_cluster, fresh, new_ca=True) == 1 + 4 * len(fresh)
     assert missing_keys(ec_cluster, fresh, new_ca=False) == 4 * len(fresh)
+    assert member_missing_keys(ec_cluster, {}) == 4  # asked for as each survey answers
 
 
 def test_missing_keys_counts_none_on_a_converged_cluster_and_one_per_lost_pair(
