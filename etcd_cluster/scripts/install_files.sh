@@ -3,18 +3,21 @@
 # stdin: two lines per file: "<mode> <user> <group> <path>", then the content
 # base64-encoded on one line, or "-" to keep the content and fix mode and owner only
 # (a symbolic link is then replaced by a regular file with the content it points to).
-# Every new content is staged first (a temp file beside the target, mode and owner
-# set before the content lands), and only once all are staged are they renamed into
-# place, one right after the other, so a certificate and its key change together.
+# Every new content is staged first, in a temp file beside the target made under umask
+# 077 (the deploying user's alone, whatever it holds); once all are staged they get their
+# modes and owners (one chmod per mode, one chown per owner: a process per file was most
+# of a first start's upload), and only then are they renamed into place, one right after
+# the other, so a certificate and its key change together.
 # Any failure removes the staged files and exits non-zero, old files left as they were.
 set -eu
-staged=$(mktemp)
+staged=$(mktemp)  # "<mode> <user> <group> <path>" of each staged file
 cleanup() {
-    while IFS= read -r f; do rm -f "$f.tmp-etcd-deploy"; done <"$staged"
+    while IFS=' ' read -r _ _ _ f; do rm -f "$f.tmp-etcd-deploy"; done <"$staged"
     rm -f "$staged"
 }
 trap cleanup EXIT
 umask 077
+modes= owners=  # each one once, space-separated (neither holds a space: read split there)
 while IFS=' ' read -r mode owner group path; do
     IFS= read -r body
     if [ "$body" = "-" ] && [ ! -L "$path" ]; then
@@ -28,16 +31,31 @@ while IFS=' ' read -r mode owner group path; do
     esac
     [ -d "${dir:-/}" ] || (umask 022 && mkdir -p "$dir")
     temp="$path.tmp-etcd-deploy"
-    printf '%s\n' "$path" >>"$staged"
-    : >"$temp"
-    chown "$owner:$group" "$temp"
-    chmod "$mode" "$temp"
+    printf '%s %s %s %s\n' "$mode" "$owner" "$group" "$path" >>"$staged"
+    case " $modes " in *" $mode "*) ;; *) modes="$modes $mode" ;; esac
+    case " $owners " in *" $owner:$group "*) ;; *) owners="$owners $owner:$group" ;; esac
     if [ "$body" = "-" ]; then  # a link: never chmod or chown through it; a regular file
         cat -- "$path" >"$temp"  # with its target's content and time replaces it
         touch -r "$path" "$temp"
-    else
-        printf '%s' "$body" | base64 -d >"$temp"
+    else  # a here-document: no process but base64 (the body is one line, a few kB)
+        base64 -d >"$temp" <<EOF
+$body
+EOF
     fi
 done
-while IFS= read -r f; do mv -f "$f.tmp-etcd-deploy" "$f"; done <"$staged"
+for wanted in $modes; do
+    set --
+    while IFS=' ' read -r mode _ _ f; do
+        if [ "$mode" = "$wanted" ]; then set -- "$@" "$f.tmp-etcd-deploy"; fi
+    done <"$staged"
+    chmod "$wanted" -- "$@"
+done
+for wanted in $owners; do
+    set --
+    while IFS=' ' read -r _ owner group f; do
+        if [ "$owner:$group" = "$wanted" ]; then set -- "$@" "$f.tmp-etcd-deploy"; fi
+    done <"$staged"
+    chown "$wanted" -- "$@"
+done
+while IFS=' ' read -r _ _ _ f; do mv -f "$f.tmp-etcd-deploy" "$f"; done <"$staged"
 : >"$staged"

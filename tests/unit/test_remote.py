@@ -264,6 +264,22 @@ def test_a_failed_write_names_the_file_and_stops(host, tmp_path):
     assert "TOP-SECRET" not in message
 
 
+@needs_root
+def test_an_owner_that_does_not_exist_fails_the_write_before_any_file_lands(host, tmp_path):
+    """Modes and owners are set on the staged files together, after every content is
+    staged: a failing chown still leaves every target as it was and no staged file."""
+    Path(tmp_path, "kept.crt").write_text("old")
+    wanted = {
+        f"{tmp_path}/kept.crt": Wanted(b"new", "644"),
+        f"{tmp_path}/new.key": Wanted(SECRET, "600", user="no-such-user-here"),
+    }
+    ok, message = write_files(host, wanted)
+    assert not ok and "no-such-user-here" in message
+    assert Path(tmp_path, "kept.crt").read_text() == "old"
+    assert not Path(tmp_path, "new.key").exists()
+    assert list(tmp_path.rglob("*.tmp-etcd-deploy")) == []
+
+
 def test_reprs_show_sizes_not_content():
     file = RemoteFile(SECRET, "600", "root", "root")
     want = Wanted(SECRET, "600")
