@@ -216,10 +216,16 @@ def test_restore_shows_the_live_cluster_and_a_deploy_during_it_refuses(bed3: Bed
 
     restoring = start(inventory, *data, deploy="restore.py")
     wait_for_holder(bed3)
-    during = pyinfra(inventory)
+    # held still while the deploy runs: a restore that finished first (a busy machine slows
+    # the deploy's start) would leave it nothing to refuse (seen once, three test files at once)
+    restoring.send_signal(signal.SIGSTOP)
+    try:
+        during = pyinfra(inventory)
+    finally:
+        restoring.send_signal(signal.SIGCONT)
     restored = finish(restoring)
     assert restored.returncode == 0, restored.output[-4000:]
-    assert during.returncode != 0
+    assert during.returncode != 0, during.output[-4000:]
     assert "another run holds the cluster's run lock on" in during.output
     assert "restore.py run by" in during.output and f"pid {restoring.pid}," in during.output
     assert holders(bed3) == ["", "", ""]
