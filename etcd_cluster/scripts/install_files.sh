@@ -43,19 +43,21 @@ $body
 EOF
     fi
 done
-for wanted in $modes; do
-    set --
-    while IFS=' ' read -r mode _ _ f; do
-        if [ "$mode" = "$wanted" ]; then set -- "$@" "$f.tmp-etcd-deploy"; fi
-    done <"$staged"
-    chmod "$wanted" -- "$@"
-done
-for wanted in $owners; do
-    set --
-    while IFS=' ' read -r _ owner group f; do
-        if [ "$owner:$group" = "$wanted" ]; then set -- "$@" "$f.tmp-etcd-deploy"; fi
-    done <"$staged"
-    chown "$wanted" -- "$@"
-done
+set_on_staged() { # $1: chmod or chown, then each mode or owner once: one process each, for
+    # every staged file that wants it (the list is expanded before set -- reuses "$@")
+    verb=$1
+    shift
+    for wanted; do
+        set --
+        while IFS=' ' read -r mode owner group f; do
+            case $verb in chmod) have=$mode ;; *) have=$owner:$group ;; esac
+            if [ "$have" = "$wanted" ]; then set -- "$@" "$f.tmp-etcd-deploy"; fi
+        done <"$staged"
+        "$verb" "$wanted" -- "$@"
+    done
+}
+# shellcheck disable=SC2086 # each a word: neither list holds anything but its values
+set_on_staged chmod $modes
+set_on_staged chown $owners
 while IFS=' ' read -r _ _ _ f; do mv -f "$f.tmp-etcd-deploy" "$f"; done <"$staged"
 : >"$staged"
