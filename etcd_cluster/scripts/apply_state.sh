@@ -8,6 +8,16 @@
 #                               no longer a *.conf file systemd reads
 #   unset-env NAME              systemctl unset-environment NAME (systemd's manager env)
 #   daemon-reload               systemctl daemon-reload
+#   daemon-reload-for UNIT=PATH,...
+#                               systemctl daemon-reload unless systemd holds each UNIT
+#                               loaded from exactly PATH and no older than it (LoadState,
+#                               FragmentPath, NeedDaemonReload, one systemctl show): a unit
+#                               first loaded after its file was written (a fresh host, where
+#                               nothing holds etcd's units until they start; a package's
+#                               unit of the same name in /lib is dropped once unreferenced)
+#                               reads the file as it is. A reload costs 0.2 s in a
+#                               container, on a first start's path; an enable's wants link
+#                               needs none to count at the next boot
 #   await-peers SECONDS CA CERT KEY URLS
 #                               wait until each peer URL (comma-separated) answers on
 #                               etcd's peer port (GET /version over HTTP/1.1 with the
@@ -23,6 +33,38 @@
 #                               update-rc.d, the slowest part of a first start
 # The first failure stops it with a non-zero exit.
 set -eu
+loaded_as_written() { # $1: UNIT=PATH,...: whether systemd holds each unit as PATH is now
+    set -f
+    IFS=,
+    # shellcheck disable=SC2086 # split on the commas
+    set -- $1
+    unset IFS
+    set +f
+    units=
+    for pair; do units="$units ${pair%%=*}"; done
+    # shellcheck disable=SC2086 # unit names, a word each
+    shown=$(systemctl show -p LoadState -p FragmentPath -p NeedDaemonReload -- $units) ||
+        return 1
+    load= fragment= need=
+    while IFS= read -r line; do # a block of properties per unit, in order, a blank line after
+        case $line in
+        LoadState=*) load=${line#*=} ;;
+        FragmentPath=*) fragment=${line#*=} ;;
+        NeedDaemonReload=*) need=${line#*=} ;;
+        '')
+            [ -n "$load$fragment$need" ] || continue
+            [ $# -gt 0 ] && [ "$load" = loaded ] && [ "$need" = no ] &&
+                [ "$fragment" = "${1#*=}" ] || return 1
+            shift
+            load= fragment= need=
+            ;;
+        esac
+    done <<EOF
+$shown
+
+EOF
+    [ $# -eq 0 ]
+}
 while [ $# -gt 0 ]; do
     case "$1" in
     dir)
@@ -50,6 +92,11 @@ while [ $# -gt 0 ]; do
     daemon-reload)
         systemctl daemon-reload
         shift
+        ;;
+    daemon-reload-for)
+        [ $# -ge 2 ] || { echo "apply-state: daemon-reload-for needs UNIT=PATH,..." >&2; exit 2; }
+        loaded_as_written "$2" || systemctl daemon-reload
+        shift 2
         ;;
     await-peers)
         [ $# -ge 6 ] || { echo "apply-state: await-peers needs SECONDS CA CERT KEY URLS" >&2; exit 2; }

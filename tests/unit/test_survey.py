@@ -377,14 +377,16 @@ def test_changes_write_drifted_files_and_touch_units_only_as_needed(systemd_clus
     todo = managed.changes(step7, HostState(stale, stopped, state.asked))
     assert list(todo.files) == [unit.dest]
     assert todo.files[unit.dest].content == unit.content()
-    assert todo.directives == (  # enabled without a reload: one reload follows
+    # enabled without a reload: one follows, if systemd holds the unit otherwise than its file
+    reload = ("daemon-reload-for", f"etcd.service={unit.dest}")
+    assert todo.directives == (
         *("systemctl", "enable", "etcd.service"),
-        "daemon-reload",
+        *reload,
         *("systemctl", "start", "etcd.service"),
     )
     enabled = {"etcd.service": UnitState("dead", "enabled")}
     assert managed.changes(step7, HostState(stale, enabled, state.asked)).directives == (
-        "daemon-reload",  # nothing enabled: reload before the unit starts
+        *reload,  # nothing enabled: the same before the unit starts
         *("systemctl", "start", "etcd.service"),
     )
 
@@ -455,6 +457,57 @@ def test_apply_state_runs_its_directives_in_order_and_stops_at_the_first_failure
     )
     assert failed.returncode != 0
     assert (tmp_path / "systemctl.log").read_text().count("daemon-reload") == 1  # not reached
+
+
+SHOW_SYSTEMCTL = """#!/bin/sh
+# "show": prints $STATE/show (systemd's blocks of properties); any call is logged
+echo "$*" >> "$STATE/systemctl.log"
+[ "$1" = show ] && cat "$STATE/show"
+exit 0
+"""
+
+
+@pytest.mark.parametrize(
+    ("shown", "reloads"),
+    [
+        # loaded for the first time from the files just written (a fresh host): no reload
+        (
+            "LoadState=loaded\nFragmentPath={a}\nNeedDaemonReload=no\n\n"
+            "FragmentPath={b}\nNeedDaemonReload=no\nLoadState=loaded\n",
+            False,
+        ),
+        # a package's unit of the same name, still held from /lib
+        (
+            "LoadState=loaded\nFragmentPath=/lib/systemd/system/etcd.service\n"
+            "NeedDaemonReload=no\n\nLoadState=loaded\nFragmentPath={b}\nNeedDaemonReload=no\n",
+            True,
+        ),
+        # held from the file, which changed since
+        (
+            "LoadState=loaded\nFragmentPath={a}\nNeedDaemonReload=yes\n\n"
+            "LoadState=loaded\nFragmentPath={b}\nNeedDaemonReload=no\n",
+            True,
+        ),
+        # not found (a stub from before the file), masked, or a unit missing from the answer
+        (
+            "LoadState=not-found\nFragmentPath=\nNeedDaemonReload=no\n\n"
+            "LoadState=loaded\nFragmentPath={b}\nNeedDaemonReload=no\n",
+            True,
+        ),
+        ("LoadState=loaded\nFragmentPath={a}\nNeedDaemonReload=no\n", True),
+    ],
+)
+def test_apply_state_reloads_systemd_only_when_it_holds_a_unit_otherwise(tmp_path, shown, reloads):
+    a, b = "/etc/systemd/system/etcd.service", "/etc/systemd/system/etcd-backup.timer"
+    env = stand_in_tools(tmp_path, systemctl=SHOW_SYSTEMCTL)
+    Path(env["STATE"], "show").write_text(shown.format(a=a, b=b))
+    units = f"etcd.service={a},etcd-backup.timer={b}"
+    directives = ["daemon-reload-for", units, "systemctl", "start", "etcd.service"]
+    result = run_sh(scripts.command("apply_state", *directives), env=env)
+    assert result.returncode == 0, result.stderr
+    calls = Path(env["STATE"], "systemctl.log").read_text().splitlines()
+    show = "show -p LoadState -p FragmentPath -p NeedDaemonReload -- etcd.service etcd-backup.timer"
+    assert calls == [show, *(["daemon-reload"] if reloads else []), "start -- etcd.service"]
 
 
 def test_sections_run_at_once_and_print_in_argument_order():
