@@ -37,10 +37,8 @@ while IFS=' ' read -r mode owner group path; do
     if [ "$body" = "-" ]; then  # a link: never chmod or chown through it; a regular file
         cat -- "$path" >"$temp"  # with its target's content and time replaces it
         touch -r "$path" "$temp"
-    else  # a here-document: no process but base64 (the body is one line, a few kB)
-        base64 -d >"$temp" <<EOF
-$body
-EOF
+    else  # a pipe, not a here-document: some shells keep those in temporary files
+        printf '%s' "$body" | base64 -d >"$temp"
     fi
 done
 set_on_staged() { # $1: chmod or chown, then each mode or owner once: one process each, for
