@@ -9,9 +9,10 @@ environment first (``dropins.py``), loaded or not. A new cluster's members start
 turn, each once the ones before it serve their peer port (``etcd/first_start.py``).
 Scheduled snapshots (``etcd-backup.timer`` starting ``etcd-backup.service`` on every
 member: ``etcd_cluster/backup/schedule.py``) go in place in the same command, after etcd
-started, under the same systemd reload: each reload costs 0.15-0.3 s in a container,
-and a first deploy's own round trip more. The timer's first snapshot is at its schedule,
-not when it starts.
+started, under the same systemd reload (each costs 0.15-0.3 s in a container, and a first
+deploy's own round trip more), which is skipped when systemd already holds every unit as
+its file is (``apply_state.sh daemon-reload-for``: a fresh host's first start). The
+timer's first snapshot is at its schedule, not when it starts.
 Restarts are decided at execution from what each member's etcd runs then (flags,
 binary, a CA file newer than the process, a stale served certificate), so a change an
 interrupted run left pending is completed by the next one. They go through
