@@ -420,12 +420,12 @@ def _reload(
     file of the deploy's (a drop-in)."""
     if not (forced or wrote or enabling):
         return []
+    # the deploy's unit files: directly in systemd's directory (a drop-in is below it)
     units = {
         i.dest: i.dest.removeprefix(SYSTEMD_DIR)
         for i in present
-        if isinstance(i, TemplateFile) and i.dest.startswith(SYSTEMD_DIR)
+        if isinstance(i, TemplateFile) and i.dest.rpartition("/")[0] + "/" == SYSTEMD_DIR
     }
-    units = {path: unit for path, unit in units.items() if "/" not in unit}
     if forced or not units or any(path not in units for path in wrote):
         return ["daemon-reload"]
     return ["daemon-reload-for", ",".join(f"{unit}={path}" for path, unit in units.items())]
