@@ -11,6 +11,12 @@ read only when something must be signed or copied, is ``read_secret``.
 Only command lines (which hold paths, never contents) are logged: at ``-vv``, as pyinfra
 logs its own commands, each script shown by its file name; never output, and never a
 command line that holds a secret (``secret=True``).
+
+A command that carries a script, or a secret, reaches the host on stdin
+(``READ_COMMAND``): on the host, sudo logs its command line to the auth log in pieces of
+at most 960 characters, so a survey sent as an argument wrote some 45 lines of script
+there on every run (and cost journald their work), and pyinfra's ``--debug`` prints the
+command line it runs.
 """
 
 from __future__ import annotations
@@ -88,11 +94,20 @@ class Wanted:
         )
 
 
+READ_COMMAND = 'etcd_deploy_command=$(cat) && eval "$etcd_deploy_command"'
+"""What the host runs for a command sent on stdin: read it whole, then run it as ``sh -c``
+would. Its own commands find stdin at its end, as pyinfra leaves it for any command."""
+LONGEST_ARGUMENT = 960
+"""Longer commands go on stdin: sudo logs a command line in pieces of this size."""
+
+
 def run_quietly(
     host: Host, command: str, stdin: bytes | None = None, *, secret: bool = False
 ) -> tuple[bool, str, str]:
     """Run ``command`` with the host's global arguments (sudo etc.), printing no output;
-    the command line is logged at ``-vv`` unless it holds a ``secret``."""
+    the command line is logged at ``-vv`` unless it holds a ``secret``. A ``stdin``
+    payload goes base64-encoded to the command's stdin; else a command longer than
+    ``LONGEST_ARGUMENT``, or holding a ``secret``, is itself sent on stdin."""
     arguments = connector_arguments(host)
     if stdin is not None:
         # pyinfra writes stdin line by line as text; base64 keeps bytes intact.
@@ -100,6 +115,9 @@ def run_quietly(
         command = f"base64 -d | {command}"
     if host.state.print_input and not secret:
         click.echo(f"{host.print_prefix}>>> {scripts.readable(command)}", err=True)
+    if stdin is None and (secret or len(command) > LONGEST_ARGUMENT):
+        arguments["_stdin"] = command
+        command = READ_COMMAND
     ok, output = host.run_shell_command(
         StringCommand(command),
         print_output=False,

@@ -122,11 +122,14 @@ def test_a_host_joining_later_gets_a_fresh_token(kbed):
     nodes, inventory = kbed
     first, _, worker = nodes
     out(worker, "rm /etc/kubernetes/kubelet.conf")  # as a new worker would be
-    run = deploy_ok(inventory, "--json")
+    run = deploy_ok(inventory, "--json", "-vv", "--debug")
     assert changes(run) == 1
     created = [c for _, c in calls(first) if c.startswith("token-create")]
     assert len(created) == 1
+    # the token's command went to the host on stdin: in no log line, --debug's included
+    token = created[0].split()[1]
+    assert "kubeadm token create" not in run.output and token not in run.output
     join = yaml.safe_load(out(worker, "cat /var/lib/fake-kube/join.yaml"))
-    assert created[0].split()[1] == join["discovery"]["bootstrapToken"]["token"]
+    assert token == join["discovery"]["bootstrapToken"]["token"]
     assert [c for _, c in calls(worker)] == ["join", "join"]
     assert changes(deploy_ok(inventory, "--json")) == 0

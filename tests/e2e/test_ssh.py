@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from etcd_cluster.engine import remote
 from sandbox import ssh
 from tests.e2e.conftest import PKI, Bed, assert_healthy_cluster, deploy_ok, make_bed, out, sh
 
@@ -32,9 +33,21 @@ def test_a_cold_deploy_over_ssh_with_sudo(over_ssh: Bed):
         assert out(node, f"stat -c '%a %U' {PKI}/etcd/server.key") == "600 root"
 
 
+def sudo_log(node) -> list[str]:
+    return out(node, "journalctl -t sudo --no-pager -o cat").splitlines()
+
+
 def test_a_rerun_over_ssh_changes_nothing(over_ssh: Bed):
+    before = [len(sudo_log(node)) for node in over_ssh.nodes]
     run = deploy_ok(over_ssh.inventory, "--json")
     assert run.json()["results"]["totals"]["success"] == 0
+    for node, seen in zip(over_ssh.nodes, before, strict=True):
+        # one command per member, its script sent on stdin: sudo logs one line of it, not
+        # the survey's 40 KB in pieces ("(command continued)") on every run
+        logged = sudo_log(node)[seen:]
+        commands = [line for line in logged if "COMMAND=" in line]
+        assert len(commands) == 1 and remote.READ_COMMAND in commands[0], logged
+        assert not [line for line in logged if "command continued" in line]
 
 
 def test_a_drifted_key_is_repaired_over_ssh(over_ssh: Bed):

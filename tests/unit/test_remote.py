@@ -162,7 +162,9 @@ def test_content_never_reaches_a_command_line_or_output(host, tmp_path):
     payload = base64.b64decode("".join(write.kwargs["_stdin"])).decode().splitlines()
     for want in wanted.values():
         assert base64.b64encode(want.content or b"").decode() in payload
-    assert "_stdin" not in read.kwargs
+    # the read's script goes on stdin (it is long); it is the command, and holds no content
+    assert read.command == remote.READ_COMMAND
+    assert "TOP-SECRET" not in read.kwargs["_stdin"] and encoded[:40] not in read.kwargs["_stdin"]
 
 
 def test_private_keys_are_read_as_the_hash_of_their_public_half(host, tmp_path):
@@ -217,7 +219,7 @@ def test_only_connector_arguments_are_passed_on(host, global_arguments, tmp_path
     global_arguments.update({"_sudo": True, "_timeout": 30, "name": "op", "_if": [], "_serial": 1})
     read_files(host, [f"{tmp_path}/nothing"])
     (call,) = host.calls
-    assert call.kwargs == {"_sudo": True, "_timeout": 30}
+    assert call.kwargs == {"_sudo": True, "_timeout": 30, "_stdin": call.kwargs["_stdin"]}
 
 
 def test_commands_are_shown_at_vv_by_script_name_but_never_output_or_secrets(
@@ -235,6 +237,34 @@ def test_commands_are_shown_at_vv_by_script_name_but_never_output_or_secrets(
         f"content:{tmp_path}/a.crt\n"
     )
     assert all(not call.print_output and not call.print_input for call in host.calls)
+
+
+def test_a_long_command_is_sent_on_stdin_and_runs_as_given(host):
+    """sudo logs its command line (960 characters a line): a survey's script would fill the
+    host's auth log on every run, so a command longer than that reaches the host on stdin."""
+    script = "".join(f"echo line-{i}; " for i in range(200)) + 'printf "%s\\n" "$0" "$#"; exit 3'
+    ok, stdout, _ = remote.run_quietly(host, script)
+    assert (ok, stdout.split()) == (False, [*(f"line-{i}" for i in range(200)), "sh", "0"])
+    short = "echo short; exit 0"
+    assert remote.run_quietly(host, short) == (True, "short", "")
+    long_call, short_call = host.calls
+    assert long_call.command == remote.READ_COMMAND
+    assert long_call.kwargs["_stdin"] == script
+    assert short_call.command == short and "_stdin" not in short_call.kwargs
+
+
+def test_a_secret_command_is_never_on_a_command_line(host, capsys):
+    """pyinfra's --debug prints the command line it runs, and sudo logs it on the host."""
+    host.state.print_input = True
+    assert remote.run_quietly(host, "echo the-token", secret=True) == (True, "the-token", "")
+    (call,) = host.calls
+    assert "the-token" not in call.command and call.kwargs["_stdin"] == "echo the-token"
+    assert capsys.readouterr().err == ""
+
+
+def test_a_command_sent_on_stdin_leaves_stdin_empty_for_its_own_commands(host):
+    ok, stdout, _ = remote.run_quietly(host, "cat; echo read-nothing" + " " * 1000)
+    assert (ok, stdout) == (True, "read-nothing")
 
 
 def test_absent_files_are_left_out(host, tmp_path):
