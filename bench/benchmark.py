@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shlex
 import subprocess
 import sys
@@ -118,9 +119,19 @@ def pyinfra(
 
 def timed_pyinfra(inventory: Path, *args: str) -> float:
     """Seconds one successful ``pyinfra -y <inventory> <args>`` takes, start to exit."""
+    return cpu_timed_pyinfra(inventory, *args)[0]
+
+
+def cpu_timed_pyinfra(inventory: Path, *args: str) -> tuple[float, float]:
+    """Seconds one successful ``pyinfra -y <inventory> <args>`` takes, and the CPU seconds
+    of pyinfra and the children it waited for (the docker CLI; over ssh, none)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     pyinfra(inventory, *args)
-    return time.monotonic() - start
+    seconds = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return seconds, cpu
 
 
 def timed_cold_deploy(inventory: Path, workdir: Path) -> tuple[float, Timeline]:
@@ -166,15 +177,24 @@ def noop_figures(b: BenchBed, connector: str, repeats: int) -> ConnectorFigures:
         raise BenchError(f"remote commands seen for {sorted(counts.commands)}, not every member")
 
     # Alternate the two, so that drift on the machine weighs on both alike.
-    noop, floor = [], []
+    noop: list[float] = []
+    floor: list[float] = []
+    noop_cpu: list[float] = []
+    floor_cpu: list[float] = []
     for repeat in range(1, repeats + 1):
-        noop.append(timed_pyinfra(inventory, "deploy.py"))
-        floor.append(timed_pyinfra(inventory, "exec", "--", "true"))
+        for seconds, cpu, args in (
+            (noop, noop_cpu, ["deploy.py"]),
+            (floor, floor_cpu, ["exec", "--", "true"]),
+        ):
+            taken, used = cpu_timed_pyinfra(inventory, *args)
+            seconds.append(taken)
+            cpu.append(used)
         log(
             f"{size} members over {connector}, {repeat}/{repeats}: "
-            f"no-op {noop[-1]:.2f} s, exec -- true {floor[-1]:.2f} s"
+            f"no-op {noop[-1]:.2f} s (CPU here {noop_cpu[-1]:.2f} s), "
+            f"exec -- true {floor[-1]:.2f} s (CPU here {floor_cpu[-1]:.2f} s)"
         )
-    return ConnectorFigures(connector, noop, floor, counts)
+    return ConnectorFigures(connector, noop, floor, counts, noop_cpu, floor_cpu)
 
 
 def bench_size(
@@ -302,7 +322,12 @@ compiled when pip installed them).
   connector (members are handled in parallel).
   Target: {figures.NOOP_LARGEST_OVER_SMALLEST}. For context, the same ratio of the
   pyinfra floor: on this bed every member is a container sharing the machine's
-  cores with the others and with pyinfra, so even `exec -- true` grows with them.
+  cores with the others and with pyinfra, so even `exec -- true` grows with them,
+  and each member's own work (its survey) takes cores from pyinfra and the others,
+  where real members each have their own. So also the same ratio of the CPU time
+  of the pyinfra process and the children it waits for (the docker CLI), the part of
+  a run that is the machine running pyinfra's wherever the members are, for the
+  no-op and for the floor (`getrusage`).
 - **Remote commands per host** on the no-op rerun, each a round trip over ssh.
   Target: {figures.COMMANDS_PER_HOST}. Docker connector: `docker exec` calls (one per
   command) and `docker cp` calls (one per file), counted by a logging `docker`

@@ -46,6 +46,11 @@ class ConnectorFigures:
     noop: list[float]
     pyinfra_floor: list[float]
     counts: Counts
+    noop_cpu: list[float] = field(default_factory=list)
+    """CPU seconds of each no-op's pyinfra process and its children (the docker CLI): the
+    part of the run on the machine running pyinfra, not the members'."""
+    floor_cpu: list[float] = field(default_factory=list)
+    """The same for each ``pyinfra exec -- true``."""
 
 
 @dataclass

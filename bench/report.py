@@ -112,24 +112,28 @@ def scaling_table(results: Sequence[SizeFigures]) -> str | None:
     for low in small.connectors:
         high = next(c for c in large.connectors if c.connector == low.connector)
         ratio = statistics.median(high.noop) / statistics.median(low.noop)
-        floors = statistics.median(high.pyinfra_floor) / statistics.median(low.pyinfra_floor)
         rows.append(
             [
                 low.connector,
                 duration(low.noop),
                 duration(high.noop),
                 *judged(ratio, NOOP_LARGEST_OVER_SMALLEST),
-                f"{floors:.2f}×",
+                growth(low.pyinfra_floor, high.pyinfra_floor),
+                growth(low.noop_cpu, high.noop_cpu),
+                growth(low.floor_cpu, high.floor_cpu),
             ]
         )
-    header = [
-        "Connector",
-        f"No-op on {small.size}",
-        f"No-op on {large.size}",
-        f"{large.size} ÷ {small.size}",
-    ]
-    floor_header = f"pyinfra floor, {large.size} ÷ {small.size}"
-    return markdown_table([*header, "Target", "Met", floor_header], rows)
+    of = f"{large.size} ÷ {small.size}"
+    header = ["Connector", f"No-op on {small.size}", f"No-op on {large.size}", of]
+    context = [f"pyinfra floor, {of}", f"pyinfra's CPU, no-op, {of}", f"pyinfra's CPU, floor, {of}"]
+    return markdown_table([*header, "Target", "Met", *context], rows)
+
+
+def growth(low: Sequence[float], high: Sequence[float]) -> str:
+    """Median of ``high`` ÷ median of ``low``; "–" when either was not measured."""
+    if not low or not high:
+        return "–"
+    return f"{statistics.median(high) / statistics.median(low):.2f}×"
 
 
 def commands_table(results: Sequence[SizeFigures]) -> str:

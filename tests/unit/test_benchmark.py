@@ -39,7 +39,9 @@ Starting session: command for deploy from 10.231.73.1 port 41288 id 2
 
 def connector(name: str, noop: float, floor: float, commands: int) -> ConnectorFigures:
     hosts = Counter({"host-0": commands, "host-1": commands - 1})
-    return ConnectorFigures(name, [noop, 99.0, noop], [floor], Counts(hosts, Counter(), 2))
+    counts = Counts(hosts, Counter(), 2)
+    # pyinfra's own CPU: a quarter of each run
+    return ConnectorFigures(name, [noop, 99.0, noop], [floor], counts, [noop / 4], [floor / 4])
 
 
 def size_figures(size: int, noop: float) -> SizeFigures:
@@ -115,7 +117,7 @@ def test_the_report_shows_medians_ratios_and_targets():
     ]
     # Scaling: 7 members ÷ 3, per connector.
     assert "| Connector | No-op on 3 | No-op on 7 | 7 ÷ 3 " in body
-    scaling = ["docker", "4.0 s", "5.0 s", "1.25×", "≤ 1.2×", "no", "1.00×"]
+    scaling = ["docker", "4.0 s", "5.0 s", "1.25×", "≤ 1.2×", "no", "1.00×", "1.25×", "1.00×"]
     assert table(body, "No-op rerun, largest")[0] == scaling
     # Commands: min–max over hosts, judged on the max.
     assert table(body, "Remote commands")[:2] == [
@@ -123,6 +125,14 @@ def test_the_report_shows_medians_ratios_and_targets():
         ["3", "ssh", "4–5", "≤ 6", "yes", "0", "2"],
     ]
     assert body.endswith("Machine: a machine\n\nThe whole run (beds included) took 10.0 min.\n")
+
+
+def test_cpu_not_measured_shows_as_a_dash():
+    three, seven = size_figures(3, 4.0), size_figures(7, 5.0)
+    for figures in (*three.connectors, *seven.connectors):
+        figures.noop_cpu, figures.floor_cpu = [], []
+    row = table(report([three, seven], 3, 3, "m", 60), "No-op rerun, largest")[0]
+    assert row[-3:] == ["1.00×", "–", "–"]
 
 
 def test_one_size_has_no_scaling_table():
