@@ -325,8 +325,8 @@ compiled when pip installed them).
   cores with the others and with pyinfra, so even `exec -- true` grows with them,
   and each member's own work (its survey) takes cores from pyinfra and the others,
   where real members each have their own. So also the same ratio of the CPU time
-  of the pyinfra process and the children it waits for (the docker CLI), the part of
-  a run that is the machine running pyinfra's wherever the members are, for the
+  of the pyinfra process and the children it waits for (the docker CLI): the part of
+  a run done on the machine running pyinfra, wherever the members run, for the
   no-op and for the floor (`getrusage`).
 - **Remote commands per host** on the no-op rerun, each a round trip over ssh.
   Target: {figures.COMMANDS_PER_HOST}. Docker connector: `docker exec` calls (one per
