@@ -28,7 +28,13 @@ from tests.e2e.conftest import (
     sh,
     untouched,
 )
-from tests.e2e.test_backup_restore import BACKUPS, assert_no_changes, take_snapshot, value
+from tests.e2e.test_backup_restore import (
+    BACKUPS,
+    assert_no_changes,
+    restore_source,
+    take_snapshot,
+    value,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -79,10 +85,7 @@ def test_the_deploy_runs_on_data_dirs_that_are_mounts(bd: Bed):
 def test_restore_keeps_every_mount_point_and_the_old_data_inside_it(bd: Bed):
     first = bd.nodes[0]
     assert etcdctl(first, bd.endpoints(), "put e2e/before-snapshot kept").returncode == 0
-    # a copy out of the timer's reach: its run at the top of the hour keeps the newest
-    # snapshot of each hour, and could remove this one before the restore copies it
-    snapshot = "/root/e2e-restore-source.db"
-    assert sh(first, f"cp -p {take_snapshot(first)} {snapshot}").returncode == 0
+    snapshot = restore_source(first)
     assert etcdctl(first, bd.endpoints(), "put e2e/after-snapshot lost").returncode == 0
     run = pyinfra(
         bd.inventory,

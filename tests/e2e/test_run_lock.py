@@ -38,6 +38,7 @@ from tests.e2e.conftest import (
     sh,
     start,
 )
+from tests.e2e.test_backup_restore import restore_source
 
 pytestmark = pytest.mark.e2e
 
@@ -203,12 +204,7 @@ def test_a_killed_run_does_not_block_the_next_one(bed3: Bed):
 def test_restore_shows_the_live_cluster_and_a_deploy_during_it_refuses(bed3: Bed):
     first = bed3.nodes[0]
     inventory = with_flag(bed3, "heartbeat-interval", "200")
-    assert sh(first, "systemctl start etcd-backup.service").returncode == 0
-    newest = out(first, "ls -t /var/backups/etcd/etcd-snapshot-*.db | head -n 1")
-    # a copy out of the timer's reach: its run at the top of the hour keeps the newest
-    # snapshot of each hour and removed this one mid-restore once (CI, 10:00 UTC)
-    snapshot = "/root/e2e-restore-source.db"
-    assert sh(first, f"cp -p {newest} {snapshot}").returncode == 0
+    snapshot = restore_source(first)
     for i in range(5):  # revisions the restore takes back
         assert etcdctl(first, bed3.endpoints(), f"put after/{i} {i}").returncode == 0
     data = ("--data", f"etcd_restore_snapshot={snapshot}", "--data", "etcd_restore_confirm=yes")
