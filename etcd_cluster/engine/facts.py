@@ -20,9 +20,15 @@ class FileModes(FactBase[dict[str, str]]):
 
 
 def file_modes_command(paths: list[str]) -> str:
-    """``FileModes``' command, for a caller that asks in another command's round trip."""
+    """``FileModes``' command, for a caller that asks in another command's round trip: the
+    regular files among ``paths`` picked by the shell's own test, then one ``stat`` for all
+    of them, in order (a process per file was a tenth of a first start's processes)."""
     quoted = " ".join(shlex.quote(p) for p in paths)
-    return f'for f in {quoted}; do [ -f "$f" ] && stat -c \'%n %a %U %G\' "$f"; done; true'
+    # in braces: "$(" before a subshell's "(" would read as "$((", arithmetic
+    return (
+        f'{{ ( set --; for f in {quoted}; do [ -f "$f" ] && set -- "$@" "$f"; done; '
+        "[ $# -eq 0 ] || exec stat -c '%n %a %U %G' -- \"$@\" ); true; }"
+    )
 
 
 def parse_file_modes(output: list[str]) -> dict[str, str]:

@@ -210,6 +210,27 @@ def write_files(host: Host, wanted: Mapping[str, Wanted], then: str = "") -> tup
     return ok, error
 
 
+def _printf_escape(byte: int) -> str:
+    if byte == 0x5C:
+        return "\\\\"
+    if byte == 0x0A:
+        return "\\n"
+    if 0x20 <= byte < 0x7F:
+        return chr(byte)
+    return f"\\0{byte:03o}"
+
+
+_PRINTF_ESCAPES = {byte: _printf_escape(byte) for byte in range(256)}
+
+
+def printf_escapes(content: bytes) -> str:
+    """``content`` on one line as ``printf %b`` writes it back: printable ASCII as is, a
+    backslash doubled, a newline ``\\n``, any other byte ``\\0`` and three octal digits
+    (``install_files.sh``: PEM files and configs are mostly printable, so a line is about
+    as long as the file)."""
+    return content.decode("latin-1").translate(_PRINTF_ESCAPES)
+
+
 def write_files_output(
     host: Host, wanted: Mapping[str, Wanted], then: str = ""
 ) -> tuple[bool, str, str]:
@@ -217,7 +238,7 @@ def write_files_output(
     lines = []
     for path, want in wanted.items():
         lines.append(f"{want.mode} {want.user} {want.group} {path}")
-        lines.append("-" if want.content is None else base64.b64encode(want.content).decode())
+        lines.append("-" if want.content is None else ":" + printf_escapes(want.content))
     payload = ("\n".join(lines) + "\n").encode()
     command = scripts.command("install_files") + (f" && {then}" if then else "")
     ok, stdout, stderr = run_quietly(host, command, stdin=payload)

@@ -69,9 +69,8 @@ while [ $# -gt 0 ]; do
     case "$1" in
     dir)
         [ $# -ge 5 ] || { echo "apply-state: dir needs MODE USER GROUP PATH" >&2; exit 2; }
-        mkdir -p -- "$5"
-        chmod "$2" -- "$5"
-        chown "$3:$4" -- "$5"
+        # one process for all three (missing parents 0755, as kubeadm makes them)
+        install -d -m "$2" -o "$3" -g "$4" -- "$5"
         shift 5
         ;;
     absent)

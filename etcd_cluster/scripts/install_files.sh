@@ -1,8 +1,11 @@
 # install-files: install several files at once, for remote.write_files.
 #
-# stdin: two lines per file: "<mode> <user> <group> <path>", then the content
-# base64-encoded on one line, or "-" to keep the content and fix mode and owner only
-# (a symbolic link is then replaced by a regular file with the content it points to).
+# stdin: two lines per file: "<mode> <user> <group> <path>", then ":" and the content
+# as printf %b escapes on one line (remote.printf_escapes), or "-" to keep the content
+# and fix mode and owner only (a symbolic link is then replaced by a regular file with
+# the content it points to). The shell's builtin printf writes the content: no process
+# per file (a first start writes a dozen and a half, on the way to etcd's start), and a
+# key is on no command line.
 # Every new content is staged first, in a temp file beside the target made under umask
 # 077 (the deploying user's alone, whatever it holds); once all are staged they get their
 # modes and owners (one chmod per mode, one chown per owner: a process per file was most
@@ -20,6 +23,10 @@ umask 077
 modes= owners=  # each one once, space-separated (neither holds a space: read split there)
 while IFS=' ' read -r mode owner group path; do
     IFS= read -r body
+    case $body in
+    - | :*) ;;
+    *) echo "install-files: no content line for $path" >&2; exit 2 ;;
+    esac
     if [ "$body" = "-" ] && [ ! -L "$path" ]; then
         chown "$owner:$group" "$path"
         chmod "$mode" "$path"
@@ -37,8 +44,8 @@ while IFS=' ' read -r mode owner group path; do
     if [ "$body" = "-" ]; then  # a link: never chmod or chown through it; a regular file
         cat -- "$path" >"$temp"  # with its target's content and time replaces it
         touch -r "$path" "$temp"
-    else  # a pipe, not a here-document: some shells keep those in temporary files
-        printf '%s' "$body" | base64 -d >"$temp"
+    else
+        printf '%b' "${body#:}" >"$temp"
     fi
 done
 set_on_staged() { # $1: chmod or chown, then each mode or owner once: one process each, for

@@ -160,8 +160,8 @@ def test_content_never_reaches_a_command_line_or_output(host, tmp_path):
         assert set(call.kwargs) <= set(CONNECTOR_ARGUMENT_KEYS)
     write, read = host.calls
     payload = base64.b64decode("".join(write.kwargs["_stdin"])).decode().splitlines()
-    for want in wanted.values():
-        assert base64.b64encode(want.content or b"").decode() in payload
+    for want in wanted.values():  # the content only on stdin, as printf escapes
+        assert ":" + remote.printf_escapes(want.content or b"") in payload
     # the read's script goes on stdin (it is long); it is the command, and holds no content
     assert read.command == remote.READ_COMMAND
     assert "TOP-SECRET" not in read.kwargs["_stdin"] and encoded[:40] not in read.kwargs["_stdin"]
@@ -308,6 +308,36 @@ def test_an_owner_that_does_not_exist_fails_the_write_before_any_file_lands(host
     assert Path(tmp_path, "kept.crt").read_text() == "old"
     assert not Path(tmp_path, "new.key").exists()
     assert list(tmp_path.rglob("*.tmp-etcd-deploy")) == []
+
+
+@pytest.mark.parametrize("shell", ["dash", "bash"])
+def test_printf_escapes_come_back_byte_for_byte_from_the_shells_printf(shell):
+    """install_files.sh writes each content with the shell's builtin ``printf %b``: every
+    byte, and text that means something to printf (``\\c`` stops %b, ``%`` is a format),
+    comes back as it was, under Debian's sh (dash) and RHEL's (bash)."""
+    if shutil.which(shell) is None:
+        pytest.skip(f"no {shell} here")
+    content = BINARY + b"\\c stop? %s %b \\0 \\n \\\\ -\n:" + SECRET
+    line = ":" + remote.printf_escapes(content)
+    assert "\n" not in line and "TOP-SECRET" in line  # one line; the text as it is
+    done = subprocess.run(
+        [shell, "-c", 'IFS= read -r body && printf %b "${body#:}"'],
+        input=(line + "\n").encode(),
+        capture_output=True,
+        check=True,
+    )
+    assert done.stdout == content
+
+
+@needs_root
+def test_a_content_line_of_neither_kind_stops_the_write(host, tmp_path):
+    """A body line that is neither ":..." nor "-" (a payload from another version) writes
+    nothing."""
+    target = tmp_path / "server.crt"
+    payload = f"644 root root {target}\nTUlJ\n".encode()
+    ok, _, stderr = remote.run_quietly(host, scripts.command("install_files"), stdin=payload)
+    assert not ok and f"no content line for {target}" in stderr
+    assert not target.exists() and list(tmp_path.rglob("*.tmp-etcd-deploy")) == []
 
 
 def test_reprs_show_sizes_not_content():

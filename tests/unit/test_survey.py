@@ -558,20 +558,40 @@ def test_the_start_observes_etcd_in_its_own_round_trip(then, look, observed):
     assert failed.returncode != 0 and converge.observed_lines(failed.stdout) is None
 
 
+STAT_LOG = """#!/bin/sh
+echo "$#" >> "$STATE/stat.log"
+exec /usr/bin/stat "$@"
+"""
+
+
 def test_file_modes_read_back_in_a_writes_round_trip(tmp_path):
     """Step 6's reading (``FileModes``), as the certificates' write asks it after its own
-    command: each regular file's mode and owner, nothing for a missing path."""
+    command: each regular file's mode and owner in the order asked, nothing for a missing
+    path or a directory, all in one ``stat`` (none when no file is there)."""
+    env = stand_in_tools(tmp_path, stat=STAT_LOG)
     user = pwd.getpwuid(os.getuid()).pw_name
     group = grp.getgrgid(os.getgid()).gr_name
     key = tmp_path / "peer.key"
     key.write_text("x")
     key.chmod(0o600)
+    odd = tmp_path / "it's a -n cert.crt"
+    odd.write_text("y")
+    odd.chmod(0o644)
     gone = tmp_path / "ca.key"
-    look = f"echo {operations.MODES_SEEN} && {{ {file_modes_command([str(key), str(gone)])}; }}"
-    result = run_sh(f"true && {look}")
+    asked = [str(odd), str(gone), str(tmp_path), str(key)]
+    look = f"echo {operations.MODES_SEEN} && {{ {file_modes_command(asked)}; }}"
+    result = run_sh(f"true && {look}", env=env)
     lines = result.stdout.splitlines()
     assert result.returncode == 0 and lines[0] == operations.MODES_SEEN
-    assert parse_file_modes(lines[1:]) == {str(key): f"600 {user} {group}"}
+    assert [line.rsplit(" ", 3)[0] for line in lines[1:]] == [str(odd), str(key)]
+    assert parse_file_modes(lines[1:]) == {
+        str(odd): f"644 {user} {group}",
+        str(key): f"600 {user} {group}",
+    }
+    assert (tmp_path / "state" / "stat.log").read_text().split() == ["5"]  # -c, format, --, 2
+    none = run_sh(file_modes_command([str(gone)]), env=env)
+    assert none.returncode == 0 and none.stdout == ""
+    assert (tmp_path / "state" / "stat.log").read_text().split() == ["5"]
 
 
 def present(*items: managed.Item | None) -> list[managed.Item]:
