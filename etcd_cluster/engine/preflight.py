@@ -19,6 +19,7 @@ BASE_TOOLS = {
     "systemctl": "etcd and its snapshots run as systemd units; the host must run systemd",
     "base64": "files travel base64-encoded; install coreutils",
     "stat": "modes and owners of managed files; install coreutils",
+    "install": "directories made with their mode and owner; install coreutils",
 }
 # The way out for a host that lacks what the guide's static-pod runtime needs.
 SYSTEMD_WAY_OUT = (
@@ -38,6 +39,7 @@ def commands_to_probe(settings: Settings) -> list[str]:
         "systemctl",
         "base64",
         "stat",
+        "install",
         "curl",
         "openssl",
         "apt-get",

@@ -408,7 +408,7 @@ def test_flags_the_deploy_owns_cannot_be_overridden(make_settings, flag):
 
 # --- Preflight -------------------------------------------------------------------------------
 
-BASICS = {"systemctl", "base64", "stat", "curl", "openssl", "apt-get"}
+BASICS = {"systemctl", "base64", "stat", "install", "curl", "openssl", "apt-get"}
 
 
 @pytest.fixture(scope="module")
